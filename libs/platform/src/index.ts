@@ -1,1 +1,25 @@
-export const PLACEHOLDER = true;
+// @kvtier/platform: the wiring every service shares (config readers, names, errors, logs,
+// metrics, gRPC, NATS, Redis, registry, KV events). No algorithms live here.
+export { ConfigError, envString, envOptional, envInt, envBool, envId, ID_PATTERN } from "./env.js";
+export {
+  registryKey, requestKey, bullPrefix, prefillQueueName, prefillJobId, kvEventsSubject, kvEventsWildcard,
+  kvSnapshotSubject, loadSubject, loadWildcard, cancelSubject, kvReadySubject,
+} from "./naming.js";
+export { KvtierError, invalidArgument, grpcCodeOf, codeNameOf, messageOf, isGrpcError } from "./errors.js";
+export type { KvtierErrorCode } from "./errors.js";
+export { createLogger, announceReady } from "./log.js";
+export type { Logger, LogLevel } from "./log.js";
+export { MetricsEndpoint } from "./metrics.js";
+export {
+  MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, createGrpcServer, bindGrpcServer, shutdownGrpcServer,
+  insecureCredentials, toGrpcStatus,
+} from "./grpc.js";
+export { connectNats, closeNats } from "./nats.js";
+export type { NatsConnection } from "./nats.js";
+export { connectRedis, closeRedis, Redis } from "./redis.js";
+export { onShutdown, SHUTDOWN_GRACE_MS } from "./lifecycle.js";
+export { readCommonConfig, DEFAULT_HEARTBEAT_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_BLOCK_SIZE, DEFAULT_MODEL_DIR } from "./common-config.js";
+export type { CommonConfig } from "./common-config.js";
+export { WorkerRegistry, Heartbeat } from "./worker-registry.js";
+export { KvEventAnnouncer, SNAPSHOT_HASHES_PER_EVENT, MAX_SNAPSHOT_BYTES } from "./kv-event-announcer.js";
+export type { HeldBlocks } from "./kv-event-announcer.js";

@@ -14,16 +14,16 @@ export const protobufFileName = "kvtier/v1/events.proto";
 
 export interface BlockStored {
   /** in chain order */
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   /** empty for a chain's first block */
-  parentBlockHash: Buffer;
+  parentBlockHash: Uint8Array;
   blockSize: number;
   medium: Tier;
   codec: string;
 }
 
 export interface BlockRemoved {
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   medium: Tier;
   codec: string;
 }
@@ -60,7 +60,7 @@ export interface SnapshotRequest {
 }
 
 function createBaseBlockStored(): BlockStored {
-  return { blockHashes: [], parentBlockHash: Buffer.alloc(0), blockSize: 0, medium: 0, codec: "" };
+  return { blockHashes: [], parentBlockHash: new Uint8Array(0), blockSize: 0, medium: 0, codec: "" };
 }
 
 export const BlockStored: MessageFns<BlockStored> = {
@@ -101,7 +101,7 @@ export const BlockStored: MessageFns<BlockStored> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 2: {
@@ -109,7 +109,7 @@ export const BlockStored: MessageFns<BlockStored> = {
               break;
             }
 
-            message.parentBlockHash = Buffer.from(reader.bytes());
+            message.parentBlockHash = reader.bytes();
             continue;
           }
           case 3: {
@@ -151,15 +151,15 @@ export const BlockStored: MessageFns<BlockStored> = {
   fromJSON(object: any): BlockStored {
     return {
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       parentBlockHash: isSet(object.parentBlockHash)
-        ? Buffer.from(bytesFromBase64(object.parentBlockHash))
+        ? bytesFromBase64(object.parentBlockHash)
         : isSet(object.parent_block_hash)
-        ? Buffer.from(bytesFromBase64(object.parent_block_hash))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.parent_block_hash)
+        : new Uint8Array(0),
       blockSize: isSet(object.blockSize)
         ? globalThis.Number(object.blockSize)
         : isSet(object.block_size)
@@ -196,7 +196,7 @@ export const BlockStored: MessageFns<BlockStored> = {
   fromPartial(object: DeepPartial<BlockStored>): BlockStored {
     const message = createBaseBlockStored();
     message.blockHashes = object.blockHashes?.map((e) => e) || [];
-    message.parentBlockHash = object.parentBlockHash ?? Buffer.alloc(0);
+    message.parentBlockHash = object.parentBlockHash ?? new Uint8Array(0);
     message.blockSize = object.blockSize ?? 0;
     message.medium = object.medium ?? 0;
     message.codec = object.codec ?? "";
@@ -240,7 +240,7 @@ export const BlockRemoved: MessageFns<BlockRemoved> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 2: {
@@ -274,9 +274,9 @@ export const BlockRemoved: MessageFns<BlockRemoved> = {
   fromJSON(object: any): BlockRemoved {
     return {
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       medium: isSet(object.medium) ? tierFromJSON(object.medium) : 0,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
@@ -719,11 +719,28 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -70,7 +70,7 @@ export function ackLevelToJSON(object: AckLevel): string {
 
 export interface PutHeader {
   /** 16 bytes */
-  blockHash: Buffer;
+  blockHash: Uint8Array;
   /** codec id, parameters included */
   codec: string;
   /** the encoded block, header included */
@@ -79,7 +79,7 @@ export interface PutHeader {
 }
 
 export interface PutRequest {
-  part: { $case: "header"; value: PutHeader } | { $case: "chunk"; value: Buffer } | undefined;
+  part: { $case: "header"; value: PutHeader } | { $case: "chunk"; value: Uint8Array } | undefined;
 }
 
 export interface PutResponse {
@@ -89,24 +89,24 @@ export interface PutResponse {
 }
 
 export interface GetRequest {
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   codec: string;
   /** reserved for leases */
   leaseId: string;
 }
 
 export interface GetHeader {
-  blockHash: Buffer;
+  blockHash: Uint8Array;
   totalBytes: number;
   tier: Tier;
 }
 
 export interface GetResponse {
-  part: { $case: "header"; value: GetHeader } | { $case: "chunk"; value: Buffer } | undefined;
+  part: { $case: "header"; value: GetHeader } | { $case: "chunk"; value: Uint8Array } | undefined;
 }
 
 export interface LookupRequest {
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   codec: string;
 }
 
@@ -117,7 +117,7 @@ export interface LookupResponse {
 }
 
 export interface DeleteRequest {
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   codec: string;
 }
 
@@ -137,7 +137,7 @@ export interface InfoResponse {
 }
 
 function createBasePutHeader(): PutHeader {
-  return { blockHash: Buffer.alloc(0), codec: "", totalBytes: 0, ack: 0 };
+  return { blockHash: new Uint8Array(0), codec: "", totalBytes: 0, ack: 0 };
 }
 
 export const PutHeader: MessageFns<PutHeader> = {
@@ -175,7 +175,7 @@ export const PutHeader: MessageFns<PutHeader> = {
               break;
             }
 
-            message.blockHash = Buffer.from(reader.bytes());
+            message.blockHash = reader.bytes();
             continue;
           }
           case 2: {
@@ -217,10 +217,10 @@ export const PutHeader: MessageFns<PutHeader> = {
   fromJSON(object: any): PutHeader {
     return {
       blockHash: isSet(object.blockHash)
-        ? Buffer.from(bytesFromBase64(object.blockHash))
+        ? bytesFromBase64(object.blockHash)
         : isSet(object.block_hash)
-        ? Buffer.from(bytesFromBase64(object.block_hash))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.block_hash)
+        : new Uint8Array(0),
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
       totalBytes: isSet(object.totalBytes)
         ? globalThis.Number(object.totalBytes)
@@ -253,7 +253,7 @@ export const PutHeader: MessageFns<PutHeader> = {
   },
   fromPartial(object: DeepPartial<PutHeader>): PutHeader {
     const message = createBasePutHeader();
-    message.blockHash = object.blockHash ?? Buffer.alloc(0);
+    message.blockHash = object.blockHash ?? new Uint8Array(0);
     message.codec = object.codec ?? "";
     message.totalBytes = object.totalBytes ?? 0;
     message.ack = object.ack ?? 0;
@@ -304,7 +304,7 @@ export const PutRequest: MessageFns<PutRequest> = {
               break;
             }
 
-            message.part = { $case: "chunk", value: Buffer.from(reader.bytes()) };
+            message.part = { $case: "chunk", value: reader.bytes() };
             continue;
           }
         }
@@ -324,7 +324,7 @@ export const PutRequest: MessageFns<PutRequest> = {
       part: isSet(object.header)
         ? { $case: "header", value: PutHeader.fromJSON(object.header) }
         : isSet(object.chunk)
-        ? { $case: "chunk", value: Buffer.from(bytesFromBase64(object.chunk)) }
+        ? { $case: "chunk", value: bytesFromBase64(object.chunk) }
         : undefined,
     };
   },
@@ -483,7 +483,7 @@ export const GetRequest: MessageFns<GetRequest> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 2: {
@@ -517,9 +517,9 @@ export const GetRequest: MessageFns<GetRequest> = {
   fromJSON(object: any): GetRequest {
     return {
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
       leaseId: isSet(object.leaseId)
@@ -557,7 +557,7 @@ export const GetRequest: MessageFns<GetRequest> = {
 };
 
 function createBaseGetHeader(): GetHeader {
-  return { blockHash: Buffer.alloc(0), totalBytes: 0, tier: 0 };
+  return { blockHash: new Uint8Array(0), totalBytes: 0, tier: 0 };
 }
 
 export const GetHeader: MessageFns<GetHeader> = {
@@ -592,7 +592,7 @@ export const GetHeader: MessageFns<GetHeader> = {
               break;
             }
 
-            message.blockHash = Buffer.from(reader.bytes());
+            message.blockHash = reader.bytes();
             continue;
           }
           case 2: {
@@ -626,10 +626,10 @@ export const GetHeader: MessageFns<GetHeader> = {
   fromJSON(object: any): GetHeader {
     return {
       blockHash: isSet(object.blockHash)
-        ? Buffer.from(bytesFromBase64(object.blockHash))
+        ? bytesFromBase64(object.blockHash)
         : isSet(object.block_hash)
-        ? Buffer.from(bytesFromBase64(object.block_hash))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.block_hash)
+        : new Uint8Array(0),
       totalBytes: isSet(object.totalBytes)
         ? globalThis.Number(object.totalBytes)
         : isSet(object.total_bytes)
@@ -658,7 +658,7 @@ export const GetHeader: MessageFns<GetHeader> = {
   },
   fromPartial(object: DeepPartial<GetHeader>): GetHeader {
     const message = createBaseGetHeader();
-    message.blockHash = object.blockHash ?? Buffer.alloc(0);
+    message.blockHash = object.blockHash ?? new Uint8Array(0);
     message.totalBytes = object.totalBytes ?? 0;
     message.tier = object.tier ?? 0;
     return message;
@@ -708,7 +708,7 @@ export const GetResponse: MessageFns<GetResponse> = {
               break;
             }
 
-            message.part = { $case: "chunk", value: Buffer.from(reader.bytes()) };
+            message.part = { $case: "chunk", value: reader.bytes() };
             continue;
           }
         }
@@ -728,7 +728,7 @@ export const GetResponse: MessageFns<GetResponse> = {
       part: isSet(object.header)
         ? { $case: "header", value: GetHeader.fromJSON(object.header) }
         : isSet(object.chunk)
-        ? { $case: "chunk", value: Buffer.from(bytesFromBase64(object.chunk)) }
+        ? { $case: "chunk", value: bytesFromBase64(object.chunk) }
         : undefined,
     };
   },
@@ -799,7 +799,7 @@ export const LookupRequest: MessageFns<LookupRequest> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 2: {
@@ -825,9 +825,9 @@ export const LookupRequest: MessageFns<LookupRequest> = {
   fromJSON(object: any): LookupRequest {
     return {
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
     };
@@ -991,7 +991,7 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 2: {
@@ -1017,9 +1017,9 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
   fromJSON(object: any): DeleteRequest {
     return {
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
     };
@@ -1457,11 +1457,28 @@ export const KvStoreServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -31,9 +31,9 @@ export interface RequestPlan {
   /** the whole prompt */
   tokenIds: number[];
   /** chained hashes of the full prompt blocks (16 bytes each) */
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   /** h_0 (model, layout, tenant salt) */
-  namespaceHash: Buffer;
+  namespaceHash: Uint8Array;
   maxTokens: number;
   sampling: SamplingParams | undefined;
   stop: string[];
@@ -90,9 +90,9 @@ export interface KvReady {
   attempt: number;
   prefillWorker: string;
   /** full prompt blocks now in the kvstore, in order */
-  blockHashes: Buffer[];
+  blockHashes: Uint8Array[];
   /** chained hash of the partial last block (empty if none) */
-  tailHash: Buffer;
+  tailHash: Uint8Array;
   tailTokens: number;
   /** where the blocks were written */
   kvstoreEndpoint: string;
@@ -159,7 +159,7 @@ function createBaseRequestPlan(): RequestPlan {
     tenant: "",
     tokenIds: [],
     blockHashes: [],
-    namespaceHash: Buffer.alloc(0),
+    namespaceHash: new Uint8Array(0),
     maxTokens: 0,
     sampling: undefined,
     stop: [],
@@ -286,7 +286,7 @@ export const RequestPlan: MessageFns<RequestPlan> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 6: {
@@ -294,7 +294,7 @@ export const RequestPlan: MessageFns<RequestPlan> = {
               break;
             }
 
-            message.namespaceHash = Buffer.from(reader.bytes());
+            message.namespaceHash = reader.bytes();
             continue;
           }
           case 7: {
@@ -396,15 +396,15 @@ export const RequestPlan: MessageFns<RequestPlan> = {
         ? object.token_ids.map((e: any) => globalThis.Number(e))
         : [],
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       namespaceHash: isSet(object.namespaceHash)
-        ? Buffer.from(bytesFromBase64(object.namespaceHash))
+        ? bytesFromBase64(object.namespaceHash)
         : isSet(object.namespace_hash)
-        ? Buffer.from(bytesFromBase64(object.namespace_hash))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.namespace_hash)
+        : new Uint8Array(0),
       maxTokens: isSet(object.maxTokens)
         ? globalThis.Number(object.maxTokens)
         : isSet(object.max_tokens)
@@ -499,7 +499,7 @@ export const RequestPlan: MessageFns<RequestPlan> = {
     message.tenant = object.tenant ?? "";
     message.tokenIds = object.tokenIds?.map((e) => e) || [];
     message.blockHashes = object.blockHashes?.map((e) => e) || [];
-    message.namespaceHash = object.namespaceHash ?? Buffer.alloc(0);
+    message.namespaceHash = object.namespaceHash ?? new Uint8Array(0);
     message.maxTokens = object.maxTokens ?? 0;
     message.sampling = (object.sampling !== undefined && object.sampling !== null)
       ? SamplingParams.fromPartial(object.sampling)
@@ -1166,7 +1166,7 @@ function createBaseKvReady(): KvReady {
     attempt: 0,
     prefillWorker: "",
     blockHashes: [],
-    tailHash: Buffer.alloc(0),
+    tailHash: new Uint8Array(0),
     tailTokens: 0,
     kvstoreEndpoint: "",
     codec: "",
@@ -1276,7 +1276,7 @@ export const KvReady: MessageFns<KvReady> = {
               break;
             }
 
-            message.blockHashes.push(Buffer.from(reader.bytes()));
+            message.blockHashes.push(reader.bytes());
             continue;
           }
           case 5: {
@@ -1284,7 +1284,7 @@ export const KvReady: MessageFns<KvReady> = {
               break;
             }
 
-            message.tailHash = Buffer.from(reader.bytes());
+            message.tailHash = reader.bytes();
             continue;
           }
           case 6: {
@@ -1401,15 +1401,15 @@ export const KvReady: MessageFns<KvReady> = {
         ? globalThis.String(object.prefill_worker)
         : "",
       blockHashes: globalThis.Array.isArray(object?.blockHashes)
-        ? object.blockHashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.blockHashes.map((e: any) => bytesFromBase64(e))
         : globalThis.Array.isArray(object?.block_hashes)
-        ? object.block_hashes.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        ? object.block_hashes.map((e: any) => bytesFromBase64(e))
         : [],
       tailHash: isSet(object.tailHash)
-        ? Buffer.from(bytesFromBase64(object.tailHash))
+        ? bytesFromBase64(object.tailHash)
         : isSet(object.tail_hash)
-        ? Buffer.from(bytesFromBase64(object.tail_hash))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.tail_hash)
+        : new Uint8Array(0),
       tailTokens: isSet(object.tailTokens)
         ? globalThis.Number(object.tailTokens)
         : isSet(object.tail_tokens)
@@ -1518,7 +1518,7 @@ export const KvReady: MessageFns<KvReady> = {
     message.attempt = object.attempt ?? 0;
     message.prefillWorker = object.prefillWorker ?? "";
     message.blockHashes = object.blockHashes?.map((e) => e) || [];
-    message.tailHash = object.tailHash ?? Buffer.alloc(0);
+    message.tailHash = object.tailHash ?? new Uint8Array(0);
     message.tailTokens = object.tailTokens ?? 0;
     message.kvstoreEndpoint = object.kvstoreEndpoint ?? "";
     message.codec = object.codec ?? "";
@@ -2212,11 +2212,28 @@ export const DecodeWorkerServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,0 +1,65 @@
+// Settings every service shares, read from the environment by each service's config module.
+import { fileURLToPath } from "node:url";
+import { envId, envInt, envString } from "./env.js";
+
+/** Default heartbeat period. */
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+/** A worker silent for this long is dropped from the registry and the index. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000;
+/** Default tokens per KV block. */
+export const DEFAULT_BLOCK_SIZE = 16;
+
+/** `../shared/models` beside the repository (the default model directory). */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../../../shared/models/", import.meta.url));
+
+/** What every service reads. */
+export interface CommonConfig {
+  /** KVTIER_NAMESPACE, prefix of every Redis key and NATS subject. @default "kvtier" */
+  namespace: string;
+  /** REDIS_URL. @default "redis://127.0.0.1:6379" */
+  redisUrl: string;
+  /** NATS_URL. @default "nats://127.0.0.1:4222" */
+  natsUrl: string;
+  /** KVTIER_MODEL_DIR. @default ../shared/models beside the repository */
+  modelDir: string;
+  /** KVTIER_MODEL (file in modelDir or absolute path). @default "stories260K.bin" */
+  checkpointPath: string;
+  /** KVTIER_TOKENIZER (file in modelDir or absolute path). @default "tok512.bin" */
+  tokenizerPath: string;
+  /** KVTIER_BLOCK_SIZE, tokens per block. @default 16 */
+  blockSize: number;
+  /** KVTIER_HEARTBEAT_MS. @default 1000 */
+  heartbeatMs: number;
+  /** KVTIER_HEARTBEAT_TIMEOUT_MS. @default 3000 */
+  heartbeatTimeoutMs: number;
+  /** KVTIER_METRICS_PORT (0 = ephemeral). @default 0 */
+  metricsPort: number;
+  /** KVTIER_NODE_ID, the machine a worker shares with its kvstore. @default "node-1" */
+  nodeId: string;
+  /** KVTIER_LOG_LEVEL. @default "info" */
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+const inDir = (dir: string, file: string): string => (file.startsWith("/") ? file : `${dir.replace(/\/$/, "")}/${file}`);
+
+/** Read the shared settings from `env`. */
+export function readCommonConfig(env: Record<string, string | undefined>): CommonConfig {
+  const modelDir = envString(env, "KVTIER_MODEL_DIR", DEFAULT_MODEL_DIR);
+  const logLevel = envString(env, "KVTIER_LOG_LEVEL", "info");
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new Error(`KVTIER_LOG_LEVEL: unknown level "${logLevel}"`);
+  const heartbeatMs = envInt(env, "KVTIER_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, 50, 60_000);
+  return {
+    namespace: envId(env, "KVTIER_NAMESPACE", "kvtier"),
+    redisUrl: envString(env, "REDIS_URL", "redis://127.0.0.1:6379"),
+    natsUrl: envString(env, "NATS_URL", "nats://127.0.0.1:4222"),
+    modelDir,
+    checkpointPath: inDir(modelDir, envString(env, "KVTIER_MODEL", "stories260K.bin")),
+    tokenizerPath: inDir(modelDir, envString(env, "KVTIER_TOKENIZER", "tok512.bin")),
+    blockSize: envInt(env, "KVTIER_BLOCK_SIZE", DEFAULT_BLOCK_SIZE, 1, 4096),
+    heartbeatMs,
+    heartbeatTimeoutMs: envInt(env, "KVTIER_HEARTBEAT_TIMEOUT_MS", Math.max(DEFAULT_HEARTBEAT_TIMEOUT_MS, 3 * heartbeatMs), heartbeatMs * 2, 600_000),
+    metricsPort: envInt(env, "KVTIER_METRICS_PORT", 0, 0, 65535),
+    nodeId: envId(env, "KVTIER_NODE_ID", "node-1"),
+    logLevel: logLevel as CommonConfig["logLevel"],
+  };
+}
