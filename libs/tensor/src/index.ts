@@ -1,1 +1,26 @@
-export const PLACEHOLDER = true;
+// Public entry of @kvtier/tensor: KV block format, codecs, and (below) the reference Llama engine.
+export {
+  KV_BLOCK_LAYOUT_VERSION,
+  KV_BLOCK_HEADER_BYTES,
+  MAX_KV_BLOCK_BYTES,
+  KV_BLOCK_HASH_BYTES,
+  KV_BLOCK_MODEL_ID_BYTES,
+  KV_BLOCK_CODEC_ID_BYTES,
+  encodeKvBlock,
+  readKvBlockHeader,
+  verifyKvBlock,
+  decodeKvBlock,
+} from './kv-block.js';
+export type { KvBlockHeader, KvBlockShape } from './kv-block.js';
+export { KvBlockError } from './kv-block-error.js';
+export type { KvBlockErrorCode } from './kv-block-error.js';
+export type { KvCodec, KvSegmentShape } from './codecs/kv-codec.js';
+export { getCodec, registerCodec, KNOWN_CODECS, MAX_CODEC_ID_BYTES } from './codecs/codec-registry.js';
+export { fp32Codec } from './codecs/fp32-codec.js';
+export { fp16Codec } from './codecs/fp16-codec.js';
+export {
+  floatToHalfBits,
+  halfBitsToFloat,
+  floatToHalfBitsReference,
+  halfBitsToFloatReference,
+} from './codecs/half-float.js';

@@ -1,0 +1,28 @@
+// The contract every KV payload codec (fp32, fp16, later int8/KIVI...) implements.
+
+/**
+ * Shape of one encoded segment: the K or V tensor of one layer in one block,
+ * laid out [tokens][kvHead][headDim]. Grouped codecs (int4, KIVI) need it to pick
+ * their groups; element-wise codecs ignore it.
+ */
+export interface KvSegmentShape {
+  readonly kind: 'k' | 'v';
+  readonly tokens: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+}
+
+/**
+ * A deterministic encoding of float32 KV values. The codec id carries every parameter
+ * (bits, group size, scale type), so (block hash, codec id) names one stored object.
+ */
+export interface KvCodec {
+  /** Registry key, at most 32 UTF-8 bytes, e.g. "fp16". */
+  readonly id: string;
+  /** Encoded size in bytes of `values` float32 values (one segment). */
+  bytesFor(values: number, segment?: KvSegmentShape): number;
+  /** Encode `src` into exactly `bytesFor(src.length)` bytes at the start of `dst`. */
+  encode(src: Float32Array, dst: Uint8Array, segment?: KvSegmentShape): void;
+  /** Decode `dst.length` values from the start of `src`. */
+  decode(src: Uint8Array, dst: Float32Array, segment?: KvSegmentShape): void;
+}
