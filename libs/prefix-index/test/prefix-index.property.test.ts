@@ -1,0 +1,87 @@
+// PrefixIndex against the brute-force ReferenceIndex over long random event sequences.
+import { describe, expect, it } from "vitest";
+import { chainBlockHashes, namespaceHash, type BlockHash } from "../src/block-hash.js";
+import { PrefixIndex } from "../src/prefix-index.js";
+import { TIERS, type Tier } from "../src/tier.js";
+import { mulberry32, pick, randInt } from "./support/prng.js";
+import { ReferenceIndex } from "./support/reference-index.js";
+
+const BLOCK = 2;
+const LOCATIONS = ["worker-0", "worker-1", "worker-2", "kvstore-0", "kvstore-1"];
+const CODECS = ["fp16", "int8-per-token"];
+const QUERY_CODECS = [undefined, "fp16", "int8-per-token", "never-stored"];
+const STEPS = 4000;
+
+/** Chains forming a tree: each shares a random-length prefix with a common trunk. */
+function makeChains(rng: () => number): BlockHash[][] {
+  const ns = namespaceHash({ modelId: "m", layoutVersion: 1, blockSize: BLOCK, tenantSalt: "s" });
+  const trunk = Array.from({ length: 12 * BLOCK }, () => randInt(rng, 100));
+  return Array.from({ length: 6 }, (_, c) => {
+    const shared = randInt(rng, 12) * BLOCK;
+    const tail = Array.from({ length: (2 + randInt(rng, 8)) * BLOCK }, () => 100 + c * 1000 + randInt(rng, 100));
+    return chainBlockHashes(ns, [...trunk.slice(0, shared), ...tail], BLOCK);
+  });
+}
+
+function randomRange(rng: () => number, chain: BlockHash[]): BlockHash[] {
+  const start = rng() < 0.6 ? 0 : randInt(rng, chain.length);
+  const end = start + 1 + randInt(rng, chain.length - start);
+  return chain.slice(start, end);
+}
+
+function runSequence(seed: number): void {
+  const rng = mulberry32(seed);
+  const chains = makeChains(rng);
+  const fast = new PrefixIndex();
+  const ref = new ReferenceIndex();
+  const log: string[] = [];
+  const check = (step: number, full: boolean): void => {
+    const where = `seed ${seed} step ${step}, last ops:\n${log.slice(-5).join("\n")}`;
+    const chain = pick(rng, chains);
+    const codec = pick(rng, QUERY_CODECS);
+    const queryLen = randInt(rng, chain.length + 1);
+    const q = chain.slice(0, queryLen);
+    expect(Object.fromEntries(fast.match(q, codec)), where).toEqual(Object.fromEntries(ref.match(q, codec)));
+    if (!full) return;
+    expect(fast.blockCount(), where).toBe(ref.blockCount());
+    expect(fast.locations(), where).toEqual(ref.locations());
+    expect(fast.locationCount(), where).toBe(ref.locations().length);
+    for (const loc of LOCATIONS) expect(fast.snapshot(loc), `${where}\nsnapshot ${loc}`).toEqual(ref.snapshot(loc));
+  };
+  for (let step = 0; step < STEPS; step++) {
+    const r = rng();
+    const loc = pick(rng, LOCATIONS);
+    const tier: Tier = pick(rng, TIERS);
+    const codec = pick(rng, CODECS);
+    if (r < 0.5) {
+      const hashes = randomRange(rng, pick(rng, chains));
+      log.push(`stored ${loc} ${tier} ${codec} x${hashes.length}`);
+      fast.applyStored(loc, tier, codec, hashes, undefined);
+      ref.applyStored(loc, tier, codec, hashes);
+    } else if (r < 0.8) {
+      const chain = pick(rng, chains);
+      const hashes = rng() < 0.5 ? randomRange(rng, chain) : chain.filter(() => rng() < 0.3);
+      log.push(`removed ${loc} ${tier} ${codec} x${hashes.length}`);
+      fast.applyRemoved(loc, tier, codec, hashes);
+      ref.applyRemoved(loc, tier, codec, hashes);
+    } else if (r < 0.86) {
+      const which = rng() < 0.5 ? undefined : tier;
+      log.push(`cleared ${loc} ${which ?? "all tiers"}`);
+      fast.applyCleared(loc, which);
+      ref.applyCleared(loc, which);
+    } else if (r < 0.89) {
+      log.push(`removeLocation ${loc}`);
+      fast.removeLocation(loc);
+      ref.removeLocation(loc);
+    } else {
+      log.push("match only");
+    }
+    check(step, step % 50 === 0 || step === STEPS - 1);
+  }
+}
+
+describe("PrefixIndex matches the brute-force reference", () => {
+  for (const seed of [1, 2, 3, 0xc0ffee]) {
+    it(`over ${STEPS} random events (seed ${seed})`, () => runSequence(seed));
+  }
+});
