@@ -1,0 +1,94 @@
+// The kvstore's Prometheus metrics, all named kvtier_kvstore_*. Occupancy is read from the store
+// at scrape time; everything else is counted as it happens.
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { StoreObserver } from "./block-events.js";
+import type { PutRefusalReason } from "./put-refusal.js";
+import type { TierName } from "./tier-store.js";
+
+/** How block bytes moved: "grpc" is the portable streaming path; fast paths come later. */
+export type DataPath = "grpc";
+
+/** Where a checksum was checked: "receive" is a put arriving over the network. */
+export type ChecksumStage = "receive";
+
+/** Occupancy of one tier. */
+export interface TierOccupancy {
+  tier: TierName;
+  bytes: number;
+  blocks: number;
+  capacityBytes: number;
+}
+
+/** Every metric the kvstore exports. */
+export class KvStoreMetrics implements StoreObserver {
+  private readonly hits: Counter<"tier">;
+  private readonly misses: Counter<"tier">;
+  private readonly evictions: Counter<"tier">;
+  private readonly readBytes: Counter<"tier" | "path">;
+  private readonly writtenBytes: Counter<"tier" | "path">;
+  private readonly checksumFailures: Counter<"stage">;
+  private readonly refused: Counter<"reason">;
+  private readonly puts: Counter<"result">;
+  private occupancy: () => TierOccupancy[] = () => [];
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    const occupancyGauge = (name: string, help: string, pick: (o: TierOccupancy) => number): Gauge<"tier"> => {
+      const read = (): TierOccupancy[] => this.occupancy();
+      return new Gauge({
+        name,
+        help,
+        labelNames: ["tier"],
+        registers,
+        collect() {
+          for (const o of read()) this.set({ tier: o.tier }, pick(o));
+        },
+      });
+    };
+    occupancyGauge("kvtier_kvstore_occupancy_bytes", "Bytes of block data held, per tier.", (o) => o.bytes);
+    occupancyGauge("kvtier_kvstore_occupancy_blocks", "Blocks held, per tier.", (o) => o.blocks);
+    occupancyGauge("kvtier_kvstore_capacity_bytes", "Bytes of block data each tier may hold.", (o) => o.capacityBytes);
+    this.hits = new Counter({ name: "kvtier_kvstore_hits_total", help: "Requested blocks served, per tier.", labelNames: ["tier"], registers });
+    this.misses = new Counter({ name: "kvtier_kvstore_misses_total", help: "Gets whose run stopped at a block the tier did not hold.", labelNames: ["tier"], registers });
+    this.evictions = new Counter({ name: "kvtier_kvstore_evictions_total", help: "Blocks dropped to make room, per tier.", labelNames: ["tier"], registers });
+    this.readBytes = new Counter({ name: "kvtier_kvstore_read_bytes_total", help: "Block bytes served, per tier and data path.", labelNames: ["tier", "path"], registers });
+    this.writtenBytes = new Counter({ name: "kvtier_kvstore_written_bytes_total", help: "Block bytes stored by puts, per tier and data path.", labelNames: ["tier", "path"], registers });
+    this.checksumFailures = new Counter({ name: "kvtier_kvstore_checksum_failures_total", help: "Blocks whose CRC-32 did not match, per stage.", labelNames: ["stage"], registers });
+    this.refused = new Counter({ name: "kvtier_kvstore_puts_refused_total", help: "Puts refused, per reason.", labelNames: ["reason"], registers });
+    this.puts = new Counter({ name: "kvtier_kvstore_puts_total", help: "Puts accepted: created, or already stored (idempotent).", labelNames: ["result"], registers });
+  }
+
+  /** Read occupancy from `source` at every scrape. */
+  observeOccupancy(source: () => TierOccupancy[]): void {
+    this.occupancy = source;
+  }
+
+  hit(tier: TierName): void {
+    this.hits.inc({ tier });
+  }
+
+  miss(tier: TierName): void {
+    this.misses.inc({ tier });
+  }
+
+  evicted(tier: TierName, blocks: number): void {
+    this.evictions.inc({ tier }, blocks);
+  }
+
+  read(tier: TierName, path: DataPath, bytes: number): void {
+    this.readBytes.inc({ tier, path }, bytes);
+  }
+
+  written(tier: TierName, path: DataPath, bytes: number): void {
+    this.writtenBytes.inc({ tier, path }, bytes);
+  }
+
+  putAccepted(created: boolean): void {
+    this.puts.inc({ result: created ? "created" : "existing" });
+  }
+
+  putRefused(reason: PutRefusalReason): void {
+    this.refused.inc({ reason });
+    if (reason === "checksum") this.checksumFailures.inc({ stage: "receive" });
+  }
+}

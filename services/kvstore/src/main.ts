@@ -1,0 +1,51 @@
+// The kvstore process: the one wiring point. Connects NATS, builds the store, binds gRPC and
+// metrics, prints the ready line, and shuts down cleanly on SIGTERM.
+import {
+  KvEventAnnouncer, MetricsEndpoint, SHUTDOWN_GRACE_MS, announceReady, bindGrpcServer, closeNats, connectNats, createLogger,
+  onShutdown, shutdownGrpcServer,
+} from "@kvtier/platform";
+import { announcerSink, snapshotOf } from "./announcer-sink.js";
+import { KvBlockStore } from "./block-store.js";
+import { loadKvStoreConfig } from "./config.js";
+import { HostTier } from "./host-tier.js";
+import { KvStoreMetrics } from "./kvstore-metrics.js";
+import { createKvStoreServer } from "./kvstore-service.js";
+
+/** Part of the shutdown grace given to in-flight gRPC calls; the rest drains NATS. */
+const GRPC_DRAIN_MS = SHUTDOWN_GRACE_MS / 2;
+
+async function main(): Promise<void> {
+  const cfg = loadKvStoreConfig();
+  const log = createLogger("kvstore", cfg.common.logLevel, { storeId: cfg.storeId });
+  const nc = await connectNats(cfg.common.natsUrl, cfg.storeId);
+  const announcer = new KvEventAnnouncer(nc, cfg.common.namespace, cfg.storeId, cfg.common.blockSize);
+  const endpoint = new MetricsEndpoint("kvstore");
+  const metrics = new KvStoreMetrics(endpoint.registry);
+  const store = new KvBlockStore({
+    storeId: cfg.storeId,
+    incarnation: announcer.incarnation,
+    host: new HostTier({ capacityBytes: cfg.hostCapacityBytes }),
+    blockSize: cfg.common.blockSize,
+    events: announcerSink(announcer),
+    observer: metrics,
+  });
+  metrics.observeOccupancy(() => store.occupancy());
+  announcer.serveSnapshots(() => snapshotOf(store), (err) => log.warn("snapshot request failed", { err: String(err) }));
+
+  const server = createKvStoreServer({ store, metrics, log });
+  const port = await bindGrpcServer(server, cfg.host, cfg.port);
+  const metricsPort = await endpoint.listen(cfg.common.metricsPort, cfg.host);
+  onShutdown(log, async () => {
+    await shutdownGrpcServer(server, GRPC_DRAIN_MS);
+    announcer.close();
+    await closeNats(nc);
+    await endpoint.close();
+  });
+  log.info("serving", { port, metricsPort, capacityBytes: cfg.hostCapacityBytes, namespace: cfg.common.namespace });
+  announceReady("kvstore", { id: cfg.storeId, port, metricsPort, incarnation: announcer.incarnation });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), lvl: "error", svc: "kvstore", msg: "failed to start", err: String(err) }) + "\n");
+  process.exit(1);
+});

@@ -1,0 +1,13 @@
+// What a client announced it is about to put (the domain form of a PutHeader).
+import type { BlockKey } from "./block-key.js";
+
+/** How safe a put must be before it is acknowledged (DESIGN.md section 4). */
+export type AckLevelName = "memory" | "durable";
+
+/** A put as announced before its bytes arrive. */
+export interface PutIntent {
+  key: BlockKey;
+  /** Size of the encoded block, header included. */
+  totalBytes: number;
+  ack: AckLevelName;
+}
