@@ -24,3 +24,16 @@ export {
   floatToHalfBitsReference,
   halfBitsToFloatReference,
 } from './codecs/half-float.js';
+export { EngineError, KvImportError } from './engine-error.js';
+export type { EngineErrorCode, KvImportErrorCode } from './engine-error.js';
+export type { ModelConfig } from './model-config.js';
+export { kvDim, checkModelConfig } from './model-config.js';
+export type { LlamaModel, LlamaWeights, LlamaLayerWeights } from './llama-model.js';
+export { loadCheckpoint, parseCheckpointHeader } from './checkpoint.js';
+export { randomModel } from './random-model.js';
+export { Tokenizer } from './tokenizer.js';
+export type { EncodeOptions } from './tokenizer.js';
+export { IncrementalDetokenizer } from './detokenizer.js';
+export { Sampler, MAX_TOP_LOGPROBS } from './sampler.js';
+export type { SamplingOptions, SampledToken } from './sampler.js';
+export { Xoshiro128 } from './xoshiro128.js';

@@ -1,0 +1,245 @@
+// LlamaEngine: the synchronous reference engine (paged KV pool, chunked prefill, continuous batching, KV import/export).
+import { EngineError, KvImportError } from './engine-error.js';
+import { ForwardPass, type ForwardRow } from './forward.js';
+import type { AttentionObserver } from './kernels/attention.js';
+import { RopeTable } from './kernels/rope.js';
+import { decodeBlocksForImport, exportSequenceBlock, writeBlocks } from './kv-block-transfer.js';
+import { KvPool, type KvCacheListener, type SequencePages } from './kv-pool.js';
+import type { LlamaModel } from './llama-model.js';
+import { checkModelConfig } from './model-config.js';
+
+/** Prefill chunk size when none is given, in tokens. */
+export const DEFAULT_PREFILL_CHUNK_TOKENS = 64;
+
+/** Engine construction options. */
+export interface LlamaEngineOptions {
+  /** Tokens per KV page and per shared block. */
+  blockSize: number;
+  /** KV pages in the device pool. */
+  capacityBlocks: number;
+  /** Tokens per batched prefill forward. @default DEFAULT_PREFILL_CHUNK_TOKENS */
+  prefillChunkTokens?: number;
+}
+
+/** Per-call prefill options. */
+export interface PrefillOptions {
+  /** Tokens per batched forward; any value gives bit-identical results. @default the engine's */
+  chunkTokens?: number;
+}
+
+/** One sequence's next token in a decode batch. */
+export interface DecodeRequest {
+  seqId: string;
+  token: number;
+}
+
+/** A Llama forward pass over a paged KV pool. Synchronous: run it off the event loop (EngineHost). */
+export class LlamaEngine {
+  readonly model: LlamaModel;
+  readonly blockSize: number;
+  private readonly pool: KvPool;
+  private readonly forward: ForwardPass;
+  private readonly chunkTokens: number;
+
+  constructor(model: LlamaModel, opts: LlamaEngineOptions) {
+    checkModelConfig(model.config);
+    this.model = model;
+    this.blockSize = opts.blockSize;
+    this.chunkTokens = opts.prefillChunkTokens ?? DEFAULT_PREFILL_CHUNK_TOKENS;
+    checkPositive('prefillChunkTokens', this.chunkTokens);
+    const { nLayers, nKvHeads, headDim, seqLen } = model.config;
+    const rope = new RopeTable(headDim, seqLen);
+    this.pool = new KvPool({ nLayers, nKvHeads, headDim, blockSize: opts.blockSize, capacityBlocks: opts.capacityBlocks }, rope);
+    this.forward = new ForwardPass(model, this.pool, rope);
+  }
+
+  /** Pages that can still be reserved: free plus unreferenced cached (evictable) pages. */
+  get freeBlocks(): number {
+    return this.pool.availableBlocks;
+  }
+
+  /** Pages in the prefix cache. */
+  get cachedBlocks(): number {
+    return this.pool.cachedBlocks;
+  }
+
+  /** Called with block hashes that entered the device-tier cache. Returns an unsubscribe function. */
+  onStored(listener: KvCacheListener): () => void {
+    return this.pool.onStored(listener);
+  }
+
+  /** Called with block hashes evicted from the device-tier cache. Returns an unsubscribe function. */
+  onRemoved(listener: KvCacheListener): () => void {
+    return this.pool.onRemoved(listener);
+  }
+
+  /** Opt in (or out, with null) to attention probabilities of every row, layer and head. */
+  setAttentionObserver(observer: AttentionObserver | null): void {
+    this.forward.observer = observer;
+  }
+
+  openSequence(seqId: string): void {
+    this.pool.openSequence(seqId);
+  }
+
+  /** Release the sequence's pages; its cached full pages stay cached, subject to LRU eviction. */
+  closeSequence(seqId: string): void {
+    this.pool.closeSequence(seqId);
+  }
+
+  /** Tokens whose KV the sequence holds. */
+  length(seqId: string): number {
+    return this.pool.sequence(seqId).length;
+  }
+
+  /** Hold pages for the sequence to reach `totalTokens`; false (nothing reserved) if the pool cannot. */
+  reserve(seqId: string, totalTokens: number): boolean {
+    const seq = this.pool.sequence(seqId);
+    this.checkContext(totalTokens);
+    return this.withEvents(() => this.pool.tryGrow(seq, totalTokens));
+  }
+
+  /** For an empty sequence, share the longest leading run of cached blocks; returns blocks attached. */
+  attachCached(seqId: string, hashes: Uint8Array[]): number {
+    return this.pool.attachCached(this.pool.sequence(seqId), hashes);
+  }
+
+  /** Append tokens (in batched chunks) and return the last token's logits. */
+  prefill(seqId: string, tokens: number[], opts?: PrefillOptions): Float32Array {
+    const all = this.runPrefill(seqId, tokens, opts, false);
+    return all[all.length - 1];
+  }
+
+  /** Like prefill, but returns the logits after every token (perplexity, equivalence tests). */
+  prefillWithLogits(seqId: string, tokens: number[], opts?: PrefillOptions): Float32Array[] {
+    return this.runPrefill(seqId, tokens, opts, true);
+  }
+
+  /** One token for each of several sequences in one batched forward; returns each row's logits. */
+  decodeStep(batch: DecodeRequest[]): Float32Array[] {
+    if (batch.length === 0) return [];
+    const seen = new Set<string>();
+    const rows: ForwardRow[] = batch.map(({ seqId, token }) => {
+      if (seen.has(seqId)) throw new EngineError('INVALID_ARGUMENT', `sequence ${seqId} appears twice in one decode batch`);
+      seen.add(seqId);
+      this.checkToken(token);
+      const seq = this.pool.sequence(seqId);
+      this.checkContext(seq.length + 1);
+      return { seqId, seq, pos: seq.length, token };
+    });
+    const need = rows.reduce((sum, r) => sum + this.pool.pagesNeeded(r.seq, r.pos + 1), 0);
+    if (need > this.pool.availableBlocks) {
+      throw new EngineError('POOL_EXHAUSTED', `decode batch needs ${need} new KV pages, ${this.pool.availableBlocks} available`);
+    }
+    return this.withEvents(() => {
+      for (const r of rows) this.pool.tryGrow(r.seq, r.pos + 1);
+      const logits = this.forward.run(rows, rows.map((_, i) => i));
+      for (const r of rows) r.seq.length++;
+      return logits;
+    });
+  }
+
+  /** Enter full blocks [firstBlock, firstBlock + hashes.length) into the prefix cache under these hashes. */
+  registerBlocks(seqId: string, firstBlock: number, hashes: Uint8Array[]): void {
+    const seq = this.pool.sequence(seqId);
+    this.checkFullBlocks(seq, firstBlock, hashes.length);
+    this.withEvents(() => hashes.forEach((hash, i) => this.pool.register(seq.pages[firstBlock + i], hash)));
+  }
+
+  /** Encode full blocks [firstBlock, firstBlock + count) with `codec`, keys pre-RoPE. */
+  exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[]): Uint8Array[] {
+    const seq = this.pool.sequence(seqId);
+    if (hashes.length !== count) throw new EngineError('INVALID_ARGUMENT', `${count} blocks need ${count} hashes, got ${hashes.length}`);
+    this.checkFullBlocks(seq, firstBlock, count);
+    const bs = this.blockSize;
+    return hashes.map((hash, i) => exportSequenceBlock(this.model, this.pool, seq, (firstBlock + i) * bs, bs, codec, hash));
+  }
+
+  /** Encode the partial last block, or null when the length is block-aligned. */
+  exportTail(seqId: string, codec: string, hash: Uint8Array): Uint8Array | null {
+    const seq = this.pool.sequence(seqId);
+    const tail = seq.length % this.blockSize;
+    if (tail === 0) return null;
+    return exportSequenceBlock(this.model, this.pool, seq, seq.length - tail, tail, codec, hash);
+  }
+
+  /**
+   * Append verified blocks at the sequence's end, rotating keys at their new positions. All blocks are
+   * checked (KvBlockError, KvImportError) and pages obtained before anything is written.
+   */
+  importBlocks(seqId: string, blocks: Uint8Array[]): void {
+    const seq = this.pool.sequence(seqId);
+    if (blocks.length === 0) return;
+    if (seq.length % this.blockSize !== 0) {
+      throw new KvImportError('MISALIGNED', `sequence ${seqId} has ${seq.length} tokens, not a multiple of ${this.blockSize}`);
+    }
+    const decoded = decodeBlocksForImport(this.model, this.blockSize, blocks);
+    const total = seq.length + decoded.reduce((sum, b) => sum + b.header.tokens, 0);
+    this.checkContext(total);
+    this.withEvents(() => {
+      if (!this.pool.tryGrow(seq, total)) {
+        throw new EngineError('POOL_EXHAUSTED', `importing into ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
+      }
+      seq.length = writeBlocks(this.pool, seq, seq.length, decoded);
+    });
+  }
+
+  private runPrefill(seqId: string, tokens: number[], opts: PrefillOptions | undefined, allLogits: boolean): Float32Array[] {
+    const seq = this.pool.sequence(seqId);
+    if (tokens.length === 0) throw new EngineError('INVALID_ARGUMENT', 'prefill needs at least one token');
+    const chunk = opts?.chunkTokens ?? this.chunkTokens;
+    checkPositive('chunkTokens', chunk);
+    tokens.forEach((t) => this.checkToken(t));
+    const total = seq.length + tokens.length;
+    this.checkContext(total);
+    return this.withEvents(() => {
+      if (!this.pool.tryGrow(seq, total)) {
+        throw new EngineError('POOL_EXHAUSTED', `prefill of ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
+      }
+      const out: Float32Array[] = [];
+      for (let from = 0; from < tokens.length; from += chunk) {
+        const n = Math.min(chunk, tokens.length - from);
+        const rows: ForwardRow[] = [];
+        for (let i = 0; i < n; i++) rows.push({ seqId, seq, pos: seq.length + i, token: tokens[from + i] });
+        const last = from + n === tokens.length;
+        const want = allLogits ? rows.map((_, i) => i) : last ? [n - 1] : [];
+        out.push(...this.forward.run(rows, want));
+        seq.length += n;
+      }
+      return out;
+    });
+  }
+
+  private withEvents<T>(fn: () => T): T {
+    try {
+      return fn();
+    } finally {
+      this.pool.flushEvents();
+    }
+  }
+
+  private checkFullBlocks(seq: SequencePages, firstBlock: number, count: number): void {
+    if (!Number.isInteger(firstBlock) || firstBlock < 0 || !Number.isInteger(count) || count < 0) {
+      throw new EngineError('INVALID_ARGUMENT', `bad block range ${firstBlock}+${count}`);
+    }
+    if ((firstBlock + count) * this.blockSize > seq.length) {
+      throw new EngineError('INVALID_ARGUMENT', `blocks ${firstBlock}..${firstBlock + count - 1} are not all full (length ${seq.length})`);
+    }
+  }
+
+  private checkToken(token: number): void {
+    if (!Number.isInteger(token) || token < 0 || token >= this.model.config.vocabSize) {
+      throw new EngineError('INVALID_ARGUMENT', `token ${token} outside vocabulary of ${this.model.config.vocabSize}`);
+    }
+  }
+
+  private checkContext(tokens: number): void {
+    if (tokens > this.model.config.seqLen) {
+      throw new EngineError('CONTEXT_OVERFLOW', `${tokens} tokens exceed the model context of ${this.model.config.seqLen}`);
+    }
+  }
+}
+
+function checkPositive(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new EngineError('INVALID_ARGUMENT', `${name} must be a positive integer`);
+}

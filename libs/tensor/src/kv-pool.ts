@@ -1,0 +1,221 @@
+// The device tier: fixed pages of K (pre-RoPE and rotated) and V, per-sequence page tables, a
+// refcounted prefix cache of full pages keyed by block hash, LRU eviction, stored/removed events.
+import { EngineError } from './engine-error.js';
+import type { RopeTable } from './kernels/rope.js';
+
+/** Listener for cache membership changes; hashes are 16-byte block hashes. */
+export type KvCacheListener = (hashes: Uint8Array[]) => void;
+
+/** Dimensions of a pool. */
+export interface KvPoolShape {
+  nLayers: number;
+  nKvHeads: number;
+  headDim: number;
+  /** Tokens per page. */
+  blockSize: number;
+  /** Pages in the pool. */
+  capacityBlocks: number;
+}
+
+/** A sequence's page table: pages[i] holds tokens [i*blockSize, (i+1)*blockSize); extra pages are reserved. */
+export interface SequencePages {
+  readonly pages: number[];
+  length: number;
+}
+
+/** Hex form of a block hash, the cache key. */
+export const blockHashKey = (hash: Uint8Array): string => Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('hex');
+
+/**
+ * Paged KV storage. Page memory per layer is [page][slot][kvHead][headDim] for pre-RoPE keys,
+ * rotated keys and values. A page is free, held by sequences (refcount > 0), or cached and
+ * unreferenced (evictable, least recently released first). Cached pages are full and never written.
+ */
+export class KvPool {
+  readonly blockSize: number;
+  readonly capacityBlocks: number;
+  readonly nLayers: number;
+  readonly kvDim: number;
+  /** Per layer, keys before RoPE (what blocks store). */
+  readonly keysPre: Float32Array[];
+  /** Per layer, keys rotated at their position (what attention reads). */
+  readonly keysRot: Float32Array[];
+  /** Per layer, values. */
+  readonly values: Float32Array[];
+  private readonly rope: RopeTable;
+  private readonly nKvHeads: number;
+  private readonly refs: Int32Array;
+  private readonly pageHash: (Uint8Array | null)[];
+  private readonly free: number[] = [];
+  private readonly cache = new Map<string, number>();
+  /** Unreferenced cached pages; Map iteration order makes the first entry the LRU victim. */
+  private readonly lru = new Map<number, string>();
+  private readonly sequences = new Map<string, SequencePages>();
+  private readonly storedListeners = new Set<KvCacheListener>();
+  private readonly removedListeners = new Set<KvCacheListener>();
+  private pendingStored: Uint8Array[] = [];
+  private pendingRemoved: Uint8Array[] = [];
+
+  constructor(shape: KvPoolShape, rope: RopeTable) {
+    for (const [name, value] of Object.entries(shape)) {
+      if (!Number.isInteger(value) || value < 1) throw new EngineError('INVALID_ARGUMENT', `pool ${name} must be a positive integer`);
+    }
+    this.blockSize = shape.blockSize;
+    this.capacityBlocks = shape.capacityBlocks;
+    this.nLayers = shape.nLayers;
+    this.nKvHeads = shape.nKvHeads;
+    this.kvDim = shape.nKvHeads * shape.headDim;
+    this.rope = rope;
+    const floats = shape.capacityBlocks * shape.blockSize * this.kvDim;
+    const alloc = (): Float32Array[] => Array.from({ length: shape.nLayers }, () => new Float32Array(floats));
+    this.keysPre = alloc();
+    this.keysRot = alloc();
+    this.values = alloc();
+    this.refs = new Int32Array(shape.capacityBlocks);
+    this.pageHash = new Array<Uint8Array | null>(shape.capacityBlocks).fill(null);
+    for (let p = shape.capacityBlocks - 1; p >= 0; p--) this.free.push(p);
+  }
+
+  /** Pages a sequence could still obtain: free pages plus unreferenced cached pages (evictable). */
+  get availableBlocks(): number {
+    return this.free.length + this.lru.size;
+  }
+
+  /** Pages currently in the prefix cache (referenced or not). */
+  get cachedBlocks(): number {
+    return this.cache.size;
+  }
+
+  /** Subscribe to pages entering the cache; returns an unsubscribe function. */
+  onStored(listener: KvCacheListener): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
+  /** Subscribe to pages leaving the cache (evicted); returns an unsubscribe function. */
+  onRemoved(listener: KvCacheListener): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
+  /** Deliver events collected during one engine call, in one batch per kind (removals first). */
+  flushEvents(): void {
+    const removed = this.pendingRemoved;
+    const stored = this.pendingStored;
+    this.pendingRemoved = [];
+    this.pendingStored = [];
+    if (removed.length > 0) for (const l of this.removedListeners) l(removed);
+    if (stored.length > 0) for (const l of this.storedListeners) l(stored);
+  }
+
+  openSequence(seqId: string): void {
+    if (this.sequences.has(seqId)) throw new EngineError('DUPLICATE_SEQUENCE', `sequence ${seqId} is already open`);
+    this.sequences.set(seqId, { pages: [], length: 0 });
+  }
+
+  /** Release a sequence's pages; its cached full pages stay cached (and become evictable). */
+  closeSequence(seqId: string): void {
+    const seq = this.sequence(seqId);
+    for (const page of seq.pages) this.release(page);
+    this.sequences.delete(seqId);
+  }
+
+  sequence(seqId: string): SequencePages {
+    const seq = this.sequences.get(seqId);
+    if (seq === undefined) throw new EngineError('UNKNOWN_SEQUENCE', `no open sequence ${seqId}`);
+    return seq;
+  }
+
+  /** Extra pages a sequence needs to hold `tokens` tokens. */
+  pagesNeeded(seq: SequencePages, tokens: number): number {
+    return Math.max(0, Math.ceil(tokens / this.blockSize) - seq.pages.length);
+  }
+
+  /** Give the sequence pages for `tokens` tokens; false (and no change) if the pool cannot. */
+  tryGrow(seq: SequencePages, tokens: number): boolean {
+    const need = this.pagesNeeded(seq, tokens);
+    if (need > this.availableBlocks) return false;
+    for (let i = 0; i < need; i++) seq.pages.push(this.allocate());
+    return true;
+  }
+
+  /** For an empty sequence, share the longest run of leading cached pages; returns how many. */
+  attachCached(seq: SequencePages, hashes: Uint8Array[]): number {
+    if (seq.length !== 0) throw new EngineError('INVALID_ARGUMENT', 'attachCached needs an empty sequence');
+    let n = 0;
+    for (; n < hashes.length; n++) {
+      const page = this.cache.get(blockHashKey(hashes[n]));
+      if (page === undefined) break;
+      this.retain(page);
+      // A page reserved earlier is given back: the shared one takes its place.
+      if (n < seq.pages.length) this.release(seq.pages[n]);
+      seq.pages[n] = page;
+    }
+    seq.length = n * this.blockSize;
+    return n;
+  }
+
+  /**
+   * Enter a full page into the cache under `hash`. A hash already cached (another page with the
+   * same tokens) or a page already registered under that hash is left as it is.
+   */
+  register(page: number, hash: Uint8Array): void {
+    const key = blockHashKey(hash);
+    const current = this.pageHash[page];
+    if (current !== null) {
+      if (blockHashKey(current) !== key) throw new EngineError('INVALID_ARGUMENT', `page already cached under another hash`);
+      return;
+    }
+    if (this.cache.has(key)) return;
+    const owned = hash.slice();
+    this.cache.set(key, page);
+    this.pageHash[page] = owned;
+    this.pendingStored.push(owned);
+  }
+
+  /** Float offset of (page, slot) in the per-layer arrays. */
+  slotOffset(page: number, slot: number): number {
+    return (page * this.blockSize + slot) * this.kvDim;
+  }
+
+  /** Float offset of token `pos` of a sequence. */
+  tokenOffset(seq: SequencePages, pos: number): number {
+    const b = (pos / this.blockSize) | 0;
+    return this.slotOffset(seq.pages[b], pos - b * this.blockSize);
+  }
+
+  /** Store one token's pre-RoPE key and value for a layer, deriving the rotated key at `pos`. */
+  writeToken(layer: number, offset: number, pos: number, k: Float32Array, kOff: number, v: Float32Array, vOff: number): void {
+    this.keysPre[layer].set(k.subarray(kOff, kOff + this.kvDim), offset);
+    this.values[layer].set(v.subarray(vOff, vOff + this.kvDim), offset);
+    this.rope.rotate(this.keysPre[layer], offset, this.keysRot[layer], offset, this.nKvHeads, pos);
+  }
+
+  private allocate(): number {
+    const page = this.free.pop() ?? this.evictOne();
+    this.refs[page] = 1;
+    return page;
+  }
+
+  private evictOne(): number {
+    const victim = this.lru.entries().next();
+    if (victim.done === true) throw new EngineError('POOL_EXHAUSTED', 'no free or evictable KV page');
+    const [page, key] = victim.value;
+    this.lru.delete(page);
+    this.cache.delete(key);
+    this.pendingRemoved.push(this.pageHash[page] as Uint8Array);
+    this.pageHash[page] = null;
+    return page;
+  }
+
+  private retain(page: number): void {
+    if (this.refs[page]++ === 0) this.lru.delete(page);
+  }
+
+  private release(page: number): void {
+    if (--this.refs[page] > 0) return;
+    const hash = this.pageHash[page];
+    if (hash !== null) this.lru.set(page, blockHashKey(hash));
+    else this.free.push(page);
+  }
+}
