@@ -1,1 +1,27 @@
-export const PLACEHOLDER = true;
+// Public entry of @kvtier/prefix-index: block identity, the prefix index, KV-event sequencing and
+// worker choice. Pure library (node:crypto only); services adapt it to gRPC, NATS and Redis.
+export {
+  HASH_SCHEME,
+  BLOCK_HASH_BYTES,
+  MAX_BLOCK_SIZE_TOKENS,
+  MAX_NAMESPACE_FIELD_BYTES,
+  namespaceHash,
+  tenantSalt,
+  chainNext,
+  chainBlockHashes,
+  hashHex,
+  hashFromHex,
+} from "./block-hash.js";
+export type { BlockHash, BlockNamespace } from "./block-hash.js";
+export { TIERS } from "./tier.js";
+export type { Tier } from "./tier.js";
+export { emptyMatch, mergeMatches, blocksByFastestTier } from "./location-match.js";
+export type { LocationMatch, TierBlockCounts } from "./location-match.js";
+export { PrefixIndex, MAX_INDEXED_LOCATIONS, MAX_INDEXED_CODECS, MAX_ID_CHARS } from "./prefix-index.js";
+export type { HeldBlock } from "./prefix-index.js";
+export { AnnouncerTracker, RETIRED_INCARNATIONS_KEPT, MAX_ANNOUNCER_ID_CHARS } from "./announcer-tracker.js";
+export type { AcceptVerdict, AnnouncerState } from "./announcer-tracker.js";
+export { chooseWorker, shouldDisaggregate, DEFAULT_ROUTING_WEIGHTS, DEFAULT_LOCAL_PREFILL_MAX_TOKENS } from "./routing-cost.js";
+export type { WorkerLoad, RoutingWeights, WorkerChoice } from "./routing-cost.js";
+export { PrefixIndexError } from "./errors.js";
+export type { PrefixIndexErrorCode } from "./errors.js";

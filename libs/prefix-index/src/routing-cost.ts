@@ -1,0 +1,184 @@
+// Worker choice (DESIGN.md §2 step 2): weighs the prefix a worker can load, by tier, against the
+// work already waiting on it, all in one unit (tokens of prefill work), then takes the best or
+// samples. Pure: reads no registry, holds no state; the router supplies loads and matches.
+import { PrefixIndexError } from "./errors.js";
+import { blocksByFastestTier, emptyMatch, type LocationMatch } from "./location-match.js";
+
+/** A candidate worker's load, as its latest load report states it. */
+export interface WorkerLoad {
+  workerId: string;
+  role: "prefill" | "decode";
+  /** Prompt tokens queued or running on the worker that still need prefill. */
+  queuedPrefillTokens: number;
+  /** KV blocks pinned by running requests (not the evictable prefix cache). */
+  activeDecodeBlocks: number;
+  /** KV pool size, in blocks. */
+  capacityBlocks: number;
+}
+
+/** Weights of the routing score. Every term is in tokens of prefill work. */
+export interface RoutingWeights {
+  /** Value of one prompt token whose KV the worker has in its device pool. */
+  device: number;
+  /** Value of one prompt token loadable from host RAM (worker's node kvstore) at best. */
+  host: number;
+  /** Value of one prompt token loadable from SSD (worker's node kvstore) at best. */
+  ssd: number;
+  /** Cost of one prompt token already queued for prefill on the worker. */
+  prefillLoad: number;
+  /** Cost of one token resident in the worker's running requests (`activeDecodeBlocks × blockSize`). */
+  decodeLoad: number;
+  /** 0 = take the best score; > 0 = softmax over min–max normalised scores at this temperature. */
+  temperature: number;
+}
+
+/**
+ * Default weights.
+ * - `device` 1.0: a token in the worker's own pool saves one token of prefill outright.
+ * - `host` 0.6, `ssd` 0.3: a token loaded from a lower tier saves less, since the load takes time
+ *   (and may not overlap compute fully); the ratios are a starting point to calibrate per
+ *   deployment against measured load and prefill throughput.
+ * - `prefillLoad` 1.0: a queued prefill token delays this request by one token of prefill.
+ * - `decodeLoad` 1.0: a resident decode token weighs as one prefill token, as in Dynamo's KV
+ *   router, which adds active decode blocks to prefill blocks at equal weight.
+ * - `temperature` 0: deterministic argmax.
+ */
+export const DEFAULT_ROUTING_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
+  device: 1.0,
+  host: 0.6,
+  ssd: 0.3,
+  prefillLoad: 1.0,
+  decodeLoad: 1.0,
+  temperature: 0,
+});
+
+/**
+ * Default threshold of conditional disaggregation, in uncached prompt tokens: up to this many,
+ * prefill runs on the decode worker (a short prefill costs the running batch less than a KV
+ * hand-off costs the request). A starting point; tune per model and hardware.
+ */
+export const DEFAULT_LOCAL_PREFILL_MAX_TOKENS = 256;
+
+/** The chosen worker, its score and how many prompt tokens it has cached (any tier). */
+export interface WorkerChoice {
+  workerId: string;
+  score: number;
+  cachedTokens: number;
+}
+
+function assertNonNegative(value: number, field: string): void {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new PrefixIndexError("INVALID_ARGUMENT", field, `${field} must be a finite number >= 0, got ${value}`);
+  }
+}
+
+function assertWeights(w: RoutingWeights): void {
+  for (const k of ["device", "host", "ssd", "prefillLoad", "decodeLoad", "temperature"] as const) assertNonNegative(w[k], `weights.${k}`);
+}
+
+/**
+ * Score of one worker, or null when it cannot take the request: a decode worker whose free
+ * blocks (`capacityBlocks - activeDecodeBlocks`) are fewer than the prompt's blocks would refuse
+ * admission, so it is not offered. Match counts are capped at the prompt's full blocks.
+ */
+export function scoreWorker(
+  load: WorkerLoad,
+  match: LocationMatch | undefined,
+  promptTokens: number,
+  blockSize: number,
+  weights: RoutingWeights = DEFAULT_ROUTING_WEIGHTS,
+): WorkerChoice | null {
+  if (load.role === "decode" && load.capacityBlocks - load.activeDecodeBlocks < Math.ceil(promptTokens / blockSize)) return null;
+  const promptBlocks = Math.floor(promptTokens / blockSize);
+  const m = match ?? emptyMatch();
+  const capped = {
+    device: Math.min(m.device, promptBlocks),
+    host: Math.min(m.host, promptBlocks),
+    ssd: Math.min(m.ssd, promptBlocks),
+    best: Math.min(m.best, promptBlocks),
+  };
+  const byTier = blocksByFastestTier(capped);
+  const cachedValue = blockSize * (weights.device * byTier.device + weights.host * byTier.host + weights.ssd * byTier.ssd);
+  const loadCost = weights.prefillLoad * load.queuedPrefillTokens + weights.decodeLoad * load.activeDecodeBlocks * blockSize;
+  return { workerId: load.workerId, score: cachedValue - loadCost, cachedTokens: Math.min(capped.best * blockSize, promptTokens) };
+}
+
+/**
+ * Picks a worker for a prompt of `promptTokens` tokens. `matches` maps worker id to what that
+ * worker can load: for a worker, pass {@link mergeMatches} of its own device-pool match and its
+ * node kvstore's match. score = cached value (tokens saved, weighted by the fastest tier holding
+ * them) − load cost (queued prefill tokens + resident decode tokens, weighted).
+ * Temperature 0 returns the highest score, ties to the smallest workerId; temperature T > 0
+ * samples with probability ∝ exp(normalised score / T), scores normalised to [0, 1] over the
+ * candidates (so T is relative to their spread: at T = 1 the best is e times likelier than the
+ * worst), drawing from `rng` (uniform in [0, 1)).
+ * @returns null when no candidate can take the request.
+ * @throws {PrefixIndexError} `INVALID_ARGUMENT` on a negative or non-finite number, a bad block
+ * size, or a repeated worker id.
+ */
+export function chooseWorker(
+  candidates: readonly WorkerLoad[],
+  matches: ReadonlyMap<string, LocationMatch>,
+  promptTokens: number,
+  blockSize: number,
+  weights: RoutingWeights = DEFAULT_ROUTING_WEIGHTS,
+  rng: () => number = Math.random,
+): WorkerChoice | null {
+  if (!Number.isSafeInteger(promptTokens) || promptTokens < 0) {
+    throw new PrefixIndexError("INVALID_ARGUMENT", "promptTokens", `promptTokens must be an integer >= 0, got ${promptTokens}`);
+  }
+  if (!Number.isSafeInteger(blockSize) || blockSize < 1) {
+    throw new PrefixIndexError("INVALID_ARGUMENT", "blockSize", `blockSize must be an integer >= 1, got ${blockSize}`);
+  }
+  assertWeights(weights);
+  const seen = new Set<string>();
+  const scored: WorkerChoice[] = [];
+  candidates.forEach((c, i) => {
+    if (typeof c.workerId !== "string" || c.workerId.length === 0 || seen.has(c.workerId)) {
+      throw new PrefixIndexError("INVALID_ARGUMENT", `candidates[${i}].workerId`, `candidates[${i}].workerId is empty or repeated`);
+    }
+    seen.add(c.workerId);
+    for (const k of ["queuedPrefillTokens", "activeDecodeBlocks", "capacityBlocks"] as const) assertNonNegative(c[k], `candidates[${i}].${k}`);
+    const s = scoreWorker(c, matches.get(c.workerId), promptTokens, blockSize, weights);
+    if (s !== null) scored.push(s);
+  });
+  if (scored.length === 0) return null;
+  scored.sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
+  if (weights.temperature === 0) {
+    let best = scored[0];
+    for (const s of scored) if (s.score > best.score) best = s;
+    return best;
+  }
+  return softmaxSample(scored, weights.temperature, rng);
+}
+
+function softmaxSample(scored: WorkerChoice[], temperature: number, rng: () => number): WorkerChoice {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of scored) {
+    min = Math.min(min, s.score);
+    max = Math.max(max, s.score);
+  }
+  const spread = max - min;
+  // exp((norm - 1) / T) keeps every term in (0, 1], so large scores never overflow.
+  const weights = scored.map((s) => (spread === 0 ? 1 : Math.exp(((s.score - min) / spread - 1) / temperature)));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let r = rng() * total;
+  for (let i = 0; i < scored.length; i++) {
+    r -= weights[i];
+    if (r < 0) return scored[i];
+  }
+  return scored[scored.length - 1]; // rounding left r at ~0
+}
+
+/**
+ * Conditional disaggregation: true when the uncached part of the prompt is long enough to send
+ * to a prefill worker, false when the decode worker should prefill it itself
+ * (`uncachedTokens <= threshold`).
+ * @throws {PrefixIndexError} `INVALID_ARGUMENT` on a negative or non-finite input.
+ */
+export function shouldDisaggregate(uncachedTokens: number, threshold: number = DEFAULT_LOCAL_PREFILL_MAX_TOKENS): boolean {
+  assertNonNegative(uncachedTokens, "uncachedTokens");
+  assertNonNegative(threshold, "threshold");
+  return uncachedTokens > threshold;
+}

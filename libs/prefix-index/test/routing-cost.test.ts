@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import { PrefixIndexError } from "../src/errors.js";
+import { blocksByFastestTier, emptyMatch, mergeMatches, type LocationMatch } from "../src/location-match.js";
+import {
+  DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+  DEFAULT_ROUTING_WEIGHTS,
+  chooseWorker,
+  shouldDisaggregate,
+  type RoutingWeights,
+  type WorkerLoad,
+} from "../src/routing-cost.js";
+import { mulberry32 } from "./support/prng.js";
+
+const BS = 4;
+const idle = (workerId: string, role: WorkerLoad["role"] = "prefill"): WorkerLoad => ({
+  workerId,
+  role,
+  queuedPrefillTokens: 0,
+  activeDecodeBlocks: 0,
+  capacityBlocks: 1000,
+});
+const m = (device: number, host: number, ssd: number): LocationMatch => ({ device, host, ssd, best: ssd });
+const greedy: RoutingWeights = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 0 };
+
+describe("chooseWorker (temperature 0)", () => {
+  it("returns null without candidates", () => {
+    expect(chooseWorker([], new Map(), 32, BS, greedy)).toBeNull();
+  });
+
+  it("computes score = tier-weighted cached tokens - weighted load", () => {
+    const w: WorkerLoad = { ...idle("w1"), queuedPrefillTokens: 10, activeDecodeBlocks: 3 };
+    const choice = chooseWorker([w], new Map([["w1", m(2, 3, 5)]]), 24, BS, greedy)!;
+    // cached: 2 device + 1 host + 2 ssd blocks of 4 tokens; load: 10 queued + 3 blocks × 4 resident.
+    expect(choice.score).toBeCloseTo(4 * (2 * 1.0 + 1 * 0.6 + 2 * 0.3) - (10 + 12), 10);
+    expect(choice.cachedTokens).toBe(20);
+  });
+
+  it("prefers device over host over ssd for the same number of blocks", () => {
+    const workers = [idle("a-ssd"), idle("b-host"), idle("c-device")];
+    const matches = new Map([
+      ["a-ssd", m(0, 0, 4)],
+      ["b-host", m(0, 4, 4)],
+      ["c-device", m(4, 4, 4)],
+    ]);
+    expect(chooseWorker(workers, matches, 20, BS, greedy)!.workerId).toBe("c-device");
+    matches.delete("c-device");
+    expect(chooseWorker(workers, matches, 20, BS, greedy)!.workerId).toBe("b-host");
+  });
+
+  it("lets load outweigh a cached prefix", () => {
+    const busy = { ...idle("busy"), queuedPrefillTokens: 100 };
+    const matches = new Map([["busy", m(4, 4, 4)]]); // 16 tokens saved < 100 queued
+    expect(chooseWorker([busy, idle("free")], matches, 20, BS, greedy)!.workerId).toBe("free");
+    const lightlyBusy = { ...busy, queuedPrefillTokens: 10 };
+    expect(chooseWorker([lightlyBusy, idle("free")], matches, 20, BS, greedy)!.workerId).toBe("busy");
+  });
+
+  it("breaks ties by the smallest workerId whatever the candidate order", () => {
+    const ids = ["w3", "w1", "w2"];
+    expect(chooseWorker(ids.map((id) => idle(id)), new Map(), 16, BS, greedy)!.workerId).toBe("w1");
+    expect(chooseWorker([...ids].reverse().map((id) => idle(id)), new Map(), 16, BS, greedy)!.workerId).toBe("w1");
+  });
+
+  it("caps a match at the prompt's full blocks", () => {
+    const choice = chooseWorker([idle("w1")], new Map([["w1", m(10, 10, 10)]]), 9, BS, greedy)!;
+    expect(choice.cachedTokens).toBe(8);
+    expect(choice.score).toBeCloseTo(8, 10);
+  });
+
+  it("skips decode workers without room for the prompt, and returns null if none has room", () => {
+    const full: WorkerLoad = { ...idle("full", "decode"), activeDecodeBlocks: 98, capacityBlocks: 100 };
+    const roomy: WorkerLoad = { ...idle("roomy", "decode"), activeDecodeBlocks: 0, capacityBlocks: 100 };
+    const matches = new Map([["full", m(3, 3, 3)]]);
+    expect(chooseWorker([full, roomy], matches, 12, BS, greedy)!.workerId).toBe("roomy"); // needs 3 blocks, full has 2
+    expect(chooseWorker([full], matches, 12, BS, greedy)).toBeNull();
+    expect(chooseWorker([full], matches, 8, BS, greedy)!.workerId).toBe("full"); // 2 blocks fit
+  });
+});
+
+describe("chooseWorker (temperature > 0)", () => {
+  const workers = [idle("best"), idle("worst")];
+  const matches = new Map([["best", m(4, 4, 4)]]);
+
+  it("is reproducible with the same rng seed", () => {
+    const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 0.5 };
+    const run = (seed: number): string[] => {
+      const rng = mulberry32(seed);
+      return Array.from({ length: 50 }, () => chooseWorker(workers, matches, 16, BS, w, rng)!.workerId);
+    };
+    expect(run(7)).toEqual(run(7));
+  });
+
+  it("samples the best e times as often as the worst at temperature 1", () => {
+    const rng = mulberry32(123);
+    const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 1 };
+    let best = 0;
+    const draws = 20_000;
+    for (let i = 0; i < draws; i++) if (chooseWorker(workers, matches, 16, BS, w, rng)!.workerId === "best") best++;
+    expect(best / draws).toBeGreaterThan(Math.E / (1 + Math.E) - 0.02);
+    expect(best / draws).toBeLessThan(Math.E / (1 + Math.E) + 0.02);
+  });
+
+  it("maps the rng's range onto candidates sorted by id", () => {
+    const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 1 };
+    expect(chooseWorker(workers, matches, 16, BS, w, () => 0)!.workerId).toBe("best");
+    expect(chooseWorker(workers, matches, 16, BS, w, () => 0.999999)!.workerId).toBe("worst");
+  });
+
+  it("is uniform when all scores are equal", () => {
+    const rng = mulberry32(5);
+    const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 0.1 };
+    const counts = new Map<string, number>();
+    const four = ["a", "b", "c", "d"].map((id) => idle(id));
+    for (let i = 0; i < 8000; i++) {
+      const id = chooseWorker(four, new Map(), 16, BS, w, rng)!.workerId;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const id of ["a", "b", "c", "d"]) expect(Math.abs(counts.get(id)! / 8000 - 0.25)).toBeLessThan(0.03);
+  });
+});
+
+describe("chooseWorker input checks", () => {
+  const codeAndField = (fn: () => unknown): [string, string] | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof PrefixIndexError) return [e.code, e.field];
+      throw e;
+    }
+    return undefined;
+  };
+
+  it("names the bad field", () => {
+    expect(codeAndField(() => chooseWorker([idle("a"), idle("a")], new Map(), 16, BS, greedy))).toEqual([
+      "INVALID_ARGUMENT",
+      "candidates[1].workerId",
+    ]);
+    expect(codeAndField(() => chooseWorker([{ ...idle("a"), queuedPrefillTokens: -1 }], new Map(), 16, BS, greedy))).toEqual([
+      "INVALID_ARGUMENT",
+      "candidates[0].queuedPrefillTokens",
+    ]);
+    expect(codeAndField(() => chooseWorker([idle("a")], new Map(), 16, 0, greedy))).toEqual(["INVALID_ARGUMENT", "blockSize"]);
+    expect(codeAndField(() => chooseWorker([idle("a")], new Map(), -1, BS, greedy))).toEqual(["INVALID_ARGUMENT", "promptTokens"]);
+    expect(codeAndField(() => chooseWorker([idle("a")], new Map(), 16, BS, { ...greedy, host: Number.NaN }))).toEqual([
+      "INVALID_ARGUMENT",
+      "weights.host",
+    ]);
+  });
+});
+
+describe("mergeMatches", () => {
+  it("treats a missing side as no match", () => {
+    expect(mergeMatches(undefined, undefined)).toEqual(emptyMatch());
+    expect(mergeMatches(m(2, 2, 2), undefined)).toEqual(m(2, 2, 2));
+    expect(mergeMatches(undefined, m(0, 3, 6))).toEqual(m(0, 3, 6));
+  });
+
+  it("takes the longer leading run per tier", () => {
+    // Worker pool holds 2 blocks; its kvstore holds 5 in host and 8 in host-or-ssd.
+    expect(mergeMatches(m(2, 2, 2), m(0, 5, 8))).toEqual(m(2, 5, 8));
+    // A worker holding more than its store: device-run also counts as host-run.
+    expect(mergeMatches(m(6, 6, 6), m(0, 5, 8))).toEqual(m(6, 6, 8));
+  });
+
+  it("splits into non-overlapping per-tier counts", () => {
+    expect(blocksByFastestTier(m(2, 5, 8))).toEqual({ device: 2, host: 3, ssd: 3 });
+  });
+});
+
+describe("shouldDisaggregate", () => {
+  it("keeps short uncached prefills on the decode worker", () => {
+    expect(shouldDisaggregate(0, 256)).toBe(false);
+    expect(shouldDisaggregate(256, 256)).toBe(false);
+    expect(shouldDisaggregate(257, 256)).toBe(true);
+    expect(shouldDisaggregate(DEFAULT_LOCAL_PREFILL_MAX_TOKENS + 1)).toBe(true);
+  });
+
+  it("refuses negative inputs", () => {
+    expect(() => shouldDisaggregate(-1, 10)).toThrow(PrefixIndexError);
+    expect(() => shouldDisaggregate(1, -10)).toThrow(PrefixIndexError);
+  });
+});
