@@ -37,3 +37,7 @@ export { IncrementalDetokenizer } from './detokenizer.js';
 export { Sampler, MAX_TOP_LOGPROBS } from './sampler.js';
 export type { SamplingOptions, SampledToken } from './sampler.js';
 export { Xoshiro128 } from './xoshiro128.js';
+export { LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS } from './engine.js';
+export type { LlamaEngineOptions, PrefillOptions, DecodeRequest } from './engine.js';
+export type { KvCacheListener } from './kv-pool.js';
+export type { AttentionObserver } from './kernels/attention.js';
