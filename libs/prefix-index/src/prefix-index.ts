@@ -3,13 +3,14 @@
 // Does not sequence events (announcer-tracker.ts), choose workers (routing-cost.ts) or hash tokens.
 //
 // Layout, chosen for memory: one Map entry per distinct block, keyed by the hash as a 16-char
-// string, whose value is one "holder" number, or an array of them when several (location, tier,
-// codec) triples hold the block. A holder packs an interned location id, codec id and tier into
-// one small integer (a V8 Smi, stored inline). Per location, a Set of the same key strings (shared,
-// not copied) makes clearing or forgetting a location cost what it holds, not the whole index.
+// string, whose value lists the (location, tier, codec) triples holding it (holder-list.ts). A
+// holder packs an interned location id, codec id and tier into one small integer. Per location, a
+// Set of the same key strings (shared, not copied) makes clearing or forgetting a location cost
+// what it holds, not the whole index.
 import { assertBlockHash, type BlockHash } from "./block-hash.js";
 import { blockKey, blockKeyHex } from "./block-key.js";
 import { PrefixIndexError } from "./errors.js";
+import { holderAt, holderCount, withHolder, withoutHolders, type HolderList } from "./holder-list.js";
 import type { LocationMatch } from "./location-match.js";
 import { TIERS, type Tier } from "./tier.js";
 
@@ -34,8 +35,6 @@ const CODEC_MASK = MAX_INDEXED_CODECS - 1;
 const LOCATION_SHIFT = 10;
 const DEVICE_BIT = 1 << 0;
 const DEVICE_OR_HOST_BITS = (1 << 0) | (1 << 1);
-
-type Holders = number | number[];
 
 interface MatchState {
   device: number;
@@ -73,7 +72,7 @@ function keysOf(hashes: readonly BlockHash[]): string[] {
  * before changing anything, so a refused call leaves the index as it was.
  */
 export class PrefixIndex {
-  private readonly blocks = new Map<string, Holders>();
+  private readonly blocks = new Map<string, HolderList>();
   private readonly locationIds = new Map<string, number>();
   private readonly locationNames: string[] = [];
   /** Per location id: the keys of the blocks it holds in at least one (tier, codec). */
@@ -102,10 +101,8 @@ export class PrefixIndex {
     const held = this.heldBy[loc]!;
     for (const key of keys) {
       const cur = this.blocks.get(key);
-      if (cur === undefined) this.blocks.set(key, holder);
-      else if (typeof cur === "number") {
-        if (cur !== holder) this.blocks.set(key, [cur, holder]);
-      } else if (!cur.includes(holder)) cur.push(holder);
+      const next = withHolder(cur, holder);
+      if (next !== cur) this.blocks.set(key, next);
       held.add(key);
     }
   }
@@ -179,8 +176,8 @@ export class PrefixIndex {
     for (let i = 0; i < hashes.length; i++) {
       const cur = this.blocks.get(blockKey(hashes[i], `hashes[${i}]`));
       if (cur === undefined) break;
-      if (typeof cur === "number") visit(cur, i);
-      else for (const h of cur) visit(h, i);
+      const n = holderCount(cur);
+      for (let j = 0; j < n; j++) visit(holderAt(cur, j), i);
       if (touched.length === 0) break;
       for (const st of touched) {
         if (st.device === i && (st.mask & DEVICE_BIT) !== 0) st.device = i + 1;
@@ -222,7 +219,8 @@ export class PrefixIndex {
     for (const key of this.heldBy[loc]!) {
       const cur = this.blocks.get(key)!;
       const hashHex = blockKeyHex(key);
-      for (const h of typeof cur === "number" ? [cur] : cur) {
+      for (let j = 0; j < holderCount(cur); j++) {
+        const h = holderAt(cur, j);
         if (holderLocation(h) !== loc) continue;
         out.push({ hashHex, tier: TIERS[h & TIER_MASK], codec: this.codecNames[(h >>> CODEC_SHIFT) & CODEC_MASK] });
       }
@@ -240,22 +238,14 @@ export class PrefixIndex {
   private removeHolders(key: string, drop: (h: number) => boolean, loc: number): boolean {
     const cur = this.blocks.get(key);
     if (cur === undefined) return false;
-    if (typeof cur === "number") {
-      if (!drop(cur)) return holderLocation(cur) === loc;
+    const next = withoutHolders(cur, drop);
+    if (next === undefined) {
       this.blocks.delete(key);
       return false;
     }
-    let kept = 0;
-    let stillHeld = false;
-    for (const h of cur) {
-      if (drop(h)) continue;
-      cur[kept++] = h;
-      if (holderLocation(h) === loc) stillHeld = true;
-    }
-    if (kept === 0) this.blocks.delete(key);
-    else if (kept === 1) this.blocks.set(key, cur[0]);
-    else cur.length = kept;
-    return stillHeld;
+    if (next !== cur) this.blocks.set(key, next);
+    for (let j = 0; j < holderCount(next); j++) if (holderLocation(holderAt(next, j)) === loc) return true;
+    return false;
   }
 
   private internCodec(codec: string): number {
