@@ -41,3 +41,6 @@ export { LlamaEngine, DEFAULT_PREFILL_CHUNK_TOKENS } from './engine.js';
 export type { LlamaEngineOptions, PrefillOptions, DecodeRequest } from './engine.js';
 export type { KvCacheListener } from './kv-pool.js';
 export type { AttentionObserver } from './kernels/attention.js';
+export { EngineHost } from './engine-host.js';
+export type { EngineHostOptions } from './engine-host.js';
+export type { EngineModelInfo, EngineCalls, EngineMethod } from './engine-protocol.js';

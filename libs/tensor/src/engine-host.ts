@@ -1,0 +1,181 @@
+// EngineHost: runs a LlamaEngine in a worker thread so the service's event loop never waits on a forward pass.
+import { Worker } from 'node:worker_threads';
+import type { DecodeRequest, PrefillOptions } from './engine.js';
+import { EngineError } from './engine-error.js';
+import {
+  compactBytes,
+  reviveError,
+  transferablesOf,
+  type EngineCalls,
+  type EngineMethod,
+  type EngineModelInfo,
+  type EngineWorkerInit,
+  type WorkerToHost,
+} from './engine-protocol.js';
+import type { KvCacheListener } from './kv-pool.js';
+
+/** How to start the worker's engine. */
+export type EngineHostOptions = EngineWorkerInit;
+
+// From compiled code the worker sits next to this file in dist/. When this module is imported from
+// source (vitest runs src/*.ts), a worker thread cannot load TypeScript, so it runs the compiled
+// dist/engine-worker.js: build first (`pnpm exec tsc -b libs/tensor`).
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../dist/engine-worker.js' : './engine-worker.js', import.meta.url);
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+/** Async mirror of LlamaEngine; calls run in order in the worker thread. */
+export class EngineHost {
+  /** Config and model id of the loaded checkpoint. */
+  readonly modelInfo: EngineModelInfo;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly storedListeners = new Set<KvCacheListener>();
+  private readonly removedListeners = new Set<KvCacheListener>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(worker: Worker, info: EngineModelInfo) {
+    this.worker = worker;
+    this.modelInfo = info;
+    worker.on('message', (msg: WorkerToHost) => this.onMessage(msg));
+    worker.on('error', (err) => this.fail(new EngineError('WORKER_FAILED', `engine worker crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => this.fail(new EngineError(this.closing ? 'ENGINE_CLOSED' : 'WORKER_FAILED', `engine worker exited (${code})`)));
+  }
+
+  /** Start a worker, load the checkpoint there, and resolve once the engine is ready. */
+  static async start(opts: EngineHostOptions): Promise<EngineHost> {
+    const worker = new Worker(WORKER_URL, { workerData: opts });
+    const info = await new Promise<EngineModelInfo>((resolve, reject) => {
+      const onMessage = (msg: WorkerToHost): void => {
+        if (msg.type === 'ready') done(() => resolve(msg.info));
+        else if (msg.type === 'startup-error') done(() => reject(reviveError(msg.error)));
+      };
+      const onError = (err: Error): void => done(() => reject(new EngineError('WORKER_FAILED', `engine worker failed to start: ${err.message}`, { cause: err })));
+      const onExit = (code: number): void => done(() => reject(new EngineError('WORKER_FAILED', `engine worker exited during start (${code})`)));
+      const done = (settle: () => void): void => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        settle();
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    }).catch(async (err: unknown) => {
+      await worker.terminate();
+      throw err;
+    });
+    return new EngineHost(worker, info);
+  }
+
+  /** Subscribe to device-tier cache insertions (forwarded from the worker). Returns an unsubscribe function. */
+  onStored(listener: KvCacheListener): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
+  /** Subscribe to device-tier evictions (forwarded from the worker). Returns an unsubscribe function. */
+  onRemoved(listener: KvCacheListener): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
+  openSequence(seqId: string): Promise<void> {
+    return this.call('openSequence', [seqId]);
+  }
+
+  closeSequence(seqId: string): Promise<void> {
+    return this.call('closeSequence', [seqId]);
+  }
+
+  length(seqId: string): Promise<number> {
+    return this.call('length', [seqId]);
+  }
+
+  /** Pages that can still be reserved (free plus evictable cached). */
+  freeBlocks(): Promise<number> {
+    return this.call('freeBlocks', []);
+  }
+
+  reserve(seqId: string, totalTokens: number): Promise<boolean> {
+    return this.call('reserve', [seqId, totalTokens]);
+  }
+
+  attachCached(seqId: string, hashes: Uint8Array[]): Promise<number> {
+    return this.call('attachCached', [seqId, hashes.map(compactBytes)]);
+  }
+
+  prefill(seqId: string, tokens: number[], opts?: PrefillOptions): Promise<Float32Array> {
+    return this.call('prefill', opts === undefined ? [seqId, tokens] : [seqId, tokens, opts]);
+  }
+
+  prefillWithLogits(seqId: string, tokens: number[], opts?: PrefillOptions): Promise<Float32Array[]> {
+    return this.call('prefillWithLogits', opts === undefined ? [seqId, tokens] : [seqId, tokens, opts]);
+  }
+
+  decodeStep(batch: DecodeRequest[]): Promise<Float32Array[]> {
+    return this.call('decodeStep', [batch]);
+  }
+
+  registerBlocks(seqId: string, firstBlock: number, hashes: Uint8Array[]): Promise<void> {
+    return this.call('registerBlocks', [seqId, firstBlock, hashes.map(compactBytes)]);
+  }
+
+  exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+    return this.call('exportBlocks', [seqId, firstBlock, count, codec, hashes.map(compactBytes)]);
+  }
+
+  exportTail(seqId: string, codec: string, hash: Uint8Array): Promise<Uint8Array | null> {
+    return this.call('exportTail', [seqId, codec, compactBytes(hash)]);
+  }
+
+  /** The caller's arrays stay usable: each block is copied once and the copy is transferred. */
+  importBlocks(seqId: string, blocks: Uint8Array[]): Promise<void> {
+    const owned = blocks.map((b) => b.slice());
+    return this.call('importBlocks', [seqId, owned], transferablesOf(owned));
+  }
+
+  /** Refuse new calls, wait for in-flight ones to settle, then stop the worker. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= Promise.allSettled(this.inflight).then(async () => {
+      await this.worker.terminate();
+    });
+    return this.closing;
+  }
+
+  private call<M extends EngineMethod>(method: M, args: EngineCalls[M]['args'], transfer: ArrayBuffer[] = []): Promise<EngineCalls[M]['result']> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.closing !== null) return Promise.reject(new EngineError('ENGINE_CLOSED', `EngineHost is closed (${method})`));
+    const id = this.nextId++;
+    const result = new Promise<EngineCalls[M]['result']>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ type: 'call', id, method, args }, transfer);
+    });
+    this.inflight.add(result);
+    const forget = (): void => void this.inflight.delete(result);
+    result.then(forget, forget);
+    return result;
+  }
+
+  private onMessage(msg: WorkerToHost): void {
+    if (msg.type === 'event') {
+      const listeners = msg.kind === 'stored' ? this.storedListeners : this.removedListeners;
+      for (const l of listeners) l(msg.hashes);
+      return;
+    }
+    if (msg.type !== 'result' && msg.type !== 'error') return;
+    const p = this.pending.get(msg.id);
+    if (p === undefined) return;
+    this.pending.delete(msg.id);
+    if (msg.type === 'result') p.resolve(msg.value);
+    else p.reject(reviveError(msg.error));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,71 @@
+// Worker-thread entry: owns one LlamaEngine and serves EngineHost calls one at a time, in order.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadCheckpoint } from './checkpoint.js';
+import { LlamaEngine } from './engine.js';
+import {
+  serializeError,
+  transferablesOf,
+  type EngineCalls,
+  type EngineMethod,
+  type EngineWorkerInit,
+  type HostToWorker,
+  type WorkerToHost,
+} from './engine-protocol.js';
+
+type Handlers = { [M in EngineMethod]: (...args: EngineCalls[M]['args']) => EngineCalls[M]['result'] };
+
+function handlersFor(engine: LlamaEngine): Handlers {
+  return {
+    openSequence: (seqId) => engine.openSequence(seqId),
+    closeSequence: (seqId) => engine.closeSequence(seqId),
+    length: (seqId) => engine.length(seqId),
+    freeBlocks: () => engine.freeBlocks,
+    reserve: (seqId, totalTokens) => engine.reserve(seqId, totalTokens),
+    attachCached: (seqId, hashes) => engine.attachCached(seqId, hashes),
+    prefill: (seqId, tokens, opts) => engine.prefill(seqId, tokens, opts),
+    prefillWithLogits: (seqId, tokens, opts) => engine.prefillWithLogits(seqId, tokens, opts),
+    decodeStep: (batch) => engine.decodeStep(batch),
+    registerBlocks: (seqId, firstBlock, hashes) => engine.registerBlocks(seqId, firstBlock, hashes),
+    exportBlocks: (seqId, firstBlock, count, codec, hashes) => engine.exportBlocks(seqId, firstBlock, count, codec, hashes),
+    exportTail: (seqId, codec, hash) => engine.exportTail(seqId, codec, hash),
+    importBlocks: (seqId, blocks) => engine.importBlocks(seqId, blocks),
+  };
+}
+
+function main(): void {
+  const port = parentPort;
+  if (port === null) throw new Error('engine-worker must run in a worker thread');
+  const post = (msg: WorkerToHost, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
+  const init = workerData as EngineWorkerInit;
+  let engine: LlamaEngine;
+  try {
+    const model = loadCheckpoint(init.checkpointPath);
+    engine = new LlamaEngine(model, {
+      blockSize: init.blockSize,
+      capacityBlocks: init.capacityBlocks,
+      prefillChunkTokens: init.prefillChunkTokens,
+    });
+  } catch (err) {
+    post({ type: 'startup-error', error: serializeError(err) });
+    return;
+  }
+  // Hashes are small and still referenced by the pool: cloned, never transferred.
+  engine.onStored((hashes) => post({ type: 'event', kind: 'stored', hashes }));
+  engine.onRemoved((hashes) => post({ type: 'event', kind: 'removed', hashes }));
+  const handlers = handlersFor(engine);
+  port.on('message', (msg: HostToWorker) => {
+    try {
+      const fn = handlers[msg.method] as (...args: unknown[]) => unknown;
+      if (typeof fn !== 'function') throw new Error(`unknown engine method ${String(msg.method)}`);
+      const value = fn(...msg.args);
+      // Results (logits, encoded blocks) are fresh arrays owned by nobody else: transfer them.
+      post({ type: 'result', id: msg.id, value }, transferablesOf(value));
+    } catch (err) {
+      post({ type: 'error', id: msg.id, error: serializeError(err) });
+    }
+  });
+  const { config, modelId } = engine.model;
+  post({ type: 'ready', info: { config, modelId, blockSize: init.blockSize, capacityBlocks: init.capacityBlocks } });
+}
+
+main();
