@@ -10,6 +10,7 @@ export type KvtierErrorCode =
   | "RESOURCE_EXHAUSTED"
   | "UNAVAILABLE"
   | "NOT_FOUND"
+  | "ALREADY_EXISTS"
   | "FAILED_PRECONDITION"
   | "ABORTED"
   | "CANCELLED"

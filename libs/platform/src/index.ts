@@ -23,5 +23,7 @@ export type { CommonConfig } from "./common-config.js";
 export { WorkerRegistry, Heartbeat } from "./worker-registry.js";
 export { KvEventAnnouncer, SNAPSHOT_HASHES_PER_EVENT, MAX_SNAPSHOT_BYTES } from "./kv-event-announcer.js";
 export type { HeldBlocks } from "./kv-event-announcer.js";
+export { planFromWire, planToWire, sequenceId } from "./request-plan.js";
+export type { PlannedRequest, PlanSampling } from "./request-plan.js";
 export { KvStoreClient, DEFAULT_KVSTORE_DEADLINE_MS } from "./kvstore-client.js";
 export type { KvStoreClientOptions, KvStoreCallOptions, KvStorePutOptions, KvBlockRun, KvStoreInfo } from "./kvstore-client.js";

@@ -1,1 +1,5 @@
-export const PLACEHOLDER = true;
+// @kvtier/router: the client-facing router service (entry point: dist/main.js).
+export { readRouterConfig, MAX_TOKENS_LIMIT, MAX_PROMPT_BYTES, MAX_LOGPROBS } from "./config.js";
+export type { RouterConfig } from "./config.js";
+export { authenticate, ANONYMOUS_TENANT } from "./auth.js";
+export { parseGenerateRequest, checkContext } from "./generate-params.js";

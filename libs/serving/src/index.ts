@@ -1,0 +1,13 @@
+// @kvtier/serving: request-level logic the router and the workers share (cached prefill, the
+// KV hand-off, output text with stop strings). No transport of its own: it takes an engine and
+// a kvstore client.
+export { StopMatcher, MAX_STOP_STRINGS, MAX_STOP_STRING_BYTES } from "./stop-matcher.js";
+export { TextStream, END_TOKENS } from "./text-stream.js";
+export type { TextStep } from "./text-stream.js";
+export { cachedPrefill, openReserved, reusableBlocks, emptyTally } from "./cached-prefill.js";
+export type { PrefillOutcome, TierTally } from "./cached-prefill.js";
+export { writeHandoff, loadHandoff, putBlocks, tailHashOf, PUT_CONCURRENCY } from "./kv-handoff.js";
+export type { HandoffBlocks, HandoffLoad } from "./kv-handoff.js";
+export { BlockChain } from "./block-chain.js";
+export { DeviceTier, DEVICE_CODEC } from "./device-tier.js";
+export type { BlockAnnouncer } from "./device-tier.js";

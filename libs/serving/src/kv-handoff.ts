@@ -1,0 +1,117 @@
+// The prefill -> decode hand-off of a request's KV: the prefill worker writes the prompt's full
+// blocks and its partial tail block to the kvstore; the decode worker takes what its own device
+// pool already holds, fetches the rest, and recomputes whatever it could not get.
+import { messageOf, sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
+import { chainNext } from "@kvtier/prefix-index";
+import type { EngineHost } from "@kvtier/tensor";
+import type { PrefillOutcome } from "./cached-prefill.js";
+
+/** Blocks written to the store in one batch of concurrent puts. */
+export const PUT_CONCURRENCY = 4;
+
+/** What the prefill worker tells the decode worker about the blocks. */
+export interface HandoffBlocks {
+  blockHashes: Uint8Array[];
+  tailHash: Uint8Array;
+  tailTokens: number;
+  bytesWritten: number;
+}
+
+/** Hash of the partial last block (empty when the prompt is block-aligned). */
+export function tailHashOf(plan: PlannedRequest, blockSize: number): { hash: Uint8Array; tokens: number } {
+  const full = Math.floor(plan.tokens.length / blockSize);
+  const tokens = plan.tokens.length - full * blockSize;
+  if (tokens === 0) return { hash: new Uint8Array(0), tokens: 0 };
+  const parent = full > 0 ? plan.blockHashes[full - 1] : plan.namespaceHash;
+  return { hash: chainNext(parent, plan.tokens.slice(full * blockSize)), tokens };
+}
+
+/** Put blocks with bounded concurrency; returns bytes written. Failures are logged, not thrown. */
+export async function putBlocks(store: KvStoreClient, blocks: Uint8Array[], log: Logger): Promise<number> {
+  let bytes = 0;
+  for (let i = 0; i < blocks.length; i += PUT_CONCURRENCY) {
+    const part = blocks.slice(i, i + PUT_CONCURRENCY);
+    const results = await Promise.allSettled(part.map((b) => store.put(b)));
+    results.forEach((r, j) => {
+      if (r.status === "fulfilled") bytes += part[j].length;
+      else log.warn("kvstore put failed", { err: messageOf(r.reason) });
+    });
+  }
+  return bytes;
+}
+
+/**
+ * Prefill side: write every full prompt block that did not come from the store, and the tail.
+ * A block already in the store is an idempotent put.
+ */
+export async function writeHandoff(
+  engine: EngineHost,
+  store: KvStoreClient,
+  plan: PlannedRequest,
+  outcome: PrefillOutcome,
+  blockSize: number,
+  log: Logger,
+): Promise<HandoffBlocks> {
+  const seqId = sequenceId(plan);
+  const full = Math.floor(plan.tokens.length / blockSize);
+  const fromStore = [outcome.deviceBlocks, outcome.deviceBlocks + outcome.storeBlocks];
+  const ranges: [number, number][] = [
+    [0, fromStore[0]],
+    [fromStore[1], full],
+  ];
+  const blocks: Uint8Array[] = [];
+  for (const [a, b] of ranges) {
+    if (b > a) blocks.push(...(await engine.exportBlocks(seqId, a, b - a, plan.codec, plan.blockHashes.slice(a, b))));
+  }
+  const tail = tailHashOf(plan, blockSize);
+  if (tail.tokens > 0) {
+    const t = await engine.exportTail(seqId, plan.codec, tail.hash);
+    if (t) blocks.push(t);
+  }
+  const bytesWritten = await putBlocks(store, blocks, log);
+  return { blockHashes: plan.blockHashes.slice(0, full), tailHash: tail.hash, tailTokens: tail.tokens, bytesWritten };
+}
+
+/** What the decode side loaded. */
+export interface HandoffLoad {
+  deviceBlocks: number;
+  fetchedBlocks: number;
+  transferredBytes: number;
+  recomputedTokens: number;
+}
+
+/**
+ * Decode side: bring the sequence (open, reserved, empty) to the whole prompt. Device pool first,
+ * then the store; whatever is missing or fails verification is recomputed here.
+ */
+export async function loadHandoff(
+  engine: EngineHost,
+  store: KvStoreClient | undefined,
+  plan: PlannedRequest,
+  handoff: Pick<HandoffBlocks, "blockHashes" | "tailHash" | "tailTokens">,
+  log: Logger,
+): Promise<HandoffLoad> {
+  const seqId = sequenceId(plan);
+  const hashes = handoff.blockHashes;
+  const deviceBlocks = await engine.attachCached(seqId, hashes);
+  let fetchedBlocks = 0;
+  let transferredBytes = 0;
+  if (store) {
+    try {
+      const wanted = hashes.slice(deviceBlocks);
+      const withTail = handoff.tailTokens > 0 ? [...wanted, handoff.tailHash] : wanted;
+      const run = await store.getRun(withTail, plan.codec);
+      if (run.blocks.length > 0) {
+        await engine.importBlocks(seqId, run.blocks);
+        fetchedBlocks = run.blocks.length;
+        transferredBytes = run.bytes;
+      }
+    } catch (err) {
+      log.warn("hand-off fetch failed; recomputing", { requestId: plan.requestId, err: messageOf(err) });
+    }
+  }
+  const have = await engine.length(seqId);
+  const rest = plan.tokens.slice(have);
+  if (rest.length > 0) await engine.prefill(seqId, rest);
+  return { deviceBlocks, fetchedBlocks, transferredBytes, recomputedTokens: rest.length };
+}

@@ -1,0 +1,178 @@
+// The decode worker's core: admission (decode-first hand-off), sessions, the KV-ready hand-off,
+// local prefill when the router chose not to disaggregate, and storing blocks filled by decode.
+import { KvReady, KvReadyAck, LoadReport, type DecodeResponse } from "@kvtier/proto";
+import {
+  KvtierError, messageOf, requestKey, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
+} from "@kvtier/platform";
+import { cachedPrefill, loadHandoff, openReserved, putBlocks, writeHandoff } from "@kvtier/serving";
+import type { EngineHost, Tokenizer } from "@kvtier/tensor";
+import { BatchLoop } from "./batch-loop.js";
+import type { DecodeConfig } from "./config.js";
+import type { DecodeMetrics } from "./decode-metrics.js";
+import { DecodeSession, type DecodeSink } from "./decode-session.js";
+
+export interface DecodeWorkerDeps {
+  cfg: DecodeConfig;
+  engine: EngineHost;
+  store: KvStoreClient;
+  tokenizer: Tokenizer;
+  redis: Redis;
+  metrics: DecodeMetrics;
+  log: Logger;
+  seqLen: number;
+}
+
+export class DecodeWorker {
+  private readonly sessions = new Map<string, DecodeSession>();
+  private readonly loop: BatchLoop;
+  private readonly pendingPuts = new Set<Promise<unknown>>();
+  private accepting = true;
+
+  constructor(private readonly d: DecodeWorkerDeps) {
+    this.loop = new BatchLoop(d.engine, d.cfg.maxBatch, d.metrics, (s, i, h) => this.storeFilledBlock(s, i, h), d.log);
+  }
+
+  /** Admit a request (or throw RESOURCE_EXHAUSTED / INVALID_ARGUMENT); events go to `sink`. */
+  async admit(plan: PlannedRequest, sink: DecodeSink): Promise<DecodeSession> {
+    const { cfg, engine, metrics } = this.d;
+    if (!this.accepting) throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: 100 });
+    if (plan.decodeWorker !== cfg.workerId) throw new KvtierError("FAILED_PRECONDITION", `plan.decode_worker: this is ${cfg.workerId}, not ${plan.decodeWorker}`, { field: "plan.decode_worker" });
+    const total = plan.tokens.length + plan.maxTokens;
+    if (total > this.d.seqLen) throw new KvtierError("INVALID_ARGUMENT", `plan.max_tokens: prompt plus max_tokens (${total}) exceeds the model context of ${this.d.seqLen}`, { field: "plan.max_tokens" });
+    const existing = this.sessions.get(plan.requestId);
+    if (existing) {
+      if (existing.plan.attempt >= plan.attempt) throw new KvtierError("ABORTED", `request ${plan.requestId} attempt ${plan.attempt} is stale or already running`);
+      existing.abort(new KvtierError("ABORTED", "superseded by a newer attempt"));
+    }
+    if (this.sessions.size >= cfg.maxRunning) {
+      metrics.rejected.inc({ reason: "max_running" });
+      throw new KvtierError("RESOURCE_EXHAUSTED", `decode worker ${cfg.workerId} runs ${this.sessions.size} requests (limit ${cfg.maxRunning})`, { retryAfterMs: 250 });
+    }
+    let seqId: string;
+    try {
+      seqId = await openReserved(engine, plan, total);
+    } catch (err) {
+      metrics.rejected.inc({ reason: "kv_pool" });
+      throw err;
+    }
+    const session = new DecodeSession(plan, seqId, sink, this.d.tokenizer, cfg.blockSize);
+    this.sessions.set(plan.requestId, session);
+    metrics.inflight.inc();
+    const timer = setTimeout(
+      () => session.state === "awaiting-kv" && session.abort(new KvtierError("UNAVAILABLE", `no KV from prefill worker ${plan.prefillWorker} within ${cfg.kvReadyTimeoutMs} ms`)),
+      cfg.kvReadyTimeoutMs,
+    );
+    session.whenEnded(() => {
+      clearTimeout(timer);
+      if (this.sessions.get(plan.requestId) === session) this.sessions.delete(plan.requestId);
+      metrics.inflight.dec();
+      void engine.closeSequence(seqId).catch((e: unknown) => this.d.log.warn("close sequence failed", { err: messageOf(e) }));
+    });
+    sink.write({ event: { $case: "admitted", value: { workerId: cfg.workerId, reservedBlocks: Math.ceil(total / cfg.blockSize) } } } satisfies DecodeResponse);
+    if (plan.prefillWorker === cfg.workerId) void this.prefillLocally(session);
+    return session;
+  }
+
+  /** A prefill worker says a request's KV is ready. The reply is sent before the KV is fetched. */
+  async onKvReady(ready: KvReady): Promise<KvReadyAck> {
+    const session = this.sessions.get(ready.requestId);
+    if (!session) return { accepted: false, reason: "unknown request" };
+    const current = Number((await this.d.redis.hget(requestKey(this.d.cfg.namespace, ready.requestId), "attempt")) ?? session.plan.attempt);
+    if (ready.attempt !== current || ready.attempt < session.plan.attempt) return { accepted: false, reason: `stale attempt ${ready.attempt} (current ${current})` };
+    if (session.state !== "awaiting-kv") return { accepted: false, reason: `request is ${session.state}` };
+    if (ready.error) {
+      session.abort(new KvtierError((ready.errorCode || "UNAVAILABLE") as KvtierErrorCode, `prefill failed: ${ready.error}`));
+      return { accepted: true, reason: "" };
+    }
+    session.state = "loading";
+    void this.loadAndRun(session, ready);
+    return { accepted: true, reason: "" };
+  }
+
+  /** Cancel a request wherever it is. */
+  cancel(requestId: string, reason: string): void {
+    this.sessions.get(requestId)?.abort(new KvtierError("CANCELLED", `cancelled: ${reason}`));
+  }
+
+  load(): LoadReport {
+    let blocks = 0;
+    for (const s of this.sessions.values()) blocks += Math.ceil(s.chain.length / this.d.cfg.blockSize);
+    return {
+      workerId: this.d.cfg.workerId, role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: blocks, freeBlocks: 0,
+      runningRequests: this.sessions.size, unixMs: Date.now(),
+    };
+  }
+
+  /** Stop admitting, let running requests finish (bounded by the caller), wait for block writes. */
+  async drain(): Promise<void> {
+    this.accepting = false;
+    while (this.sessions.size > 0) await new Promise((r) => setTimeout(r, 50));
+    await this.loop.drained();
+    await Promise.allSettled([...this.pendingPuts]);
+  }
+
+  /** Abort every session (shutdown past its grace). */
+  abortAll(reason: string): void {
+    for (const s of [...this.sessions.values()]) s.abort(new KvtierError("UNAVAILABLE", reason));
+  }
+
+  private async loadAndRun(session: DecodeSession, ready: KvReady): Promise<void> {
+    const { engine, store, metrics, log, cfg } = this.d;
+    try {
+      const loaded = await loadHandoff(engine, store, session.plan, ready, log);
+      metrics.transferredBytes.inc(loaded.transferredBytes);
+      metrics.recomputedTokens.inc(loaded.recomputedTokens);
+      await this.registerPromptBlocks(session);
+      const first = { token: ready.firstToken, logprob: ready.firstLogprobs?.chosen?.logprob ?? 0, top: (ready.firstLogprobs?.top ?? []).map((t) => ({ token: t.tokenId, logprob: t.logprob })) };
+      const goesOn = session.begin({
+        first, samplerState: Uint32Array.from(ready.sampler?.rng ?? []), cachedTokens: ready.cachedTokens,
+        cachedByTier: { device: ready.cachedByTier?.device ?? 0, host: ready.cachedByTier?.host ?? 0, ssd: ready.cachedByTier?.ssd ?? 0 },
+        loadedBytesByTier: { device: ready.loadedBytesByTier?.device ?? 0, host: ready.loadedBytesByTier?.host ?? 0, ssd: ready.loadedBytesByTier?.ssd ?? 0 },
+        transferredBytes: loaded.transferredBytes, disaggregated: true,
+      });
+      if (goesOn) this.loop.add(session);
+    } catch (err) {
+      log.error("hand-off failed", { requestId: session.plan.requestId, worker: cfg.workerId, err: messageOf(err) });
+      session.abort(err instanceof KvtierError ? err : new KvtierError("INTERNAL", `hand-off failed: ${messageOf(err)}`));
+    }
+  }
+
+  private async prefillLocally(session: DecodeSession): Promise<void> {
+    const { engine, store, log, cfg } = this.d;
+    session.state = "loading";
+    try {
+      const out = await cachedPrefill(engine, store, session.plan, cfg.blockSize, log);
+      await this.registerPromptBlocks(session);
+      this.track(writeHandoff(engine, store, session.plan, out, cfg.blockSize, log));
+      const goesOn = session.begin({ ...out, first: out.first, transferredBytes: 0, disaggregated: false });
+      if (goesOn) this.loop.add(session);
+    } catch (err) {
+      session.abort(err instanceof KvtierError ? err : new KvtierError("INTERNAL", `prefill failed: ${messageOf(err)}`));
+    }
+  }
+
+  private async registerPromptBlocks(session: DecodeSession): Promise<void> {
+    const full = Math.floor(session.plan.tokens.length / this.d.cfg.blockSize);
+    if (full > 0) await this.d.engine.registerBlocks(session.seqId, 0, session.plan.blockHashes.slice(0, full));
+  }
+
+  /** A block filled during decode: enter it in the device cache and write it to the kvstore. */
+  private storeFilledBlock(session: DecodeSession, index: number, hash: Uint8Array): void {
+    const { engine, store, log, metrics } = this.d;
+    // both calls are queued to the engine thread now, before the session can close its sequence
+    void engine.registerBlocks(session.seqId, index, [hash]).catch((e: unknown) => log.warn("register failed", { err: messageOf(e) }));
+    const exported = engine.exportBlocks(session.seqId, index, 1, session.plan.codec, [hash]);
+    this.track(
+      exported.then(async (blocks) => {
+        await putBlocks(store, blocks, log);
+        metrics.storedBlocks.inc(blocks.length);
+      }),
+    );
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch((e: unknown) => this.d.log.warn("background write failed", { err: messageOf(e) }));
+    this.pendingPuts.add(q);
+    void q.finally(() => this.pendingPuts.delete(q));
+  }
+}

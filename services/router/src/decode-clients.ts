@@ -1,0 +1,27 @@
+// gRPC clients of the decode workers, one per endpoint, created on first use.
+import { DecodeWorkerServiceClient } from "@kvtier/proto";
+import { GRPC_OPTIONS, insecureCredentials } from "@kvtier/platform";
+
+export class DecodeClients {
+  private readonly clients = new Map<string, DecodeWorkerServiceClient>();
+
+  get(endpoint: string): DecodeWorkerServiceClient {
+    let c = this.clients.get(endpoint);
+    if (!c) {
+      c = new DecodeWorkerServiceClient(endpoint, insecureCredentials(), GRPC_OPTIONS);
+      this.clients.set(endpoint, c);
+    }
+    return c;
+  }
+
+  /** Forget a worker's client (it went away; a new incarnation may reuse the endpoint). */
+  drop(endpoint: string): void {
+    this.clients.get(endpoint)?.close();
+    this.clients.delete(endpoint);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,71 @@
+// GenerateRequest (wire) -> GenerateParams (domain), with INVALID_ARGUMENT naming each field.
+import { createHash } from "node:crypto";
+import type { GenerateRequest } from "@kvtier/proto";
+import { ID_PATTERN, invalidArgument } from "@kvtier/platform";
+import { MAX_STOP_STRINGS, MAX_STOP_STRING_BYTES } from "@kvtier/serving";
+import { MAX_LOGPROBS, MAX_PROMPT_BYTES, MAX_TOKENS_LIMIT } from "./config.js";
+
+/** Highest temperature accepted. */
+export const MAX_TEMPERATURE = 2;
+
+export interface GenerateParams {
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  /** 0 when the caller left it unset (then derived from the request id). */
+  seed: number;
+  stop: string[];
+  logprobs: number;
+  requestId: string | undefined;
+  addBos: boolean;
+  codec: string;
+}
+
+export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string, knownCodecs: readonly string[]): GenerateParams {
+  if (req.prompt.length === 0) throw invalidArgument("prompt", "empty");
+  if (Buffer.byteLength(req.prompt) > MAX_PROMPT_BYTES) throw invalidArgument("prompt", `longer than ${MAX_PROMPT_BYTES} bytes`);
+  if (req.maxTokens < 1) throw invalidArgument("max_tokens", "must be at least 1");
+  if (req.maxTokens > MAX_TOKENS_LIMIT) throw invalidArgument("max_tokens", `must be at most ${MAX_TOKENS_LIMIT}`);
+  const s = req.sampling;
+  const temperature = s?.temperature ?? 0;
+  if (!Number.isFinite(temperature) || temperature < 0 || temperature > MAX_TEMPERATURE) {
+    throw invalidArgument("sampling.temperature", `must be within [0, ${MAX_TEMPERATURE}], got ${temperature}`);
+  }
+  const topP = s?.topP ?? 0;
+  if (!Number.isFinite(topP) || topP < 0 || topP > 1) throw invalidArgument("sampling.top_p", `must be within (0, 1] (0 = unset), got ${topP}`);
+  if (req.stop.length > MAX_STOP_STRINGS) throw invalidArgument("stop", `at most ${MAX_STOP_STRINGS} stop strings`);
+  req.stop.forEach((x, i) => {
+    if (x.length === 0) throw invalidArgument(`stop[${i}]`, "empty");
+    if (Buffer.byteLength(x) > MAX_STOP_STRING_BYTES) throw invalidArgument(`stop[${i}]`, `longer than ${MAX_STOP_STRING_BYTES} bytes`);
+  });
+  if (req.logprobs > MAX_LOGPROBS) throw invalidArgument("logprobs", `at most ${MAX_LOGPROBS}`);
+  if (req.requestId !== "" && !ID_PATTERN.test(req.requestId)) throw invalidArgument("request_id", `must match ${ID_PATTERN}`);
+  const codec = req.codec || defaultCodec;
+  if (!knownCodecs.includes(codec)) throw invalidArgument("codec", `unknown codec "${codec}" (known: ${knownCodecs.join(", ")})`);
+  return {
+    prompt: req.prompt,
+    maxTokens: req.maxTokens,
+    temperature,
+    topP: topP === 0 ? 1 : topP,
+    seed: s?.seed ?? 0,
+    stop: [...req.stop],
+    logprobs: req.logprobs,
+    requestId: req.requestId || undefined,
+    addBos: req.addBos,
+    codec,
+  };
+}
+
+/** A seed for a request that set none: stable for the request id, so a retried attempt samples alike. */
+export function seedFor(requestId: string): number {
+  return createHash("sha256").update(requestId).digest().readUInt32LE(0) || 1;
+}
+
+/** Refuse a prompt that does not fit the model context with room for max_tokens. */
+export function checkContext(promptTokens: number, maxTokens: number, seqLen: number): void {
+  if (promptTokens >= seqLen) throw invalidArgument("prompt", `${promptTokens} tokens do not fit the model context of ${seqLen}`);
+  if (promptTokens + maxTokens > seqLen) {
+    throw invalidArgument("max_tokens", `prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the model context of ${seqLen}`);
+  }
+}

@@ -1,0 +1,58 @@
+// gRPC adapter of the router: KvTierService (Generate, Tokenize). Authenticates, parses the wire
+// request, and maps every error to a status here and nowhere else.
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
+import type { GenerateRequest, GenerateResponse, KvTierServiceServer, TokenizeRequest, TokenizeResponse } from "@kvtier/proto";
+import { KvtierError, invalidArgument, toGrpcStatus, type Logger } from "@kvtier/platform";
+import { KNOWN_CODECS } from "@kvtier/tensor";
+import { authenticate } from "./auth.js";
+import { MAX_PROMPT_BYTES, type RouterConfig } from "./config.js";
+import { parseGenerateRequest } from "./generate-params.js";
+import type { RequestRunner } from "./request-runner.js";
+import type { RouterMetrics } from "./router-metrics.js";
+
+export function kvTierService(cfg: RouterConfig, runner: RequestRunner, metrics: RouterMetrics, log: Logger): KvTierServiceServer {
+  return {
+    generate(call: ServerWritableStream<GenerateRequest, GenerateResponse>): void {
+      let done = false;
+      const end = (err?: unknown): void => {
+        if (done) return;
+        done = true;
+        if (err === undefined) {
+          metrics.requests.inc({ code: "OK" });
+          call.end();
+          return;
+        }
+        const st = toGrpcStatus(err);
+        metrics.requests.inc({ code: err instanceof KvtierError ? err.code : "INTERNAL" });
+        if (!(err instanceof KvtierError)) log.error("generate failed", { err: st.details });
+        call.emit("error", st);
+      };
+      const cancelHandlers: Array<() => void> = [];
+      call.on("cancelled", () => {
+        done = true; // nothing can be sent any more
+        for (const fn of cancelHandlers) fn();
+      });
+      try {
+        const tenant = authenticate(call.metadata, cfg.apiKeys, cfg.allowAnonymous);
+        const params = parseGenerateRequest(call.request, cfg.defaultCodec, KNOWN_CODECS);
+        const deadline = call.getDeadline();
+        runner
+          .generate(tenant, params, (ev) => !done && call.write(ev), (fn) => cancelHandlers.push(fn), deadline instanceof Date ? deadline : undefined)
+          .then(() => end(), (err: unknown) => end(err));
+      } catch (err) {
+        end(err);
+      }
+    },
+
+    tokenize(call: ServerUnaryCall<TokenizeRequest, TokenizeResponse>, callback: sendUnaryData<TokenizeResponse>): void {
+      try {
+        authenticate(call.metadata, cfg.apiKeys, cfg.allowAnonymous);
+        if (Buffer.byteLength(call.request.text) > MAX_PROMPT_BYTES) throw invalidArgument("text", `longer than ${MAX_PROMPT_BYTES} bytes`);
+        const ids = runner.tokenize(call.request.text, call.request.addBos);
+        callback(null, { tokenIds: ids, pieces: runner.pieces(ids) });
+      } catch (err) {
+        callback(toGrpcStatus(err));
+      }
+    },
+  };
+}

@@ -1,0 +1,279 @@
+// One Generate request end to end, from the router's side: plan, admit on a decode worker
+// (decode first), enqueue the prefill job, relay tokens as text, and end exactly once: completed
+// or with a status. Cancels reach every stage; a lost worker is handled here too.
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { ClientReadableStream } from "@grpc/grpc-js";
+import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
+import {
+  KvtierError, cancelSubject, codeNameOf, isGrpcError, messageOf, planToWire, requestKey, type Logger, type NatsConnection, type PlannedRequest, type Redis,
+} from "@kvtier/platform";
+import { chainBlockHashes, namespaceHash, tenantSalt, type RoutingWeights } from "@kvtier/prefix-index";
+import { TextStream, reusableBlocks } from "@kvtier/serving";
+import { KV_BLOCK_LAYOUT_VERSION, type Tokenizer } from "@kvtier/tensor";
+import { REQUEST_STATE_TTL_S, type RouterConfig } from "./config.js";
+import type { DecodeClients } from "./decode-clients.js";
+import { checkContext, seedFor, type GenerateParams } from "./generate-params.js";
+import type { KvIndexSync } from "./kv-index-sync.js";
+import { LocalLoad, place, type Placement } from "./placement.js";
+import type { PrefillQueues } from "./prefill-queues.js";
+import type { RouterMetrics } from "./router-metrics.js";
+import type { WorkerTable } from "./worker-table.js";
+
+/** Times a request's prefill may move to another worker when its worker is lost. */
+export const MAX_PREFILL_MOVES = 2;
+
+export interface RunnerDeps {
+  cfg: RouterConfig;
+  tokenizer: Tokenizer;
+  modelId: string;
+  seqLen: number;
+  weights: RoutingWeights;
+  table: WorkerTable;
+  sync: KvIndexSync;
+  queues: PrefillQueues;
+  decodeClients: DecodeClients;
+  redis: Redis;
+  nc: NatsConnection;
+  metrics: RouterMetrics;
+  log: Logger;
+}
+
+/** A request between admission and its end. */
+interface Running {
+  plan: PlannedRequest;
+  placement: Placement;
+  call: ClientReadableStream<DecodeResponse>;
+  firstTokenSeen: boolean;
+  prefillMoves: number;
+  /** Set before the decode call is cancelled, so the relay ends with this status. */
+  failure: KvtierError | undefined;
+}
+
+export class RequestRunner {
+  private readonly running = new Map<string, Running>();
+  private readonly namespaces = new Map<string, Uint8Array>();
+  readonly local = new LocalLoad();
+
+  constructor(private readonly d: RunnerDeps) {}
+
+  tokenize(text: string, bos: boolean): number[] {
+    return this.d.tokenizer.encode(text, { bos });
+  }
+
+  /** Each token's text as the decoder would show it after the previous one. */
+  pieces(ids: readonly number[]): string[] {
+    return ids.map((id, i) => Buffer.from(this.d.tokenizer.pieceBytes(i > 0 ? ids[i - 1] : 0, id)).toString("utf8"));
+  }
+
+  /** Run one request; events go to `write`. Resolves when completed, rejects with a KvtierError. */
+  async generate(tenant: string, params: GenerateParams, write: (ev: GenerateResponse) => void, onCancel: (fn: () => void) => void, deadline?: Date): Promise<void> {
+    const { cfg, redis, metrics } = this.d;
+    const t0 = performance.now();
+    const tokens = this.tokenize(params.prompt, params.addBos);
+    checkContext(tokens.length, params.maxTokens, this.d.seqLen);
+    const ns = this.namespaceOf(tenant);
+    const hashes = chainBlockHashes(ns, tokens, cfg.blockSize);
+    const requestId = params.requestId ?? randomUUID();
+    const key = requestKey(cfg.namespace, requestId);
+    if (!(await redis.hsetnx(key, "tenant", tenant))) throw new KvtierError("ALREADY_EXISTS", `request_id: "${requestId}" was already used`, { field: "request_id" });
+    await redis.expire(key, REQUEST_STATE_TTL_S);
+
+    const plan: PlannedRequest = {
+      requestId, attempt: 1, tenant, tokens, blockHashes: hashes, namespaceHash: ns, maxTokens: params.maxTokens,
+      sampling: { temperature: params.temperature, topP: params.topP, seed: params.seed || seedFor(requestId) },
+      stop: params.stop, logprobs: params.logprobs, codec: params.codec, decodeWorker: "", prefillWorker: "", traceParent: "",
+      deadlineUnixMs: deadline ? deadline.getTime() : 0,
+    };
+    let clientGone = false;
+    let run: Running | undefined;
+    onCancel(() => {
+      clientGone = true;
+      if (run) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
+    });
+    const admitted = await this.admit(plan, tokens.length, t0, deadline);
+    run = admitted.run;
+    const it = admitted.it;
+    if (clientGone) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
+    this.running.set(requestId, run);
+    metrics.inflight.inc();
+    const pl = run.placement;
+    const uncached = tokens.length - pl.chosenCachedTokens;
+    this.local.add(this.local.decodeBlocks, pl.decode.info.workerId, Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize));
+    this.local.add(this.local.prefillTokens, pl.prefill.info.workerId, uncached);
+    metrics.disaggregated.inc({ mode: pl.disaggregated ? "disaggregated" : "local" });
+    metrics.prefixTokens.inc({ kind: "available" }, pl.bestCachedTokens);
+    metrics.prefixTokens.inc({ kind: "captured" }, pl.chosenCachedTokens);
+    write({ event: { $case: "started", value: { requestId, promptTokens: tokens.length } } });
+    try {
+      await redis.hset(key, { attempt: 1, decode: pl.decode.info.workerId, prefill: pl.prefill.info.workerId, status: "running" });
+      if (pl.disaggregated) await this.d.queues.enqueue(plan);
+      await this.relay(run, it, tokens, params, t0, write);
+      await redis.hset(key, "status", "completed");
+    } catch (err) {
+      await this.cleanupAfterFailure(run);
+      await redis.hset(key, "status", "failed").catch(() => undefined);
+      throw this.mapFailure(run, err);
+    } finally {
+      this.running.delete(requestId);
+      metrics.inflight.dec();
+      this.local.add(this.local.decodeBlocks, pl.decode.info.workerId, -Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize));
+      if (!run.firstTokenSeen) this.local.add(this.local.prefillTokens, pl.prefill.info.workerId, -uncached);
+    }
+  }
+
+  /** A worker left the registry: end (decode) or move (prefill) the requests it held. */
+  onWorkerDropped(info: WorkerInfo): void {
+    this.d.sync.forget(info.workerId);
+    if (info.endpoint) this.d.decodeClients.drop(info.endpoint);
+    for (const run of this.running.values()) {
+      if (run.plan.decodeWorker === info.workerId) {
+        this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: 0 }));
+      } else if (run.plan.prefillWorker === info.workerId && run.placement.disaggregated && !run.firstTokenSeen) {
+        void this.movePrefill(run);
+      }
+    }
+  }
+
+  /** Requests in progress (shutdown waits for this to reach zero). */
+  get size(): number {
+    return this.running.size;
+  }
+
+  private namespaceOf(tenant: string): Uint8Array {
+    let ns = this.namespaces.get(tenant);
+    if (!ns) {
+      ns = namespaceHash({ modelId: this.d.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: this.d.cfg.blockSize, tenantSalt: tenantSalt(tenant, this.d.cfg.tenantSecret) });
+      this.namespaces.set(tenant, ns);
+    }
+    return ns;
+  }
+
+  /** Place and admit on a decode worker; another worker is tried when one is full. */
+  private async admit(plan: PlannedRequest, promptTokens: number, t0: number, deadline?: Date): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
+    const { cfg, sync, table, metrics } = this.d;
+    const exclude = new Set<string>();
+    const matches = sync.index.match(plan.blockHashes);
+    for (let tryNo = 1; ; tryNo++) {
+      const placement = place(table, matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), this.local, {
+        weights: this.d.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize,
+      }, exclude);
+      if (tryNo === 1) metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
+      if (!placement) {
+        const refused = [...table.refusedWorkers()].map(([id, why]) => `${id}: ${why}`).join("; ");
+        throw new KvtierError("UNAVAILABLE", `no decode worker available${refused ? ` (refused for layout: ${refused})` : ""}`, { retryAfterMs: 1000 });
+      }
+      plan.decodeWorker = placement.decode.info.workerId;
+      plan.prefillWorker = placement.prefill.info.workerId;
+      const call = this.d.decodeClients.get(placement.decode.info.endpoint).decode({ plan: planToWire(plan) }, deadline ? { deadline } : {});
+      const it = call[Symbol.asyncIterator]() as AsyncIterator<DecodeResponse>;
+      try {
+        const first = await it.next();
+        if (first.done || first.value.event?.$case !== "admitted") throw new KvtierError("INTERNAL", `decode worker ${plan.decodeWorker} did not admit the request`);
+        return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined }, it };
+      } catch (err) {
+        call.cancel();
+        const code = isGrpcError(err) ? codeNameOf(err.code) : undefined;
+        if ((code === "RESOURCE_EXHAUSTED" || code === "UNAVAILABLE") && tryNo < cfg.decodeAdmitTries) {
+          exclude.add(plan.decodeWorker);
+          continue;
+        }
+        throw isGrpcError(err) ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, { retryAfterMs: code === "RESOURCE_EXHAUSTED" ? 500 : undefined }) : err;
+      }
+    }
+  }
+
+  private async relay(run: Running, it: AsyncIterator<DecodeResponse>, tokens: number[], params: GenerateParams, t0: number, write: (ev: GenerateResponse) => void): Promise<void> {
+    const { metrics } = this.d;
+    const text = new TextStream(this.d.tokenizer, tokens[tokens.length - 1], params.stop);
+    let firstAt = 0;
+    let count = 0;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) throw new KvtierError("UNAVAILABLE", `decode worker ${run.plan.decodeWorker} ended the stream without finishing`);
+      const ev = r.value.event;
+      if (ev?.$case === "token") {
+        count += 1;
+        if (!run.firstTokenSeen) {
+          run.firstTokenSeen = true;
+          firstAt = performance.now();
+          metrics.ttft.observe((firstAt - t0) / 1000);
+          this.local.add(this.local.prefillTokens, run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens));
+        }
+        const step = text.push(ev.value.tokenId);
+        write({ event: { $case: "tokens", value: { tokenIds: [ev.value.tokenId], text: step.text, logprobs: ev.value.logprobs ? [ev.value.logprobs] : [] } } });
+      } else if (ev?.$case === "finished") {
+        const f = ev.value;
+        if (count > 1) metrics.tpot.observe((performance.now() - firstAt) / 1000 / (count - 1));
+        const cachedByTier = f.cachedByTier ?? { device: 0, host: 0, ssd: 0 };
+        metrics.prefixTokens.inc({ kind: "loaded" }, f.cachedTokens);
+        for (const tier of ["device", "host", "ssd"] as const) metrics.cachedByTier.inc({ tier }, cachedByTier[tier]);
+        write({
+          event: {
+            $case: "finished",
+            value: {
+              finishReason: f.finishReason,
+              textTail: text.finish(),
+              usage: {
+                promptTokens: tokens.length, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens, cachedByTier,
+                computedPromptTokens: tokens.length - f.cachedTokens, loadedBytesByTier: f.loadedBytesByTier ?? { device: 0, host: 0, ssd: 0 },
+                transferredBytes: f.transferredBytes, ttftMs: firstAt ? firstAt - t0 : 0, prefillWorker: run.plan.prefillWorker,
+                decodeWorker: run.plan.decodeWorker, disaggregated: f.disaggregated,
+              },
+            },
+          },
+        });
+        return;
+      }
+    }
+  }
+
+  private abort(run: Running, err: KvtierError): void {
+    if (run.failure) return;
+    run.failure = err;
+    run.call.cancel();
+  }
+
+  /** After a failure: the prefill job must not stay queued, and every stage hears the cancel. */
+  private async cleanupAfterFailure(run: Running): Promise<void> {
+    const { plan } = run;
+    this.d.nc.publish(cancelSubject(this.d.cfg.namespace), CancelRequest.encode({ requestId: plan.requestId, reason: run.failure?.message ?? "failed" }).finish());
+    if (run.placement.disaggregated) await this.d.queues.removeIfWaiting(plan.prefillWorker, plan.requestId, plan.attempt);
+  }
+
+  private mapFailure(run: Running, err: unknown): KvtierError {
+    if (run.failure) return run.failure;
+    if (err instanceof KvtierError) return err;
+    if (isGrpcError(err)) {
+      const code = codeNameOf(err.code);
+      return new KvtierError(code === "CANCELLED" ? "UNAVAILABLE" : code, `decode worker ${run.plan.decodeWorker}: ${err.details ?? err.message}`);
+    }
+    return new KvtierError("INTERNAL", messageOf(err));
+  }
+
+  /** The prefill worker was lost before the KV was ready: the next attempt goes elsewhere. */
+  private async movePrefill(run: Running): Promise<void> {
+    const { cfg, table, redis, log } = this.d;
+    if (run.prefillMoves >= MAX_PREFILL_MOVES) {
+      this.abort(run, new KvtierError("UNAVAILABLE", `prefill failed on ${run.prefillMoves + 1} workers`));
+      return;
+    }
+    const next = table.byRole("prefill").find((w) => w.info.workerId !== run.plan.prefillWorker);
+    if (!next) {
+      this.abort(run, new KvtierError("UNAVAILABLE", `prefill worker ${run.plan.prefillWorker} was lost and no other is available`));
+      return;
+    }
+    const old = { worker: run.plan.prefillWorker, attempt: run.plan.attempt };
+    run.prefillMoves += 1;
+    run.plan.attempt += 1;
+    run.plan.prefillWorker = next.info.workerId;
+    try {
+      await redis.hset(requestKey(cfg.namespace, run.plan.requestId), { attempt: run.plan.attempt, prefill: run.plan.prefillWorker });
+      await this.d.queues.removeIfWaiting(old.worker, run.plan.requestId, old.attempt);
+      await this.d.queues.enqueue(run.plan);
+      log.info("prefill moved", { requestId: run.plan.requestId, from: old.worker, to: run.plan.prefillWorker, attempt: run.plan.attempt });
+    } catch (err) {
+      this.abort(run, new KvtierError("UNAVAILABLE", `could not move prefill: ${messageOf(err)}`));
+    }
+  }
+}

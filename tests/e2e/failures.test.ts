@@ -1,0 +1,117 @@
+// Failure semantics end to end: the loaded KV is really used (a replaced block changes the
+// result), and a killed decode worker ends its streams with UNAVAILABLE in bounded time.
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { KvStoreClient, bullPrefix, prefillQueueName } from "@kvtier/platform";
+import { chainBlockHashes, namespaceHash, tenantSalt } from "@kvtier/prefix-index";
+import { KV_BLOCK_LAYOUT_VERSION, decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Stack } from "@kvtier/local-stack";
+import { generate, request, routerClient } from "./client.js";
+import { referenceGreedy, referenceModel } from "./reference.js";
+import { testStack } from "./stack.js";
+
+const HEARTBEAT_TIMEOUT_MS = 1000;
+const SECRET = "e2e-secret";
+const PROMPT = "Once upon a time, there was a little boy named Tim. Tim had a big red ball that he liked to kick in the yard every day";
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.stop();
+  stack = undefined;
+});
+
+const waitFor = async (cond: () => Promise<boolean>, ms: number): Promise<void> => {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("condition not met in time");
+};
+
+/** Largest difference between returned log-probabilities and the log-softmax of reference logits. */
+function logprobGap(top: { tokenId: number; logprob: number }[], logits: Float32Array): number {
+  const max = Math.max(...logits);
+  const lse = max + Math.log(logits.reduce((s, x) => s + Math.exp(x - max), 0));
+  return Math.max(...top.map((t) => Math.abs(t.logprob - (logits[t.tokenId] - lse))));
+}
+
+describe("failures, end to end", () => {
+  it("the loaded KV is really used: a replaced block (valid checksum) changes the continuation's logits", async () => {
+    stack = await testStack({ prefillWorkers: 2, decodeWorkers: 1, tenantSecret: SECRET, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+    const client = routerClient(stack.routerAddress);
+    const first = await generate(client, request(PROMPT, 4, { logprobs: 5 }), "key-alpha");
+    // take the prefill worker holding the prompt in its device pool out, so the next one loads from the kvstore
+    await stack.kill(first.usage.prefillWorker);
+    await new Promise((r) => setTimeout(r, HEARTBEAT_TIMEOUT_MS * 2));
+
+    const { model, tokenizer } = referenceModel();
+    const ns = namespaceHash({ modelId: model.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: 16, tenantSalt: tenantSalt("alpha", SECRET) });
+    const hashes = chainBlockHashes(ns, tokenizer.encode(PROMPT, { bos: true }), 16);
+    const store = new KvStoreClient(stack.kvstoreEndpoint);
+    const run = await store.getRun(hashes.slice(0, 1), "fp32");
+    expect(run.blocks).toHaveLength(1);
+    const { header, k, v } = decodeKvBlock(run.blocks[0]);
+    const altered = encodeKvBlock(header, k, v.map((x, i) => (i % 2 === 0 ? -x : x)));
+    expect(await store.delete(hashes.slice(0, 1), "fp32")).toBe(1);
+    await store.put(altered);
+    store.close();
+
+    const second = await generate(client, request(PROMPT + " and", 4, { logprobs: 5 }), "key-alpha");
+    client.close();
+    expect(second.usage.prefillWorker).not.toBe(first.usage.prefillWorker);
+    expect(second.usage.cachedByTier!.host).toBeGreaterThanOrEqual(16);
+    expect(second.usage.loadedBytesByTier!.host).toBeGreaterThan(0);
+    // control: the unaltered first request matches the reference's log-probabilities
+    expect(logprobGap(first.logprobs[0].top, referenceGreedy(PROMPT, 1).firstLogits)).toBeLessThan(1e-4);
+    expect(logprobGap(second.logprobs[0].top, referenceGreedy(PROMPT + " and", 1).firstLogits)).toBeGreaterThan(1e-3);
+  });
+
+  it("a killed decode worker ends its streams with UNAVAILABLE within twice the heartbeat timeout and leaves no job active", async () => {
+    stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+    const client = routerClient(stack.routerAddress);
+    let killedAt = 0;
+    const s = stack;
+    const err = await generate(client, request(PROMPT, 400, { sampling: { temperature: 1, topP: 1, seed: 7 } }), "key-alpha", (n) => {
+      if (n === 3 && !killedAt) {
+        killedAt = Date.now();
+        void s.kill("decode-1");
+      }
+    }).then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
+    client.close();
+    expect(killedAt).toBeGreaterThan(0);
+    expect(err?.code).toBe(status.UNAVAILABLE);
+    expect(Date.now() - killedAt).toBeLessThan(2 * HEARTBEAT_TIMEOUT_MS);
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(prefillQueueName("prefill-1"), { connection: redis, prefix: bullPrefix(stack.namespace) });
+    await waitFor(async () => (await queue.getActiveCount()) === 0 && (await queue.getWaitingCount()) === 0, 2 * HEARTBEAT_TIMEOUT_MS);
+    await queue.close();
+    await redis.quit();
+  });
+
+  it("a request whose decode worker dies before its KV arrives still ends with a status, and its job does not stay active", async () => {
+    stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, serviceEnv: { prefill: { KVTIER_PREFILL_CONCURRENCY: "1" } } });
+    const client = routerClient(stack.routerAddress);
+    const s = stack;
+    const pending = Array.from({ length: 4 }, (_, i) =>
+      generate(client, request(`${PROMPT} number ${i}`, 50), "key-alpha").then(
+        () => "ok",
+        (e: ServiceError) => e.code,
+      ),
+    );
+    setTimeout(() => void s.kill("decode-1"), 30);
+    const outcomes = await Promise.all(pending);
+    client.close();
+    for (const o of outcomes) expect(o === "ok" || o === status.UNAVAILABLE).toBe(true);
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(prefillQueueName("prefill-1"), { connection: redis, prefix: bullPrefix(stack.namespace) });
+    await waitFor(async () => (await queue.getActiveCount()) === 0 && (await queue.getWaitingCount()) === 0, 4 * HEARTBEAT_TIMEOUT_MS);
+    await queue.close();
+    await redis.quit();
+  });
+});
