@@ -1,7 +1,6 @@
 // The kvstore's domain: a content-addressed store of KV blocks keyed by (hash, codec) over its
 // tiers. It admits verified blocks only, serves leading runs of hash chains and reports what it
 // holds. No gRPC, NATS or Prometheus here; the adapters wire those.
-import { KvtierError } from "@kvtier/platform";
 import type { BlockKey } from "./block-key.js";
 import { admitBlock } from "./block-admission.js";
 import { hashesByCodec, type BlockEventSink, type StoreObserver } from "./block-events.js";
@@ -113,15 +112,17 @@ export class KvBlockStore {
   async getRun(keys: readonly BlockKey[]): Promise<HeldBlock[]> {
     let n = 0;
     while (n < keys.length && this.host.has(keys[n])) n++;
-    if (n < keys.length) this.observer?.miss(this.host.tier);
-    const run: HeldBlock[] = new Array<HeldBlock>(n);
+    const fetched = new Array<HeldBlock | undefined>(n);
     for (let i = n - 1; i >= 0; i--) {
       const bytes = await this.host.get(keys[i]);
-      if (!bytes) throw new KvtierError("INTERNAL", `block ${keys[i].id} vanished while its run was read`);
-      run[i] = { key: keys[i], tier: this.host.tier, bytes };
-      this.observer?.hit(this.host.tier);
+      fetched[i] = bytes && { key: keys[i], tier: this.host.tier, bytes };
     }
-    return run;
+    // A block evicted by a concurrent put while the run was read shortens the run there.
+    let len = 0;
+    while (len < n && fetched[len]) len++;
+    if (len < keys.length) this.observer?.miss(this.host.tier);
+    for (let i = 0; i < len; i++) this.observer?.hit(this.host.tier);
+    return fetched.slice(0, len) as HeldBlock[];
   }
 
   /** Tier of each leading block held; its length is the number of leading blocks. Not a use. */
