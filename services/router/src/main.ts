@@ -36,8 +36,8 @@ async function main(): Promise<void> {
 
   const sync = new KvIndexSync(nc, cfg.namespace, routerId, log);
   sync.start();
-  let runner: RequestRunner | undefined;
-  const table = new WorkerTable(new WorkerRegistry(redis, cfg.namespace), layout, cfg.heartbeatTimeoutMs, log, (info) => runner?.onWorkerDropped(info));
+  // the table reports dropped workers to the runner, which is built from the table below
+  const table = new WorkerTable(new WorkerRegistry(redis, cfg.namespace), layout, cfg.heartbeatTimeoutMs, log, (info) => runner.onWorkerDropped(info));
   const loadSub = nc.subscribe(loadWildcard(cfg.namespace), {
     callback: (err, msg) => {
       if (err) return;
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   });
   const queues = new PrefillQueues(redis, cfg.namespace, cfg.prefillJobAttempts, log);
   const decodeClients = new DecodeClients();
-  runner = new RequestRunner({
+  const runner = new RequestRunner({
     cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, weights: DEFAULT_ROUTING_WEIGHTS, table, sync, queues, decodeClients,
     redis, nc, metrics, log,
   });

@@ -85,16 +85,15 @@ export class RequestRunner {
       stop: params.stop, logprobs: params.logprobs, codec: params.codec, decodeWorker: "", prefillWorker: "", traceParent: "",
       deadlineUnixMs: deadline ? deadline.getTime() : 0,
     };
-    let clientGone = false;
-    let run: Running | undefined;
+    // a cancel may arrive while the decode worker is admitting: it takes effect once admitted
+    const cancel: { requested: boolean; run?: Running } = { requested: false };
     onCancel(() => {
-      clientGone = true;
-      if (run) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
+      cancel.requested = true;
+      if (cancel.run) this.abort(cancel.run, new KvtierError("CANCELLED", "client cancelled"));
     });
-    const admitted = await this.admit(plan, tokens.length, t0, deadline);
-    run = admitted.run;
-    const it = admitted.it;
-    if (clientGone) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
+    const { run, it } = await this.admit(plan, tokens.length, t0, deadline);
+    cancel.run = run;
+    if (cancel.requested) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
     this.running.set(requestId, run);
     metrics.inflight.inc();
     const pl = run.placement;
