@@ -36,7 +36,8 @@ export interface AttentionShape {
 /**
  * out[h] = sum_t softmax_t(q[h]·k[t] / sqrt(headDim)) v[t] for t = 0..count-1, in t order, for each
  * query head h reading KV head floor(h / (nHeads / nKvHeads)). `tokenOffsets[t]` is token t's float
- * offset in the layer's key/value arrays. Depends only on this row, never on the batch.
+ * offset in the layer's key/value arrays. q·k is summed in four float64 lanes (as matmulRows), the
+ * softmax and the value sum run over t in increasing order: the result depends only on this row.
  */
 export function attendRow(
   out: Float32Array,
@@ -54,6 +55,7 @@ export function attendRow(
   const { nHeads, headDim } = shape;
   const kvMul = nHeads / shape.nKvHeads;
   const invScale = 1 / Math.sqrt(headDim);
+  const hd4 = headDim - (headDim % 4);
   const scores = scratch.scores;
   const acc = scratch.acc;
   for (let h = 0; h < nHeads; h++) {
@@ -62,9 +64,16 @@ export function attendRow(
     let max = -Infinity;
     for (let t = 0; t < count; t++) {
       const ko = tokenOffsets[t] + kvo;
-      let s = 0;
-      for (let i = 0; i < headDim; i++) s += q[qo + i] * keys[ko + i];
-      s *= invScale;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let i = 0;
+      for (; i < hd4; i += 4) {
+        s0 += q[qo + i] * keys[ko + i];
+        s1 += q[qo + i + 1] * keys[ko + i + 1];
+        s2 += q[qo + i + 2] * keys[ko + i + 2];
+        s3 += q[qo + i + 3] * keys[ko + i + 3];
+      }
+      for (; i < headDim; i++) s0 += q[qo + i] * keys[ko + i];
+      const s = (s0 + s1 + (s2 + s3)) * invScale;
       scores[t] = s;
       if (s > max) max = s;
     }
@@ -81,7 +90,14 @@ export function attendRow(
     for (let t = 0; t < count; t++) {
       const vo = tokenOffsets[t] + kvo;
       const p = scores[t];
-      for (let i = 0; i < headDim; i++) acc[i] += p * values[vo + i];
+      let i = 0;
+      for (; i < hd4; i += 4) {
+        acc[i] += p * values[vo + i];
+        acc[i + 1] += p * values[vo + i + 1];
+        acc[i + 2] += p * values[vo + i + 2];
+        acc[i + 3] += p * values[vo + i + 3];
+      }
+      for (; i < headDim; i++) acc[i] += p * values[vo + i];
     }
     const oo = outOff + h * headDim;
     for (let i = 0; i < headDim; i++) out[oo + i] = acc[i];
