@@ -82,14 +82,17 @@ export class EngineHost {
     return () => this.removedListeners.delete(listener);
   }
 
+  /** Start an empty sequence in the worker's engine. */
   openSequence(seqId: string): Promise<void> {
     return this.call('openSequence', [seqId]);
   }
 
+  /** Release the sequence's pages (cached full pages stay cached). */
   closeSequence(seqId: string): Promise<void> {
     return this.call('closeSequence', [seqId]);
   }
 
+  /** Tokens whose KV the sequence holds. */
   length(seqId: string): Promise<number> {
     return this.call('length', [seqId]);
   }
@@ -99,34 +102,42 @@ export class EngineHost {
     return this.call('freeBlocks', []);
   }
 
+  /** Hold pages to reach totalTokens; false (nothing held) if the pool cannot. */
   reserve(seqId: string, totalTokens: number): Promise<boolean> {
     return this.call('reserve', [seqId, totalTokens]);
   }
 
+  /** Share the longest leading run of cached blocks into an empty sequence. */
   attachCached(seqId: string, hashes: Uint8Array[]): Promise<number> {
     return this.call('attachCached', [seqId, hashes.map(compactBytes)]);
   }
 
+  /** Append tokens; resolves to the last token's logits. */
   prefill(seqId: string, tokens: number[], opts?: PrefillOptions): Promise<Float32Array> {
     return this.call('prefill', opts === undefined ? [seqId, tokens] : [seqId, tokens, opts]);
   }
 
+  /** Append tokens; resolves to every token's logits. */
   prefillWithLogits(seqId: string, tokens: number[], opts?: PrefillOptions): Promise<Float32Array[]> {
     return this.call('prefillWithLogits', opts === undefined ? [seqId, tokens] : [seqId, tokens, opts]);
   }
 
+  /** One batched forward, one token per sequence. */
   decodeStep(batch: DecodeRequest[]): Promise<Float32Array[]> {
     return this.call('decodeStep', [batch]);
   }
 
+  /** Enter full blocks into the device-tier prefix cache. */
   registerBlocks(seqId: string, firstBlock: number, hashes: Uint8Array[]): Promise<void> {
     return this.call('registerBlocks', [seqId, firstBlock, hashes.map(compactBytes)]);
   }
 
+  /** Encoded full blocks (keys pre-RoPE). */
   exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[]): Promise<Uint8Array[]> {
     return this.call('exportBlocks', [seqId, firstBlock, count, codec, hashes.map(compactBytes)]);
   }
 
+  /** The encoded partial last block, or null when block-aligned. */
   exportTail(seqId: string, codec: string, hash: Uint8Array): Promise<Uint8Array | null> {
     return this.call('exportTail', [seqId, codec, compactBytes(hash)]);
   }

@@ -55,8 +55,8 @@ function main(): void {
   const handlers = handlersFor(engine);
   port.on('message', (msg: HostToWorker) => {
     try {
+      if (!Object.hasOwn(handlers, msg.method)) throw new Error(`unknown engine method ${String(msg.method)}`);
       const fn = handlers[msg.method] as (...args: unknown[]) => unknown;
-      if (typeof fn !== 'function') throw new Error(`unknown engine method ${String(msg.method)}`);
       const value = fn(...msg.args);
       // Results (logits, encoded blocks) are fresh arrays owned by nobody else: transfer them.
       post({ type: 'result', id: msg.id, value }, transferablesOf(value));

@@ -78,6 +78,7 @@ export class LlamaEngine {
     this.forward.observer = observer;
   }
 
+  /** Start an empty sequence; throws DUPLICATE_SEQUENCE if the id is open. */
   openSequence(seqId: string): void {
     this.pool.openSequence(seqId);
   }
@@ -101,7 +102,9 @@ export class LlamaEngine {
 
   /** For an empty sequence, share the longest leading run of cached blocks; returns blocks attached. */
   attachCached(seqId: string, hashes: Uint8Array[]): number {
-    return this.pool.attachCached(this.pool.sequence(seqId), hashes);
+    const seq = this.pool.sequence(seqId);
+    const maxBlocks = Math.floor(this.model.config.seqLen / this.blockSize);
+    return this.pool.attachCached(seq, hashes.slice(0, maxBlocks));
   }
 
   /** Append tokens (in batched chunks) and return the last token's logits. */

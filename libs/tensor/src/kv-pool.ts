@@ -108,6 +108,7 @@ export class KvPool {
     if (stored.length > 0) for (const l of this.storedListeners) l(stored);
   }
 
+  /** Start an empty page table; throws DUPLICATE_SEQUENCE if the id is open. */
   openSequence(seqId: string): void {
     if (this.sequences.has(seqId)) throw new EngineError('DUPLICATE_SEQUENCE', `sequence ${seqId} is already open`);
     this.sequences.set(seqId, { pages: [], length: 0 });
@@ -120,6 +121,7 @@ export class KvPool {
     this.sequences.delete(seqId);
   }
 
+  /** The page table of an open sequence; throws UNKNOWN_SEQUENCE. */
   sequence(seqId: string): SequencePages {
     const seq = this.sequences.get(seqId);
     if (seq === undefined) throw new EngineError('UNKNOWN_SEQUENCE', `no open sequence ${seqId}`);
