@@ -26,9 +26,11 @@ export function generate(
   req: GenerateRequest,
   apiKey?: string,
   onToken?: (n: number) => void,
+  extraMetadata: Record<string, string> = {},
 ): Promise<GenerateResult> {
   const md = new Metadata();
   if (apiKey) md.set("authorization", `Bearer ${apiKey}`);
+  for (const [k, v] of Object.entries(extraMetadata)) md.set(k, v);
   return new Promise((resolve, reject) => {
     const out: GenerateResult = { requestId: "", text: "", tokens: [], logprobs: [], finishReason: "", usage: undefined as unknown as Usage };
     const call = client.generate(req, md);

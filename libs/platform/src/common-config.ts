@@ -1,6 +1,7 @@
 // Settings every service shares, read from the environment by each service's config module.
 import { fileURLToPath } from "node:url";
-import { envId, envInt, envString } from "./env.js";
+import { envId, envInt, envOptional, envString } from "./env.js";
+import type { TracingConfig } from "./tracing.js";
 
 /** Default heartbeat period. */
 export const DEFAULT_HEARTBEAT_MS = 1_000;
@@ -38,9 +39,19 @@ export interface CommonConfig {
   nodeId: string;
   /** KVTIER_LOG_LEVEL. @default "info" */
   logLevel: "debug" | "info" | "warn" | "error";
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, KVTIER_TRACE_DIR. @default both unset: no spans recorded */
+  tracing: TracingConfig;
 }
 
 const inDir = (dir: string, file: string): string => (file.startsWith("/") ? file : `${dir.replace(/\/$/, "")}/${file}`);
+
+/** The OTLP traces URL from the standard OpenTelemetry variables. */
+function otlpTracesEndpoint(env: Record<string, string | undefined>): string | undefined {
+  const traces = envOptional(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if (traces) return traces;
+  const base = envOptional(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  return base ? `${base.replace(/\/$/, "")}/v1/traces` : undefined;
+}
 
 /** Read the shared settings from `env`. */
 export function readCommonConfig(env: Record<string, string | undefined>): CommonConfig {
@@ -61,5 +72,6 @@ export function readCommonConfig(env: Record<string, string | undefined>): Commo
     metricsPort: envInt(env, "KVTIER_METRICS_PORT", 0, 0, 65535),
     nodeId: envId(env, "KVTIER_NODE_ID", "node-1"),
     logLevel: logLevel as CommonConfig["logLevel"],
+    tracing: { otlpEndpoint: otlpTracesEndpoint(env), traceDir: envOptional(env, "KVTIER_TRACE_DIR") },
   };
 }

@@ -27,3 +27,5 @@ export { planFromWire, planToWire, sequenceId } from "./request-plan.js";
 export type { PlannedRequest, PlanSampling } from "./request-plan.js";
 export { KvStoreClient, DEFAULT_KVSTORE_DEADLINE_MS } from "./kvstore-client.js";
 export type { KvStoreClientOptions, KvStoreCallOptions, KvStorePutOptions, KvBlockRun, KvStoreInfo } from "./kvstore-client.js";
+export { Tracing, traceparentOf, contextOf, startSpan, endSpan, inSpan } from "./tracing.js";
+export type { TracingConfig } from "./tracing.js";

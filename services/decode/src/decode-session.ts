@@ -72,9 +72,13 @@ export class DecodeSession {
     return this.accept(this.sampler.sample(logits, this.plan.logprobs));
   }
 
+  /** The error the session ended with, if it did not complete. */
+  failure: KvtierError | undefined;
+
   /** End with an error status (cancel, failure); idempotent. */
   abort(err: KvtierError): void {
     if (this.state === "ended") return;
+    this.failure = err;
     this.sink.fail(err);
     this.end();
   }

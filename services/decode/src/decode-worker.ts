@@ -2,8 +2,9 @@
 // local prefill when the router chose not to disaggregate, and storing blocks filled by decode.
 import { KvReady, KvReadyAck, LoadReport, type DecodeResponse } from "@kvtier/proto";
 import {
-  KvtierError, messageOf, requestKey, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
+  KvtierError, endSpan, messageOf, requestKey, startSpan, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
+import type { Tracer } from "@opentelemetry/api";
 import { cachedPrefill, loadHandoff, openReserved, putBlocks, writeHandoff } from "@kvtier/serving";
 import type { EngineHost, Tokenizer } from "@kvtier/tensor";
 import { BatchLoop } from "./batch-loop.js";
@@ -20,6 +21,7 @@ export interface DecodeWorkerDeps {
   metrics: DecodeMetrics;
   log: Logger;
   seqLen: number;
+  tracer: Tracer;
 }
 
 export class DecodeWorker {
@@ -56,6 +58,11 @@ export class DecodeWorker {
       throw err;
     }
     const session = new DecodeSession(plan, seqId, sink, this.d.tokenizer, cfg.blockSize);
+    const span = startSpan(this.d.tracer, "kvtier.decode", plan.traceParent, { "kvtier.request_id": plan.requestId, "kvtier.attempt": plan.attempt });
+    session.whenEnded(() => {
+      span.setAttribute("kvtier.completion_tokens", session.generated);
+      endSpan(span, session.failure);
+    });
     this.sessions.set(plan.requestId, session);
     metrics.inflight.inc();
     const timer = setTimeout(
@@ -73,8 +80,11 @@ export class DecodeWorker {
     return session;
   }
 
-  /** A prefill worker says a request's KV is ready. The reply is sent before the KV is fetched. */
-  async onKvReady(ready: KvReady): Promise<KvReadyAck> {
+  /**
+   * A prefill worker says a request's KV is ready. The reply is sent before the KV is fetched.
+   * `traceparent` (from the NATS headers) parents the hand-off span.
+   */
+  async onKvReady(ready: KvReady, traceparent?: string): Promise<KvReadyAck> {
     const session = this.sessions.get(ready.requestId);
     if (!session) return { accepted: false, reason: "unknown request" };
     const current = Number((await this.d.redis.hget(requestKey(this.d.cfg.namespace, ready.requestId), "attempt")) ?? session.plan.attempt);
@@ -85,7 +95,7 @@ export class DecodeWorker {
       return { accepted: true, reason: "" };
     }
     session.state = "loading";
-    void this.loadAndRun(session, ready);
+    void this.loadAndRun(session, ready, traceparent);
     return { accepted: true, reason: "" };
   }
 
@@ -116,10 +126,13 @@ export class DecodeWorker {
     for (const s of [...this.sessions.values()]) s.abort(new KvtierError("UNAVAILABLE", reason));
   }
 
-  private async loadAndRun(session: DecodeSession, ready: KvReady): Promise<void> {
+  private async loadAndRun(session: DecodeSession, ready: KvReady, traceparent: string | undefined): Promise<void> {
     const { engine, store, metrics, log, cfg } = this.d;
+    const span = startSpan(this.d.tracer, "kvtier.handoff.load", traceparent || session.plan.traceParent, { "kvtier.request_id": session.plan.requestId });
     try {
       const loaded = await loadHandoff(engine, store, session.plan, ready, log);
+      span.setAttributes({ "kvtier.transferred_bytes": loaded.transferredBytes, "kvtier.recomputed_tokens": loaded.recomputedTokens });
+      endSpan(span);
       metrics.transferredBytes.inc(loaded.transferredBytes);
       metrics.recomputedTokens.inc(loaded.recomputedTokens);
       await this.registerPromptBlocks(session);
@@ -132,6 +145,7 @@ export class DecodeWorker {
       });
       if (goesOn) this.loop.add(session);
     } catch (err) {
+      endSpan(span, err);
       log.error("hand-off failed", { requestId: session.plan.requestId, worker: cfg.workerId, err: messageOf(err) });
       session.abort(err instanceof KvtierError ? err : new KvtierError("INTERNAL", `hand-off failed: ${messageOf(err)}`));
     }

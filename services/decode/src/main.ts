@@ -1,7 +1,7 @@
 // Decode worker wiring: engine thread, kvstore client, NATS, Redis registry, gRPC, metrics.
 import { DecodeWorkerServiceService, LoadReport, Tier, type WorkerInfo } from "@kvtier/proto";
 import {
-  Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, WorkerRegistry, announceReady, bindGrpcServer, closeNats,
+  Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, Tracing, WorkerRegistry, announceReady, bindGrpcServer, closeNats,
   closeRedis, connectNats, connectRedis, createGrpcServer, createLogger, loadSubject, messageOf, onShutdown, shutdownGrpcServer,
 } from "@kvtier/platform";
 import { HASH_SCHEME } from "@kvtier/prefix-index";
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   const metricsEndpoint = new MetricsEndpoint("decode");
   const metrics = new DecodeMetrics(metricsEndpoint.registry);
   const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
+  const tracing = Tracing.start("decode", cfg.tracing);
 
   const engine = await EngineHost.start({ checkpointPath: cfg.checkpointPath, blockSize: cfg.blockSize, capacityBlocks: cfg.deviceBlocks });
   const model = engine.modelInfo;
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const device = new DeviceTier(engine, announcer);
   announcer.serveSnapshots(() => [{ tier: Tier.TIER_DEVICE, codec: DEVICE_CODEC, hashes: device.held() }], (e) => log.warn("snapshot failed", { err: messageOf(e) }));
 
-  const worker = new DecodeWorker({ cfg, engine, store, tokenizer, redis, metrics, log, seqLen: model.config.seqLen });
+  const worker = new DecodeWorker({ cfg, engine, store, tokenizer, redis, metrics, log, seqLen: model.config.seqLen, tracer: tracing.tracer });
   const server = createGrpcServer();
   server.addService(DecodeWorkerServiceService, decodeService(worker, log));
   const port = await bindGrpcServer(server, cfg.host, cfg.port);
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     await closeRedis(redis);
     store.close();
     await engine.close();
+    await tracing.shutdown();
     await metricsEndpoint.close();
   });
 }

@@ -16,7 +16,7 @@ export function subscribeDecode(nc: NatsConnection, ns: string, workerId: string
         return;
       }
       worker
-        .onKvReady(notice)
+        .onKvReady(notice, msg.headers?.get("traceparent") || undefined)
         .then((ack) => msg.respond(KvReadyAck.encode(ack).finish()))
         .catch((e: unknown) => msg.respond(KvReadyAck.encode({ accepted: false, reason: messageOf(e) }).finish()));
     },

@@ -2,7 +2,7 @@
 import { Queue, Worker } from "bullmq";
 import { CancelRequest, LoadReport, PrefillJob, Tier, type WorkerInfo } from "@kvtier/proto";
 import {
-  Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, WorkerRegistry, announceReady, bullPrefix, cancelSubject, closeNats,
+  Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, Tracing, WorkerRegistry, announceReady, bullPrefix, cancelSubject, closeNats,
   closeRedis, connectNats, connectRedis, createLogger, loadSubject, messageOf, onShutdown, prefillQueueName,
 } from "@kvtier/platform";
 import { HASH_SCHEME } from "@kvtier/prefix-index";
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   const metricsEndpoint = new MetricsEndpoint("prefill");
   const metrics = new PrefillMetrics(metricsEndpoint.registry);
   const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
+  const tracing = Tracing.start("prefill", cfg.tracing);
 
   const engine = await EngineHost.start({ checkpointPath: cfg.checkpointPath, blockSize: cfg.blockSize, capacityBlocks: cfg.deviceBlocks });
   const model = engine.modelInfo;
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const device = new DeviceTier(engine, announcer);
   announcer.serveSnapshots(() => [{ tier: Tier.TIER_DEVICE, codec: DEVICE_CODEC, hashes: device.held() }], (e) => log.warn("snapshot failed", { err: messageOf(e) }));
 
-  const processor = new PrefillProcessor({ cfg, engine, store, nc, redis, metrics, log });
+  const processor = new PrefillProcessor({ cfg, engine, store, nc, redis, metrics, log, tracer: tracing.tracer });
   const cancelSub = nc.subscribe(cancelSubject(cfg.namespace), {
     callback: (err, msg) => {
       if (err) return;
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     await closeRedis(redis);
     store.close();
     await engine.close();
+    await tracing.shutdown();
     await metricsEndpoint.close();
   });
 }

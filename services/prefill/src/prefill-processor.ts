@@ -1,11 +1,12 @@
 // One prefill job: refuse stale attempts and cancelled requests, run the cached prefill, write
 // the blocks to the kvstore, and tell the decode worker the KV is ready (NATS request/reply).
 import { UnrecoverableError, type Job } from "bullmq";
-import { RequestError } from "@nats-io/transport-node";
+import { RequestError, headers } from "@nats-io/transport-node";
+import type { Span, Tracer } from "@opentelemetry/api";
 import { KvReady, KvReadyAck, PrefillJob } from "@kvtier/proto";
 import {
-  KvtierError, kvReadySubject, messageOf, planFromWire, requestKey, type KvStoreClient, type Logger, type NatsConnection,
-  type PlannedRequest, type Redis,
+  KvtierError, endSpan, kvReadySubject, messageOf, planFromWire, requestKey, startSpan, traceparentOf, type KvStoreClient, type Logger,
+  type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import { cachedPrefill, openReserved, writeHandoff } from "@kvtier/serving";
 import type { EngineHost } from "@kvtier/tensor";
@@ -23,6 +24,7 @@ export interface PrefillDeps {
   redis: Redis;
   metrics: PrefillMetrics;
   log: Logger;
+  tracer: Tracer;
 }
 
 /** What a job returns (kept by BullMQ as its return value). */
@@ -66,15 +68,19 @@ export class PrefillProcessor {
       throw new UnrecoverableError(`invalid job data: ${messageOf(err)}`);
     }
     metrics.queueWait.observe((Date.now() - job.timestamp) / 1000);
+    const span = startSpan(this.d.tracer, "kvtier.prefill", plan.traceParent, { "kvtier.request_id": plan.requestId, "kvtier.attempt": plan.attempt });
     const stopTimer = metrics.duration.startTimer();
     metrics.inflight.inc();
     this.active += 1;
     this.queuedTokens += plan.tokens.length;
     try {
-      const result = await this.run(plan, job);
+      const result = await this.run(plan, job, span);
       metrics.jobs.inc({ outcome: result.outcome });
+      span.setAttribute("kvtier.outcome", result.outcome);
+      endSpan(span);
       return result;
     } catch (err) {
+      endSpan(span, err);
       metrics.jobs.inc({ outcome: "failed" });
       const last = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (last) await this.notifyFailure(plan, err);
@@ -87,7 +93,7 @@ export class PrefillProcessor {
     }
   }
 
-  private async run(plan: PlannedRequest, job: Job): Promise<PrefillResult> {
+  private async run(plan: PlannedRequest, job: Job, span: Span): Promise<PrefillResult> {
     const { cfg, engine, store, log, metrics } = this.d;
     if (this.cancelled.has(plan.requestId)) return { outcome: "cancelled" };
     const current = await this.currentAttempt(plan);
@@ -95,6 +101,7 @@ export class PrefillProcessor {
     const seqId = await openReserved(engine, plan, plan.tokens.length);
     try {
       const out = await cachedPrefill(engine, store, plan, cfg.blockSize, log);
+      span.setAttributes({ "kvtier.cached_tokens": out.cachedTokens, "kvtier.computed_tokens": plan.tokens.length - out.cachedTokens });
       metrics.computedTokens.inc(plan.tokens.length - out.cachedTokens);
       metrics.cachedTokens.inc({ tier: "device" }, out.cachedByTier.device);
       metrics.cachedTokens.inc({ tier: "host" }, out.cachedByTier.host);
@@ -113,7 +120,7 @@ export class PrefillProcessor {
         sampler: { rng: [...out.samplerState] }, cachedTokens: out.cachedTokens, cachedByTier: out.cachedByTier,
         loadedBytesByTier: out.loadedBytesByTier, error: "", errorCode: "",
       };
-      const ack = await this.tellDecode(plan, ready);
+      const ack = await this.tellDecode(plan, ready, traceparentOf(span));
       if (!ack.accepted) return { outcome: "refused", reason: ack.reason };
       return { outcome: "handed-off", cachedTokens: out.cachedTokens };
     } finally {
@@ -126,10 +133,13 @@ export class PrefillProcessor {
     return v === null ? plan.attempt : Number(v);
   }
 
-  private async tellDecode(plan: PlannedRequest, ready: KvReady): Promise<KvReadyAck> {
+  private async tellDecode(plan: PlannedRequest, ready: KvReady, traceparent: string): Promise<KvReadyAck> {
+    const h = headers();
+    if (traceparent) h.set("traceparent", traceparent);
     try {
       const reply = await this.d.nc.request(kvReadySubject(this.d.cfg.namespace, plan.decodeWorker), KvReady.encode(ready).finish(), {
         timeout: this.d.cfg.kvReadyTimeoutMs,
+        headers: h,
       });
       return KvReadyAck.decode(reply.data);
     } catch (err) {

@@ -36,8 +36,10 @@ export function kvTierService(cfg: RouterConfig, runner: RequestRunner, metrics:
         const tenant = authenticate(call.metadata, cfg.apiKeys, cfg.allowAnonymous);
         const params = parseGenerateRequest(call.request, cfg.defaultCodec, KNOWN_CODECS);
         const deadline = call.getDeadline();
+        const traceparent = call.metadata.get("traceparent")[0];
         runner
-          .generate(tenant, params, (ev) => !done && call.write(ev), (fn) => cancelHandlers.push(fn), deadline instanceof Date ? deadline : undefined)
+          .generate(tenant, params, (ev) => !done && call.write(ev), (fn) => cancelHandlers.push(fn), deadline instanceof Date ? deadline : undefined,
+            typeof traceparent === "string" ? traceparent : undefined)
           .then(() => end(), (err: unknown) => end(err));
       } catch (err) {
         end(err);

@@ -2,7 +2,7 @@
 // reports, prefill queues (BullMQ), decode clients, the client-facing gRPC API and metrics.
 import { KvTierServiceService, LoadReport } from "@kvtier/proto";
 import {
-  MetricsEndpoint, WorkerRegistry, announceReady, bindGrpcServer, closeNats, closeRedis, connectNats, connectRedis, createGrpcServer,
+  MetricsEndpoint, Tracing, WorkerRegistry, announceReady, bindGrpcServer, closeNats, closeRedis, connectNats, connectRedis, createGrpcServer,
   createLogger, loadWildcard, messageOf, onShutdown, shutdownGrpcServer,
 } from "@kvtier/platform";
 import { DEFAULT_ROUTING_WEIGHTS, HASH_SCHEME } from "@kvtier/prefix-index";
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   const metricsEndpoint = new MetricsEndpoint("router");
   const metrics = new RouterMetrics(metricsEndpoint.registry);
   const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
+  const tracing = Tracing.start("router", cfg.tracing);
 
   const model = loadCheckpoint(cfg.checkpointPath);
   const tokenizer = Tokenizer.fromFile(cfg.tokenizerPath, model.config.vocabSize);
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const decodeClients = new DecodeClients();
   const runner = new RequestRunner({
     cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, weights: DEFAULT_ROUTING_WEIGHTS, table, sync, queues, decodeClients,
-    redis, nc, metrics, log,
+    redis, nc, metrics, log, tracer: tracing.tracer,
   });
 
   // catch up: the current workers and kvstores from the registry, then their snapshots
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     await queues.close();
     await closeNats(nc);
     await closeRedis(redis);
+    await tracing.shutdown();
     await metricsEndpoint.close();
   });
 }

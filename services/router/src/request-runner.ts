@@ -3,11 +3,13 @@
 // or with a status. Cancels reach every stage; a lost worker is handled here too.
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { ClientReadableStream } from "@grpc/grpc-js";
+import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
 import {
-  KvtierError, cancelSubject, codeNameOf, isGrpcError, messageOf, planToWire, requestKey, type Logger, type NatsConnection, type PlannedRequest, type Redis,
+  KvtierError, cancelSubject, codeNameOf, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
+  type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
+import type { Tracer } from "@opentelemetry/api";
 import { chainBlockHashes, namespaceHash, tenantSalt, type RoutingWeights } from "@kvtier/prefix-index";
 import { TextStream, reusableBlocks } from "@kvtier/serving";
 import { KV_BLOCK_LAYOUT_VERSION, type Tokenizer } from "@kvtier/tensor";
@@ -37,6 +39,7 @@ export interface RunnerDeps {
   nc: NatsConnection;
   metrics: RouterMetrics;
   log: Logger;
+  tracer: Tracer;
 }
 
 /** A request between admission and its end. */
@@ -66,8 +69,37 @@ export class RequestRunner {
     return ids.map((id, i) => Buffer.from(this.d.tokenizer.pieceBytes(i > 0 ? ids[i - 1] : 0, id)).toString("utf8"));
   }
 
-  /** Run one request; events go to `write`. Resolves when completed, rejects with a KvtierError. */
-  async generate(tenant: string, params: GenerateParams, write: (ev: GenerateResponse) => void, onCancel: (fn: () => void) => void, deadline?: Date): Promise<void> {
+  /**
+   * Run one request; events go to `write`. Resolves when completed, rejects with a KvtierError.
+   * The request is one trace: its span continues the caller's `traceparent` when one came in.
+   */
+  async generate(
+    tenant: string,
+    params: GenerateParams,
+    write: (ev: GenerateResponse) => void,
+    onCancel: (fn: () => void) => void,
+    deadline?: Date,
+    traceparent?: string,
+  ): Promise<void> {
+    const span = startSpan(this.d.tracer, "kvtier.generate", traceparent, { "kvtier.tenant": tenant });
+    try {
+      await this.run(tenant, params, write, onCancel, deadline, traceparentOf(span), (k, v) => span.setAttribute(k, v));
+      endSpan(span);
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  }
+
+  private async run(
+    tenant: string,
+    params: GenerateParams,
+    write: (ev: GenerateResponse) => void,
+    onCancel: (fn: () => void) => void,
+    deadline: Date | undefined,
+    traceParent: string,
+    annotate: (key: string, value: string | number | boolean) => void,
+  ): Promise<void> {
     const { cfg, redis, metrics } = this.d;
     const t0 = performance.now();
     const tokens = this.tokenize(params.prompt, params.addBos);
@@ -75,6 +107,8 @@ export class RequestRunner {
     const ns = this.namespaceOf(tenant);
     const hashes = chainBlockHashes(ns, tokens, cfg.blockSize);
     const requestId = params.requestId ?? randomUUID();
+    annotate("kvtier.request_id", requestId);
+    annotate("kvtier.prompt_tokens", tokens.length);
     const key = requestKey(cfg.namespace, requestId);
     if (!(await redis.hsetnx(key, "tenant", tenant))) throw new KvtierError("ALREADY_EXISTS", `request_id: "${requestId}" was already used`, { field: "request_id" });
     await redis.expire(key, REQUEST_STATE_TTL_S);
@@ -82,7 +116,7 @@ export class RequestRunner {
     const plan: PlannedRequest = {
       requestId, attempt: 1, tenant, tokens, blockHashes: hashes, namespaceHash: ns, maxTokens: params.maxTokens,
       sampling: { temperature: params.temperature, topP: params.topP, seed: params.seed || seedFor(requestId) },
-      stop: params.stop, logprobs: params.logprobs, codec: params.codec, decodeWorker: "", prefillWorker: "", traceParent: "",
+      stop: params.stop, logprobs: params.logprobs, codec: params.codec, decodeWorker: "", prefillWorker: "", traceParent,
       deadlineUnixMs: deadline ? deadline.getTime() : 0,
     };
     // a cancel may arrive while the decode worker is admitting: it takes effect once admitted
@@ -97,6 +131,9 @@ export class RequestRunner {
     this.running.set(requestId, run);
     metrics.inflight.inc();
     const pl = run.placement;
+    annotate("kvtier.decode_worker", pl.decode.info.workerId);
+    annotate("kvtier.prefill_worker", pl.prefill.info.workerId);
+    annotate("kvtier.cached_tokens_available", pl.bestCachedTokens);
     const uncached = tokens.length - pl.chosenCachedTokens;
     this.local.add(this.local.decodeBlocks, pl.decode.info.workerId, Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize));
     this.local.add(this.local.prefillTokens, pl.prefill.info.workerId, uncached);
@@ -164,7 +201,9 @@ export class RequestRunner {
       }
       plan.decodeWorker = placement.decode.info.workerId;
       plan.prefillWorker = placement.prefill.info.workerId;
-      const call = this.d.decodeClients.get(placement.decode.info.endpoint).decode({ plan: planToWire(plan) }, deadline ? { deadline } : {});
+      const md = new Metadata();
+      if (plan.traceParent) md.set("traceparent", plan.traceParent);
+      const call = this.d.decodeClients.get(placement.decode.info.endpoint).decode({ plan: planToWire(plan) }, md, deadline ? { deadline } : {});
       const it = call[Symbol.asyncIterator]() as AsyncIterator<DecodeResponse>;
       try {
         const first = await it.next();
