@@ -1,5 +1,5 @@
 // The KvStoreService implementation and a grpc-js server carrying it (not yet bound).
-import type { sendUnaryData, Server } from "@grpc/grpc-js";
+import { status, type sendUnaryData, type Server } from "@grpc/grpc-js";
 import { createGrpcServer, type Logger } from "@kvtier/platform";
 import { KvStoreServiceService, type KvStoreServiceServer } from "@kvtier/proto";
 import type { KvBlockStore } from "./block-store.js";
@@ -48,7 +48,8 @@ export function createKvStoreService(opts: KvStoreServerOptions): KvStoreService
         return { leadingBlocks: tiers.length, tiers: tiers.map(tierToWire) };
       }),
     delete: (call, callback) => unary(callback, () => ({ deleted: store.delete(parseBlockKeys(call.request.blockHashes, call.request.codec)) })),
-    info: (_call, callback) => unary(callback, () => store.info()),
+    info: (_call, callback) => unary(callback, () => ({ ...store.info(), capacityBytesByTier: undefined, usedBytesByTier: undefined, blocksByTier: undefined })),
+    release: (_call, callback) => callback({ code: status.UNIMPLEMENTED, details: "leases are not implemented yet" }),
   };
 }
 

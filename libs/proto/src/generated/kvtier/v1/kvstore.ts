@@ -22,7 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Tier, tierFromJSON, tierToJSON } from "./common.js";
+import { Tier, TierCounts, tierFromJSON, tierToJSON } from "./common.js";
 
 export const protobufPackage = "kvtier.v1";
 
@@ -76,6 +76,11 @@ export interface PutHeader {
   /** the encoded block, header included */
   totalBytes: number;
   ack: AckLevel;
+  /**
+   * The hash of the block before this one in its chain (16 bytes); empty for the first block of
+   * a chain or when unknown. Lets eviction take leaves first (a parent outlives its children).
+   */
+  parentHash?: Uint8Array | undefined;
 }
 
 export interface PutRequest {
@@ -91,8 +96,13 @@ export interface PutResponse {
 export interface GetRequest {
   blockHashes: Uint8Array[];
   codec: string;
-  /** reserved for leases */
+  /**
+   * Non-empty: the served blocks are leased, not evicted until Release(lease_id) or the lease's
+   * TTL ends. Several Gets may add to one lease. At most 128 characters.
+   */
   leaseId: string;
+  /** unset or 0 = the store's default (KVTIER_LEASE_TTL_MS) */
+  leaseTtlMs?: number | undefined;
 }
 
 export interface GetHeader {
@@ -131,13 +141,28 @@ export interface InfoRequest {
 export interface InfoResponse {
   storeId: string;
   incarnation: string;
+  /** host tier */
   capacityBytes: number;
+  /** host tier */
   usedBytes: number;
+  /** host tier */
   blocks: number;
+  capacityBytesByTier: TierCounts | undefined;
+  usedBytesByTier: TierCounts | undefined;
+  blocksByTier: TierCounts | undefined;
+}
+
+export interface ReleaseRequest {
+  leaseId: string;
+}
+
+export interface ReleaseResponse {
+  /** blocks the lease held (0: no such lease, e.g. its TTL ended) */
+  released: number;
 }
 
 function createBasePutHeader(): PutHeader {
-  return { blockHash: new Uint8Array(0), codec: "", totalBytes: 0, ack: 0 };
+  return { blockHash: new Uint8Array(0), codec: "", totalBytes: 0, ack: 0, parentHash: undefined };
 }
 
 export const PutHeader: MessageFns<PutHeader> = {
@@ -153,6 +178,9 @@ export const PutHeader: MessageFns<PutHeader> = {
     }
     if (message.ack !== 0) {
       writer.uint32(32).int32(message.ack);
+    }
+    if (message.parentHash !== undefined) {
+      writer.uint32(42).bytes(message.parentHash);
     }
     return writer;
   },
@@ -202,6 +230,14 @@ export const PutHeader: MessageFns<PutHeader> = {
             message.ack = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parentHash = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -228,6 +264,11 @@ export const PutHeader: MessageFns<PutHeader> = {
         ? globalThis.Number(object.total_bytes)
         : 0,
       ack: isSet(object.ack) ? ackLevelFromJSON(object.ack) : 0,
+      parentHash: isSet(object.parentHash)
+        ? bytesFromBase64(object.parentHash)
+        : isSet(object.parent_hash)
+        ? bytesFromBase64(object.parent_hash)
+        : undefined,
     };
   },
 
@@ -245,6 +286,9 @@ export const PutHeader: MessageFns<PutHeader> = {
     if (message.ack !== 0) {
       obj.ack = ackLevelToJSON(message.ack);
     }
+    if (message.parentHash !== undefined) {
+      obj.parentHash = base64FromBytes(message.parentHash);
+    }
     return obj;
   },
 
@@ -257,6 +301,7 @@ export const PutHeader: MessageFns<PutHeader> = {
     message.codec = object.codec ?? "";
     message.totalBytes = object.totalBytes ?? 0;
     message.ack = object.ack ?? 0;
+    message.parentHash = object.parentHash ?? undefined;
     return message;
   },
 };
@@ -448,7 +493,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { blockHashes: [], codec: "", leaseId: "" };
+  return { blockHashes: [], codec: "", leaseId: "", leaseTtlMs: undefined };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -461,6 +506,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
     if (message.leaseId !== "") {
       writer.uint32(26).string(message.leaseId);
+    }
+    if (message.leaseTtlMs !== undefined) {
+      writer.uint32(32).uint32(message.leaseTtlMs);
     }
     return writer;
   },
@@ -502,6 +550,14 @@ export const GetRequest: MessageFns<GetRequest> = {
             message.leaseId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.leaseTtlMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -527,6 +583,11 @@ export const GetRequest: MessageFns<GetRequest> = {
         : isSet(object.lease_id)
         ? globalThis.String(object.lease_id)
         : "",
+      leaseTtlMs: isSet(object.leaseTtlMs)
+        ? globalThis.Number(object.leaseTtlMs)
+        : isSet(object.lease_ttl_ms)
+        ? globalThis.Number(object.lease_ttl_ms)
+        : undefined,
     };
   },
 
@@ -541,6 +602,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     if (message.leaseId !== "") {
       obj.leaseId = message.leaseId;
     }
+    if (message.leaseTtlMs !== undefined) {
+      obj.leaseTtlMs = Math.round(message.leaseTtlMs);
+    }
     return obj;
   },
 
@@ -552,6 +616,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     message.blockHashes = object.blockHashes?.map((e) => e) || [];
     message.codec = object.codec ?? "";
     message.leaseId = object.leaseId ?? "";
+    message.leaseTtlMs = object.leaseTtlMs ?? undefined;
     return message;
   },
 };
@@ -1167,7 +1232,16 @@ export const InfoRequest: MessageFns<InfoRequest> = {
 };
 
 function createBaseInfoResponse(): InfoResponse {
-  return { storeId: "", incarnation: "", capacityBytes: 0, usedBytes: 0, blocks: 0 };
+  return {
+    storeId: "",
+    incarnation: "",
+    capacityBytes: 0,
+    usedBytes: 0,
+    blocks: 0,
+    capacityBytesByTier: undefined,
+    usedBytesByTier: undefined,
+    blocksByTier: undefined,
+  };
 }
 
 export const InfoResponse: MessageFns<InfoResponse> = {
@@ -1186,6 +1260,15 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     }
     if (message.blocks !== 0) {
       writer.uint32(40).uint64(message.blocks);
+    }
+    if (message.capacityBytesByTier !== undefined) {
+      TierCounts.encode(message.capacityBytesByTier, writer.uint32(50).fork()).join();
+    }
+    if (message.usedBytesByTier !== undefined) {
+      TierCounts.encode(message.usedBytesByTier, writer.uint32(58).fork()).join();
+    }
+    if (message.blocksByTier !== undefined) {
+      TierCounts.encode(message.blocksByTier, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1243,6 +1326,30 @@ export const InfoResponse: MessageFns<InfoResponse> = {
             message.blocks = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.capacityBytesByTier = TierCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.usedBytesByTier = TierCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.blocksByTier = TierCounts.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1274,6 +1381,21 @@ export const InfoResponse: MessageFns<InfoResponse> = {
         ? globalThis.Number(object.used_bytes)
         : 0,
       blocks: isSet(object.blocks) ? globalThis.Number(object.blocks) : 0,
+      capacityBytesByTier: isSet(object.capacityBytesByTier)
+        ? TierCounts.fromJSON(object.capacityBytesByTier)
+        : isSet(object.capacity_bytes_by_tier)
+        ? TierCounts.fromJSON(object.capacity_bytes_by_tier)
+        : undefined,
+      usedBytesByTier: isSet(object.usedBytesByTier)
+        ? TierCounts.fromJSON(object.usedBytesByTier)
+        : isSet(object.used_bytes_by_tier)
+        ? TierCounts.fromJSON(object.used_bytes_by_tier)
+        : undefined,
+      blocksByTier: isSet(object.blocksByTier)
+        ? TierCounts.fromJSON(object.blocksByTier)
+        : isSet(object.blocks_by_tier)
+        ? TierCounts.fromJSON(object.blocks_by_tier)
+        : undefined,
     };
   },
 
@@ -1294,6 +1416,15 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     if (message.blocks !== 0) {
       obj.blocks = Math.round(message.blocks);
     }
+    if (message.capacityBytesByTier !== undefined) {
+      obj.capacityBytesByTier = TierCounts.toJSON(message.capacityBytesByTier);
+    }
+    if (message.usedBytesByTier !== undefined) {
+      obj.usedBytesByTier = TierCounts.toJSON(message.usedBytesByTier);
+    }
+    if (message.blocksByTier !== undefined) {
+      obj.blocksByTier = TierCounts.toJSON(message.blocksByTier);
+    }
     return obj;
   },
 
@@ -1307,6 +1438,155 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     message.capacityBytes = object.capacityBytes ?? 0;
     message.usedBytes = object.usedBytes ?? 0;
     message.blocks = object.blocks ?? 0;
+    message.capacityBytesByTier = (object.capacityBytesByTier !== undefined && object.capacityBytesByTier !== null)
+      ? TierCounts.fromPartial(object.capacityBytesByTier)
+      : undefined;
+    message.usedBytesByTier = (object.usedBytesByTier !== undefined && object.usedBytesByTier !== null)
+      ? TierCounts.fromPartial(object.usedBytesByTier)
+      : undefined;
+    message.blocksByTier = (object.blocksByTier !== undefined && object.blocksByTier !== null)
+      ? TierCounts.fromPartial(object.blocksByTier)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReleaseRequest(): ReleaseRequest {
+  return { leaseId: "" };
+}
+
+export const ReleaseRequest: MessageFns<ReleaseRequest> = {
+  encode(message: ReleaseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leaseId !== "") {
+      writer.uint32(10).string(message.leaseId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leaseId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseRequest {
+    return {
+      leaseId: isSet(object.leaseId)
+        ? globalThis.String(object.leaseId)
+        : isSet(object.lease_id)
+        ? globalThis.String(object.lease_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ReleaseRequest): unknown {
+    const obj: any = {};
+    if (message.leaseId !== "") {
+      obj.leaseId = message.leaseId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseRequest>): ReleaseRequest {
+    return ReleaseRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseRequest>): ReleaseRequest {
+    const message = createBaseReleaseRequest();
+    message.leaseId = object.leaseId ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseResponse(): ReleaseResponse {
+  return { released: 0 };
+}
+
+export const ReleaseResponse: MessageFns<ReleaseResponse> = {
+  encode(message: ReleaseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.released !== 0) {
+      writer.uint32(8).uint32(message.released);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.released = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseResponse {
+    return { released: isSet(object.released) ? globalThis.Number(object.released) : 0 };
+  },
+
+  toJSON(message: ReleaseResponse): unknown {
+    const obj: any = {};
+    if (message.released !== 0) {
+      obj.released = Math.round(message.released);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseResponse>): ReleaseResponse {
+    return ReleaseResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseResponse>): ReleaseResponse {
+    const message = createBaseReleaseResponse();
+    message.released = object.released ?? 0;
     return message;
   },
 };
@@ -1364,6 +1644,16 @@ export const KvStoreServiceService = {
     responseSerialize: (value: InfoResponse): Buffer => Buffer.from(InfoResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InfoResponse => InfoResponse.decode(value),
   },
+  /** Ends a lease taken by Get (GetRequest.lease_id): its blocks may be evicted again. */
+  release: {
+    path: "/kvtier.v1.KvStoreService/Release" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseRequest): Buffer => Buffer.from(ReleaseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseRequest => ReleaseRequest.decode(value),
+    responseSerialize: (value: ReleaseResponse): Buffer => Buffer.from(ReleaseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseResponse => ReleaseResponse.decode(value),
+  },
 } as const;
 
 export interface KvStoreServiceServer extends UntypedServiceImplementation {
@@ -1378,6 +1668,8 @@ export interface KvStoreServiceServer extends UntypedServiceImplementation {
   lookup: handleUnaryCall<LookupRequest, LookupResponse>;
   delete: handleUnaryCall<DeleteRequest, DeleteResponse>;
   info: handleUnaryCall<InfoRequest, InfoResponse>;
+  /** Ends a lease taken by Get (GetRequest.lease_id): its blocks may be evicted again. */
+  release: handleUnaryCall<ReleaseRequest, ReleaseResponse>;
 }
 
 export interface KvStoreServiceClient extends Client {
@@ -1444,6 +1736,22 @@ export interface KvStoreServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InfoResponse) => void,
+  ): ClientUnaryCall;
+  /** Ends a lease taken by Get (GetRequest.lease_id): its blocks may be evicted again. */
+  release(
+    request: ReleaseRequest,
+    callback: (error: ServiceError | null, response: ReleaseResponse) => void,
+  ): ClientUnaryCall;
+  release(
+    request: ReleaseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseResponse) => void,
+  ): ClientUnaryCall;
+  release(
+    request: ReleaseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseResponse) => void,
   ): ClientUnaryCall;
 }
 
