@@ -1,12 +1,14 @@
 // Settings every service shares, read from the environment by each service's config module.
 import { fileURLToPath } from "node:url";
-import { envId, envInt, envOptional, envString } from "./env.js";
+import { ConfigError, envId, envInt, envOptional, envString } from "./env.js";
 import type { TracingConfig } from "./tracing.js";
 
 /** Default heartbeat period. */
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 /** A worker silent for this long is dropped from the registry and the index. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000;
+/** Node ids are host names (DNS labels and dots). */
+const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 /** Default tokens per KV block. */
 export const DEFAULT_BLOCK_SIZE = 16;
 
@@ -35,8 +37,10 @@ export interface CommonConfig {
   heartbeatTimeoutMs: number;
   /** KVTIER_METRICS_PORT (0 = ephemeral). @default 0 */
   metricsPort: number;
-  /** KVTIER_NODE_ID, the machine a worker shares with its kvstore. @default "node-1" */
+  /** KVTIER_NODE_ID, the machine a worker shares with its kvstore (a Kubernetes node name fits). @default "node-1" */
   nodeId: string;
+  /** The default id of this node's kvstore: `kvstore-<node id>` with characters ids may not hold replaced. */
+  nodeKvstoreId: string;
   /** KVTIER_LOG_LEVEL. @default "info" */
   logLevel: "debug" | "info" | "warn" | "error";
   /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, KVTIER_TRACE_DIR. @default both unset: no spans recorded */
@@ -59,6 +63,8 @@ export function readCommonConfig(env: Record<string, string | undefined>): Commo
   const logLevel = envString(env, "KVTIER_LOG_LEVEL", "info");
   if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new Error(`KVTIER_LOG_LEVEL: unknown level "${logLevel}"`);
   const heartbeatMs = envInt(env, "KVTIER_HEARTBEAT_MS", DEFAULT_HEARTBEAT_MS, 50, 60_000);
+  const nodeId = envString(env, "KVTIER_NODE_ID", "node-1");
+  if (!NODE_ID_PATTERN.test(nodeId)) throw new ConfigError("KVTIER_NODE_ID", `must match ${NODE_ID_PATTERN}, got "${nodeId}"`);
   return {
     namespace: envId(env, "KVTIER_NAMESPACE", "kvtier"),
     redisUrl: envString(env, "REDIS_URL", "redis://127.0.0.1:6379"),
@@ -70,7 +76,8 @@ export function readCommonConfig(env: Record<string, string | undefined>): Commo
     heartbeatMs,
     heartbeatTimeoutMs: envInt(env, "KVTIER_HEARTBEAT_TIMEOUT_MS", Math.max(DEFAULT_HEARTBEAT_TIMEOUT_MS, 3 * heartbeatMs), heartbeatMs * 2, 600_000),
     metricsPort: envInt(env, "KVTIER_METRICS_PORT", 0, 0, 65535),
-    nodeId: envId(env, "KVTIER_NODE_ID", "node-1"),
+    nodeId,
+    nodeKvstoreId: `kvstore-${nodeId}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64),
     logLevel: logLevel as CommonConfig["logLevel"],
     tracing: { otlpEndpoint: otlpTracesEndpoint(env), traceDir: envOptional(env, "KVTIER_TRACE_DIR") },
   };

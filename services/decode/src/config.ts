@@ -34,7 +34,7 @@ export function readDecodeConfig(env: Record<string, string | undefined> = proce
     host: envString(env, "KVTIER_DECODE_HOST", "127.0.0.1"),
     port: envInt(env, "KVTIER_DECODE_PORT", 0, 0, 65535),
     kvstoreEndpoint: envString(env, "KVTIER_KVSTORE_ENDPOINT", "127.0.0.1:50052"),
-    kvstoreId: envId(env, "KVTIER_KVSTORE_ID", `kvstore-${common.nodeId}`),
+    kvstoreId: envId(env, "KVTIER_KVSTORE_ID", common.nodeKvstoreId),
     deviceBlocks: envInt(env, "KVTIER_DEVICE_BLOCKS", 2048, 1, 1 << 24),
     maxBatch: envInt(env, "KVTIER_MAX_BATCH", DEFAULT_MAX_BATCH, 1, 1024),
     maxRunning: envInt(env, "KVTIER_MAX_RUNNING", 64, 1, 100_000),

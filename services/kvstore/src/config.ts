@@ -26,7 +26,7 @@ export function readKvStoreConfig(env: Record<string, string | undefined>): KvSt
   const common = readCommonConfig(env);
   return {
     common,
-    storeId: envId(env, "KVTIER_KVSTORE_ID", `kvstore-${common.nodeId}`),
+    storeId: envId(env, "KVTIER_KVSTORE_ID", common.nodeKvstoreId),
     host: envString(env, "KVTIER_KVSTORE_HOST", "127.0.0.1"),
     port: envInt(env, "KVTIER_KVSTORE_PORT", DEFAULT_KVSTORE_PORT, 0, 65535),
     hostCapacityBytes: envInt(env, "KVTIER_HOST_CAPACITY_BYTES", DEFAULT_HOST_CAPACITY_BYTES, 1),

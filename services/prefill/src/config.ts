@@ -25,7 +25,7 @@ export function readPrefillConfig(env: Record<string, string | undefined> = proc
     ...common,
     workerId: envId(env, "KVTIER_WORKER_ID", `prefill-${randomBytes(3).toString("hex")}`),
     kvstoreEndpoint: envString(env, "KVTIER_KVSTORE_ENDPOINT", "127.0.0.1:50052"),
-    kvstoreId: envId(env, "KVTIER_KVSTORE_ID", `kvstore-${common.nodeId}`),
+    kvstoreId: envId(env, "KVTIER_KVSTORE_ID", common.nodeKvstoreId),
     deviceBlocks: envInt(env, "KVTIER_DEVICE_BLOCKS", 2048, 1, 1 << 24),
     concurrency: envInt(env, "KVTIER_PREFILL_CONCURRENCY", 2, 1, 64),
     kvReadyTimeoutMs: envInt(env, "KVTIER_KV_READY_TIMEOUT_MS", 5_000, 100, 600_000),
