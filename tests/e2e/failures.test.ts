@@ -3,7 +3,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { KvStoreClient, bullPrefix, prefillQueueName } from "@kvtier/platform";
+import { KvStoreClient, bullPrefix, prefillQueueName, requestKey } from "@kvtier/platform";
 import { chainBlockHashes, namespaceHash, tenantSalt } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
 import { afterEach, describe, expect, it } from "vitest";
@@ -113,5 +113,23 @@ describe("failures, end to end", () => {
     await waitFor(async () => (await queue.getActiveCount()) === 0 && (await queue.getWaitingCount()) === 0, 4 * HEARTBEAT_TIMEOUT_MS);
     await queue.close();
     await redis.quit();
+  });
+
+  it("a prefill worker that stops heartbeating has its job moved to another worker with the next attempt; the output is unchanged", async () => {
+    stack = await testStack({ prefillWorkers: 2, decodeWorkers: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+    const client = routerClient(stack.routerAddress);
+    const frozen = stack.process("prefill-1");
+    process.kill(frozen.pid, "SIGSTOP"); // alive but silent: no heartbeat, no progress
+    try {
+      const r = await generate(client, request(PROMPT, 12), "key-alpha");
+      expect(r.usage.prefillWorker).toBe("prefill-2");
+      expect(r.tokens).toEqual(referenceGreedy(PROMPT, 12).tokens);
+      const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+      expect(await redis.hget(requestKey(stack.namespace, r.requestId), "attempt")).toBe("2");
+      await redis.quit();
+    } finally {
+      process.kill(frozen.pid, "SIGCONT");
+      client.close();
+    }
   });
 });
