@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LocalStackError, startStack, type Stack, type StackProcess } from "@kvtier/local-stack";
+import { LocalStackError, MAX_WORKERS_PER_KIND, startStack, type Stack, type StackProcess } from "@kvtier/local-stack";
 import { envValue, flagString, intFlag, parseCommandLine, type FlagSpec } from "../args.js";
 import { EXIT_FAILURE, reportFailure } from "../rpc-failure.js";
 import { UsageError } from "../usage-error.js";
@@ -15,8 +15,6 @@ export const DEMO_MAX_TOKENS = 64;
 export const DEV_TENANT = "dev";
 /** Exit status after a second Ctrl-C (the orphan guard kills the children on exit). */
 const EXIT_INTERRUPTED = 130;
-/** Most workers of one kind `up` starts (the same bound local-stack enforces). */
-const MAX_WORKERS = 16;
 /** Logs go under `.kvtier/logs/` in the repository (git-ignored); src|dist/commands → repo root. */
 const LOGS_ROOT = fileURLToPath(new URL("../../../../.kvtier/logs/", import.meta.url));
 
@@ -65,8 +63,8 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
     return raw === undefined ? undefined : intFlag(`--${flag}`, raw, min, max);
   };
   return {
-    prefillWorkers: int("prefill", 0, MAX_WORKERS) ?? 1,
-    decodeWorkers: int("decode", 1, MAX_WORKERS) ?? 1,
+    prefillWorkers: int("prefill", 0, MAX_WORKERS_PER_KIND) ?? 1,
+    decodeWorkers: int("decode", 1, MAX_WORKERS_PER_KIND) ?? 1,
     blockSize: int("block-size", 1),
     demo,
     exitAfterDemo,
