@@ -128,6 +128,18 @@ describe("walking skeleton, end to end", () => {
     expect(ok.tokens.length).toBeGreaterThan(0);
   });
 
+  it("Tokenize gives the model's tokens and needs a key", async () => {
+    const { Metadata } = await import("@grpc/grpc-js");
+    const md = new Metadata();
+    md.set("x-api-key", KEY);
+    const ids = await new Promise<number[]>((resolve, reject) =>
+      client.tokenize({ text: "Once upon a time", addBos: true }, md, (err, res) => (err ? reject(err) : resolve(res.tokenIds))),
+    );
+    expect(ids).toEqual([1, 403, 407, 261, 378]);
+    const err = await statusOf(new Promise((resolve, reject) => client.tokenize({ text: "x", addBos: false }, (e, r) => (e ? reject(e) : resolve(r)))));
+    expect(err.code).toBe(status.UNAUTHENTICATED);
+  });
+
   it("in-flight gauges return to zero when the load stops", async () => {
     await new Promise((r) => setTimeout(r, 300));
     for (const p of stack.processes) {
