@@ -129,10 +129,11 @@ export function stackOptionsWithDefaults(opts: StackOptions): StackOptionsWithDe
     env: opts.env ?? {},
     serviceEnv: opts.serviceEnv ?? {},
     processEnv: opts.processEnv ?? {},
-    logDir: opts.logDir ?? mkdtempSync(join(tmpdir(), `kvtier-${namespace}-`)),
     echo,
     repoRoot: opts.repoRoot ?? DEFAULT_REPO_ROOT,
     readyTimeoutMs: positive("readyTimeoutMs", opts.readyTimeoutMs) ?? DEFAULT_READY_TIMEOUT_MS,
     stopGraceMs: positive("stopGraceMs", opts.stopGraceMs) ?? DEFAULT_STOP_GRACE_MS,
+    // Last, so that a bad option leaves no temp dir behind.
+    logDir: opts.logDir ?? mkdtempSync(join(tmpdir(), `kvtier-${namespace}-`)),
   };
 }
