@@ -8,7 +8,7 @@ export {
 export type { KvTierServiceServer } from "./generated/kvtier/v1/router.js";
 export {
   AckLevel, PutHeader, PutRequest, PutResponse, GetRequest, GetHeader, GetResponse, LookupRequest, LookupResponse,
-  DeleteRequest, DeleteResponse, InfoRequest, InfoResponse, ReleaseRequest, ReleaseResponse, KvStoreServiceService, KvStoreServiceClient,
+  DeleteRequest, DeleteResponse, InfoRequest, InfoResponse, DataPlane, ReleaseRequest, ReleaseResponse, KvStoreServiceService, KvStoreServiceClient,
 } from "./generated/kvtier/v1/kvstore.js";
 export type { KvStoreServiceServer } from "./generated/kvtier/v1/kvstore.js";
 export {

@@ -5,8 +5,11 @@ import type { StoreObserver } from "./block-events.js";
 import type { PutRefusalReason } from "./put-refusal.js";
 import type { TierName } from "./tier-store.js";
 
-/** How block bytes moved: "grpc" is the portable streaming path; fast paths come later. */
-export type DataPath = "grpc";
+/** How block bytes moved: "grpc" streaming, "tcp" the length-framed fast path, "shm" the co-located arena. */
+export type DataPath = "grpc" | "tcp" | "shm";
+
+/** A data-path request kind, the `op` label of kvtier_kvstore_data_requests_total. */
+export type DataOp = "put" | "get" | "attach";
 
 /** Where a checksum was checked: "receive" is a put arriving over the network. */
 export type ChecksumStage = "receive";
@@ -29,6 +32,8 @@ export class KvStoreMetrics implements StoreObserver {
   private readonly checksumFailures: Counter<"stage">;
   private readonly refused: Counter<"reason">;
   private readonly puts: Counter<"result">;
+  private readonly dataRequests: Counter<"path" | "op">;
+  private readonly dataErrors: Counter<"path" | "reason">;
   private occupancy: () => TierOccupancy[] = () => [];
 
   constructor(registry: Registry) {
@@ -56,6 +61,8 @@ export class KvStoreMetrics implements StoreObserver {
     this.checksumFailures = new Counter({ name: "kvtier_kvstore_checksum_failures_total", help: "Blocks whose CRC-32 did not match, per stage.", labelNames: ["stage"], registers });
     this.refused = new Counter({ name: "kvtier_kvstore_puts_refused_total", help: "Puts refused, per reason.", labelNames: ["reason"], registers });
     this.puts = new Counter({ name: "kvtier_kvstore_puts_total", help: "Puts accepted: created, or already stored (idempotent).", labelNames: ["result"], registers });
+    this.dataRequests = new Counter({ name: "kvtier_kvstore_data_requests_total", help: "Data-path requests (a put or get of a run), per path and op.", labelNames: ["path", "op"], registers });
+    this.dataErrors = new Counter({ name: "kvtier_kvstore_data_errors_total", help: "Fast-path frames or requests refused, per path and reason.", labelNames: ["path", "reason"], registers });
   }
 
   /** Read occupancy from `source` at every scrape. */
@@ -81,6 +88,14 @@ export class KvStoreMetrics implements StoreObserver {
 
   written(tier: TierName, path: DataPath, bytes: number): void {
     this.writtenBytes.inc({ tier, path }, bytes);
+  }
+
+  dataRequest(path: DataPath, op: DataOp): void {
+    this.dataRequests.inc({ path, op });
+  }
+
+  dataError(path: DataPath, reason: string): void {
+    this.dataErrors.inc({ path, reason });
   }
 
   putAccepted(created: boolean): void {

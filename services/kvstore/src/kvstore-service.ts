@@ -1,7 +1,7 @@
 // The KvStoreService implementation and a grpc-js server carrying it (not yet bound).
 import { status, type sendUnaryData, type Server } from "@grpc/grpc-js";
 import { createGrpcServer, type Logger } from "@kvtier/platform";
-import { KvStoreServiceService, type KvStoreServiceServer } from "@kvtier/proto";
+import { KvStoreServiceService, type DataPlane, type KvStoreServiceServer } from "@kvtier/proto";
 import type { KvBlockStore } from "./block-store.js";
 import { getHandler } from "./get-handler.js";
 import { statusOf } from "./grpc-status.js";
@@ -21,6 +21,8 @@ export interface KvStoreServerOptions {
   log?: Logger;
   /** Bytes of puts received at once. @default MAX_INFLIGHT_PUT_BYTES (512 MiB) */
   maxInflightPutBytes?: number;
+  /** The fast data paths announced in Info (src/data-plane). @default none: gRPC only */
+  dataPlane?: () => DataPlane;
 }
 
 /** Answer a unary call with `run()`'s result or its error's status. */
@@ -39,16 +41,23 @@ function unary<Res>(callback: sendUnaryData<Res>, run: () => Res): void {
 export function createKvStoreService(opts: KvStoreServerOptions): KvStoreServiceServer {
   const deps: ServiceDeps = { store: opts.store, budget: new PutBudget(opts.maxInflightPutBytes), metrics: opts.metrics, log: opts.log };
   const { store } = deps;
+  const [put, get] = [putHandler(deps), getHandler(deps)];
   return {
-    put: putHandler(deps),
-    get: getHandler(deps),
+    put: (call, callback) => {
+      opts.metrics?.dataRequest("grpc", "put");
+      put(call, callback);
+    },
+    get: (call) => {
+      opts.metrics?.dataRequest("grpc", "get");
+      get(call);
+    },
     lookup: (call, callback) =>
       unary(callback, () => {
         const tiers = store.lookup(parseBlockKeys(call.request.blockHashes, call.request.codec));
         return { leadingBlocks: tiers.length, tiers: tiers.map(tierToWire) };
       }),
     delete: (call, callback) => unary(callback, () => ({ deleted: store.delete(parseBlockKeys(call.request.blockHashes, call.request.codec)) })),
-    info: (_call, callback) => unary(callback, () => ({ ...store.info(), capacityBytesByTier: undefined, usedBytesByTier: undefined, blocksByTier: undefined })),
+    info: (_call, callback) => unary(callback, () => ({ ...store.info(), capacityBytesByTier: undefined, usedBytesByTier: undefined, blocksByTier: undefined, dataPlane: opts.dataPlane?.() })),
     release: (_call, callback) => callback({ code: status.UNIMPLEMENTED, details: "leases are not implemented yet" }),
   };
 }

@@ -149,7 +149,31 @@ export interface InfoResponse {
   blocks: number;
   capacityBytesByTier: TierCounts | undefined;
   usedBytesByTier: TierCounts | undefined;
-  blocksByTier: TierCounts | undefined;
+  blocksByTier:
+    | TierCounts
+    | undefined;
+  /** unset: only the gRPC data path */
+  dataPlane: DataPlane | undefined;
+}
+
+/**
+ * Where block bytes can move besides the gRPC stream. A client picks the fastest it can use:
+ * shared memory when it runs on the store's machine, else the TCP fast path, else gRPC.
+ */
+export interface DataPlane {
+  /** KVTIER_NODE_ID of the store's machine */
+  nodeId: string;
+  /** host of the length-framed TCP fast path ("" = the gRPC endpoint's host) */
+  fastHost: string;
+  /** 0 = no TCP fast path */
+  fastPort: number;
+  /** directory of co-located arenas, e.g. /dev/shm ("" = no shared-memory path) */
+  shmDir: string;
+  /** arena file names start with this: "kvtier-<namespace>-" */
+  shmPrefix: string;
+  /** a file in shm_dir holding shm_probe_token: reading it proves co-location */
+  shmProbeFile: string;
+  shmProbeToken: Uint8Array;
 }
 
 export interface ReleaseRequest {
@@ -1241,6 +1265,7 @@ function createBaseInfoResponse(): InfoResponse {
     capacityBytesByTier: undefined,
     usedBytesByTier: undefined,
     blocksByTier: undefined,
+    dataPlane: undefined,
   };
 }
 
@@ -1269,6 +1294,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     }
     if (message.blocksByTier !== undefined) {
       TierCounts.encode(message.blocksByTier, writer.uint32(66).fork()).join();
+    }
+    if (message.dataPlane !== undefined) {
+      DataPlane.encode(message.dataPlane, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1350,6 +1378,14 @@ export const InfoResponse: MessageFns<InfoResponse> = {
             message.blocksByTier = TierCounts.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dataPlane = DataPlane.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1396,6 +1432,11 @@ export const InfoResponse: MessageFns<InfoResponse> = {
         : isSet(object.blocks_by_tier)
         ? TierCounts.fromJSON(object.blocks_by_tier)
         : undefined,
+      dataPlane: isSet(object.dataPlane)
+        ? DataPlane.fromJSON(object.dataPlane)
+        : isSet(object.data_plane)
+        ? DataPlane.fromJSON(object.data_plane)
+        : undefined,
     };
   },
 
@@ -1425,6 +1466,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     if (message.blocksByTier !== undefined) {
       obj.blocksByTier = TierCounts.toJSON(message.blocksByTier);
     }
+    if (message.dataPlane !== undefined) {
+      obj.dataPlane = DataPlane.toJSON(message.dataPlane);
+    }
     return obj;
   },
 
@@ -1447,6 +1491,210 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     message.blocksByTier = (object.blocksByTier !== undefined && object.blocksByTier !== null)
       ? TierCounts.fromPartial(object.blocksByTier)
       : undefined;
+    message.dataPlane = (object.dataPlane !== undefined && object.dataPlane !== null)
+      ? DataPlane.fromPartial(object.dataPlane)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDataPlane(): DataPlane {
+  return {
+    nodeId: "",
+    fastHost: "",
+    fastPort: 0,
+    shmDir: "",
+    shmPrefix: "",
+    shmProbeFile: "",
+    shmProbeToken: new Uint8Array(0),
+  };
+}
+
+export const DataPlane: MessageFns<DataPlane> = {
+  encode(message: DataPlane, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.fastHost !== "") {
+      writer.uint32(18).string(message.fastHost);
+    }
+    if (message.fastPort !== 0) {
+      writer.uint32(24).uint32(message.fastPort);
+    }
+    if (message.shmDir !== "") {
+      writer.uint32(34).string(message.shmDir);
+    }
+    if (message.shmPrefix !== "") {
+      writer.uint32(42).string(message.shmPrefix);
+    }
+    if (message.shmProbeFile !== "") {
+      writer.uint32(50).string(message.shmProbeFile);
+    }
+    if (message.shmProbeToken.length !== 0) {
+      writer.uint32(58).bytes(message.shmProbeToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DataPlane {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDataPlane();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fastHost = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fastPort = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.shmDir = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.shmPrefix = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.shmProbeFile = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.shmProbeToken = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DataPlane {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      fastHost: isSet(object.fastHost)
+        ? globalThis.String(object.fastHost)
+        : isSet(object.fast_host)
+        ? globalThis.String(object.fast_host)
+        : "",
+      fastPort: isSet(object.fastPort)
+        ? globalThis.Number(object.fastPort)
+        : isSet(object.fast_port)
+        ? globalThis.Number(object.fast_port)
+        : 0,
+      shmDir: isSet(object.shmDir)
+        ? globalThis.String(object.shmDir)
+        : isSet(object.shm_dir)
+        ? globalThis.String(object.shm_dir)
+        : "",
+      shmPrefix: isSet(object.shmPrefix)
+        ? globalThis.String(object.shmPrefix)
+        : isSet(object.shm_prefix)
+        ? globalThis.String(object.shm_prefix)
+        : "",
+      shmProbeFile: isSet(object.shmProbeFile)
+        ? globalThis.String(object.shmProbeFile)
+        : isSet(object.shm_probe_file)
+        ? globalThis.String(object.shm_probe_file)
+        : "",
+      shmProbeToken: isSet(object.shmProbeToken)
+        ? bytesFromBase64(object.shmProbeToken)
+        : isSet(object.shm_probe_token)
+        ? bytesFromBase64(object.shm_probe_token)
+        : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: DataPlane): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.fastHost !== "") {
+      obj.fastHost = message.fastHost;
+    }
+    if (message.fastPort !== 0) {
+      obj.fastPort = Math.round(message.fastPort);
+    }
+    if (message.shmDir !== "") {
+      obj.shmDir = message.shmDir;
+    }
+    if (message.shmPrefix !== "") {
+      obj.shmPrefix = message.shmPrefix;
+    }
+    if (message.shmProbeFile !== "") {
+      obj.shmProbeFile = message.shmProbeFile;
+    }
+    if (message.shmProbeToken.length !== 0) {
+      obj.shmProbeToken = base64FromBytes(message.shmProbeToken);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DataPlane>): DataPlane {
+    return DataPlane.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DataPlane>): DataPlane {
+    const message = createBaseDataPlane();
+    message.nodeId = object.nodeId ?? "";
+    message.fastHost = object.fastHost ?? "";
+    message.fastPort = object.fastPort ?? 0;
+    message.shmDir = object.shmDir ?? "";
+    message.shmPrefix = object.shmPrefix ?? "";
+    message.shmProbeFile = object.shmProbeFile ?? "";
+    message.shmProbeToken = object.shmProbeToken ?? new Uint8Array(0);
     return message;
   },
 };
