@@ -64,9 +64,9 @@ export class RequestRunner {
     return this.d.tokenizer.encode(text, { bos });
   }
 
-  /** Each token's text as the decoder would show it after the previous one. */
+  /** Each token's vocabulary piece (with its leading space, as the tokenizer stores it). */
   pieces(ids: readonly number[]): string[] {
-    return ids.map((id, i) => Buffer.from(this.d.tokenizer.pieceBytes(i > 0 ? ids[i - 1] : 0, id)).toString("utf8"));
+    return ids.map((id) => Buffer.from(this.d.tokenizer.piece(id)).toString("utf8"));
   }
 
   /**

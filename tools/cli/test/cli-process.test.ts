@@ -1,9 +1,9 @@
-// The built CLI run as a user runs it, against a fake router over real gRPC: what it prints,
-// what it sends, and its exit statuses. Runs tools/cli/dist, so `pnpm build` comes first.
+// The built CLI run as a user runs it, against a real local stack (router, kvstore, prefill and
+// decode processes): what it prints and its exit statuses. Runs dist, so `pnpm build` comes first.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeRouter, type FakeRouter } from "./fake-router.js";
+import { startStack, type Stack } from "@kvtier/local-stack";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 
@@ -26,61 +26,56 @@ function kvtier(args: string[], env: Record<string, string> = {}): Promise<Run> 
   });
 }
 
-let router: FakeRouter;
+const KEY = "cli-test-key";
+let stack: Stack;
+let env: Record<string, string>;
 beforeAll(async () => {
-  router = await startFakeRouter();
+  stack = await startStack({
+    redisUrl: process.env.REDIS_URL || undefined,
+    natsUrl: process.env.NATS_URL || undefined,
+    apiKeys: { [KEY]: "cli" },
+    allowAnonymous: false,
+  });
+  env = { KVTIER_ROUTER: stack.routerAddress, KVTIER_API_KEY: KEY };
 });
 afterAll(async () => {
-  await router.close();
+  await stack?.stop();
 });
 
 describe("kvtier generate", () => {
-  it("streams the text to stdout and the usage to stderr, sending add_bos and the bearer key", async () => {
-    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--seed", "7"], { KVTIER_ROUTER: router.address, KVTIER_API_KEY: "k1" });
+  it("streams the text to stdout and the usage to stderr; --json prints one JSON object with the same text", async () => {
+    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "12"], env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe(" there was a!\n");
-    expect(run.stderr).toContain("[length] 5 prompt tokens (4 cached: device 0, host 4, ssd 0)");
-    expect(router.requests.at(-1)).toMatchObject({ prompt: "Once upon a time", maxTokens: 3, addBos: true, sampling: { seed: 7 } });
-    expect(router.authorizations.at(-1)).toBe("Bearer k1");
-  });
-
-  it("--json prints one JSON object and nothing else", async () => {
-    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--json", "--logprobs", "1", "--router", router.address]);
-    expect(run.code).toBe(0);
-    const lines = run.stdout.trim().split("\n");
+    expect(run.stdout.trim().length).toBeGreaterThan(10);
+    expect(run.stderr).toContain("[length] 5 prompt tokens");
+    const json = await kvtier(["generate", "Once upon a time", "--max-tokens", "12", "--json", "--logprobs", "2"], env);
+    expect(json.code).toBe(0);
+    const lines = json.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const out = JSON.parse(lines[0]) as Record<string, unknown>;
-    expect(out).toMatchObject({
-      text: " there was a!",
-      tokens: [10, 11, 12],
-      request_id: "req-1",
-      prompt_tokens: 5,
-      completion_tokens: 3,
-      cached_tokens: 4,
-      cached_by_tier: { device: 0, host: 4, ssd: 0 },
-      computed_prompt_tokens: 1,
-      loaded_bytes_by_tier: { device: 0, host: 4096, ssd: 0 },
-      transferred_bytes: 8192,
-      finish_reason: "length",
-      ttft_ms: 12.5,
-      prefill_worker: "prefill-1",
-      decode_worker: "decode-1",
-      disaggregated: true,
-    });
-    expect(out["logprobs"]).toEqual([10, 11, 12].map((id) => ({ token_id: id, logprob: -0.5, top: [{ token_id: id, logprob: -0.5 }] })));
-    expect(router.authorizations.at(-1)).toBeUndefined();
+    expect(out.text).toBe(run.stdout.replace(/\n$/, ""));
+    expect(out).toMatchObject({ prompt_tokens: 5, completion_tokens: 12, finish_reason: "length", decode_worker: "decode-1" });
+    expect(out.computed_prompt_tokens).toBe(5 - (out.cached_tokens as number));
+    for (const k of ["tokens", "cached_by_tier", "loaded_bytes_by_tier", "transferred_bytes", "ttft_ms", "request_id", "prefill_worker", "disaggregated"]) expect(out).toHaveProperty(k);
+    expect((out.tokens as number[]).length).toBe(12);
+    const lp = out.logprobs as { token_id: number; top: unknown[] }[];
+    expect(lp.map((x) => x.token_id)).toEqual(out.tokens);
+    expect(lp[0].top).toHaveLength(2);
   });
 
   it("leaves logprobs out when not asked", async () => {
-    const run = await kvtier(["generate", "x", "--max-tokens", "3", "--json", "--router", router.address]);
+    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--json"], env);
     expect(JSON.parse(run.stdout)).not.toHaveProperty("logprobs");
   });
 
   it("prints a gRPC error as `error: <STATUS>: <details>` and exits 2", async () => {
-    const run = await kvtier(["generate", "fail", "--max-tokens", "3", "--json", "--router", router.address]);
+    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "600", "--json"], env);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
-    expect(run.stderr.trim()).toBe("error: INVALID_ARGUMENT: max_tokens: must be at least 1");
+    expect(run.stderr.trim()).toMatch(/^error: INVALID_ARGUMENT: max_tokens: /);
+    const unauth = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--api-key", "wrong"], env);
+    expect(unauth.code).toBe(2);
+    expect(unauth.stderr.trim()).toMatch(/^error: UNAUTHENTICATED: /);
   });
 
   it("reports an unreachable router as UNAVAILABLE", async () => {
@@ -98,11 +93,11 @@ describe("kvtier generate", () => {
 
 describe("kvtier tokenize", () => {
   it("prints the token ids", async () => {
-    const run = await kvtier(["tokenize", "Once upon", "--router", router.address]);
+    const run = await kvtier(["tokenize", "Once upon"], env);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe("1 403 407\n");
-    const json = await kvtier(["tokenize", "Once upon", "--no-bos", "--json", "--router", router.address]);
-    expect(JSON.parse(json.stdout)).toEqual({ token_ids: [403, 407], pieces: ["Once", " upon"] });
+    const json = await kvtier(["tokenize", "Once upon", "--no-bos", "--json"], env);
+    expect(JSON.parse(json.stdout)).toEqual({ token_ids: [403, 407], pieces: [" Once", " upon"] });
   });
 });
 
