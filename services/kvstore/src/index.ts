@@ -5,6 +5,9 @@ export type { KvBlockStoreOptions, HeldBlock, PutResult, StoreInfo, HeldSet } fr
 export { HostTier } from "./host-tier.js";
 export type { HostTierOptions } from "./host-tier.js";
 export type { TierStore, TierName, TierPutOutcome, EvictionListener } from "./tier-store.js";
+export type { EvictionPolicy, EvictedEntry } from "./tiers/eviction-policy.js";
+export { LruPolicy } from "./tiers/lru-policy.js";
+export { PrefixAwarePolicy } from "./tiers/prefix-aware-policy.js";
 export { blockKey, hashHex, BLOCK_HASH_BYTES } from "./block-key.js";
 export type { BlockKey } from "./block-key.js";
 export type { PutIntent, AckLevelName } from "./put-intent.js";
