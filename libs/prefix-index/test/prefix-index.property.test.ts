@@ -10,15 +10,25 @@ const BLOCK = 2;
 const LOCATIONS = ["worker-0", "worker-1", "worker-2", "kvstore-0", "kvstore-1"];
 const CODECS = ["fp16", "int8-per-token"];
 const QUERY_CODECS = [undefined, "fp16", "int8-per-token", "never-stored"];
-const STEPS = 4000;
+
+interface Shape {
+  chains: number;
+  maxTail: number;
+  steps: number;
+  fullCheckEvery: number;
+}
+/** A few blocks, many events: every corner of the holder lists. */
+const SMALL: Shape = { chains: 6, maxTail: 8, steps: 4000, fullCheckEvery: 50 };
+/** Thousands of blocks: the table grows past its initial size and clears scan a large table. */
+const LARGE: Shape = { chains: 80, maxTail: 60, steps: 1500, fullCheckEvery: 300 };
 
 /** Chains forming a tree: each shares a random-length prefix with a common trunk. */
-function makeChains(rng: () => number): BlockHash[][] {
+function makeChains(rng: () => number, count: number, maxTail: number): BlockHash[][] {
   const ns = namespaceHash({ modelId: "m", layoutVersion: 1, blockSize: BLOCK, tenantSalt: "s" });
   const trunk = Array.from({ length: 12 * BLOCK }, () => randInt(rng, 100));
-  return Array.from({ length: 6 }, (_, c) => {
+  return Array.from({ length: count }, (_, c) => {
     const shared = randInt(rng, 12) * BLOCK;
-    const tail = Array.from({ length: (2 + randInt(rng, 8)) * BLOCK }, () => 100 + c * 1000 + randInt(rng, 100));
+    const tail = Array.from({ length: (2 + randInt(rng, maxTail)) * BLOCK }, () => 100 + c * 1000 + randInt(rng, 100));
     return chainBlockHashes(ns, [...trunk.slice(0, shared), ...tail], BLOCK);
   });
 }
@@ -29,10 +39,10 @@ function randomRange(rng: () => number, chain: BlockHash[]): BlockHash[] {
   return chain.slice(start, end);
 }
 
-function runSequence(seed: number): void {
+function runSequence(seed: number, shape: Shape): void {
   const rng = mulberry32(seed);
-  const chains = makeChains(rng);
-  const fast = new PrefixIndex();
+  const chains = makeChains(rng, shape.chains, shape.maxTail);
+  const fast = new PrefixIndex({ seed });
   const ref = new ReferenceIndex();
   const log: string[] = [];
   const check = (step: number, full: boolean): void => {
@@ -48,7 +58,7 @@ function runSequence(seed: number): void {
     expect(fast.locationCount(), where).toBe(ref.locations().length);
     for (const loc of LOCATIONS) expect(fast.snapshot(loc), `${where}\nsnapshot ${loc}`).toEqual(ref.snapshot(loc));
   };
-  for (let step = 0; step < STEPS; step++) {
+  for (let step = 0; step < shape.steps; step++) {
     const r = rng();
     const loc = pick(rng, LOCATIONS);
     const tier: Tier = pick(rng, TIERS);
@@ -76,12 +86,15 @@ function runSequence(seed: number): void {
     } else {
       log.push("match only");
     }
-    check(step, step % 50 === 0 || step === STEPS - 1);
+    check(step, step % shape.fullCheckEvery === 0 || step === shape.steps - 1);
   }
 }
 
 describe("PrefixIndex matches the brute-force reference", () => {
   for (const seed of [1, 2, 3, 0xc0ffee]) {
-    it(`over ${STEPS} random events (seed ${seed})`, () => runSequence(seed));
+    it(`over ${SMALL.steps} random events on a few blocks (seed ${seed})`, () => runSequence(seed, SMALL));
+  }
+  for (const seed of [4, 5]) {
+    it(`over ${LARGE.steps} random events on thousands of blocks (seed ${seed})`, () => runSequence(seed, LARGE));
   }
 });
