@@ -1,0 +1,52 @@
+// Errors of the fast data paths. Each carries a stable `code` (a gRPC status name, so the client
+// maps it to KvtierError without a table), a stable `reason` (the metrics/README vocabulary) and
+// the field at fault. Kept free of grpc-js so this lib needs no gRPC.
+
+/** Status names a data-path failure maps to (the subset of gRPC codes the data plane uses). */
+export type TransportErrorCode =
+  | "INVALID_ARGUMENT"
+  | "RESOURCE_EXHAUSTED"
+  | "FAILED_PRECONDITION"
+  | "ALREADY_EXISTS"
+  | "UNAVAILABLE"
+  | "DEADLINE_EXCEEDED"
+  | "CANCELLED"
+  | "INTERNAL";
+
+/** Every code a peer may send; anything else read off the wire becomes INTERNAL. */
+export const TRANSPORT_ERROR_CODES: readonly TransportErrorCode[] = [
+  "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ALREADY_EXISTS", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "INTERNAL",
+];
+
+/** A refused or failed data-path request, or a broken frame. */
+export class TransportError extends Error {
+  constructor(
+    readonly code: TransportErrorCode,
+    /** Stable reason, e.g. "bad_magic", "oversized", "checksum", "busy". */
+    readonly reason: string,
+    /** The frame or request field at fault ("" when none). */
+    readonly field: string,
+    message: string,
+    readonly opts: { retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(field ? `${field}: ${message}` : message, { cause: opts.cause });
+    this.name = "TransportError";
+  }
+
+  get retryAfterMs(): number | undefined {
+    return this.opts.retryAfterMs;
+  }
+}
+
+/** A frame that cannot be parsed: INVALID_ARGUMENT with the reason and field. */
+export const frameError = (reason: string, field: string, message: string): TransportError =>
+  new TransportError("INVALID_ARGUMENT", reason, field, message);
+
+/** The peer or the connection went away. */
+export const unavailable = (reason: string, message: string, cause?: unknown): TransportError =>
+  new TransportError("UNAVAILABLE", reason, "", message, { cause });
+
+/** A code read off the wire, narrowed to one we know. */
+export function transportCodeOf(name: string): TransportErrorCode {
+  return (TRANSPORT_ERROR_CODES as readonly string[]).includes(name) ? (name as TransportErrorCode) : "INTERNAL";
+}
