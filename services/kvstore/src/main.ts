@@ -7,6 +7,7 @@ import {
 import { announcerSink, snapshotOf } from "./announcer-sink.js";
 import { KvBlockStore } from "./block-store.js";
 import { loadKvStoreConfig } from "./config.js";
+import { FastPathServer } from "./data-plane/fast-path-server.js";
 import { HostTier } from "./host-tier.js";
 import { KvStoreMetrics } from "./kvstore-metrics.js";
 import { createKvStoreServer } from "./kvstore-service.js";
@@ -32,17 +33,21 @@ async function main(): Promise<void> {
   metrics.observeOccupancy(() => store.occupancy());
   announcer.serveSnapshots(() => snapshotOf(store), (err) => log.warn("snapshot request failed", { err: String(err) }));
 
-  const server = createKvStoreServer({ store, metrics, log });
+  const fast = cfg.fastPath
+    ? new FastPathServer({ store, nodeId: cfg.common.nodeId, namespace: cfg.common.namespace, shmDir: cfg.shmDir, metrics, log })
+    : undefined;
+  const fastPort = await fast?.listen(cfg.host, cfg.fastPort);
+  const server = createKvStoreServer({ store, metrics, log, dataPlane: fast && (() => fast.announcement()) });
   const port = await bindGrpcServer(server, cfg.host, cfg.port);
   const metricsPort = await endpoint.listen(cfg.common.metricsPort, cfg.host);
   onShutdown(log, async () => {
-    await shutdownGrpcServer(server, GRPC_DRAIN_MS);
+    await Promise.all([shutdownGrpcServer(server, GRPC_DRAIN_MS), fast?.close(GRPC_DRAIN_MS)]);
     announcer.close();
     await closeNats(nc);
     await endpoint.close();
   });
-  log.info("serving", { port, metricsPort, capacityBytes: cfg.hostCapacityBytes, namespace: cfg.common.namespace });
-  announceReady("kvstore", { id: cfg.storeId, port, metricsPort, incarnation: announcer.incarnation });
+  log.info("serving", { port, fastPort, shm: fast?.announcement().shmDir || "off", metricsPort, capacityBytes: cfg.hostCapacityBytes, namespace: cfg.common.namespace });
+  announceReady("kvstore", { id: cfg.storeId, port, fastPort: fastPort ?? 0, metricsPort, incarnation: announcer.incarnation });
 }
 
 main().catch((err: unknown) => {

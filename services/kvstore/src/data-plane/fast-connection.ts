@@ -1,0 +1,165 @@
+// One client connection to the fast port. Frames are parsed as they arrive; each request is
+// decoded before its payload is read (a refused put's bytes are skipped, the stream stays in
+// step), runs concurrently with the others (pipelining), and is answered by request id. A frame
+// that cannot be parsed gets an ERROR frame with request id 0 and the connection is closed; the
+// server and its other connections go on. Reading pauses while too much is in flight or queued.
+import type { Socket } from "node:net";
+import { FrameKind, FrameReader, encodeError, writeFrame, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
+import type { DataPath } from "../kvstore-metrics.js";
+import { errorBodyOf } from "./error-frames.js";
+import { pathOfKind, prepareRequest, type ConnectionState, type PreparedRequest, type Reply } from "./request-handlers.js";
+import type { DataPlaneDeps } from "./run-service.js";
+import type { ShmAnnouncement } from "./shm-announcement.js";
+
+/** Requests of one connection running at once; reading pauses beyond this. */
+export const MAX_INFLIGHT_REQUESTS_PER_CONNECTION = 64;
+/** Bytes queued for a client beyond which reading its requests pauses until it drains. */
+export const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
+/** A frame left unfinished this long is refused ("stalled") and the connection closed. */
+export const FRAME_STALL_TIMEOUT_MS = 30_000;
+/** After an ERROR frame that ends a connection, how long the client gets to read it. */
+const CLOSE_GRACE_MS = 1_000;
+
+/** A fast-path connection's lifecycle, owned by FastPathServer. */
+export class FastConnection {
+  private readonly reader: FrameReader;
+  private readonly state: ConnectionState;
+  private prepared: PreparedRequest | undefined;
+  private inflight = 0;
+  private paused = false;
+  private readEnded = false;
+  private ending = false;
+  /** Resolves once the socket closed and the arena (if any) was detached. */
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly socket: Socket,
+    deps: DataPlaneDeps,
+    shm: ShmAnnouncement | undefined,
+  ) {
+    this.state = { deps, shm, attachment: undefined };
+    this.reader = new FrameReader(
+      (h, meta) => this.prepare(h, meta),
+      (f) => this.onFrame(f),
+    );
+    socket.setNoDelay(true);
+    socket.setTimeout(FRAME_STALL_TIMEOUT_MS);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("timeout", () => {
+      if (this.reader.midFrame) this.refuseStream("stalled", `no bytes for ${FRAME_STALL_TIMEOUT_MS} ms in the middle of a frame`);
+    });
+    socket.on("drain", () => this.updateFlow());
+    socket.on("error", () => socket.destroy());
+    this.closed = new Promise((resolve) =>
+      socket.once("close", () => {
+        const att = this.state.attachment;
+        if (att) void att.close().then(resolve);
+        else resolve();
+      }),
+    );
+  }
+
+  /** Stop reading, let in-flight requests answer, then close. */
+  shutdown(): void {
+    this.readEnded = true;
+    this.socket.pause();
+    this.maybeEnd();
+  }
+
+  /** Close now. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ending) return;
+    try {
+      this.reader.feed(chunk);
+    } catch (err) {
+      const body = errorBodyOf(err);
+      this.refuseStream(body.reason, body.message, body.field);
+    }
+  }
+
+  private onEnd(): void {
+    this.readEnded = true;
+    if (this.reader.midFrame) return this.refuseStream("truncated", "the stream ended in the middle of a frame");
+    this.maybeEnd();
+  }
+
+  /** The payload sink: decode the request now; refuse it (and skip its payload) if it is bad. */
+  private prepare(h: FrameHeader, meta: Uint8Array): Uint8Array[] | null {
+    try {
+      this.prepared = prepareRequest(this.state, h, meta);
+      return this.prepared.targets;
+    } catch (err) {
+      this.prepared = undefined;
+      this.replyError(h.requestId, pathOfKind(h.kind), err);
+      return null;
+    }
+  }
+
+  private onFrame(f: ParsedFrame): void {
+    const req = this.prepared;
+    this.prepared = undefined;
+    if (f.discarded || !req) return;
+    const { requestId } = f.header;
+    this.state.deps.metrics?.dataRequest(req.path, req.op);
+    this.inflight++;
+    this.updateFlow();
+    req
+      .run(f.payload)
+      .then(
+        (reply) => this.reply(requestId, reply),
+        (err: unknown) => this.replyError(requestId, req.path, err),
+      )
+      .finally(() => {
+        this.state.deps.budget.release(req.reservedBytes);
+        this.inflight--;
+        this.updateFlow();
+        this.maybeEnd();
+      });
+  }
+
+  private reply(requestId: number, r: Reply): void {
+    const payloadBytes = r.payload.reduce((a, b) => a + b.length, 0);
+    writeFrame(this.socket, { kind: r.kind, flags: r.flags, requestId, count: r.count, payloadBytes }, r.meta, r.payload);
+  }
+
+  private replyError(requestId: number, path: DataPath, err: unknown): void {
+    const body = errorBodyOf(err);
+    if (body.code === "INTERNAL") this.state.deps.log?.error("fast-path request failed", { path, err: String(err) });
+    this.state.deps.metrics?.dataError(path, body.reason);
+    writeFrame(this.socket, { kind: FrameKind.ERROR, flags: 0, requestId, count: 0, payloadBytes: 0 }, encodeError(body));
+  }
+
+  /** An unparsable stream: say why (request id 0), stop reading, close once the client had time to read it. */
+  private refuseStream(reason: string, message: string, field = "frame"): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.state.deps.metrics?.dataError("tcp", reason);
+    this.state.deps.log?.warn("fast-path stream refused", { reason, message, remote: this.socket.remoteAddress });
+    const body = { code: "INVALID_ARGUMENT" as const, reason, field, message, retryAfterMs: 0 };
+    writeFrame(this.socket, { kind: FrameKind.ERROR, flags: 0, requestId: 0, count: 0, payloadBytes: 0 }, encodeError(body));
+    this.socket.pause();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private updateFlow(): void {
+    if (this.ending || this.readEnded) return;
+    const busy = this.inflight >= MAX_INFLIGHT_REQUESTS_PER_CONNECTION || this.socket.writableLength > WRITE_HIGH_WATER_BYTES;
+    if (busy && !this.paused) this.socket.pause();
+    else if (!busy && this.paused) this.socket.resume();
+    this.paused = busy;
+  }
+
+  /** Once the client stopped sending and every request was answered, end our side. */
+  private maybeEnd(): void {
+    if (this.readEnded && this.inflight === 0 && !this.ending) {
+      this.ending = true;
+      this.socket.end();
+    }
+  }
+}
