@@ -11,3 +11,5 @@ export type { HandoffBlocks, HandoffLoad } from "./kv-handoff.js";
 export { BlockChain } from "./block-chain.js";
 export { DeviceTier, DEVICE_CODEC } from "./device-tier.js";
 export type { BlockAnnouncer } from "./device-tier.js";
+export { WorkerRuntime } from "./worker-runtime.js";
+export type { WorkerRuntimeConfig } from "./worker-runtime.js";

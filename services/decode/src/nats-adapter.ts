@@ -1,11 +1,11 @@
-// NATS adapter of the decode worker: KV-ready requests (request/reply) and cancel broadcasts.
-import { CancelRequest, KvReady, KvReadyAck } from "@kvtier/proto";
-import { cancelSubject, kvReadySubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
-import type { Subscription } from "@nats-io/transport-node";
+// NATS adapter of the decode worker: KV-ready requests (request/reply), with the prefill span's
+// trace context taken from the message headers.
+import { KvReady, KvReadyAck } from "@kvtier/proto";
+import { kvReadySubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
 import type { DecodeWorker } from "./decode-worker.js";
 
-export function subscribeDecode(nc: NatsConnection, ns: string, workerId: string, worker: DecodeWorker, log: Logger): Subscription[] {
-  const ready = nc.subscribe(kvReadySubject(ns, workerId), {
+export function subscribeKvReady(nc: NatsConnection, ns: string, workerId: string, worker: DecodeWorker, log: Logger): { unsubscribe(): void } {
+  return nc.subscribe(kvReadySubject(ns, workerId), {
     callback: (err, msg) => {
       if (err) return log.warn("kv-ready subscription error", { err: messageOf(err) });
       let notice: KvReady;
@@ -21,16 +21,4 @@ export function subscribeDecode(nc: NatsConnection, ns: string, workerId: string
         .catch((e: unknown) => msg.respond(KvReadyAck.encode({ accepted: false, reason: messageOf(e) }).finish()));
     },
   });
-  const cancel = nc.subscribe(cancelSubject(ns), {
-    callback: (err, msg) => {
-      if (err) return;
-      try {
-        const c = CancelRequest.decode(msg.data);
-        worker.cancel(c.requestId, c.reason);
-      } catch (e) {
-        log.warn("bad cancel message", { err: messageOf(e) });
-      }
-    },
-  });
-  return [ready, cancel];
 }
