@@ -15,9 +15,34 @@ export type { KvBlockHeader, KvBlockShape } from './kv-block.js';
 export { KvBlockError } from './kv-block-error.js';
 export type { KvBlockErrorCode } from './kv-block-error.js';
 export type { KvCodec, KvSegmentShape } from './codecs/kv-codec.js';
-export { getCodec, registerCodec, KNOWN_CODECS, MAX_CODEC_ID_BYTES } from './codecs/codec-registry.js';
+export {
+  getCodec,
+  registerCodec,
+  resolveCodecId,
+  codecAliases,
+  checkCodecBlockSize,
+  KNOWN_CODECS,
+  MAX_CODEC_ID_BYTES,
+} from './codecs/codec-registry.js';
 export { fp32Codec } from './codecs/fp32-codec.js';
 export { fp16Codec } from './codecs/fp16-codec.js';
+export { bf16Codec } from './codecs/bf16-codec.js';
+export { fp8E4m3Codec, E4M3_MAX } from './codecs/fp8-e4m3-codec.js';
+export {
+  int8SymCodec,
+  int8Codec,
+  int4Codec,
+  kivi2Codec,
+  kivi4Codec,
+  affineCodec,
+  kiviSpec,
+  INT8_SYM_SPEC,
+  INT8_SPEC,
+  INT4_SPEC,
+  KIVI_GROUP,
+  INT4_GROUP,
+} from './codecs/affine-codecs.js';
+export type { AffineCodecSpec, GroupAxis } from './codecs/affine-spec.js';
 export {
   floatToHalfBits,
   halfBitsToFloat,

@@ -1,6 +1,6 @@
 // KV block wire/storage format v1: a fixed 112-byte little-endian header, then codec-encoded K/V per layer.
 import { crc32 } from 'node:zlib';
-import { getCodec } from './codecs/codec-registry.js';
+import { checkCodecBlockSize, getCodec } from './codecs/codec-registry.js';
 import type { KvCodec, KvSegmentShape } from './codecs/kv-codec.js';
 import { KvBlockError } from './kv-block-error.js';
 
@@ -123,6 +123,7 @@ function blockChecksum(bytes: Uint8Array, payloadBytes: number): number {
 export function encodeKvBlock(shape: KvBlockShape, k: Float32Array, v: Float32Array): Uint8Array {
   checkShape(shape);
   const codec = getCodec(shape.codec);
+  checkCodecBlockSize(codec.id, shape.blockSize);
   const segValues = shape.tokens * shape.nKvHeads * shape.headDim;
   const expected = shape.nLayers * segValues;
   if (k.length !== expected || v.length !== expected) {
@@ -210,6 +211,7 @@ export function readKvBlockHeader(bytes: Uint8Array): KvBlockHeader {
     throw new KvBlockError('TOO_LARGE', `header claims ${header.payloadBytes} payload bytes, limit is ${MAX_KV_BLOCK_BYTES} per block`);
   }
   checkShape(header);
+  checkCodecBlockSize(codecId, header.blockSize);
   const impliedPayload = payloadBytesFor(codec, header);
   if (header.payloadBytes !== impliedPayload) {
     throw new KvBlockError('SIZE_MISMATCH', `payloadBytes ${header.payloadBytes}, codec ${codecId} implies ${impliedPayload} for this shape`);

@@ -1,4 +1,4 @@
-// The contract every KV payload codec (fp32, fp16, later int8/KIVI...) implements.
+// The contract every KV payload codec (fp32, fp16, bf16, fp8, int8, int4, KIVI) implements.
 
 /**
  * Shape of one encoded segment: the K or V tensor of one layer in one block,
@@ -25,4 +25,16 @@ export interface KvCodec {
   encode(src: Float32Array, dst: Uint8Array, segment?: KvSegmentShape): void;
   /** Decode `dst.length` values from the start of `src`. */
   decode(src: Uint8Array, dst: Float32Array, segment?: KvSegmentShape): void;
+  /**
+   * Smallest block size (tokens) the codec is defined for, when its groups span tokens (KIVI's
+   * 32-token key groups). Blocks with a smaller blockSize are refused. @default 1
+   */
+  readonly minBlockTokens?: number;
+  /**
+   * True when a value's encoding depends on other tokens of its segment (keys per channel): such a
+   * codec can only be applied to whole blocks, never token by token. @default false
+   */
+  readonly groupsAcrossTokens?: boolean;
+  /** Short names that resolve to this codec (resolveCodecId), e.g. "kivi2" for "kivi2-g32-f16". */
+  readonly aliases?: readonly string[];
 }

@@ -1,0 +1,118 @@
+// The scalar rules every affine integer codec follows, shared by the reference and fast encoders:
+// group parameters (fp16 scale and minimum, rounded so the grid covers the data), the quantizer,
+// and what happens to NaN, ±Inf and values beyond the fp16 range. Half conversions use the fast
+// functions of half-float.ts, which are tested bit-exact against their references.
+import { floatToHalfBits, halfBitsToFloat } from './half-float.js';
+
+/** Largest finite half-precision value; group parameters are clamped to ±this. */
+export const HALF_MAX = 65504;
+
+/**
+ * The finite minimum and maximum of `count` values read by `at(i)`; non-finite values (NaN, ±Inf)
+ * are skipped (x - x is 0 only for finite x). A group with no finite value gets [0, 0].
+ */
+export function finiteRange(count: number, at: (i: number) => number): { lo: number; hi: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const x = at(i);
+    if (x - x !== 0) continue;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  return lo > hi ? { lo: 0, hi: 0 } : { lo, hi };
+}
+
+/** Half bits of the largest half <= x (x finite, clamped to ±HALF_MAX). */
+export function halfFloorBits(x: number): number {
+  const c = Math.min(HALF_MAX, Math.max(-HALF_MAX, x));
+  let h = floatToHalfBits(c);
+  if (halfBitsToFloat(h) > c) h = stepHalf(h, -1);
+  return h;
+}
+
+/** Half bits of the smallest half >= x (x finite, clamped to ±HALF_MAX). */
+export function halfCeilBits(x: number): number {
+  const c = Math.min(HALF_MAX, Math.max(-HALF_MAX, x));
+  let h = floatToHalfBits(c);
+  if (halfBitsToFloat(h) < c) h = stepHalf(h, +1);
+  return h;
+}
+
+/** The adjacent half value in direction `dir` (finite, non-NaN input). */
+function stepHalf(h: number, dir: 1 | -1): number {
+  const negative = (h & 0x8000) !== 0;
+  const mag = h & 0x7fff;
+  if (mag === 0) return dir > 0 ? 0x0001 : 0x8001;
+  const away = negative ? dir < 0 : dir > 0; // moving away from zero grows the magnitude
+  return (h & 0x8000) | (away ? mag + 1 : mag - 1);
+}
+
+/** Parameters of one asymmetric group: half bits of scale and minimum, and their float values. */
+export interface AffineParams {
+  scaleBits: number;
+  minBits: number;
+  scale: number;
+  min: number;
+  /** 1 / scale, or 0 for a constant group (scale 0): every code is then 0. */
+  inv: number;
+  /** The finite data range the values are clamped to before quantizing. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Asymmetric parameters for `levels` + 1 codes over [lo, hi]: the minimum rounded down to a half,
+ * the scale (hi - min) / levels rounded up to a half, so min + levels * scale >= hi.
+ */
+export function affineParams(lo: number, hi: number, levels: number): AffineParams {
+  const minBits = halfFloorBits(lo);
+  const min = halfBitsToFloat(minBits);
+  const scaleBits = halfCeilBits(Math.max(0, hi - min) / levels);
+  const scale = halfBitsToFloat(scaleBits);
+  return { scaleBits, minBits, scale, min, inv: scale > 0 ? 1 / scale : 0, lo, hi };
+}
+
+/**
+ * The asymmetric code of x: NaN counts as 0; x is clamped to [lo, hi] (so ±Inf saturate), then
+ * q = floor((x - min) * inv + 0.5) clamped to [0, levels]. Ties round up.
+ */
+export function affineCode(x: number, p: AffineParams, levels: number): number {
+  const c = x !== x ? 0 : x;
+  const y = c < p.lo ? p.lo : c > p.hi ? p.hi : c;
+  const q = Math.floor((y - p.min) * p.inv + 0.5);
+  return q < 0 ? 0 : q > levels ? levels : q;
+}
+
+/** Decoded value of an asymmetric code (float64; stored as float32 by the caller). */
+export function affineValue(q: number, scale: number, min: number): number {
+  return min + q * scale;
+}
+
+/** Parameters of one symmetric group: half bits of the scale, its value and inverse. */
+export interface SymmetricParams {
+  scaleBits: number;
+  scale: number;
+  inv: number;
+  /** Largest finite |x| of the group; values are clamped to ±absMax. */
+  absMax: number;
+}
+
+/** Symmetric parameters for codes in [-levels, levels]: scale = absMax / levels rounded up to a half. */
+export function symmetricParams(lo: number, hi: number, levels: number): SymmetricParams {
+  const absMax = Math.max(Math.abs(lo), Math.abs(hi));
+  const scaleBits = halfCeilBits(absMax / levels);
+  const scale = halfBitsToFloat(scaleBits);
+  return { scaleBits, scale, inv: scale > 0 ? 1 / scale : 0, absMax };
+}
+
+/**
+ * The symmetric code of x: NaN counts as 0, x is clamped to ±absMax, then
+ * q = floor(x * inv + levels + 0.5) - levels clamped to [-levels, levels] (ties round up).
+ */
+export function symmetricCode(x: number, p: SymmetricParams, levels: number): number {
+  const c = x !== x ? 0 : x;
+  const y = c < -p.absMax ? -p.absMax : c > p.absMax ? p.absMax : c;
+  const q = Math.floor(y * p.inv + levels + 0.5) - levels;
+  return q < -levels ? -levels : q > levels ? levels : q;
+}
