@@ -115,7 +115,7 @@ describe("failures, end to end", () => {
     await redis.quit();
   });
 
-  it("a prefill worker that stops heartbeating has its job moved to another worker with the next attempt; the output is unchanged", async () => {
+  it("a prefill worker that stops heartbeating has its job moved to another worker with the next attempt; the output is unchanged and no job stays active", async () => {
     stack = await testStack({ prefillWorkers: 2, decodeWorkers: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
     const client = routerClient(stack.routerAddress);
     const frozen = stack.process("prefill-1");
@@ -126,9 +126,13 @@ describe("failures, end to end", () => {
       expect(r.tokens).toEqual(referenceGreedy(PROMPT, 12).tokens);
       const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
       expect(await redis.hget(requestKey(stack.namespace, r.requestId), "attempt")).toBe("2");
+      // the frozen worker never comes back: its queue must not keep an active or waiting job
+      const queue = new Queue(prefillQueueName("prefill-1"), { connection: redis, prefix: bullPrefix(stack.namespace) });
+      await waitFor(async () => (await queue.getActiveCount()) + (await queue.getWaitingCount()) === 0, 4 * HEARTBEAT_TIMEOUT_MS);
+      await queue.close();
       await redis.quit();
     } finally {
-      process.kill(frozen.pid, "SIGCONT");
+      process.kill(frozen.pid, "SIGKILL");
       client.close();
     }
   });

@@ -61,6 +61,19 @@ export class PrefillQueues {
     return job ? job.getState() : "unknown";
   }
 
+  /** Remove a lost worker's queue with every job in it (active ones included). */
+  async retire(workerId: string): Promise<void> {
+    try {
+      await this.queue(workerId).obliterate({ force: true });
+      this.log.info("retired the queue of a lost prefill worker", { workerId });
+    } catch (err) {
+      this.log.warn("could not retire a prefill queue", { workerId, err: messageOf(err) });
+    } finally {
+      await this.queues.get(workerId)?.close();
+      this.queues.delete(workerId);
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();

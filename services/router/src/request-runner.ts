@@ -162,12 +162,21 @@ export class RequestRunner {
   onWorkerDropped(info: WorkerInfo): void {
     this.d.sync.forget(info.workerId);
     if (info.endpoint) this.d.decodeClients.drop(info.endpoint);
+    const moves: Promise<void>[] = [];
     for (const run of this.running.values()) {
       if (run.plan.decodeWorker === info.workerId) {
         this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: 0 }));
       } else if (run.plan.prefillWorker === info.workerId && run.placement.disaggregated && !run.firstTokenSeen) {
-        void this.movePrefill(run);
+        moves.push(this.movePrefill(run));
       }
+    }
+    if (info.role === "prefill") {
+      // Nobody consumes a lost worker's queue any more, so BullMQ's stalled-job check never runs
+      // there: once its requests have moved, its queue (active jobs included) is removed, unless
+      // the worker came back meanwhile.
+      void Promise.allSettled(moves).then(() => {
+        if (!this.d.table.get(info.workerId)) return this.d.queues.retire(info.workerId);
+      });
     }
   }
 
