@@ -85,6 +85,42 @@ export class AnnouncerTracker {
     return "gap";
   }
 
+  /**
+   * Adopts the state of a snapshot the caller applied: incarnation `incarnation` up to `seq`,
+   * nothing owed. A new incarnation retires the current one. Returns false, changing nothing,
+   * when `incarnation` is retired (the announcer restarted since: the snapshot is old news).
+   * @throws {PrefixIndexError} `INVALID_ARGUMENT` as {@link accept} does for a snapshot.
+   */
+  resync(announcerId: string, incarnation: string, seq: number): boolean {
+    assertId(announcerId, "announcerId");
+    assertId(incarnation, "incarnation");
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new PrefixIndexError("INVALID_ARGUMENT", "seq", `seq must be a safe integer >= 0, got ${seq}`);
+    const st = this.announcers.get(announcerId);
+    if (st === undefined) {
+      this.announcers.set(announcerId, { incarnation, lastSeq: seq, awaitingSnapshot: false, retired: [] });
+      return true;
+    }
+    if (st.incarnation !== incarnation) {
+      if (st.retired.includes(incarnation)) return false;
+      st.retired = [st.incarnation, ...st.retired].slice(0, RETIRED_INCARNATIONS_KEPT);
+      st.incarnation = incarnation;
+    }
+    st.lastSeq = seq;
+    st.awaitingSnapshot = false;
+    return true;
+  }
+
+  /** Marks a snapshot as owed for `announcerId` (e.g. a batch from it could not be used). No-op if unknown. */
+  requireSnapshot(announcerId: string): void {
+    const st = this.announcers.get(announcerId);
+    if (st !== undefined) st.awaitingSnapshot = true;
+  }
+
+  /** Ids of the announcers owed a snapshot. */
+  awaiting(): string[] {
+    return [...this.announcers].filter(([, st]) => st.awaitingSnapshot).map(([id]) => id);
+  }
+
   /** Whether a snapshot is owed for `announcerId` (after a gap or a mid-stream restart). */
   awaitingSnapshot(announcerId: string): boolean {
     return this.announcers.get(announcerId)?.awaitingSnapshot ?? false;

@@ -18,10 +18,20 @@ export type { Tier } from "./tier.js";
 export { emptyMatch, mergeMatches, blocksByFastestTier } from "./location-match.js";
 export type { LocationMatch, TierBlockCounts } from "./location-match.js";
 export { PrefixIndex, MAX_INDEXED_LOCATIONS, MAX_INDEXED_CODECS, MAX_ID_CHARS } from "./prefix-index.js";
-export type { HeldBlock } from "./prefix-index.js";
+export type { HeldBlock, HeldVisitor, PrefixIndexOptions } from "./prefix-index.js";
 export { AnnouncerTracker, RETIRED_INCARNATIONS_KEPT, MAX_ANNOUNCER_ID_CHARS } from "./announcer-tracker.js";
 export type { AcceptVerdict, AnnouncerState } from "./announcer-tracker.js";
-export { chooseWorker, shouldDisaggregate, DEFAULT_ROUTING_WEIGHTS, DEFAULT_LOCAL_PREFILL_MAX_TOKENS } from "./routing-cost.js";
-export type { WorkerLoad, RoutingWeights, WorkerChoice } from "./routing-cost.js";
+export {
+  chooseWorker,
+  scoreWorker,
+  assertRoutingWeights,
+  shouldDisaggregate,
+  DEFAULT_ROUTING_WEIGHTS,
+  DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+} from "./routing-cost.js";
+export type { WorkerLoad, RoutingWeights, WorkerChoice, ChooseOptions } from "./routing-cost.js";
+export { IndexFeed, MAX_BUFFERED_BATCHES } from "./index-feed.js";
+export type { FeedOutcome, FeedCounters } from "./index-feed.js";
+export type { KvIndexEvent, KvIndexBatch } from "./kv-event.js";
 export { PrefixIndexError } from "./errors.js";
 export type { PrefixIndexErrorCode } from "./errors.js";

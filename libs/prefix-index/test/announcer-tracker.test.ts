@@ -119,4 +119,19 @@ describe("AnnouncerTracker", () => {
     }
     expect(t.size()).toBe(0);
   });
+
+  it("resync adopts a snapshot's incarnation and seq, refusing a retired incarnation", () => {
+    const t = new AnnouncerTracker();
+    expect(t.resync("w1", "inc-a", 7)).toBe(true);
+    expect(t.state("w1")).toEqual({ incarnation: "inc-a", lastSeq: 7, awaitingSnapshot: false });
+    expect(t.accept("w1", "inc-a", 8, false)).toBe("apply");
+    expect(t.accept("w1", "inc-b", 1, false)).toBe("restart");
+    expect(t.resync("w1", "inc-a", 9)).toBe(false); // inc-a is retired
+    expect(t.state("w1")?.incarnation).toBe("inc-b");
+    t.requireSnapshot("w1");
+    expect(t.awaiting()).toEqual(["w1"]);
+    expect(t.resync("w1", "inc-b", 1)).toBe(true);
+    expect(t.awaiting()).toEqual([]);
+    expect(() => t.resync("w1", "inc-b", -1)).toThrow(PrefixIndexError);
+  });
 });

@@ -31,7 +31,7 @@ describe("chooseWorker (temperature 0)", () => {
     const w: WorkerLoad = { ...idle("w1"), queuedPrefillTokens: 10, activeDecodeBlocks: 3 };
     const choice = chooseWorker([w], new Map([["w1", m(2, 3, 5)]]), 24, BS, greedy)!;
     // cached: 2 device + 1 host + 2 ssd blocks of 4 tokens; load: 10 queued + 3 blocks × 4 resident.
-    expect(choice.score).toBeCloseTo(4 * (2 * 1.0 + 1 * 0.6 + 2 * 0.3) - (10 + 12), 10);
+    expect(choice.score).toBeCloseTo(4 * (2 * 1.0 + 1 * 0.6 + 2 * 0.3) - 0.25 * (10 + 12), 10);
     expect(choice.cachedTokens).toBe(20);
   });
 
@@ -49,9 +49,9 @@ describe("chooseWorker (temperature 0)", () => {
 
   it("lets load outweigh a cached prefix", () => {
     const busy = { ...idle("busy"), queuedPrefillTokens: 100 };
-    const matches = new Map([["busy", m(4, 4, 4)]]); // 16 tokens saved < 100 queued
+    const matches = new Map([["busy", m(4, 4, 4)]]); // 16 tokens saved < 0.25 × 100 queued
     expect(chooseWorker([busy, idle("free")], matches, 20, BS, greedy)!.workerId).toBe("free");
-    const lightlyBusy = { ...busy, queuedPrefillTokens: 10 };
+    const lightlyBusy = { ...busy, queuedPrefillTokens: 40 }; // 16 > 0.25 × 40
     expect(chooseWorker([lightlyBusy, idle("free")], matches, 20, BS, greedy)!.workerId).toBe("busy");
   });
 
@@ -59,6 +59,27 @@ describe("chooseWorker (temperature 0)", () => {
     const ids = ["w3", "w1", "w2"];
     expect(chooseWorker(ids.map((id) => idle(id)), new Map(), 16, BS, greedy)!.workerId).toBe("w1");
     expect(chooseWorker([...ids].reverse().map((id) => idle(id)), new Map(), 16, BS, greedy)!.workerId).toBe("w1");
+  });
+
+  it("breaks ties by the least recent prefill work before the id", () => {
+    const a = { ...idle("a"), recentPrefillTokens: 500 };
+    const b = { ...idle("b"), recentPrefillTokens: 100 };
+    const c = { ...idle("c"), recentPrefillTokens: 100 };
+    expect(chooseWorker([a, b, c], new Map(), 16, BS, greedy)!.workerId).toBe("b");
+    expect(chooseWorker([c, a, b], new Map(), 16, BS, greedy)!.workerId).toBe("b");
+    // recent work never outweighs a score difference
+    expect(chooseWorker([a, b], new Map([["a", m(1, 1, 1)]]), 16, BS, greedy)!.workerId).toBe("a");
+  });
+
+  it("adds the session affinity bonus to the session's last worker only", () => {
+    const workers = [idle("w1"), idle("w2")];
+    const w = { ...greedy, sessionAffinity: 10 };
+    expect(chooseWorker(workers, new Map(), 16, BS, w, { sessionWorkerId: "w2" })!.workerId).toBe("w2");
+    expect(chooseWorker(workers, new Map(), 16, BS, w, { sessionWorkerId: "gone" })!.workerId).toBe("w1");
+    // 2 cached blocks (8 tokens) on w1 lose to the 10-token bonus on w2, 3 blocks (12 tokens) win
+    expect(chooseWorker(workers, new Map([["w1", m(2, 2, 2)]]), 16, BS, w, { sessionWorkerId: "w2" })!.workerId).toBe("w2");
+    expect(chooseWorker(workers, new Map([["w1", m(3, 3, 3)]]), 16, BS, w, { sessionWorkerId: "w2" })!.workerId).toBe("w1");
+    expect(chooseWorker(workers, new Map(), 16, BS, { ...w, sessionAffinity: 0 }, { sessionWorkerId: "w2" })!.workerId).toBe("w1");
   });
 
   it("caps a match at the prompt's full blocks", () => {
@@ -85,7 +106,7 @@ describe("chooseWorker (temperature > 0)", () => {
     const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 0.5 };
     const run = (seed: number): string[] => {
       const rng = mulberry32(seed);
-      return Array.from({ length: 50 }, () => chooseWorker(workers, matches, 16, BS, w, rng)!.workerId);
+      return Array.from({ length: 50 }, () => chooseWorker(workers, matches, 16, BS, w, { rng })!.workerId);
     };
     expect(run(7)).toEqual(run(7));
   });
@@ -95,15 +116,15 @@ describe("chooseWorker (temperature > 0)", () => {
     const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 1 };
     let best = 0;
     const draws = 20_000;
-    for (let i = 0; i < draws; i++) if (chooseWorker(workers, matches, 16, BS, w, rng)!.workerId === "best") best++;
+    for (let i = 0; i < draws; i++) if (chooseWorker(workers, matches, 16, BS, w, { rng })!.workerId === "best") best++;
     expect(best / draws).toBeGreaterThan(Math.E / (1 + Math.E) - 0.02);
     expect(best / draws).toBeLessThan(Math.E / (1 + Math.E) + 0.02);
   });
 
   it("maps the rng's range onto candidates sorted by id", () => {
     const w = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 1 };
-    expect(chooseWorker(workers, matches, 16, BS, w, () => 0)!.workerId).toBe("best");
-    expect(chooseWorker(workers, matches, 16, BS, w, () => 0.999999)!.workerId).toBe("worst");
+    expect(chooseWorker(workers, matches, 16, BS, w, { rng: () => 0 })!.workerId).toBe("best");
+    expect(chooseWorker(workers, matches, 16, BS, w, { rng: () => 0.999999 })!.workerId).toBe("worst");
   });
 
   it("is uniform when all scores are equal", () => {
@@ -112,7 +133,7 @@ describe("chooseWorker (temperature > 0)", () => {
     const counts = new Map<string, number>();
     const four = ["a", "b", "c", "d"].map((id) => idle(id));
     for (let i = 0; i < 8000; i++) {
-      const id = chooseWorker(four, new Map(), 16, BS, w, rng)!.workerId;
+      const id = chooseWorker(four, new Map(), 16, BS, w, { rng })!.workerId;
       counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     for (const id of ["a", "b", "c", "d"]) expect(Math.abs(counts.get(id)! / 8000 - 0.25)).toBeLessThan(0.03);
@@ -144,6 +165,14 @@ describe("chooseWorker input checks", () => {
     expect(codeAndField(() => chooseWorker([idle("a")], new Map(), 16, BS, { ...greedy, host: Number.NaN }))).toEqual([
       "INVALID_ARGUMENT",
       "weights.host",
+    ]);
+    expect(codeAndField(() => chooseWorker([idle("a")], new Map(), 16, BS, { ...greedy, sessionAffinity: -1 }))).toEqual([
+      "INVALID_ARGUMENT",
+      "weights.sessionAffinity",
+    ]);
+    expect(codeAndField(() => chooseWorker([{ ...idle("a"), recentPrefillTokens: Infinity }], new Map(), 16, BS, greedy))).toEqual([
+      "INVALID_ARGUMENT",
+      "candidates[0].recentPrefillTokens",
     ]);
   });
 });
