@@ -1,0 +1,23 @@
+// The papers' default parameters of each selection policy, as named constants (DESIGN.md section 5).
+
+/** SnapKV: query rows at the end of the prompt whose attention votes (paper: 32). */
+export const SNAPKV_WINDOW_TOKENS = 32;
+/** SnapKV: max-pooling kernel over the votes, in positions (paper: 7, max pooling). */
+export const SNAPKV_KERNEL_SIZE = 7;
+/** StreamingLLM: attention-sink tokens kept at the start (paper: 4). */
+export const STREAMING_SINK_TOKENS = 4;
+/** PyramidKV: ratio of the lowest layer budget to the highest's complement (paper: beta = 20). */
+export const PYRAMID_BETA = 20;
+/** ChunkKV: tokens per chunk (paper: 10). */
+export const CHUNKKV_CHUNK_TOKENS = 10;
+/** ChunkKV: layers sharing one selection (layer-wise index reuse; paper's reuse setting 2). */
+export const CHUNKKV_REUSE_LAYERS = 2;
+/** H2O: share of the budget given to the recent window, the rest to heavy hitters (paper: half). */
+export const H2O_RECENT_SHARE = 0.5;
+/**
+ * Quest: leading layers kept dense (paper: 2). 0 here: with 5 layers, two dense layers would keep
+ * 40% of the cache whatever the budget, so no budget below 40% could be met.
+ */
+export const QUEST_DENSE_LAYERS = 0;
+/** adaptivekv: least share of the uniform per-layer budget any layer gets. */
+export const ADAPTIVE_MIN_LAYER_SHARE = 0.25;
