@@ -12,7 +12,9 @@ import {
   type EngineWorkerInit,
   type WorkerToHost,
 } from './engine-protocol.js';
+import type { SelectionExport, SelectionMeta } from './engine-selection.js';
 import type { KvCacheListener } from './kv-pool.js';
+import type { SelectionSummary } from './sequence-selection.js';
 
 /** How to start the worker's engine. */
 export type EngineHostOptions = EngineWorkerInit;
@@ -146,6 +148,37 @@ export class EngineHost {
   importBlocks(seqId: string, blocks: Uint8Array[]): Promise<void> {
     const owned = blocks.map((b) => b.slice());
     return this.call('importBlocks', [seqId, owned], transferablesOf(owned));
+  }
+
+  /** Give an empty sequence a selection policy ("snapkv@25"; "" / "none" clears) for a prompt of `promptTokens`. */
+  setSelectionPolicy(seqId: string, policy: string, promptTokens: number): Promise<void> {
+    return this.call('setSelectionPolicy', [seqId, policy, promptTokens]);
+  }
+
+  /** Apply the sequence's policy to its prefilled prompt; resolves to what was kept. */
+  compress(seqId: string): Promise<SelectionSummary> {
+    return this.call('compress', [seqId]);
+  }
+
+  /** What the sequence's compression kept, or null. */
+  selectionSummary(seqId: string): Promise<SelectionSummary | null> {
+    return this.call('selectionSummary', [seqId]);
+  }
+
+  /** The sparse hand-off (meta and blocks in `codec`, hashed from the 16-byte `key`) of a sequence compressed just now. */
+  exportSelection(seqId: string, codec: string, key: Uint8Array): Promise<SelectionExport> {
+    return this.call('exportSelection', [seqId, codec, compactBytes(key)]);
+  }
+
+  /** Import a sparse hand-off into an empty reserved sequence; the caller's arrays stay usable. */
+  importSelection(seqId: string, meta: SelectionMeta, codec: string, blocks: Uint8Array[]): Promise<SelectionSummary> {
+    const owned = blocks.map((b) => b.slice());
+    return this.call('importSelection', [seqId, meta, codec, owned], transferablesOf(owned));
+  }
+
+  /** Apply a compression computed elsewhere to a sequence holding its prompt densely. */
+  applySelection(seqId: string, meta: SelectionMeta): Promise<SelectionSummary> {
+    return this.call('applySelection', [seqId, meta]);
   }
 
   /** Refuse new calls, wait for in-flight ones to settle, then stop the worker. Idempotent. */

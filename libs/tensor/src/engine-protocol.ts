@@ -1,8 +1,11 @@
 // Typed message protocol between EngineHost (service thread) and the engine worker thread.
 import type { DecodeRequest, PrefillOptions } from './engine.js';
 import { EngineError, KvImportError, type EngineErrorCode, type KvImportErrorCode } from './engine-error.js';
+import type { SelectionExport, SelectionMeta } from './engine-selection.js';
 import { KvBlockError, type KvBlockErrorCode } from './kv-block-error.js';
 import type { ModelConfig } from './model-config.js';
+import { PolicyError, type PolicyErrorCode } from './policies/policy-error.js';
+import type { SelectionSummary } from './sequence-selection.js';
 
 /** What the worker needs to build its engine (passed as workerData). */
 export interface EngineWorkerInit {
@@ -38,6 +41,12 @@ export interface EngineCalls {
   };
   exportTail: { args: [seqId: string, codec: string, hash: Uint8Array]; result: Uint8Array | null };
   importBlocks: { args: [seqId: string, blocks: Uint8Array[]]; result: void };
+  setSelectionPolicy: { args: [seqId: string, policy: string, promptTokens: number]; result: void };
+  compress: { args: [seqId: string]; result: SelectionSummary };
+  selectionSummary: { args: [seqId: string]; result: SelectionSummary | null };
+  exportSelection: { args: [seqId: string, codec: string, key: Uint8Array]; result: SelectionExport };
+  importSelection: { args: [seqId: string, meta: SelectionMeta, codec: string, blocks: Uint8Array[]]; result: SelectionSummary };
+  applySelection: { args: [seqId: string, meta: SelectionMeta]; result: SelectionSummary };
 }
 
 export type EngineMethod = keyof EngineCalls;
@@ -68,13 +77,14 @@ export function serializeError(err: unknown): SerializedError {
   return { name: 'Error', message: String(err) };
 }
 
-/** Rebuild the named error class (EngineError, KvImportError, KvBlockError) where known. */
+/** Rebuild the named error class (EngineError, KvImportError, KvBlockError, PolicyError) where known. */
 export function reviveError(e: SerializedError): Error {
   const cause = e.stack === undefined ? undefined : { workerStack: e.stack };
   let err: Error;
   if (e.name === 'EngineError' && e.code !== undefined) err = new EngineError(e.code as EngineErrorCode, e.message, { cause });
   else if (e.name === 'KvImportError' && e.code !== undefined) err = new KvImportError(e.code as KvImportErrorCode, e.message, { cause });
   else if (e.name === 'KvBlockError' && e.code !== undefined) err = new KvBlockError(e.code as KvBlockErrorCode, e.message, { cause });
+  else if (e.name === 'PolicyError' && e.code !== undefined) err = new PolicyError(e.code as PolicyErrorCode, e.message, { cause });
   else {
     err = new Error(e.message, { cause });
     err.name = e.name;

@@ -29,6 +29,12 @@ function handlersFor(engine: LlamaEngine): Handlers {
     exportBlocks: (seqId, firstBlock, count, codec, hashes) => engine.exportBlocks(seqId, firstBlock, count, codec, hashes),
     exportTail: (seqId, codec, hash) => engine.exportTail(seqId, codec, hash),
     importBlocks: (seqId, blocks) => engine.importBlocks(seqId, blocks),
+    setSelectionPolicy: (seqId, policy, promptTokens) => engine.setSelectionPolicy(seqId, policy, promptTokens),
+    compress: (seqId) => engine.compress(seqId),
+    selectionSummary: (seqId) => engine.selectionSummary(seqId),
+    exportSelection: (seqId, codec, key) => engine.exportSelection(seqId, codec, key),
+    importSelection: (seqId, meta, codec, blocks) => engine.importSelection(seqId, meta, codec, blocks),
+    applySelection: (seqId, meta) => engine.applySelection(seqId, meta),
   };
 }
 

@@ -3,10 +3,13 @@ import { EngineError, KvImportError } from './engine-error.js';
 import { ForwardPass, type ForwardRow } from './forward.js';
 import type { AttentionObserver } from './kernels/attention.js';
 import { RopeTable } from './kernels/rope.js';
+import { checkShareable, EngineSelection, type SelectionExport, type SelectionMeta } from './engine-selection.js';
 import { decodeBlocksForImport, exportSequenceBlock, writeBlocks } from './kv-block-transfer.js';
 import { KvPool, type KvCacheListener, type SequencePages } from './kv-pool.js';
+import type { KvWriteTransform } from './kv-write-transform.js';
 import type { LlamaModel } from './llama-model.js';
 import { checkModelConfig } from './model-config.js';
+import type { SelectionSummary } from './sequence-selection.js';
 
 /** Prefill chunk size when none is given, in tokens. */
 export const DEFAULT_PREFILL_CHUNK_TOKENS = 64;
@@ -19,6 +22,11 @@ export interface LlamaEngineOptions {
   capacityBlocks: number;
   /** Tokens per batched prefill forward. @default DEFAULT_PREFILL_CHUNK_TOKENS */
   prefillChunkTokens?: number;
+  /**
+   * Rewrite K (pre-RoPE) and V as they are written, e.g. a codec's quantize-dequantize for the
+   * quality harness. A `block` transform makes prefill run one token per forward. @default none
+   */
+  kvTransform?: KvWriteTransform;
 }
 
 /** Per-call prefill options. */
@@ -39,6 +47,7 @@ export class LlamaEngine {
   readonly blockSize: number;
   private readonly pool: KvPool;
   private readonly forward: ForwardPass;
+  private readonly selection: EngineSelection;
   private readonly chunkTokens: number;
 
   constructor(model: LlamaModel, opts: LlamaEngineOptions) {
@@ -51,6 +60,8 @@ export class LlamaEngine {
     const rope = new RopeTable(headDim, seqLen);
     this.pool = new KvPool({ nLayers, nKvHeads, headDim, blockSize: opts.blockSize, capacityBlocks: opts.capacityBlocks }, rope);
     this.forward = new ForwardPass(model, this.pool, rope);
+    this.forward.kvTransform = opts.kvTransform ?? null;
+    this.selection = new EngineSelection(model, this.pool, rope);
   }
 
   /** Pages that can still be reserved: free plus unreferenced cached (evictable) pages. */
@@ -163,6 +174,7 @@ export class LlamaEngine {
     const seq = this.pool.sequence(seqId);
     const tail = seq.length % this.blockSize;
     if (tail === 0) return null;
+    checkShareable(seq, this.blockSize, Math.floor(seq.length / this.blockSize), Math.floor(seq.length / this.blockSize) + 1);
     return exportSequenceBlock(this.model, this.pool, seq, seq.length - tail, tail, codec, hash);
   }
 
@@ -173,6 +185,7 @@ export class LlamaEngine {
   importBlocks(seqId: string, blocks: Uint8Array[]): void {
     const seq = this.pool.sequence(seqId);
     if (blocks.length === 0) return;
+    if (seq.policy?.selection) throw new EngineError('INVALID_ARGUMENT', `sequence ${seqId} is compressed: blocks cannot be appended`);
     if (seq.length % this.blockSize !== 0) {
       throw new KvImportError('MISALIGNED', `sequence ${seqId} has ${seq.length} tokens, not a multiple of ${this.blockSize}`);
     }
@@ -187,10 +200,47 @@ export class LlamaEngine {
     });
   }
 
+  /**
+   * Give an empty sequence a policy ("snapkv@25"; "" / "none" clears it) for a `promptTokens` prompt:
+   * the prefill collects what it needs, {@link compress} applies it. Throws PolicyError on a bad spec.
+   */
+  setSelectionPolicy(seqId: string, policy: string, promptTokens: number): void {
+    this.selection.setPolicy(this.pool.sequence(seqId), policy, promptTokens);
+  }
+
+  /**
+   * Apply the policy to the prompt: per (layer, KV head) kept entries copied into private pages
+   * (prompt pages released; shared ones stay cached), or Quest's per-query page selection. Blocks
+   * of a compressed sequence are request-scoped: never exported or registered.
+   */
+  compress(seqId: string): SelectionSummary {
+    return this.withEvents(() => this.selection.compress(this.pool.sequence(seqId)));
+  }
+
+  /** What the sequence's compression kept, or null if it is not compressed. */
+  selectionSummary(seqId: string): SelectionSummary | null {
+    return this.selection.summary(this.pool.sequence(seqId));
+  }
+
+  /** Sparse hand-off of a sequence compressed just now: meta plus blocks in `codec`, hashed from `key`. */
+  exportSelection(seqId: string, codec: string, key: Uint8Array): SelectionExport {
+    return this.selection.exportSparse(this.pool.sequence(seqId), codec, key);
+  }
+
+  /** Import a sparse hand-off into an empty (reserved) sequence; blocks are verified first. */
+  importSelection(seqId: string, meta: SelectionMeta, codec: string, blocks: Uint8Array[]): SelectionSummary {
+    return this.withEvents(() => this.selection.importSparse(this.pool.sequence(seqId), meta, codec, blocks));
+  }
+
+  /** Apply a compression computed elsewhere to a sequence holding its prompt densely. */
+  applySelection(seqId: string, meta: SelectionMeta): SelectionSummary {
+    return this.withEvents(() => this.selection.apply(this.pool.sequence(seqId), meta));
+  }
+
   private runPrefill(seqId: string, tokens: number[], opts: PrefillOptions | undefined, allLogits: boolean): Float32Array[] {
     const seq = this.pool.sequence(seqId);
     if (tokens.length === 0) throw new EngineError('INVALID_ARGUMENT', 'prefill needs at least one token');
-    const chunk = opts?.chunkTokens ?? this.chunkTokens;
+    const chunk = this.forward.kvTransform?.granularity === 'block' ? 1 : (opts?.chunkTokens ?? this.chunkTokens);
     checkPositive('chunkTokens', chunk);
     tokens.forEach((t) => this.checkToken(t));
     const total = seq.length + tokens.length;
@@ -228,6 +278,7 @@ export class LlamaEngine {
     if ((firstBlock + count) * this.blockSize > seq.length) {
       throw new EngineError('INVALID_ARGUMENT', `blocks ${firstBlock}..${firstBlock + count - 1} are not all full (length ${seq.length})`);
     }
+    checkShareable(seq, this.blockSize, firstBlock, firstBlock + count);
   }
 
   private checkToken(token: number): void {

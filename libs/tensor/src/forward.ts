@@ -4,6 +4,8 @@ import { addInPlace, matmulRows, rmsNormRows, swiGlu } from './kernels/math-kern
 import type { RopeTable } from './kernels/rope.js';
 import type { KvPool, SequencePages } from './kv-pool.js';
 import type { LlamaModel } from './llama-model.js';
+import { writeTokenTransformed, type KvWriteTransform } from './kv-write-transform.js';
+import { SelectedAttention } from './selected-attention.js';
 
 /** One token to run: its sequence (pages already allocated), position and id. */
 export interface ForwardRow {
@@ -23,6 +25,7 @@ export class ForwardPass {
   private readonly pool: KvPool;
   private readonly rope: RopeTable;
   private readonly attn = new AttentionScratch();
+  private readonly selected: SelectedAttention;
   private capacity = 0;
   private x = new Float32Array(0);
   private xb = new Float32Array(0);
@@ -35,12 +38,16 @@ export class ForwardPass {
   private logits = new Float32Array(0);
   /** Optional hook receiving attention probabilities (costs a call per row, layer and head). */
   observer: AttentionObserver | null = null;
+  /** Optional rewrite of K/V as they are written (quality harness); null keeps the plain path. */
+  kvTransform: KvWriteTransform | null = null;
 
   constructor(model: LlamaModel, pool: KvPool, rope: RopeTable) {
     this.model = model;
     this.pool = pool;
     this.rope = rope;
     this.attn.ensure(model.config.seqLen, model.config.headDim);
+    const { nHeads, nKvHeads, headDim, seqLen } = model.config;
+    this.selected = new SelectedAttention(pool, { nHeads, nKvHeads, headDim }, seqLen, this.attn);
   }
 
   /** Run `rows`; returns fresh logits for the rows listed in `logitRows`, in that order. */
@@ -63,15 +70,31 @@ export class ForwardPass {
       matmulRows(v, xb, lw.wv, n, dim, kvd);
       for (let r = 0; r < n; r++) {
         const { seq, pos } = rows[r];
-        this.pool.writeToken(l, this.pool.tokenOffset(seq, pos), pos, k, r * kvd, v, r * kvd);
+        const offset = this.pool.tokenOffset(seq, pos);
+        if (this.kvTransform === null) this.pool.writeToken(l, offset, pos, k, r * kvd, v, r * kvd);
+        else writeTokenTransformed(this.pool, this.kvTransform, l, seq, pos, k, v, r * kvd);
         this.rope.rotate(q, r * dim, q, r * dim, nHeads, pos);
+        const selection = seq.policy?.selection;
+        if (selection) this.selected.append(selection, l, offset, pos);
       }
       for (let r = 0; r < n; r++) {
         const { seq, pos, seqId } = rows[r];
-        for (let t = 0; t <= pos; t++) offsets[t] = this.pool.tokenOffset(seq, t);
         const observer = this.observer;
+        const selection = seq.policy?.selection;
+        if (selection) {
+          this.selected.attend({ seqId, seq, selection, pos }, l, q, r * dim, xb, r * dim, observer);
+          continue;
+        }
+        for (let t = 0; t <= pos; t++) offsets[t] = this.pool.tokenOffset(seq, t);
+        const collector = seq.policy?.collector ?? null;
+        const collect = collector !== null && collector.wants(pos) ? collector : null;
         const observe =
-          observer === null ? undefined : (head: number, probs: Float64Array) => observer({ seqId, position: pos, layer: l, head, probs });
+          observer === null && collect === null
+            ? undefined
+            : (head: number, probs: Float64Array) => {
+                collect?.observe(l, head, pos, probs);
+                observer?.({ seqId, position: pos, layer: l, head, probs });
+              };
         attendRow(xb, r * dim, q, r * dim, this.pool.keysRot[l], this.pool.values[l], offsets, pos + 1, shape, this.attn, observe);
       }
       matmulRows(xb2, xb, lw.wo, n, dim, dim);

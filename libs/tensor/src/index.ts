@@ -43,6 +43,9 @@ export {
   INT4_GROUP,
 } from './codecs/affine-codecs.js';
 export type { AffineCodecSpec, GroupAxis } from './codecs/affine-spec.js';
+export { codecWriteTransform } from './codecs/codec-transform.js';
+export type { KvHeadShape } from './codecs/codec-transform.js';
+export type { KvWriteTransform } from './kv-write-transform.js';
 export {
   floatToHalfBits,
   halfBitsToFloat,
@@ -69,3 +72,11 @@ export type { AttentionObserver } from './kernels/attention.js';
 export { EngineHost } from './engine-host.js';
 export type { EngineHostOptions } from './engine-host.js';
 export type { EngineModelInfo, EngineCalls, EngineMethod } from './engine-protocol.js';
+export { POLICY_METHODS, NO_POLICY, MAX_POLICY_SPEC_CHARS, parsePolicySpec, formatPolicySpec, budgetTokens } from './policies/policy-spec.js';
+export type { PolicyMethod, PolicySpec } from './policies/policy-spec.js';
+export { PolicyError } from './policies/policy-error.js';
+export type { PolicyErrorCode } from './policies/policy-error.js';
+export { rowsToCompute } from './policies/attention-stats.js';
+export type { SelectionSummary } from './sequence-selection.js';
+export type { SelectionMeta, SelectionExport } from './engine-selection.js';
+export { selectionBlockHash, sparseLayout } from './selection-transfer.js';

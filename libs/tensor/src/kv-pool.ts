@@ -2,6 +2,8 @@
 // refcounted prefix cache of full pages keyed by block hash, LRU eviction, stored/removed events.
 import { EngineError } from './engine-error.js';
 import type { RopeTable } from './kernels/rope.js';
+import { PageKeyBounds } from './page-key-bounds.js';
+import type { PolicyState } from './sequence-selection.js';
 
 /** Listener for cache membership changes; hashes are 16-byte block hashes. */
 export type KvCacheListener = (hashes: Uint8Array[]) => void;
@@ -17,10 +19,21 @@ export interface KvPoolShape {
   capacityBlocks: number;
 }
 
-/** A sequence's page table: pages[i] holds tokens [i*blockSize, (i+1)*blockSize); extra pages are reserved. */
+/** A page-table entry whose page was given back (its positions live on only as selected entries). */
+export const RELEASED_PAGE = -1;
+
+/**
+ * A sequence's page table: pages[i] holds tokens [i*blockSize, (i+1)*blockSize); extra pages are
+ * reserved. A compressed sequence may have RELEASED_PAGE entries below its compression point and
+ * hold `extraPages` of packed selected entries.
+ */
 export interface SequencePages {
   readonly pages: number[];
   length: number;
+  /** Private pages held outside the position table (packed selected entries). */
+  readonly extraPages: number[];
+  /** Selection policy of the sequence, if any (sequence-selection.ts). */
+  policy: PolicyState | null;
 }
 
 /** Hex form of a block hash, the cache key. */
@@ -42,6 +55,8 @@ export class KvPool {
   readonly keysRot: Float32Array[];
   /** Per layer, values. */
   readonly values: Float32Array[];
+  /** Quest metadata: per page, layer and KV head, channel min/max of the rotated keys. */
+  readonly keyBounds: PageKeyBounds;
   private readonly rope: RopeTable;
   private readonly nKvHeads: number;
   private readonly refs: Int32Array;
@@ -71,6 +86,7 @@ export class KvPool {
     this.keysPre = alloc();
     this.keysRot = alloc();
     this.values = alloc();
+    this.keyBounds = new PageKeyBounds(shape.nLayers, shape.capacityBlocks, this.kvDim);
     this.refs = new Int32Array(shape.capacityBlocks);
     this.pageHash = new Array<Uint8Array | null>(shape.capacityBlocks).fill(null);
     for (let p = shape.capacityBlocks - 1; p >= 0; p--) this.free.push(p);
@@ -111,13 +127,14 @@ export class KvPool {
   /** Start an empty page table; throws DUPLICATE_SEQUENCE if the id is open. */
   openSequence(seqId: string): void {
     if (this.sequences.has(seqId)) throw new EngineError('DUPLICATE_SEQUENCE', `sequence ${seqId} is already open`);
-    this.sequences.set(seqId, { pages: [], length: 0 });
+    this.sequences.set(seqId, { pages: [], length: 0, extraPages: [], policy: null });
   }
 
   /** Release a sequence's pages; its cached full pages stay cached (and become evictable). */
   closeSequence(seqId: string): void {
     const seq = this.sequence(seqId);
-    for (const page of seq.pages) this.release(page);
+    for (const page of seq.pages) if (page !== RELEASED_PAGE) this.release(page);
+    for (const page of seq.extraPages) this.release(page);
     this.sequences.delete(seqId);
   }
 
@@ -175,6 +192,16 @@ export class KvPool {
     this.pendingStored.push(owned);
   }
 
+  /** A private page for the caller (free, else the LRU cached one); throws POOL_EXHAUSTED. */
+  takePage(): number {
+    return this.allocate();
+  }
+
+  /** Give back a page from takePage or a page table (shared pages stay while others hold them). */
+  dropPage(page: number): void {
+    this.release(page);
+  }
+
   /** Float offset of (page, slot) in the per-layer arrays. */
   slotOffset(page: number, slot: number): number {
     return (page * this.blockSize + slot) * this.kvDim;
@@ -191,11 +218,18 @@ export class KvPool {
     this.keysPre[layer].set(k.subarray(kOff, kOff + this.kvDim), offset);
     this.values[layer].set(v.subarray(vOff, vOff + this.kvDim), offset);
     this.rope.rotate(this.keysPre[layer], offset, this.keysRot[layer], offset, this.nKvHeads, pos);
+    this.keyBounds.include(layer, (offset / this.pageFloats) | 0, this.keysRot[layer], offset);
+  }
+
+  /** Floats of one page in a per-layer array. */
+  get pageFloats(): number {
+    return this.blockSize * this.kvDim;
   }
 
   private allocate(): number {
     const page = this.free.pop() ?? this.evictOne();
     this.refs[page] = 1;
+    this.keyBounds.reset(page);
     return page;
   }
 

@@ -1,6 +1,9 @@
 // Causal grouped-query attention of one query row over a sequence's paged keys/values, float64 softmax.
 
-/** Receives one head's attention probabilities over positions 0..position (valid only during the call). */
+/**
+ * Receives one head's attention probabilities over positions 0..position (valid only during the
+ * call). For a compressed sequence probs[i] is for `positions[i]` (the entries that head read).
+ */
 export type AttentionObserver = (event: {
   seqId: string;
   /** Position of the query token. */
@@ -9,6 +12,8 @@ export type AttentionObserver = (event: {
   head: number;
   /** probs[t] for t in 0..position; a view into scratch memory, copy it to keep it. */
   probs: Float64Array;
+  /** Compressed sequences only: the position of each entry of probs. */
+  positions?: Int32Array;
 }) => void;
 
 /** Scratch reused across rows; grown to the longest context once. */
