@@ -15,6 +15,7 @@ export class MetaWriter {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
+  /** Reserve `n` bytes (growing the buffer) and return their offset; call before reading this.buf. */
   private room(n: number): number {
     if (this.at + n > this.buf.length) {
       const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
@@ -27,29 +28,34 @@ export class MetaWriter {
   }
 
   u8(v: number): this {
-    this.buf.writeUInt8(v, this.room(1));
+    const at = this.room(1);
+    this.buf.writeUInt8(v, at);
     return this;
   }
 
   u32(v: number): this {
-    this.buf.writeUInt32LE(v, this.room(4));
+    const at = this.room(4);
+    this.buf.writeUInt32LE(v, at);
     return this;
   }
 
   u48(v: number): this {
-    this.buf.writeUIntLE(v, this.room(6), 6);
+    const at = this.room(6);
+    this.buf.writeUIntLE(v, at, 6);
     return this;
   }
 
   bytes(v: Uint8Array): this {
-    this.buf.set(v, this.room(v.length));
+    const at = this.room(v.length);
+    this.buf.set(v, at);
     return this;
   }
 
   /** A string of at most 65,535 UTF-8 bytes, u16 length first. */
   str(s: string): this {
     const b = Buffer.from(s, "utf8").subarray(0, 0xffff);
-    this.buf.writeUInt16LE(b.length, this.room(2));
+    const at = this.room(2);
+    this.buf.writeUInt16LE(b.length, at);
     return this.bytes(b);
   }
 
@@ -92,7 +98,9 @@ export class MetaReader {
   /** A copy of the next `n` bytes. */
   bytes(n: number, field: string): Uint8Array {
     const at = this.take(n, field);
-    return Uint8Array.prototype.slice.call(this.view, at, at + n);
+    const out = new Uint8Array(n);
+    out.set(this.view.subarray(at, at + n));
+    return out;
   }
 
   str(field: string): string {
