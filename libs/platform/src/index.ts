@@ -25,7 +25,10 @@ export { KvEventAnnouncer, SNAPSHOT_HASHES_PER_EVENT, MAX_SNAPSHOT_BYTES } from 
 export type { HeldBlocks } from "./kv-event-announcer.js";
 export { planFromWire, planToWire, sequenceId } from "./request-plan.js";
 export type { PlannedRequest, PlanSampling } from "./request-plan.js";
-export { KvStoreClient, DEFAULT_KVSTORE_DEADLINE_MS } from "./kvstore-client.js";
-export type { KvStoreClientOptions, KvStoreCallOptions, KvStorePutOptions, KvBlockRun, KvStoreInfo } from "./kvstore-client.js";
+export { KvStoreClient, DEFAULT_KVSTORE_DEADLINE_MS, DEFAULT_DATA_PATHS, RESELECT_AFTER_MS } from "./kvstore-client.js";
+export type {
+  KvStoreClientOptions, KvStoreCallOptions, KvStorePutOptions, KvBlockRun, KvBlockPutResult, KvStoreInfo, KvStoreClientStats,
+} from "./kvstore-client.js";
+export type { DataPathName } from "@kvtier/kv-transport";
 export { Tracing, traceparentOf, contextOf, startSpan, endSpan, inSpan } from "./tracing.js";
 export type { TracingConfig } from "./tracing.js";

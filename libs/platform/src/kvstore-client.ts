@@ -1,20 +1,38 @@
-// Client of a kvstore's KvStoreService over its portable gRPC data path. Every block received is
-// verified here (structure, CRC-32, requested hash and codec) before it is handed out: this is the
-// checksum check on the network receive path (DESIGN.md section 4). A corrupt block is never
-// returned; it ends the run and is counted.
-import { Metadata, status, type CallOptions, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
-import { AckLevel, KvStoreServiceClient, type DeleteResponse, type GetResponse, type InfoResponse, type LookupResponse, type PutRequest } from "@kvtier/proto";
-import { KvBlockError, MAX_KV_BLOCK_BYTES, readKvBlockHeader, verifyKvBlock, type KvBlockHeader } from "@kvtier/tensor";
-import { KvtierError, codeNameOf, isGrpcError, messageOf } from "./errors.js";
-import { GRPC_OPTIONS, MAX_CHUNK_BYTES, insecureCredentials } from "./grpc.js";
+// Client of one kvstore. The control plane (lookup, delete, info) is gRPC; block bytes take the
+// fastest data path the store announces and this process can reach (kvstore-client-paths.ts):
+// co-located shared memory, the TCP fast port, or the portable gRPC stream. Whatever the path,
+// every block received is verified (structure, CRC-32, requested hash and codec) before it is
+// handed out, and a corrupt block is never returned; it ends the run and is counted.
+import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
+import { TransportError, type BlockPath, type BlockRun, type DataPathName, type OutgoingBlock, type ShmPathOptions } from "@kvtier/kv-transport";
+import { KvStoreServiceClient, type DataPlane, type DeleteResponse, type InfoResponse, type LookupResponse } from "@kvtier/proto";
+import { KvBlockError, readKvBlockHeader } from "@kvtier/tensor";
+import { KvtierError } from "./errors.js";
+import { GRPC_OPTIONS, insecureCredentials } from "./grpc.js";
+import { GrpcBlockPath, callError } from "./kvstore-client-grpc-path.js";
+import { selectBlockPath } from "./kvstore-client-paths.js";
 
 /** Deadline of every call unless the caller gives one. */
 export const DEFAULT_KVSTORE_DEADLINE_MS = 30_000;
+/** Data paths tried, fastest first. */
+export const DEFAULT_DATA_PATHS: readonly DataPathName[] = ["shm", "tcp", "grpc"];
+/** After the store could not be asked which paths it offers, wait this long before asking again. */
+export const RESELECT_AFTER_MS = 1_000;
 
 /** Options of a {@link KvStoreClient}. */
 export interface KvStoreClientOptions {
   /** Deadline of each call, in milliseconds. @default DEFAULT_KVSTORE_DEADLINE_MS (30 s) */
   deadlineMs?: number;
+  /** This process's KVTIER_NODE_ID; when given, shared memory is used only with a store of the same node. @default undefined (the probe file decides) */
+  nodeId?: string;
+  /** Data paths allowed, fastest first. @default DEFAULT_DATA_PATHS (shm, tcp, grpc) */
+  dataPaths?: readonly DataPathName[];
+  /** host:port of the store's fast port as reachable from here, when not the announced one (a proxy, NAT). @default the announced endpoint */
+  fastEndpoint?: string;
+  /** Arena shape of the shared-memory path. @default 4 slots of 64 MiB (sparse) */
+  shm?: ShmPathOptions;
+  /** Told when a faster path is not used, and why. @default ignored */
+  onFallback?: (path: DataPathName, reason: string) => void;
 }
 
 /** Per-call options. */
@@ -23,20 +41,19 @@ export interface KvStoreCallOptions {
   deadlineMs?: number;
 }
 
-/** Options of {@link KvStoreClient.put}. */
+/** Options of {@link KvStoreClient.put} and {@link KvStoreClient.putRun}. */
 export interface KvStorePutOptions extends KvStoreCallOptions {
   /** `memory`: acknowledged once in the host tier; `durable`: once fsynced on SSD. @default "memory" */
   ack?: "memory" | "durable";
 }
 
 /** The leading run of blocks a store returned, every one verified. */
-export interface KvBlockRun {
-  /** Encoded blocks, in the order requested. */
-  blocks: Uint8Array[];
-  /** Sum of the blocks' sizes. */
-  bytes: number;
-  /** Blocks received but refused (bad checksum, structure, hash or codec, cut short): 0 or 1, as one ends the run. */
-  corrupt: number;
+export type KvBlockRun = BlockRun;
+
+/** What a put did to one block of a run: `error` set when it was refused. */
+export interface KvBlockPutResult {
+  created: boolean;
+  error?: KvtierError;
 }
 
 /** A store's identity and occupancy. */
@@ -49,156 +66,104 @@ export interface KvStoreInfo {
   blocks: number;
 }
 
-/** A block being reassembled from Get chunks. */
-interface Incoming {
-  buf: Uint8Array;
-  filled: number;
+/** Counters of what this client moved, per data path. */
+export interface KvStoreClientStats {
+  /** Path of the most recent data call ("grpc" before any). */
+  path: DataPathName;
+  bytesSent: Record<DataPathName, number>;
+  bytesReceived: Record<DataPathName, number>;
+  /** Blocks refused on receipt (checksum, structure, hash or codec). */
+  corruptBlocks: number;
 }
 
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-
-/** A KvtierError for a failed call; keeps the status code, the field and the retry hint the store sent. */
-function callError(err: unknown, endpoint: string, op: string): KvtierError {
-  if (err instanceof KvtierError) return err;
-  if (!isGrpcError(err)) return new KvtierError("INTERNAL", `kvstore ${endpoint} ${op}: ${messageOf(err)}`, { cause: err });
-  const md = (err as Partial<ServiceError>).metadata;
-  const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
-  const retry = first("retry-after-ms");
-  return new KvtierError(codeNameOf(err.code), `kvstore ${endpoint} ${op}: ${err.details ?? err.message}`, {
-    field: first("kvtier-field"),
-    retryAfterMs: retry === undefined ? undefined : Number(retry),
-    cause: err,
-  });
+/** A KvtierError for anything a data path threw. */
+function dataError(err: unknown, endpoint: string, op: string): KvtierError {
+  if (err instanceof TransportError) {
+    return new KvtierError(err.code, `kvstore ${endpoint} ${op}: ${err.message}`, { field: err.field || undefined, retryAfterMs: err.retryAfterMs, cause: err });
+  }
+  return callError(err, endpoint, op);
 }
 
-/** Client of one kvstore. Owns its channel; {@link close} is idempotent. */
+/** A broken connection (as opposed to a refusal): worth one more try over gRPC. */
+const connectionLost = (err: unknown): boolean => err instanceof TransportError && (err.code === "UNAVAILABLE" || err.code === "CANCELLED");
+
+/** Client of one kvstore. Owns its channel and data path; {@link close} is idempotent. */
 export class KvStoreClient {
   private readonly client: KvStoreServiceClient;
+  private readonly grpc: GrpcBlockPath;
   private readonly deadlineMs: number;
-  private closed = false;
+  private current: BlockPath | undefined;
+  private choosing: Promise<BlockPath> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly counters: KvStoreClientStats = { path: "grpc", bytesSent: { grpc: 0, tcp: 0, shm: 0 }, bytesReceived: { grpc: 0, tcp: 0, shm: 0 }, corruptBlocks: 0 };
 
   constructor(
     readonly endpoint: string,
-    opts: KvStoreClientOptions = {},
+    private readonly opts: KvStoreClientOptions = {},
   ) {
     this.client = new KvStoreServiceClient(endpoint, insecureCredentials(), GRPC_OPTIONS);
+    this.grpc = new GrpcBlockPath(this.client, endpoint);
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_KVSTORE_DEADLINE_MS;
   }
 
   /**
-   * Store one encoded block under (its header's hash, its codec), streamed in chunks of at most
-   * MAX_CHUNK_BYTES. `created` is false when the store already held these exact bytes.
-   * Throws KvtierError: INVALID_ARGUMENT (field "block") when the block's header does not parse,
-   * else the store's status (INVALID_ARGUMENT naming the field, ALREADY_EXISTS, RESOURCE_EXHAUSTED, ...).
+   * Store one encoded block under (its header's hash, its codec). `created` is false when the
+   * store already held these exact bytes. Throws KvtierError: INVALID_ARGUMENT (field "block")
+   * when the block's header does not parse, else the store's refusal (INVALID_ARGUMENT naming
+   * the field, ALREADY_EXISTS, RESOURCE_EXHAUSTED, ...).
    */
   async put(block: Uint8Array, opts: KvStorePutOptions = {}): Promise<{ created: boolean }> {
+    const [r] = await this.putRun([block], opts);
+    if (r.error) throw r.error;
+    return { created: r.created };
+  }
+
+  /**
+   * Store a run of blocks (normally consecutive blocks of one chain, parents first) in as few
+   * requests as the path allows. One result per block, in order; a refused block does not stop
+   * the others. Rejects only when the store cannot be reached at all.
+   */
+  async putRun(blocks: Uint8Array[], opts: KvStorePutOptions = {}): Promise<KvBlockPutResult[]> {
     this.assertOpen();
-    let header: KvBlockHeader;
-    try {
-      header = readKvBlockHeader(block);
-    } catch (err) {
-      if (err instanceof KvBlockError) throw new KvtierError("INVALID_ARGUMENT", `block: ${err.message}`, { field: "block", cause: err });
-      throw err;
-    }
-    const ack = opts.ack === "durable" ? AckLevel.ACK_LEVEL_DURABLE : AckLevel.ACK_LEVEL_MEMORY;
-    let answered = false;
-    let call!: ClientWritableStream<PutRequest>;
-    const answer = new Promise<{ created: boolean }>((resolve, reject) => {
-      call = this.client.put(this.callOptions(opts), (err, res) => {
-        answered = true;
-        if (err) reject(callError(err, this.endpoint, "put"));
-        else resolve({ created: res.created });
-      });
-    });
-    const settled = answer.then(
-      () => undefined,
-      () => undefined,
-    );
-    const send = async (msg: PutRequest): Promise<boolean> => {
-      if (answered) return false;
-      if (!call.write(msg)) await Promise.race([new Promise((r) => call.once("drain", r)), settled]);
-      return true;
-    };
-    if (await send({ part: { $case: "header", value: { blockHash: header.blockHash, codec: header.codec, totalBytes: block.length, ack } } })) {
-      for (let at = 0; at < block.length; at += MAX_CHUNK_BYTES) {
-        if (!(await send({ part: { $case: "chunk", value: block.subarray(at, at + MAX_CHUNK_BYTES) } }))) break;
+    const results: KvBlockPutResult[] = new Array<KvBlockPutResult>(blocks.length);
+    const outgoing: { index: number; block: OutgoingBlock }[] = [];
+    blocks.forEach((bytes, index) => {
+      try {
+        const h = readKvBlockHeader(bytes);
+        outgoing.push({ index, block: { bytes, hash: h.blockHash, codec: h.codec } });
+      } catch (err) {
+        if (!(err instanceof KvBlockError)) throw err;
+        results[index] = { created: false, error: new KvtierError("INVALID_ARGUMENT", `block: ${err.message}`, { field: "block", cause: err }) };
       }
+    });
+    // One request group per stretch of blocks sharing a codec.
+    for (let a = 0; a < outgoing.length; ) {
+      let b = a + 1;
+      while (b < outgoing.length && outgoing[b].block.codec === outgoing[a].block.codec) b++;
+      const part = outgoing.slice(a, b);
+      const got = await this.onPath("put", (p) => p.putRun(part.map((o) => o.block), opts.ack ?? "memory", { deadline: this.deadline(opts) }));
+      got.value.forEach((r, i) => {
+        results[part[i].index] = r.error ? { created: false, error: dataError(r.error, this.endpoint, "put") } : { created: r.created };
+        if (!r.error) this.counters.bytesSent[got.path] += part[i].block.bytes.length;
+      });
+      a = b;
     }
-    if (!answered) call.end();
-    return answer;
+    return results;
   }
 
   /**
    * The leading run of `hashes` (one chain, in order) the store holds in `codec`. Each block is
-   * reassembled and verified on receipt and must carry the hash requested at its position; the
-   * first that does not ends the run, is counted in `corrupt` and is not returned.
+   * verified on receipt and must carry the hash requested at its position; the first that does
+   * not ends the run, is counted in `corrupt` and is not returned.
    * Throws KvtierError with the call's status when the call itself fails.
    */
   async getRun(hashes: Uint8Array[], codec: string, opts: KvStoreCallOptions = {}): Promise<KvBlockRun> {
     this.assertOpen();
-    const run: KvBlockRun = { blocks: [], bytes: 0, corrupt: 0 };
-    if (hashes.length === 0) return run;
-    const call = this.client.get({ blockHashes: hashes, codec, leaseId: "" }, this.callOptions(opts));
-    return new Promise<KvBlockRun>((resolve, reject) => {
-      let incoming: Incoming | undefined;
-      let done = false;
-      let ended = false;
-      let failure: unknown;
-      let statusKnown = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        if (failure !== undefined) reject(callError(failure, this.endpoint, "get"));
-        else resolve(run);
-      };
-      const refuse = (): void => {
-        run.corrupt += 1;
-        failure = undefined;
-        finish();
-        call.cancel(); // the rest of the run is of no use without this block
-      };
-      // 'end' and the status both arrive; settle on whichever comes second so no data is lost.
-      const maybeFinish = (): void => {
-        if (ended && statusKnown) {
-          if (incoming && failure === undefined) return refuse(); // the stream stopped inside a block
-          finish();
-        }
-      };
-      call.on("data", (msg: GetResponse) => {
-        if (done) return;
-        const part = msg.part;
-        if (part?.$case === "header") {
-          const i = run.blocks.length;
-          const total = part.value.totalBytes;
-          if (incoming || i >= hashes.length || !bytesEqual(part.value.blockHash, hashes[i]) || total < 1 || total > MAX_KV_BLOCK_BYTES) return refuse();
-          incoming = { buf: Buffer.allocUnsafeSlow(total), filled: 0 };
-        } else if (part?.$case === "chunk") {
-          const chunk = part.value;
-          if (!incoming || chunk.length > MAX_CHUNK_BYTES || incoming.filled + chunk.length > incoming.buf.length) return refuse();
-          incoming.buf.set(chunk, incoming.filled);
-          incoming.filled += chunk.length;
-          if (incoming.filled === incoming.buf.length) {
-            const block = incoming.buf;
-            incoming = undefined;
-            if (!this.verified(block, hashes[run.blocks.length], codec)) return refuse();
-            run.blocks.push(block);
-            run.bytes += block.length;
-          }
-        } else refuse();
-      });
-      call.on("error", (err: unknown) => {
-        failure = err;
-      });
-      call.on("status", (s: { code: number }) => {
-        statusKnown = true;
-        if (s.code !== status.OK && failure === undefined) failure = new KvtierError(codeNameOf(s.code), "get failed");
-        maybeFinish();
-      });
-      call.on("end", () => {
-        ended = true;
-        maybeFinish();
-      });
-    });
+    if (hashes.length === 0) return { blocks: [], bytes: 0, corrupt: 0 };
+    const got = await this.onPath("get", (p) => p.getRun(hashes, codec, { deadline: this.deadline(opts) }));
+    this.counters.bytesReceived[got.path] += got.value.bytes;
+    this.counters.corruptBlocks += got.value.corrupt;
+    return got.value;
   }
 
   /** How many leading blocks of `hashes` the store holds in `codec`. */
@@ -217,31 +182,100 @@ export class KvStoreClient {
 
   /** The store's id, incarnation and occupancy. */
   async info(opts: KvStoreCallOptions = {}): Promise<KvStoreInfo> {
-    this.assertOpen();
-    const res = await this.unary<InfoResponse>("info", (cb) => this.client.info({}, new Metadata(), this.callOptions(opts), cb));
+    const res = await this.infoResponse(opts);
     return { storeId: res.storeId, incarnation: res.incarnation, capacityBytes: res.capacityBytes, usedBytes: res.usedBytes, blocks: res.blocks };
   }
 
-  /** Close the channel; calls in flight are cancelled. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.client.close();
+  /** The data path block bytes take now (chosen on first use; "grpc" when nothing faster is reachable). */
+  async dataPath(): Promise<DataPathName> {
+    this.assertOpen();
+    return (await this.path()).name;
   }
 
-  /** True when `block` verifies and carries `hash` and `codec`. */
-  private verified(block: Uint8Array, hash: Uint8Array, codec: string): boolean {
+  /** What this client moved so far, per path. */
+  stats(): KvStoreClientStats {
+    return { ...this.counters, bytesSent: { ...this.counters.bytesSent }, bytesReceived: { ...this.counters.bytesReceived } };
+  }
+
+  /** Close the channel and the data path (its shared-memory arena is removed); calls in flight are cancelled. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const pending = this.choosing;
+      this.client.close();
+      const path = this.current ?? (await pending?.catch(() => undefined));
+      await path?.close();
+    })();
+    return this.closing;
+  }
+
+  /** Run `op` on the current path; a fast path whose connection broke is dropped and `op` retried over gRPC. */
+  private async onPath<T>(what: string, op: (p: BlockPath) => Promise<T>): Promise<{ value: T; path: DataPathName }> {
+    const p = await this.path();
+    this.counters.path = p.name;
     try {
-      const h = verifyKvBlock(block);
-      return bytesEqual(h.blockHash, hash) && h.codec === codec;
+      return { value: await op(p), path: p.name };
     } catch (err) {
-      if (err instanceof KvBlockError) return false;
-      throw err;
+      if (p.name === "grpc" || !connectionLost(err)) throw dataError(err, this.endpoint, what);
+      this.opts.onFallback?.(p.name, `connection lost during ${what}: ${(err as Error).message}`);
+      this.drop(p);
+      this.counters.path = "grpc";
+      try {
+        return { value: await op(this.grpc), path: "grpc" };
+      } catch (e) {
+        throw dataError(e, this.endpoint, what);
+      }
     }
   }
 
+  private drop(p: BlockPath): void {
+    if (this.current === p) this.current = undefined;
+    this.choosing = undefined;
+    void p.close();
+  }
+
+  private path(): Promise<BlockPath> {
+    if (this.current?.usable) return Promise.resolve(this.current);
+    if (this.current) this.drop(this.current);
+    this.choosing ??= this.choose();
+    return this.choosing;
+  }
+
+  private async choose(): Promise<BlockPath> {
+    let announced: DataPlane | undefined;
+    try {
+      announced = (await this.infoResponse({})).dataPlane;
+    } catch {
+      setTimeout(() => (this.choosing = undefined), RESELECT_AFTER_MS).unref();
+      return this.grpc;
+    }
+    const p = await selectBlockPath(announced, {
+      endpoint: this.endpoint,
+      nodeId: this.opts.nodeId,
+      fastEndpoint: this.opts.fastEndpoint,
+      paths: this.opts.dataPaths ?? DEFAULT_DATA_PATHS,
+      shm: this.opts.shm ?? {},
+      grpc: this.grpc,
+      onFallback: this.opts.onFallback,
+    });
+    if (this.closing) {
+      await p.close();
+      return this.grpc;
+    }
+    this.current = p;
+    return p;
+  }
+
+  private infoResponse(opts: KvStoreCallOptions): Promise<InfoResponse> {
+    this.assertOpen();
+    return this.unary<InfoResponse>("info", (cb) => this.client.info({}, new Metadata(), this.callOptions(opts), cb));
+  }
+
+  private deadline(opts: KvStoreCallOptions): number {
+    return Date.now() + (opts.deadlineMs ?? this.deadlineMs);
+  }
+
   private callOptions(opts: KvStoreCallOptions): Partial<CallOptions> {
-    return { deadline: Date.now() + (opts.deadlineMs ?? this.deadlineMs) };
+    return { deadline: this.deadline(opts) };
   }
 
   private unary<Res>(op: string, start: (cb: (err: ServiceError | null, res: Res) => void) => void): Promise<Res> {
@@ -249,6 +283,6 @@ export class KvStoreClient {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new KvtierError("FAILED_PRECONDITION", `kvstore client for ${this.endpoint} is closed`);
+    if (this.closing) throw new KvtierError("FAILED_PRECONDITION", `kvstore client for ${this.endpoint} is closed`);
   }
 }

@@ -26,16 +26,20 @@ export function tailHashOf(plan: PlannedRequest, blockSize: number): { hash: Uin
   return { hash: chainNext(parent, plan.tokens.slice(full * blockSize)), tokens };
 }
 
-/** Put blocks with bounded concurrency; returns bytes written. Failures are logged, not thrown. */
+/**
+ * Put blocks as one run (one request per codec on the fast paths; bounded concurrent Puts on
+ * gRPC); returns bytes written. Failures are logged, not thrown.
+ */
 export async function putBlocks(store: KvStoreClient, blocks: Uint8Array[], log: Logger): Promise<number> {
   let bytes = 0;
-  for (let i = 0; i < blocks.length; i += PUT_CONCURRENCY) {
-    const part = blocks.slice(i, i + PUT_CONCURRENCY);
-    const results = await Promise.allSettled(part.map((b) => store.put(b)));
-    results.forEach((r, j) => {
-      if (r.status === "fulfilled") bytes += part[j].length;
-      else log.warn("kvstore put failed", { err: messageOf(r.reason) });
+  try {
+    const results = await store.putRun(blocks);
+    results.forEach((r, i) => {
+      if (r.error) log.warn("kvstore put failed", { err: r.error.message });
+      else bytes += blocks[i].length;
     });
+  } catch (err) {
+    log.warn("kvstore put failed", { err: messageOf(err) });
   }
   return bytes;
 }
