@@ -8,7 +8,7 @@ import { tierToWire } from "./wire-tier.js";
 /** A BlockEventSink that announces on NATS. */
 export function announcerSink(announcer: KvEventAnnouncer): BlockEventSink {
   return {
-    stored: (tier, codec, hashes) => announcer.stored(tierToWire(tier), codec, hashes),
+    stored: (tier, codec, hashes, parent) => announcer.stored(tierToWire(tier), codec, hashes, parent),
     removed: (tier, codec, hashes) => announcer.removed(tierToWire(tier), codec, hashes),
   };
 }

@@ -20,8 +20,11 @@ export function hashHex(hash: Uint8Array): string {
   return Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("hex");
 }
 
+/** The `id` of (hash, codec) without building a key. */
+export const blockKeyId = (hash: Uint8Array, codec: string): string => `${hashHex(hash)}/${codec}`;
+
 /** The key of (hash, codec). The hash is copied, so callers may reuse their buffer. */
 export function blockKey(hash: Uint8Array, codec: string): BlockKey {
   const own = Uint8Array.from(hash);
-  return { hash: own, codec, id: `${hashHex(own)}/${codec}` };
+  return { hash: own, codec, id: blockKeyId(own, codec) };
 }

@@ -5,7 +5,7 @@ import { KvtierError, MAX_CHUNK_BYTES } from "@kvtier/platform";
 import type { GetRequest, GetResponse } from "@kvtier/proto";
 import { statusOf } from "./grpc-status.js";
 import type { ServiceDeps } from "./service-deps.js";
-import { parseBlockKeys } from "./wire-requests.js";
+import { parseBlockKeys, parseLease } from "./wire-requests.js";
 import { tierToWire } from "./wire-tier.js";
 
 type GetCall = ServerWritableStream<GetRequest, GetResponse>;
@@ -21,11 +21,9 @@ export function getHandler(deps: ServiceDeps): handleServerStreamingCall<GetRequ
 }
 
 async function serveRun(deps: ServiceDeps, call: GetCall): Promise<void> {
-  if (call.request.leaseId !== "") {
-    throw new KvtierError("FAILED_PRECONDITION", "lease_id: leases are not supported by this store yet", { field: "lease_id" });
-  }
   const keys = parseBlockKeys(call.request.blockHashes, call.request.codec);
-  const run = await deps.store.getRun(keys);
+  const lease = parseLease(call.request.leaseId, call.request.leaseTtlMs);
+  const run = await deps.store.getRun(keys, { lease });
   for (const block of run) {
     const header: GetResponse = { part: { $case: "header", value: { blockHash: block.key.hash, totalBytes: block.bytes.length, tier: tierToWire(block.tier) } } };
     if (!(await send(call, header))) return;

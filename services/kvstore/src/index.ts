@@ -1,10 +1,13 @@
 // @kvtier/kvstore: the node-local block store's pure parts and its gRPC service, so tests and
 // tools can run one in-process. The process entry point is dist/main.js.
 export { KvBlockStore } from "./block-store.js";
-export type { KvBlockStoreOptions, HeldBlock, PutResult, StoreInfo, HeldSet } from "./block-store.js";
-export { HostTier } from "./host-tier.js";
-export type { HostTierOptions } from "./host-tier.js";
-export type { TierStore, TierName, TierPutOutcome, EvictionListener } from "./tier-store.js";
+export type { KvBlockStoreOptions, GetRunOptions, HeldBlock, PutResult, StoreInfo, HeldSet } from "./block-store.js";
+export { HostTier } from "./tiers/host-tier.js";
+export type { HostTierOptions } from "./tiers/host-tier.js";
+export { SsdTier, SsdWriteError } from "./tiers/ssd-tier.js";
+export type { SsdTierOptions, SsdRead, SsdWriteFailure } from "./tiers/ssd-tier.js";
+export type { TierStore, TierName, TierPutOutcome, EvictionListener, EvictedBlock } from "./tier-store.js";
+export type { LeaseRequest } from "./lease-table.js";
 export type { EvictionPolicy, EvictedEntry } from "./tiers/eviction-policy.js";
 export { LruPolicy } from "./tiers/lru-policy.js";
 export { PrefixAwarePolicy } from "./tiers/prefix-aware-policy.js";
@@ -17,7 +20,7 @@ export type { BlockEventSink, StoreObserver } from "./block-events.js";
 export { admitBlock } from "./block-admission.js";
 export { PutAssembler } from "./put-assembler.js";
 export { PutBudget, MAX_INFLIGHT_PUT_BYTES, PUT_RETRY_AFTER_MS } from "./put-budget.js";
-export { parsePutHeader, parseBlockKeys, MAX_HASHES_PER_REQUEST } from "./wire-requests.js";
+export { parsePutHeader, parseBlockKeys, parseLease, MAX_HASHES_PER_REQUEST } from "./wire-requests.js";
 export { KvStoreMetrics } from "./kvstore-metrics.js";
 export type { DataPath, TierOccupancy } from "./kvstore-metrics.js";
 export { createKvStoreService, createKvStoreServer } from "./kvstore-service.js";

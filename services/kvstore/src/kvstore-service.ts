@@ -1,5 +1,5 @@
 // The KvStoreService implementation and a grpc-js server carrying it (not yet bound).
-import { status, type sendUnaryData, type Server } from "@grpc/grpc-js";
+import type { sendUnaryData, Server } from "@grpc/grpc-js";
 import { createGrpcServer, type Logger } from "@kvtier/platform";
 import { KvStoreServiceService, type DataPlane, type KvStoreServiceServer } from "@kvtier/proto";
 import type { KvBlockStore } from "./block-store.js";
@@ -9,7 +9,8 @@ import type { KvStoreMetrics } from "./kvstore-metrics.js";
 import { PutBudget } from "./put-budget.js";
 import { putHandler } from "./put-handler.js";
 import type { ServiceDeps } from "./service-deps.js";
-import { parseBlockKeys } from "./wire-requests.js";
+import { infoToWire } from "./wire-info.js";
+import { parseBlockKeys, parseLeaseId } from "./wire-requests.js";
 import { tierToWire } from "./wire-tier.js";
 
 /** What a kvstore server serves and reports to. */
@@ -57,8 +58,8 @@ export function createKvStoreService(opts: KvStoreServerOptions): KvStoreService
         return { leadingBlocks: tiers.length, tiers: tiers.map(tierToWire) };
       }),
     delete: (call, callback) => unary(callback, () => ({ deleted: store.delete(parseBlockKeys(call.request.blockHashes, call.request.codec)) })),
-    info: (_call, callback) => unary(callback, () => ({ ...store.info(), capacityBytesByTier: undefined, usedBytesByTier: undefined, blocksByTier: undefined, dataPlane: opts.dataPlane?.() })),
-    release: (_call, callback) => callback({ code: status.UNIMPLEMENTED, details: "leases are not implemented yet" }),
+    info: (_call, callback) => unary(callback, () => ({ ...infoToWire(store.info()), dataPlane: opts.dataPlane?.() })),
+    release: (call, callback) => unary(callback, () => ({ released: store.release(parseLeaseId(call.request.leaseId)) })),
   };
 }
 

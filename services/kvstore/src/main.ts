@@ -8,9 +8,9 @@ import { announcerSink, snapshotOf } from "./announcer-sink.js";
 import { KvBlockStore } from "./block-store.js";
 import { loadKvStoreConfig } from "./config.js";
 import { FastPathServer } from "./data-plane/fast-path-server.js";
-import { HostTier } from "./host-tier.js";
 import { KvStoreMetrics } from "./kvstore-metrics.js";
 import { createKvStoreServer } from "./kvstore-service.js";
+import { openTiers } from "./tier-setup.js";
 
 /** Part of the shutdown grace given to in-flight gRPC calls; the rest drains NATS. */
 const GRPC_DRAIN_MS = SHUTDOWN_GRACE_MS / 2;
@@ -22,15 +22,23 @@ async function main(): Promise<void> {
   const announcer = new KvEventAnnouncer(nc, cfg.common.namespace, cfg.storeId, cfg.common.blockSize);
   const endpoint = new MetricsEndpoint("kvstore");
   const metrics = new KvStoreMetrics(endpoint.registry);
+  const { host, ssd } = await openTiers(cfg, log);
   const store = new KvBlockStore({
     storeId: cfg.storeId,
     incarnation: announcer.incarnation,
-    host: new HostTier({ capacityBytes: cfg.hostCapacityBytes }),
+    host,
+    ssd,
     blockSize: cfg.common.blockSize,
+    writeThrough: cfg.ssdWriteThrough,
+    ssdAdmitMinAccesses: cfg.ssdAdmitMinAccesses,
+    leaseTtlMs: cfg.leaseTtlMs,
     events: announcerSink(announcer),
     observer: metrics,
+    log,
   });
   metrics.observeOccupancy(() => store.occupancy());
+  metrics.observeLeases(() => store.leaseCounts());
+  await store.announceSsd(); // a restart re-announces what survived on disk, under the new incarnation
   announcer.serveSnapshots(() => snapshotOf(store), (err) => log.warn("snapshot request failed", { err: String(err) }));
 
   const fast = cfg.fastPath
@@ -42,11 +50,12 @@ async function main(): Promise<void> {
   const metricsPort = await endpoint.listen(cfg.common.metricsPort, cfg.host);
   onShutdown(log, async () => {
     await Promise.all([shutdownGrpcServer(server, GRPC_DRAIN_MS), fast?.close(GRPC_DRAIN_MS)]);
+    await store.close();
     announcer.close();
     await closeNats(nc);
     await endpoint.close();
   });
-  log.info("serving", { port, fastPort, shm: fast?.announcement().shmDir || "off", metricsPort, capacityBytes: cfg.hostCapacityBytes, namespace: cfg.common.namespace });
+  log.info("serving", { port, fastPort, shm: fast?.announcement().shmDir || "off", metricsPort, capacityBytes: cfg.hostCapacityBytes, ssd: cfg.ssdDir ?? "off", namespace: cfg.common.namespace });
   announceReady("kvstore", { id: cfg.storeId, port, fastPort: fastPort ?? 0, metricsPort, incarnation: announcer.incarnation });
 }
 

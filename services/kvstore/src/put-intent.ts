@@ -10,4 +10,6 @@ export interface PutIntent {
   /** Size of the encoded block, header included. */
   totalBytes: number;
   ack: AckLevelName;
+  /** The hash of the block before this one in its chain, when the client said (eviction takes leaves first). */
+  parent?: Uint8Array;
 }

@@ -32,7 +32,13 @@ export type PutRefusalReason =
   /** Too many bytes of puts in flight; retry later. */
   | "busy"
   /** ack=durable was asked of a store with no SSD tier. */
-  | "durable_unsupported";
+  | "durable_unsupported"
+  /** ack=durable, and the SSD device is full or the SSD tier has no room (the rest leased). */
+  | "disk_full"
+  /** ack=durable, and the SSD write failed for another I/O reason. */
+  | "disk_error"
+  /** The host tier has no room because the rest of it is leased; retry. */
+  | "host_full";
 
 /** A refused put; `code` is the gRPC status it maps to. */
 export class PutRefusedError extends KvtierError {

@@ -1,5 +1,7 @@
-// The interface every storage tier of the kvstore implements (host RAM now, SSD later), so the
-// block store composes tiers without knowing how each keeps its bytes.
+// What every storage tier of the kvstore has in common (host RAM and SSD files), so the block
+// store composes tiers and reports on them without knowing how each keeps its bytes. Reading and
+// writing differ per tier (RAM is synchronous, the SSD verifies reads and fsyncs durable writes),
+// so data operations live on each tier's own class.
 import type { BlockKey } from "./block-key.js";
 
 /** Tiers a kvstore owns (a worker's device pool is announced by the worker, not here). */
@@ -14,15 +16,21 @@ export type TierPutOutcome =
   /** Different bytes are held under the key; nothing changed. */
   | "conflict";
 
-/** Called with the keys a tier dropped to make room, oldest first. */
-export type EvictionListener = (keys: BlockKey[]) => void;
+/** A block a tier dropped to make room. */
+export interface EvictedBlock {
+  key: BlockKey;
+  /** The hash of the block before it in its chain, when known. */
+  parent: Uint8Array | undefined;
+  /** Its bytes, when the tier held them in memory (host): what write-back writes to SSD. */
+  bytes: Uint8Array | undefined;
+  /** Uses counted by the tier's policy, remembered ones included (the SSD admission gate reads it). */
+  accesses: number;
+}
 
-/**
- * One tier of block storage with a byte capacity it never exceeds.
- * Data operations (get, put) are asynchronous because a disk tier reads and writes files;
- * the index operations (has, keys, delete) are synchronous because every tier keeps its index
- * in memory (a disk tier rebuilds it on start).
- */
+/** Called with the blocks a tier dropped to make room, in eviction order. */
+export type EvictionListener = (evicted: EvictedBlock[]) => void;
+
+/** One tier of block storage with a byte capacity its accounting never exceeds. */
 export interface TierStore {
   readonly tier: TierName;
   /** Bytes of block data this tier may hold. */
@@ -31,20 +39,15 @@ export interface TierStore {
   readonly usedBytes: number;
   /** Blocks held now. */
   readonly blockCount: number;
-  /** True when the block is held; does not count as a use. */
+  /** True when the block is held; not a use. */
   has(key: BlockKey): boolean;
-  /** The block's bytes, marking it recently used; undefined when not held. Callers must not mutate them. */
-  get(key: BlockKey): Promise<Uint8Array | undefined>;
-  /**
-   * Store `bytes` under `key`, evicting least recently used blocks as needed (reported to the
-   * eviction listeners). Throws KvtierError RESOURCE_EXHAUSTED when the block cannot fit at all.
-   * The tier keeps a reference to `bytes`: callers hand over ownership.
-   */
-  put(key: BlockKey, bytes: Uint8Array): Promise<TierPutOutcome>;
   /** Drop a block; true when it was held. Not reported as an eviction. */
   delete(key: BlockKey): boolean;
-  /** Keys held, least recently used first. */
+  /** Keys held, in no promised order. */
   keys(): IterableIterator<BlockKey>;
+  /** Keep `key` from being evicted (a lease) until a matching unpin; counted, may precede the block. */
+  pin(key: BlockKey): void;
+  unpin(key: BlockKey): void;
   /** Subscribe to evictions. */
   onEvicted(listener: EvictionListener): void;
 }

@@ -5,6 +5,7 @@ import { AckLevel, type PutHeader } from "@kvtier/proto";
 import { KV_BLOCK_HEADER_BYTES, KvBlockError, MAX_KV_BLOCK_BYTES, getCodec } from "@kvtier/tensor";
 import { BLOCK_HASH_BYTES, blockKey, type BlockKey } from "./block-key.js";
 import type { AckLevelName, PutIntent } from "./put-intent.js";
+import { MAX_LEASE_ID_CHARS, MAX_LEASE_TTL_MS, type LeaseRequest } from "./lease-table.js";
 import { refusePut } from "./put-refusal.js";
 
 /** Most block hashes one Get, Lookup or Delete may name (a 256K-token chain at 16 tokens per block). */
@@ -47,7 +48,11 @@ export function parsePutHeader(h: PutHeader): PutIntent {
   if (h.totalBytes < KV_BLOCK_HEADER_BYTES) {
     throw refusePut("invalid", "header.total_bytes", `${h.totalBytes} bytes cannot hold a block (its header alone is ${KV_BLOCK_HEADER_BYTES})`);
   }
-  return { key: blockKey(h.blockHash, codec), totalBytes: h.totalBytes, ack: parseAck(h.ack) };
+  const parent = h.parentHash === undefined || h.parentHash.length === 0 ? undefined : h.parentHash;
+  if (parent && parent.length !== BLOCK_HASH_BYTES) {
+    throw refusePut("invalid", "header.parent_hash", `must be ${BLOCK_HASH_BYTES} bytes or empty, got ${parent.length}`);
+  }
+  return { key: blockKey(h.blockHash, codec), totalBytes: h.totalBytes, ack: parseAck(h.ack), parent: parent && Uint8Array.from(parent) };
 }
 
 /** The keys of a Get, Lookup or Delete: every hash 16 bytes, a known codec, at most MAX_HASHES_PER_REQUEST. */
@@ -60,4 +65,22 @@ export function parseBlockKeys(hashes: Uint8Array[], codec: string): BlockKey[] 
     if (h.length !== BLOCK_HASH_BYTES) throw invalidArgument(`block_hashes[${i}]`, `must be ${BLOCK_HASH_BYTES} bytes, got ${h.length}`);
     return blockKey(h, c);
   });
+}
+
+/** The lease id of a Release: non-empty, at most MAX_LEASE_ID_CHARS. */
+export function parseLeaseId(leaseId: string): string {
+  if (leaseId === "") throw invalidArgument("lease_id", "is required");
+  if (leaseId.length > MAX_LEASE_ID_CHARS) throw invalidArgument("lease_id", `${leaseId.length} characters exceed the limit of ${MAX_LEASE_ID_CHARS}`);
+  return leaseId;
+}
+
+/** A Get's lease: undefined when `leaseId` is empty; no TTL (0 or unset) = the store's default. */
+export function parseLease(leaseId: string, leaseTtlMs: number | undefined): LeaseRequest | undefined {
+  if (leaseId === "") {
+    if (leaseTtlMs) throw invalidArgument("lease_ttl_ms", "is set without a lease_id");
+    return undefined;
+  }
+  if (leaseId.length > MAX_LEASE_ID_CHARS) throw invalidArgument("lease_id", `${leaseId.length} characters exceed the limit of ${MAX_LEASE_ID_CHARS}`);
+  if (leaseTtlMs !== undefined && leaseTtlMs > MAX_LEASE_TTL_MS) throw invalidArgument("lease_ttl_ms", `${leaseTtlMs} ms exceeds the limit of ${MAX_LEASE_TTL_MS}`);
+  return { id: leaseId, ttlMs: leaseTtlMs || undefined };
 }

@@ -47,7 +47,11 @@ beforeAll(async () => {
   nc = await connectNats(NATS_URL, "kvstore-events-test");
   nc.subscribe(kvEventsSubject(NS, STORE_ID), { callback: (_err, msg) => batches.push(KvEventBatch.decode(msg.data)) });
   await nc.flush();
-  store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: STORE_ID, KVTIER_HOST_CAPACITY_BYTES: String(CAPACITY), NATS_URL });
+  // plain LRU and no watermark slack, so which block goes is obvious; the default policy is tested in kvstore-tiers
+  store = await startKvStore({
+    KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: STORE_ID, KVTIER_HOST_CAPACITY_BYTES: String(CAPACITY), NATS_URL,
+    KVTIER_EVICTION_POLICY: "lru", KVTIER_HOST_HIGH_WATERMARK_PCT: "100", KVTIER_HOST_LOW_WATERMARK_PCT: "100",
+  });
   client = new KvStoreClient(store.endpoint);
 });
 

@@ -18,7 +18,7 @@ let raw: KvStoreServiceClient;
 
 beforeAll(async () => {
   store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-main" });
-  client = new KvStoreClient(store.endpoint);
+  client = new KvStoreClient(store.endpoint, { dataPaths: ["grpc"] }); // this file checks the gRPC path
   raw = rawClient(store.endpoint);
 });
 
@@ -169,8 +169,8 @@ describe("kvstore process", () => {
     expect([badHash.code, badHash.field]).toEqual(["INVALID_ARGUMENT", "block_hashes[0]"]);
     const badCodec = await rejection(client.lookup([randomHash()], "nope"));
     expect([badCodec.code, badCodec.field]).toEqual(["INVALID_ARGUMENT", "codec"]);
-    const lease = await rawGet(raw, [randomHash()], "fp32", "lease-1");
-    expect(lease.error).toMatchObject({ code: status.FAILED_PRECONDITION, field: "lease_id" });
+    const lease = await rawGet(raw, [randomHash()], "fp32", "x".repeat(129));
+    expect(lease.error).toMatchObject({ code: status.INVALID_ARGUMENT, field: "lease_id" });
   });
 
   it("counts reads, writes, hits and misses per tier and data path", async () => {
