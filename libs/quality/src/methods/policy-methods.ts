@@ -1,9 +1,97 @@
 // Selection-policy rows of the quality harness (SnapKV, PyramidKV, ChunkKV, StreamingLLM, H2O,
-// Quest, AdaptiveKV at each budget). Owned by the policies work: one registry.register(...) per row.
+// Quest, AdaptiveKV at each budget): each runs the engine's own policy on the window (prefill,
+// compress, teacher-forced continuation), so the harness scores exactly what serving runs.
+import { LlamaEngine, parsePolicySpec, type PolicyMethod } from '@kvtier/tensor';
+import { attentionOutputError } from '../attention-error.js';
 import type { QualityMethodRegistry } from '../method-registry.js';
+import type { EvalWindow, QualityMethod, WindowOutcome } from '../quality-method.js';
+
+/** Budgets (percent of the prompt positions) every policy is scored at. */
+export const POLICY_BUDGETS_PERCENT = [50, 25, 12.5] as const;
+
+/** Registration order of the policy rows. */
+export const POLICY_ROW_METHODS: readonly PolicyMethod[] = ['snapkv', 'pyramidkv', 'chunkkv', 'streamingllm', 'h2o', 'quest', 'adaptivekv'];
+
+/** Bytes of one fp16 value. */
+const FP16_BYTES = 2;
+
+const DESCRIPTIONS: Record<PolicyMethod, string> = {
+  snapkv: 'SnapKV: last 32 prompt rows vote (GQA-pooled), max-pool 7, window kept (<= half the budget)',
+  pyramidkv: 'PyramidKV: SnapKV selection, per-layer budgets in a pyramid (beta 20) summing to the total',
+  chunkkv: 'ChunkKV: SnapKV votes summed over 10-token chunks, whole chunks kept, index reused by 2 layers',
+  streamingllm: 'StreamingLLM: 4 sink tokens plus the most recent positions',
+  h2o: 'H2O: accumulated attention, half heavy hitters half recent; evicts every decode step (budget share of the context)',
+  quest: 'Quest: per-page key min/max, per-query top pages by upper bound (pages = harness blocks), nothing evicted',
+  adaptivekv: 'adaptivekv: per-layer budgets from each layer\'s measured attention spread, SnapKV selection within',
+};
+
+/** The key positions each (query, layer, KV head) read, recorded from the engine's observer. */
+class VisibilityRecorder {
+  private readonly seen = new Map<number, Uint8Array>();
+
+  constructor(
+    private readonly nKvHeads: number,
+    private readonly kvMul: number,
+    private readonly nLayers: number,
+    private readonly maxPos: number,
+  ) {}
+
+  record(position: number, layer: number, head: number, positions: Int32Array): void {
+    if (head % this.kvMul !== 0) return;
+    const mask = new Uint8Array(this.maxPos);
+    for (const p of positions) mask[p] = 1;
+    this.seen.set(this.key(position, layer, head / this.kvMul), mask);
+  }
+
+  visible = (layer: number, kvHead: number, query: number, key: number): boolean => this.seen.get(this.key(query, layer, kvHead))?.[key] === 1;
+
+  private key(position: number, layer: number, kvHead: number): number {
+    return (position * this.nLayers + layer) * this.nKvHeads + kvHead;
+  }
+}
+
+/** One policy row: `method` at `budgetPercent` of the prompt positions. */
+export function policyMethod(method: PolicyMethod, budgetPercent: number): QualityMethod {
+  const id = `${method}@${budgetPercent}`;
+  const spec = parsePolicySpec(id);
+  if (spec === null) throw new Error(`bad policy row ${id}`);
+  return {
+    id,
+    kind: 'policy',
+    description: `${DESCRIPTIONS[method]}; budget ${budgetPercent}% of the prompt`,
+    evaluate(window: EvalWindow): WindowOutcome {
+      const { model, tokens, compressAt, scoreFrom, scoreTo, blockSize } = window;
+      const c = model.config;
+      const engine = new LlamaEngine(model, { blockSize, capacityBlocks: 2 * Math.ceil(c.seqLen / blockSize) + 2 });
+      const recorder = new VisibilityRecorder(c.nKvHeads, c.nHeads / c.nKvHeads, c.nLayers, c.seqLen);
+      engine.setAttentionObserver((e) => {
+        if (e.positions !== undefined && e.position >= scoreFrom) recorder.record(e.position, e.layer, e.head, e.positions);
+      });
+      engine.openSequence('q');
+      engine.setSelectionPolicy('q', id, compressAt);
+      engine.prefill('q', tokens.slice(0, compressAt) as number[]);
+      const summary = engine.compress('q');
+      const all = engine.prefillWithLogits('q', tokens.slice(compressAt, scoreTo + 1) as number[]);
+      engine.closeSequence('q');
+      const perEntry = 2 * c.headDim * FP16_BYTES; // K and V of one (layer, KV head, position)
+      return {
+        logits: all.slice(scoreFrom - compressAt),
+        storedBytes: summary.keptEntries * perEntry,
+        fp16Bytes: summary.totalEntries * perEntry,
+        positions: compressAt,
+        attentionRelError: attentionOutputError(c, window.reference, { from: scoreFrom, to: scoreTo, visible: recorder.visible }),
+      };
+    },
+  };
+}
 
 /** Register every selection-policy method (kind "policy"), and the comparisons to report between them. */
 export function registerPolicyMethods(registry: QualityMethodRegistry): void {
-  // e.g. registry.register(snapKvMethod(25)); registry.compare('snapkv@25', 'streamingllm@25');
-  void registry;
+  for (const budget of POLICY_BUDGETS_PERCENT) {
+    for (const method of POLICY_ROW_METHODS) registry.register(policyMethod(method, budget));
+    registry.compare(`snapkv@${budget}`, `streamingllm@${budget}`);
+    registry.compare(`adaptivekv@${budget}`, `snapkv@${budget}`);
+    registry.compare(`pyramidkv@${budget}`, `snapkv@${budget}`);
+  }
 }
+
