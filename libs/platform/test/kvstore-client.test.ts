@@ -1,109 +1,29 @@
-// KvStoreClient against a scripted KvStoreService on a real grpc-js server. The real kvstore
-// never serves a corrupt block, so the client's receive-side verification is exercised here with
-// a server that does; the kvstore's own tests run this client against the real process.
-import { randomBytes } from "node:crypto";
-import { Metadata, Server, ServerCredentials, status, type ServerWritableStream } from "@grpc/grpc-js";
-import { AckLevel, KvStoreServiceService, Tier, type GetRequest, type GetResponse, type KvStoreServiceServer, type PutHeader, type PutRequest } from "@kvtier/proto";
+// KvStoreClient against the real kvstore process (services/kvstore/dist/main.js; `pnpm build`
+// first) over each data path. Faults are injected by a TCP proxy in front of the real store that
+// flips one byte in transit, never by a stand-in store: the client must refuse the block it
+// receives (and the store the block it receives), count it and never hand it out.
+import { randomBytes, randomUUID } from "node:crypto";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { FRAME_HEADER_BYTES } from "@kvtier/kv-transport";
 import { encodeKvBlock, readKvBlockHeader } from "@kvtier/tensor";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvtierError } from "../src/errors.js";
-import { GRPC_OPTIONS, MAX_CHUNK_BYTES } from "../src/grpc.js";
 import { KvStoreClient } from "../src/kvstore-client.js";
+import { startCorruptingProxy } from "./support/corrupting-proxy.js";
+import { metric, startKvStore, type KvStore } from "./support/kvstore-process.js";
 
-const hex = (h: Uint8Array): string => Buffer.from(h).toString("hex");
+const NS = `t${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+const PATHS = ["grpc", "tcp", "shm"] as const;
 
-function makeBlock(seed: number, layers = 2, hash: Uint8Array = new Uint8Array(randomBytes(16))): Uint8Array {
-  const shape = { modelId: "m", codec: "fp32", nLayers: layers, nKvHeads: 16, headDim: 128, tokens: 16, blockSize: 16, blockHash: hash };
+/** An fp32 block of 16 tokens: `layers` x 256 KiB of K/V (16 KV heads x 128 dims) + 112 bytes. */
+function makeBlock(seed: number, layers = 2, blockSize = 16): Uint8Array {
+  const shape = { modelId: "m", codec: "fp32", nLayers: layers, nKvHeads: 16, headDim: 128, tokens: 16, blockSize, blockHash: new Uint8Array(randomBytes(16)) };
   const n = layers * 16 * 16 * 128;
   const k = Float32Array.from({ length: n }, (_v, i) => Math.sin(seed + i));
   return encodeKvBlock(shape, k, k.map((x) => -x));
 }
 const hashOf = (b: Uint8Array): Uint8Array => readKvBlockHeader(b).blockHash;
-
-/** What the scripted server does; reset after each test. */
-interface Script {
-  held: Map<string, Uint8Array>;
-  /** Replace the bytes served for the block at this position of a run. */
-  tamper?: (index: number, bytes: Uint8Array) => Uint8Array;
-  /** Stop the stream after this many bytes of the block at `cut.index`. */
-  cut?: { index: number; bytes: number };
-  /** End every call with this status instead of answering. */
-  fail?: { code: number; details: string; field?: string; retryAfterMs?: number };
-  puts: { header: PutHeader; chunkSizes: number[] }[];
-}
-let script: Script = { held: new Map(), puts: [] };
-
-function failure(): { code: number; details: string; metadata: Metadata } | undefined {
-  const f = script.fail;
-  if (!f) return undefined;
-  const metadata = new Metadata();
-  if (f.field) metadata.set("kvtier-field", f.field);
-  if (f.retryAfterMs !== undefined) metadata.set("retry-after-ms", String(f.retryAfterMs));
-  return { code: f.code, details: f.details, metadata };
-}
-
-async function serveGet(call: ServerWritableStream<GetRequest, GetResponse>): Promise<void> {
-  const f = failure();
-  if (f) return void call.emit("error", f);
-  for (const [i, h] of call.request.blockHashes.entries()) {
-    let bytes = script.held.get(hex(h));
-    if (!bytes) break;
-    if (script.tamper) bytes = script.tamper(i, bytes);
-    call.write({ part: { $case: "header", value: { blockHash: h, totalBytes: bytes.length, tier: Tier.TIER_HOST } } });
-    const end = script.cut?.index === i ? script.cut.bytes : bytes.length;
-    for (let at = 0; at < end; at += MAX_CHUNK_BYTES) call.write({ part: { $case: "chunk", value: bytes.subarray(at, Math.min(end, at + MAX_CHUNK_BYTES)) } });
-    if (end < bytes.length) break;
-  }
-  call.end();
-}
-
-const service: KvStoreServiceServer = {
-  put: (call, callback) => {
-    const rec: { header: PutHeader; chunkSizes: number[] } = { header: undefined as unknown as PutHeader, chunkSizes: [] };
-    const parts: Uint8Array[] = [];
-    call.on("data", (m: PutRequest) => {
-      if (m.part?.$case === "header") rec.header = m.part.value;
-      else if (m.part?.$case === "chunk") {
-        rec.chunkSizes.push(m.part.value.length);
-        parts.push(m.part.value);
-      }
-    });
-    call.on("end", () => {
-      script.puts.push(rec);
-      const f = failure();
-      if (f) return callback(f);
-      const key = hex(rec.header.blockHash);
-      const created = !script.held.has(key);
-      script.held.set(key, Buffer.concat(parts));
-      callback(null, { created, tier: Tier.TIER_HOST });
-    });
-  },
-  get: (call) => void serveGet(call),
-  lookup: (call, callback) => {
-    let n = 0;
-    while (n < call.request.blockHashes.length && script.held.has(hex(call.request.blockHashes[n]))) n++;
-    callback(failure() ?? null, { leadingBlocks: n, tiers: new Array<Tier>(n).fill(Tier.TIER_HOST) });
-  },
-  delete: (call, callback) => callback(null, { deleted: call.request.blockHashes.filter((h) => script.held.delete(hex(h))).length }),
-  info: (_call, callback) => callback(null, { storeId: "scripted", incarnation: "inc-1", capacityBytes: 1000, usedBytes: 10, blocks: script.held.size }),
-};
-
-let server: Server;
-let endpoint: string;
-
-beforeAll(async () => {
-  server = new Server(GRPC_OPTIONS);
-  server.addService(KvStoreServiceService, service);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  endpoint = `127.0.0.1:${port}`;
-});
-
-afterAll(() => server.forceShutdown());
-afterEach(() => {
-  script = { held: new Map(), puts: [] };
-});
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(b);
 
 async function rejection(p: Promise<unknown>): Promise<KvtierError> {
   const err = await p.then(
@@ -114,109 +34,112 @@ async function rejection(p: Promise<unknown>): Promise<KvtierError> {
   return err as KvtierError;
 }
 
-describe("KvStoreClient", () => {
-  it("puts a block as a header and chunks of at most MAX_CHUNK_BYTES, with the block's own hash and codec", async () => {
-    const client = new KvStoreClient(endpoint);
-    const big = makeBlock(1, 4); // 4 MiB + header
-    expect(await client.put(big)).toEqual({ created: true });
-    expect(await client.put(big, { ack: "durable" })).toEqual({ created: false });
-    const [first, second] = script.puts;
-    expect(hex(first.header.blockHash)).toBe(hex(hashOf(big)));
-    expect(first.header).toMatchObject({ codec: "fp32", totalBytes: big.length, ack: AckLevel.ACK_LEVEL_MEMORY });
-    expect(second.header.ack).toBe(AckLevel.ACK_LEVEL_DURABLE);
-    expect(first.chunkSizes.length).toBe(Math.ceil(big.length / MAX_CHUNK_BYTES));
-    expect(Math.max(...first.chunkSizes)).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
-    expect(first.chunkSizes.reduce((a, b) => a + b, 0)).toBe(big.length);
-    expect(Buffer.from(script.held.get(hex(hashOf(big)))!).equals(big)).toBe(true);
-    client.close();
-  });
+let store: KvStore;
+beforeAll(async () => {
+  store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-client-test", KVTIER_HOST_CAPACITY_BYTES: String(64 * 1024 * 1024) });
+});
+afterAll(async () => {
+  if (store) expect(await store.stop()).toBe(0);
+});
 
-  it("refuses a malformed block before calling the store", async () => {
-    const client = new KvStoreClient(endpoint);
-    const err = await rejection(client.put(new Uint8Array(200)));
-    expect([err.code, err.field]).toEqual(["INVALID_ARGUMENT", "block"]);
-    expect(script.puts).toHaveLength(0);
-    client.close();
-  });
-
-  it("returns the leading run, reassembled and verified", async () => {
-    const client = new KvStoreClient(endpoint);
-    const chain = [makeBlock(1, 3), makeBlock(2), makeBlock(3)];
-    for (const b of chain) script.held.set(hex(hashOf(b)), b);
-    const run = await client.getRun([...chain.map(hashOf), new Uint8Array(16)], "fp32");
+describe.each(PATHS)("KvStoreClient over %s", (path) => {
+  it("uses that path and round-trips runs byte for byte, stopping at the first block not held", async () => {
+    const client = new KvStoreClient(store.endpoint, { dataPaths: [path] });
+    expect(await client.dataPath()).toBe(path);
+    const chain = [makeBlock(1, 10), makeBlock(2), makeBlock(3), makeBlock(4, 3)]; // the first is 2.5 MiB: several gRPC chunks
+    const put = await client.putRun(chain);
+    expect(put).toEqual(chain.map(() => ({ created: true })));
+    expect(await client.put(chain[1])).toEqual({ created: false });
+    const run = await client.getRun([...chain.slice(0, 3).map(hashOf), new Uint8Array(16), hashOf(chain[3])], "fp32");
     expect(run.corrupt).toBe(0);
-    expect(run.blocks.map((b, i) => Buffer.from(b).equals(chain[i]))).toEqual([true, true, true]);
-    expect(run.bytes).toBe(chain.reduce((n, b) => n + b.length, 0));
+    expect(run.blocks.map((b, i) => same(b, chain[i]))).toEqual([true, true, true]);
+    expect(run.bytes).toBe(chain.slice(0, 3).reduce((n, b) => n + b.length, 0));
     expect(await client.getRun([], "fp32")).toEqual({ blocks: [], bytes: 0, corrupt: 0 });
-    client.close();
+    expect(client.stats().bytesReceived[path]).toBe(run.bytes);
+    await client.close();
   });
 
-  it("ends the run at a corrupt block, counts it and never returns it", async () => {
-    const client = new KvStoreClient(endpoint);
-    const chain = [makeBlock(1), makeBlock(2), makeBlock(3)];
-    for (const b of chain) script.held.set(hex(hashOf(b)), b);
-    script.tamper = (i, bytes) => {
-      if (i !== 1) return bytes;
-      const bad = Uint8Array.from(bytes);
-      bad[500] ^= 1;
-      return bad;
-    };
+  it("maps the store's refusals to KvtierError with their code and field, per block", async () => {
+    const client = new KvStoreClient(store.endpoint, { dataPaths: [path] });
+    const malformed = await rejection(client.put(new Uint8Array(200)));
+    expect([malformed.code, malformed.field]).toEqual(["INVALID_ARGUMENT", "block"]);
+    const a = makeBlock(10);
+    const conflicting = makeBlock(11);
+    conflicting.set(hashOf(a), 32); // a's hash on other bytes: its CRC no longer matches
+    const [ok, bad] = await client.putRun([a, conflicting]);
+    expect(ok).toEqual({ created: true });
+    expect([bad.error?.code, bad.error?.field]).toEqual(["INVALID_ARGUMENT", "block.checksum"]);
+    const layout = await rejection(client.put(makeBlock(12, 2, 32))); // this deployment uses 16 tokens per block
+    expect([layout.code, layout.field]).toEqual(["INVALID_ARGUMENT", "block.block_size"]);
+    const unknownCodec = await rejection(client.getRun([hashOf(a)], "no-such-codec"));
+    expect([unknownCodec.code, unknownCodec.field]).toEqual(["INVALID_ARGUMENT", "codec"]);
+    await client.close();
+  });
+});
+
+describe("KvStoreClient receive-side verification through a corrupting proxy", () => {
+  it("TCP fast path: a payload byte flipped on its way to the client ends the run there, is counted and never returned", async () => {
+    const chain = [makeBlock(21), makeBlock(22), makeBlock(23)];
+    const writer = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"] });
+    await writer.putRun(chain);
+    await writer.close();
+    // The answer is a 32-byte header, 5 bytes of metadata per block, then the blocks: flip inside the second.
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", FRAME_HEADER_BYTES + 3 * 5 + chain[0].length + 500);
+    const client = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
     const run = await client.getRun(chain.map(hashOf), "fp32");
+    expect(proxy.flipped).toBe(true);
     expect(run.blocks).toHaveLength(1);
-    expect(Buffer.from(run.blocks[0]).equals(chain[0])).toBe(true);
+    expect(same(run.blocks[0], chain[0])).toBe(true);
     expect(run.corrupt).toBe(1);
-    expect(run.bytes).toBe(chain[0].length);
-    client.close();
+    expect(client.stats().corruptBlocks).toBe(1);
+    await client.close();
+    await proxy.close();
   });
 
-  it("refuses a valid block that carries another hash or codec than requested", async () => {
-    const client = new KvStoreClient(endpoint);
-    const [a, b, stranger] = [makeBlock(1), makeBlock(2), makeBlock(9)];
-    script.held.set(hex(hashOf(a)), a);
-    script.held.set(hex(hashOf(b)), b);
-    script.tamper = (i, bytes) => (i === 1 ? stranger : bytes);
-    const run = await client.getRun([hashOf(a), hashOf(b)], "fp32");
-    expect([run.blocks.length, run.corrupt]).toEqual([1, 1]);
-    script.tamper = undefined;
-    const wrongCodec = await client.getRun([hashOf(a)], "fp16");
-    expect([wrongCodec.blocks.length, wrongCodec.corrupt]).toEqual([0, 1]);
-    client.close();
+  it("TCP fast path: a byte flipped on its way to the store is refused there (checksum), counted, and not stored", async () => {
+    const before = await metric(store, "kvtier_kvstore_checksum_failures_total", { stage: "receive" });
+    const [a, b] = [makeBlock(31), makeBlock(32)];
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-server", FRAME_HEADER_BYTES + (1 + 4) + 2 * 16 + 2 * 4 + a.length + 700);
+    const client = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
+    const [ra, rb] = await client.putRun([a, b]);
+    expect(proxy.flipped).toBe(true);
+    expect(ra).toEqual({ created: true });
+    expect([rb.error?.code, rb.error?.field]).toEqual(["INVALID_ARGUMENT", "block.checksum"]);
+    expect(await metric(store, "kvtier_kvstore_checksum_failures_total", { stage: "receive" })).toBe(before + 1);
+    expect(await client.lookup([hashOf(a), hashOf(b)], "fp32")).toBe(1);
+    await client.close();
+    await proxy.close();
   });
 
-  it("counts a block cut short by the end of the stream", async () => {
-    const client = new KvStoreClient(endpoint);
-    const [a, b] = [makeBlock(1), makeBlock(2, 3)];
-    script.held.set(hex(hashOf(a)), a);
-    script.held.set(hex(hashOf(b)), b);
-    script.cut = { index: 1, bytes: 5000 };
-    const run = await client.getRun([hashOf(a), hashOf(b)], "fp32");
-    expect([run.blocks.length, run.corrupt]).toEqual([1, 1]);
-    client.close();
+  it("gRPC path: a byte flipped inside a streamed block ends the run there and is counted", async () => {
+    const chain = [makeBlock(41, 10), makeBlock(42)];
+    const writer = new KvStoreClient(store.endpoint, { dataPaths: ["grpc"] });
+    await writer.putRun(chain);
+    await writer.close();
+    const port = Number(store.endpoint.split(":")[1]);
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port }, "to-client", 1_500_000); // inside the 2.5 MiB first block
+    const client = new KvStoreClient(proxy.endpoint, { dataPaths: ["grpc"] });
+    const run = await client.getRun(chain.map(hashOf), "fp32");
+    expect(proxy.flipped).toBe(true);
+    expect([run.blocks.length, run.corrupt]).toEqual([0, 1]);
+    await client.close();
+    await proxy.close();
   });
+});
 
-  it("wraps a store's status as KvtierError with its code, field and retry hint", async () => {
-    const client = new KvStoreClient(endpoint);
-    script.fail = { code: status.RESOURCE_EXHAUSTED, details: "busy", field: "header.total_bytes", retryAfterMs: 50 };
-    const put = await rejection(client.put(makeBlock(1)));
-    expect([put.code, put.field, put.retryAfterMs]).toEqual(["RESOURCE_EXHAUSTED", "header.total_bytes", 50]);
-    expect(put.message).toContain("busy");
-    script.fail = { code: status.INVALID_ARGUMENT, details: "block_hashes[0]: bad", field: "block_hashes[0]" };
-    const get = await rejection(client.getRun([new Uint8Array(16)], "fp32"));
-    expect([get.code, get.field]).toEqual(["INVALID_ARGUMENT", "block_hashes[0]"]);
-    const lookup = await rejection(client.lookup([new Uint8Array(16)], "fp32"));
-    expect(lookup.code).toBe("INVALID_ARGUMENT");
-    client.close();
-  });
-
+describe("KvStoreClient control plane", () => {
   it("passes lookup, delete and info through", async () => {
-    const client = new KvStoreClient(endpoint);
-    const [a, b] = [makeBlock(1), makeBlock(2)];
-    script.held.set(hex(hashOf(a)), a);
-    script.held.set(hex(hashOf(b)), b);
+    const client = new KvStoreClient(store.endpoint);
+    const [a, b] = [makeBlock(51), makeBlock(52)];
+    await client.putRun([a, b]);
     expect(await client.lookup([hashOf(a), hashOf(b), new Uint8Array(16)], "fp32")).toBe(2);
     expect(await client.delete([hashOf(a), new Uint8Array(16)], "fp32")).toBe(1);
-    expect(await client.info()).toEqual({ storeId: "scripted", incarnation: "inc-1", capacityBytes: 1000, usedBytes: 10, blocks: 1 });
-    client.close();
+    const info = await client.info();
+    expect(info.storeId).toBe("kvs-client-test");
+    expect(info.capacityBytes).toBe(64 * 1024 * 1024);
+    const badHash = await rejection(client.lookup([new Uint8Array(3)], "fp32"));
+    expect([badHash.code, badHash.field]).toEqual(["INVALID_ARGUMENT", "block_hashes[0]"]);
+    await client.close();
   });
 
   it("reports an unreachable store as UNAVAILABLE or DEADLINE_EXCEEDED, and closes idempotently", async () => {
@@ -226,8 +149,10 @@ describe("KvStoreClient", () => {
     const client = new KvStoreClient(`127.0.0.1:${port}`, { deadlineMs: 2_000 });
     const err = await rejection(client.info());
     expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(err.code);
-    client.close();
-    client.close();
+    const get = await rejection(client.getRun([new Uint8Array(16)], "fp32"));
+    expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(get.code);
+    await client.close();
+    await client.close();
     const closed = await rejection(client.lookup([], "fp32"));
     expect(closed.code).toBe("FAILED_PRECONDITION");
   });
