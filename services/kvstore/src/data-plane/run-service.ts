@@ -29,15 +29,17 @@ export function reservePut(deps: DataPlaneDeps, bytes: number): void {
 }
 
 /**
- * Store each block of a received run, in order (parents before children). One outcome per block;
- * a refused block does not stop the others. Counts bytes written per tier on `path`.
+ * Store each block of a received run, in order (parents before children; block i's parent is
+ * block i-1, which lets eviction take leaves first). One outcome per block; a refused block does
+ * not stop the others. Counts bytes written per tier on `path`.
  */
 export async function putRun(deps: DataPlaneDeps, path: DataPath, req: PutRunMeta, keys: BlockKey[], blocks: Uint8Array[]): Promise<BlockPutOutcome[]> {
   const out: BlockPutOutcome[] = [];
   const ack = req.durable ? "durable" : "memory";
   for (let i = 0; i < blocks.length; i++) {
     try {
-      const r = await deps.store.put({ key: keys[i], totalBytes: blocks[i].length, ack }, blocks[i]);
+      const parent = i > 0 ? keys[i - 1].hash : undefined;
+      const r = await deps.store.put({ key: keys[i], totalBytes: blocks[i].length, ack, parent }, blocks[i]);
       deps.metrics?.putAccepted(r.created);
       if (r.created) deps.metrics?.written(r.tier, path, blocks[i].length);
       out.push({ outcome: r.created ? "created" : "existing", tier: r.tier });
