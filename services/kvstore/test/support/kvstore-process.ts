@@ -20,6 +20,8 @@ export interface KvStoreProcess {
   logs(): string;
   /** SIGTERM and wait; resolves to the exit code. */
   stop(): Promise<number | null>;
+  /** Send `signal` (SIGKILL: a crash) and wait for the exit; resolves to the signal it died of, or its code. */
+  kill(signal?: NodeJS.Signals): Promise<string | number | null>;
 }
 
 interface ReadyLine {
@@ -39,6 +41,7 @@ export async function startKvStore(env: Record<string, string>): Promise<KvStore
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = once(child, "exit").then(([code]) => code as number | null);
+  const died = exited.then((code) => child.signalCode ?? code);
   const lines = createInterface({ input: child.stdout! });
   const ready = new Promise<ReadyLine>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kvstore not ready within ${READY_TIMEOUT_MS} ms:\n${stderr}`)), READY_TIMEOUT_MS);
@@ -69,6 +72,10 @@ export async function startKvStore(env: Record<string, string>): Promise<KvStore
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       return exited;
+    },
+    kill: async (signal = "SIGKILL") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return died;
     },
   };
 }

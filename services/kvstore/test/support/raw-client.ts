@@ -30,10 +30,10 @@ export function rawPut(client: KvStoreServiceClient, msgs: PutRequest[]): Promis
 }
 
 /** Every message of a Get stream, or its error status. */
-export function rawGet(client: KvStoreServiceClient, hashes: Uint8Array[], codec: string, leaseId = ""): Promise<{ msgs: GetResponse[]; error?: CallOutcome }> {
+export function rawGet(client: KvStoreServiceClient, hashes: Uint8Array[], codec: string, leaseId = "", leaseTtlMs?: number): Promise<{ msgs: GetResponse[]; error?: CallOutcome }> {
   return new Promise((resolve) => {
     const msgs: GetResponse[] = [];
-    const call = client.get({ blockHashes: hashes, codec, leaseId }, { deadline: Date.now() + 20_000 });
+    const call = client.get({ blockHashes: hashes, codec, leaseId, leaseTtlMs }, { deadline: Date.now() + 20_000 });
     call.on("data", (m: GetResponse) => msgs.push(m));
     call.on("error", (err: ServiceError) => resolve({ msgs, error: outcomeOf(err) }));
     call.on("end", () => setImmediate(() => resolve({ msgs })));
@@ -43,7 +43,7 @@ export function rawGet(client: KvStoreServiceClient, hashes: Uint8Array[], codec
 /** A Put stream for `block` as KvStoreClient would send it, with overrides of the header. */
 export function putMessages(
   block: Uint8Array,
-  header: { blockHash: Uint8Array; codec: string; totalBytes?: number; ack?: number },
+  header: { blockHash: Uint8Array; codec: string; totalBytes?: number; ack?: number; parentHash?: Uint8Array },
   chunkBytes = 1024 * 1024,
 ): PutRequest[] {
   const msgs: PutRequest[] = [{ part: { $case: "header", value: { totalBytes: block.length, ack: 0, ...header } } }];
