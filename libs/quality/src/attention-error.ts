@@ -10,10 +10,17 @@ export interface AttentionErrorOptions {
   /** First and last query position scored (inclusive). */
   readonly from: number;
   readonly to: number;
+  /** Score every `step`-th query position from `from` (a cheaper estimate). @default 1 */
+  readonly step?: number;
   /** Rotated keys the method's attention reads, per layer, [position][nKvHeads * headDim]. */
   readonly keysRot?: readonly Float32Array[];
   /** Values the method's attention reads, per layer, same layout. */
   readonly values?: readonly Float32Array[];
+  /**
+   * The cache query `query` of `layer` reads, when it changes with the query (a block codec
+   * compresses a block once it is full). Called with queries in increasing order within a layer.
+   */
+  readonly cacheAt?: (layer: number, query: number) => { keysRot: Float32Array; values: Float32Array };
   /** Whether query position `query` may read key position `key` of `kvHead` in `layer` (selection). */
   readonly visible?: (layer: number, kvHead: number, query: number, key: number) => boolean;
 }
@@ -29,11 +36,13 @@ export function attentionOutputError(config: ModelConfig, reference: ReferenceAc
   const scores = new Float64Array(opts.to + 1);
   let total = 0;
   let count = 0;
+  const allowed = opts.visible;
   reference.layers.forEach((layer, l) => {
-    const keys = opts.keysRot?.[l] ?? layer.kRot;
-    const values = opts.values?.[l] ?? layer.v;
-    for (let pos = opts.from; pos <= opts.to; pos++) {
-      const visible = opts.visible === undefined ? undefined : (kvHead: number, key: number) => opts.visible!(l, kvHead, pos, key);
+    for (let pos = opts.from; pos <= opts.to; pos += opts.step ?? 1) {
+      const cache = opts.cacheAt?.(l, pos);
+      const keys = cache?.keysRot ?? opts.keysRot?.[l] ?? layer.kRot;
+      const values = cache?.values ?? opts.values?.[l] ?? layer.v;
+      const visible = allowed === undefined ? undefined : (kvHead: number, key: number) => allowed(l, kvHead, pos, key);
       attendPosition(config, row, 0, layer.q, keys, values, pos, scores, visible);
       let diff = 0;
       let norm = 0;

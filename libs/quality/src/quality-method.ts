@@ -91,8 +91,13 @@ export interface QualityMethod {
 
 /** Tokens per evaluation window (the model context). */
 export const WINDOW_TOKENS = 512;
-/** Distance between window starts, in tokens. */
+/** Distance between window starts, in tokens: policies are scored on every window. */
 export const WINDOW_STRIDE_TOKENS = 256;
+/**
+ * Distance between the windows codecs are scored on (every other window): their scored spans
+ * (64..510) then tile the text, as the policies' spans (256..510) do at stride 256.
+ */
+export const CODEC_WINDOW_STRIDE_TOKENS = 512;
 /** First scored position for codecs. */
 export const CODEC_SCORE_FROM = 64;
 /** Prefill length after which policies compress, and their first scored position. */
