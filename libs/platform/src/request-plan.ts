@@ -1,7 +1,18 @@
 // The domain form of a routed request (wire: kvtier.v1.RequestPlan), shared by the router,
 // the prefill job and the decode call. Parsing validates what a worker relies on.
 import { RequestPlan } from "@kvtier/proto";
+import { PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
 import { invalidArgument } from "./errors.js";
+
+/** The canonical form of a plan's policy ("none" when blank); INVALID_ARGUMENT naming `field` if malformed. */
+export function canonicalPolicy(policy: string, field: string): string {
+  try {
+    return formatPolicySpec(parsePolicySpec(policy));
+  } catch (err) {
+    if (err instanceof PolicyError) throw invalidArgument(field, err.message);
+    throw err;
+  }
+}
 
 /** Sampling as the engine's sampler takes it. */
 export interface PlanSampling {
@@ -23,6 +34,8 @@ export interface PlannedRequest {
   stop: string[];
   logprobs: number;
   codec: string;
+  /** Canonical selection policy ("snapkv@25"), or "none". */
+  policy: string;
   decodeWorker: string;
   prefillWorker: string;
   traceParent: string;
@@ -50,6 +63,7 @@ export function planFromWire(p: RequestPlan | undefined): PlannedRequest {
     stop: [...p.stop],
     logprobs: p.logprobs,
     codec: p.codec,
+    policy: canonicalPolicy(p.policy, "plan.policy"),
     decodeWorker: p.decodeWorker,
     prefillWorker: p.prefillWorker,
     traceParent: p.traceParent,
@@ -71,6 +85,7 @@ export function planToWire(p: PlannedRequest): RequestPlan {
     stop: p.stop,
     logprobs: p.logprobs,
     codec: p.codec,
+    policy: p.policy,
     decodeWorker: p.decodeWorker,
     prefillWorker: p.prefillWorker,
     traceParent: p.traceParent,

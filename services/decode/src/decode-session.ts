@@ -3,7 +3,7 @@
 import type { DecodeResponse, PositionLogprobs } from "@kvtier/proto";
 import { KvtierError, type PlannedRequest } from "@kvtier/platform";
 import { BlockChain, TextStream, emptyTally, type TierTally } from "@kvtier/serving";
-import { Sampler, type SampledToken, type Tokenizer } from "@kvtier/tensor";
+import { Sampler, type SampledToken, type SelectionSummary, type Tokenizer } from "@kvtier/tensor";
 
 /** Where a session's events go. */
 export interface DecodeSink {
@@ -20,6 +20,8 @@ export interface SessionStart {
   loadedBytesByTier: TierTally;
   transferredBytes: number;
   disaggregated: boolean;
+  /** What the request's selection policy kept (null or absent: no policy). */
+  selection?: SelectionSummary | null;
 }
 
 export type SessionState = "awaiting-kv" | "loading" | "running" | "ended";
@@ -111,6 +113,8 @@ export class DecodeSession {
           loadedBytesByTier: s?.loadedBytesByTier ?? emptyTally(),
           transferredBytes: s?.transferredBytes ?? 0,
           disaggregated: s?.disaggregated ?? false,
+          keptKvEntries: s?.selection?.keptEntries ?? 0,
+          promptKvEntries: s?.selection?.totalEntries ?? 0,
         },
       },
     });

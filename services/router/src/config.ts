@@ -1,4 +1,5 @@
 // The router's configuration: the only place it reads the environment.
+import { parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
 import { ConfigError, envBool, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
 
 /** Upper bound on max_tokens a caller may ask for (the model context bounds it further). */
@@ -23,6 +24,8 @@ export interface RouterConfig extends CommonConfig {
   tenantSecret: string;
   /** KVTIER_DEFAULT_CODEC for stored blocks. @default "fp32" */
   defaultCodec: string;
+  /** KVTIER_DEFAULT_POLICY, the selection policy of requests that name none ("snapkv@25"; canonical form). @default "none" */
+  defaultPolicy: string;
   /** KVTIER_LOCAL_PREFILL_MAX_TOKENS: prefill on the decode worker when this few tokens are uncached. @default 32 */
   localPrefillMaxTokens: number;
   /** KVTIER_PREFILL_ATTEMPTS, BullMQ attempts per prefill job (transient failures). @default 2 */
@@ -42,6 +45,15 @@ function parseApiKeys(raw: string | undefined): Map<string, string> {
   return keys;
 }
 
+function parseDefaultPolicy(raw: string): string {
+  try {
+    return formatPolicySpec(parsePolicySpec(raw));
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConfigError("KVTIER_DEFAULT_POLICY", err.message);
+    throw err;
+  }
+}
+
 export function readRouterConfig(env: Record<string, string | undefined> = process.env): RouterConfig {
   return {
     ...readCommonConfig(env),
@@ -51,6 +63,7 @@ export function readRouterConfig(env: Record<string, string | undefined> = proce
     allowAnonymous: envBool(env, "KVTIER_ALLOW_ANONYMOUS", false),
     tenantSecret: envString(env, "KVTIER_TENANT_SECRET", "kvtier-dev-secret"),
     defaultCodec: envString(env, "KVTIER_DEFAULT_CODEC", "fp32"),
+    defaultPolicy: parseDefaultPolicy(envString(env, "KVTIER_DEFAULT_POLICY", "none")),
     localPrefillMaxTokens: envInt(env, "KVTIER_LOCAL_PREFILL_MAX_TOKENS", 32, 0, 1 << 20),
     prefillJobAttempts: envInt(env, "KVTIER_PREFILL_ATTEMPTS", 2, 1, 10),
     decodeAdmitTries: envInt(env, "KVTIER_DECODE_ADMIT_TRIES", 2, 1, 16),

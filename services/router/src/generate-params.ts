@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import type { GenerateRequest } from "@kvtier/proto";
 import { ID_PATTERN, invalidArgument } from "@kvtier/platform";
 import { MAX_STOP_STRINGS, MAX_STOP_STRING_BYTES } from "@kvtier/serving";
+import { PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
 import { MAX_LOGPROBS, MAX_PROMPT_BYTES, MAX_TOKENS_LIMIT } from "./config.js";
 
 /** Highest temperature accepted. */
@@ -20,9 +21,22 @@ export interface GenerateParams {
   requestId: string | undefined;
   addBos: boolean;
   codec: string;
+  /** Canonical selection policy ("snapkv@25"), or "none". */
+  policy: string;
 }
 
-export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string, knownCodecs: readonly string[]): GenerateParams {
+/** The canonical form of a policy spec; INVALID_ARGUMENT naming `field` when it is malformed. */
+export function parsePolicyField(policy: string, field: string): string {
+  try {
+    return formatPolicySpec(parsePolicySpec(policy));
+  } catch (err) {
+    if (err instanceof PolicyError) throw invalidArgument(field, err.message);
+    throw err;
+  }
+}
+
+/** Wire request -> domain parameters; `defaultPolicy` (canonical) applies when `policy` is blank. */
+export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string, knownCodecs: readonly string[], defaultPolicy = "none"): GenerateParams {
   if (req.prompt.length === 0) throw invalidArgument("prompt", "empty");
   if (Buffer.byteLength(req.prompt) > MAX_PROMPT_BYTES) throw invalidArgument("prompt", `longer than ${MAX_PROMPT_BYTES} bytes`);
   if (req.maxTokens < 1) throw invalidArgument("max_tokens", "must be at least 1");
@@ -43,6 +57,7 @@ export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string,
   if (req.requestId !== "" && !ID_PATTERN.test(req.requestId)) throw invalidArgument("request_id", `must match ${ID_PATTERN}`);
   const codec = req.codec || defaultCodec;
   if (!knownCodecs.includes(codec)) throw invalidArgument("codec", `unknown codec "${codec}" (known: ${knownCodecs.join(", ")})`);
+  const policy = req.policy.trim() === "" ? defaultPolicy : parsePolicyField(req.policy, "policy");
   return {
     prompt: req.prompt,
     maxTokens: req.maxTokens,
@@ -54,6 +69,7 @@ export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string,
     requestId: req.requestId || undefined,
     addBos: req.addBos,
     codec,
+    policy,
   };
 }
 

@@ -116,7 +116,7 @@ export class RequestRunner {
     const plan: PlannedRequest = {
       requestId, attempt: 1, tenant, tokens, blockHashes: hashes, namespaceHash: ns, maxTokens: params.maxTokens,
       sampling: { temperature: params.temperature, topP: params.topP, seed: params.seed || seedFor(requestId) },
-      stop: params.stop, logprobs: params.logprobs, codec: params.codec, decodeWorker: "", prefillWorker: "", traceParent,
+      stop: params.stop, logprobs: params.logprobs, codec: params.codec, policy: params.policy, decodeWorker: "", prefillWorker: "", traceParent,
       deadlineUnixMs: deadline ? deadline.getTime() : 0,
     };
     // a cancel may arrive while the decode worker is admitting: it takes effect once admitted
@@ -265,7 +265,8 @@ export class RequestRunner {
                 promptTokens: tokens.length, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens, cachedByTier,
                 computedPromptTokens: tokens.length - f.cachedTokens, loadedBytesByTier: f.loadedBytesByTier ?? { device: 0, host: 0, ssd: 0 },
                 transferredBytes: f.transferredBytes, ttftMs: firstAt ? firstAt - t0 : 0, prefillWorker: run.plan.prefillWorker,
-                decodeWorker: run.plan.decodeWorker, disaggregated: f.disaggregated,
+                decodeWorker: run.plan.decodeWorker, disaggregated: f.disaggregated, codec: run.plan.codec, policy: run.plan.policy,
+                keptKvEntries: f.keptKvEntries, promptKvEntries: f.promptKvEntries,
               },
             },
           },

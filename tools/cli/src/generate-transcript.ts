@@ -27,6 +27,12 @@ export interface GenerateSummary {
   prefill_worker: string;
   decode_worker: string;
   disaggregated: boolean;
+  /** KV codec and selection policy of the request ("none": no policy). */
+  codec: string;
+  policy: string;
+  /** Selection policies: (layer, kv head, position) entries kept when compressing, of prompt_kv_entries. */
+  kept_kv_entries: number;
+  prompt_kv_entries: number;
   /** Client-observed time from the call to the first text, and to the end. */
   client_ttft_ms: number | null;
   elapsed_ms: number;
@@ -103,6 +109,10 @@ export class GenerateTranscript {
       prefill_worker: u?.prefillWorker ?? "",
       decode_worker: u?.decodeWorker ?? "",
       disaggregated: u?.disaggregated ?? false,
+      codec: u?.codec ?? "",
+      policy: u?.policy ?? "",
+      kept_kv_entries: u?.keptKvEntries ?? 0,
+      prompt_kv_entries: u?.promptKvEntries ?? 0,
       client_ttft_ms: this.firstTokenAt === undefined ? null : round(this.firstTokenAt - this.startedAt),
       elapsed_ms: round(performance.now() - this.startedAt),
     };

@@ -38,6 +38,9 @@ REDIS_URL / NATS_URL, when set, are used instead of starting redis-server / nats
   --stop STR           stop string (repeatable)
   --logprobs K         return the chosen token's logprob and K alternatives (0..20)
   --codec C            KV codec for stored blocks (default: the deployment's)
+  --policy P           KV selection policy and budget, e.g. snapkv@25 (percent of prompt positions kept);
+                       none = keep all (default: the deployment's). Methods: snapkv, pyramidkv, chunkkv,
+                       streamingllm, h2o, quest, adaptivekv
   --request-id ID      client request id (default: generated)
   --json               print only one JSON summary line (text, tokens, usage, timings)
   --router HOST:PORT   default $KVTIER_ROUTER, else 127.0.0.1:50051

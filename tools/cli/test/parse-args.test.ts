@@ -18,7 +18,7 @@ function usageError(parse: () => unknown): UsageError {
 describe("generate", () => {
   it("builds the request with add_bos and the sampling flags", () => {
     const cmd = parseGenerateArgs(
-      ["Once upon a time", "--max-tokens", "32", "--temperature", "0.7", "--top-p=0.9", "--seed", "42", "--stop", ".", "--stop", "The end", "--logprobs", "5", "--codec", "fp16", "--json"],
+      ["Once upon a time", "--max-tokens", "32", "--temperature", "0.7", "--top-p=0.9", "--seed", "42", "--stop", ".", "--stop", "The end", "--logprobs", "5", "--codec", "fp16", "--policy", "snapkv@25", "--json"],
       {},
     );
     expect(cmd.json).toBe(true);
@@ -32,6 +32,7 @@ describe("generate", () => {
       requestId: "",
       addBos: true,
       codec: "fp16",
+      policy: "snapkv@25",
     });
   });
 

@@ -21,6 +21,7 @@ const GENERATE_FLAGS = {
   stop: { type: "string", multiple: true },
   logprobs: { type: "string" },
   codec: { type: "string" },
+  policy: { type: "string" },
   "request-id": { type: "string" },
   json: { type: "boolean" },
 } as const satisfies FlagSpec;
@@ -59,6 +60,7 @@ export function parseGenerateArgs(argv: string[], env: Record<string, string | u
       requestId: flagString(values, "request-id") ?? "",
       addBos: true,
       codec: flagString(values, "codec") ?? "",
+      policy: flagString(values, "policy") ?? "",
     },
   };
 }

@@ -43,6 +43,8 @@ export interface GenerateRequest {
   addBos: boolean;
   /** KV codec for stored blocks; blank = deployment default */
   codec: string;
+  /** KV selection policy and budget, e.g. "snapkv@25" (percent of the */
+  policy: string;
 }
 
 export interface GenerateResponse {
@@ -97,6 +99,14 @@ export interface Usage {
   decodeWorker: string;
   /** false when prefill ran on the decode worker */
   disaggregated: boolean;
+  /** KV codec the request's blocks moved in */
+  codec: string;
+  /** selection policy applied ("none" when none) */
+  policy: string;
+  /** (layer, kv head, position) entries kept when compressing */
+  keptKvEntries: number;
+  /** layers * kv heads * prompt tokens (ratio = this / kept) */
+  promptKvEntries: number;
 }
 
 export interface TokenizeRequest {
@@ -119,6 +129,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     requestId: "",
     addBos: false,
     codec: "",
+    policy: "",
   };
 }
 
@@ -147,6 +158,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.codec !== "") {
       writer.uint32(66).string(message.codec);
+    }
+    if (message.policy !== "") {
+      writer.uint32(74).string(message.policy);
     }
     return writer;
   },
@@ -228,6 +242,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.codec = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.policy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -262,6 +284,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         ? globalThis.Boolean(object.add_bos)
         : false,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
+      policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
     };
   },
 
@@ -291,6 +314,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.codec !== "") {
       obj.codec = message.codec;
     }
+    if (message.policy !== "") {
+      obj.policy = message.policy;
+    }
     return obj;
   },
 
@@ -309,6 +335,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.requestId = object.requestId ?? "";
     message.addBos = object.addBos ?? false;
     message.codec = object.codec ?? "";
+    message.policy = object.policy ?? "";
     return message;
   },
 };
@@ -771,6 +798,10 @@ function createBaseUsage(): Usage {
     prefillWorker: "",
     decodeWorker: "",
     disaggregated: false,
+    codec: "",
+    policy: "",
+    keptKvEntries: 0,
+    promptKvEntries: 0,
   };
 }
 
@@ -808,6 +839,18 @@ export const Usage: MessageFns<Usage> = {
     }
     if (message.disaggregated !== false) {
       writer.uint32(88).bool(message.disaggregated);
+    }
+    if (message.codec !== "") {
+      writer.uint32(98).string(message.codec);
+    }
+    if (message.policy !== "") {
+      writer.uint32(106).string(message.policy);
+    }
+    if (message.keptKvEntries !== 0) {
+      writer.uint32(112).uint64(message.keptKvEntries);
+    }
+    if (message.promptKvEntries !== 0) {
+      writer.uint32(120).uint64(message.promptKvEntries);
     }
     return writer;
   },
@@ -913,6 +956,38 @@ export const Usage: MessageFns<Usage> = {
             message.disaggregated = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.codec = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.policy = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.keptKvEntries = longToNumber(reader.uint64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.promptKvEntries = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -978,6 +1053,18 @@ export const Usage: MessageFns<Usage> = {
         ? globalThis.String(object.decode_worker)
         : "",
       disaggregated: isSet(object.disaggregated) ? globalThis.Boolean(object.disaggregated) : false,
+      codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
+      policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
+      keptKvEntries: isSet(object.keptKvEntries)
+        ? globalThis.Number(object.keptKvEntries)
+        : isSet(object.kept_kv_entries)
+        ? globalThis.Number(object.kept_kv_entries)
+        : 0,
+      promptKvEntries: isSet(object.promptKvEntries)
+        ? globalThis.Number(object.promptKvEntries)
+        : isSet(object.prompt_kv_entries)
+        ? globalThis.Number(object.prompt_kv_entries)
+        : 0,
     };
   },
 
@@ -1016,6 +1103,18 @@ export const Usage: MessageFns<Usage> = {
     if (message.disaggregated !== false) {
       obj.disaggregated = message.disaggregated;
     }
+    if (message.codec !== "") {
+      obj.codec = message.codec;
+    }
+    if (message.policy !== "") {
+      obj.policy = message.policy;
+    }
+    if (message.keptKvEntries !== 0) {
+      obj.keptKvEntries = Math.round(message.keptKvEntries);
+    }
+    if (message.promptKvEntries !== 0) {
+      obj.promptKvEntries = Math.round(message.promptKvEntries);
+    }
     return obj;
   },
 
@@ -1039,6 +1138,10 @@ export const Usage: MessageFns<Usage> = {
     message.prefillWorker = object.prefillWorker ?? "";
     message.decodeWorker = object.decodeWorker ?? "";
     message.disaggregated = object.disaggregated ?? false;
+    message.codec = object.codec ?? "";
+    message.policy = object.policy ?? "";
+    message.keptKvEntries = object.keptKvEntries ?? 0;
+    message.promptKvEntries = object.promptKvEntries ?? 0;
     return message;
   },
 };

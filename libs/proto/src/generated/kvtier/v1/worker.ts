@@ -46,6 +46,8 @@ export interface RequestPlan {
   traceParent: string;
   /** 0 = none */
   deadlineUnixMs: number;
+  /** canonical selection policy ("snapkv@25"), "none" for none */
+  policy: string;
 }
 
 export interface DecodeRequest {
@@ -77,6 +79,10 @@ export interface DecodeFinished {
   loadedBytesByTier: TierCounts | undefined;
   transferredBytes: number;
   disaggregated: boolean;
+  /** selection policies: entries kept when compressing (0 = none applied) */
+  keptKvEntries: number;
+  /** layers * kv heads * prompt tokens */
+  promptKvEntries: number;
 }
 
 /** BullMQ job data for a prefill job (stored as this message's JSON form). */
@@ -109,6 +115,35 @@ export interface KvReady {
   error: string;
   /** gRPC status name to end with */
   errorCode: string;
+  /** set when the prompt was compressed by a selection policy */
+  selection: SelectionHandoff | undefined;
+}
+
+/**
+ * A request's compressed prompt (selection policy, DESIGN.md section 5): request-scoped, never
+ * entered in the prefix index. The kept entries travel as ordinary KV blocks in the kvstore under
+ * request-derived hashes (block i: selectionBlockHash(key, i)); positions and scores travel here.
+ * Bounded by MAX_SELECTION_META_BYTES (libs/serving).
+ */
+export interface SelectionHandoff {
+  /** canonical spec, e.g. "snapkv@25" */
+  policy: string;
+  /** compression point: positions from here on are the request's own */
+  promptTokens: number;
+  /** kept entries per (layer, kv head), layer-major */
+  counts: number[];
+  /** uint16 LE per kept entry, rows concatenated in the order of counts */
+  positions: Uint8Array;
+  /** H2O only: float64 LE accumulated attention per kept entry; else empty */
+  scores: Uint8Array;
+  /** 16-byte request-derived selection key */
+  key: Uint8Array;
+  /** sparse blocks written under the key */
+  blockCount: number;
+  /** their total size (what the decode worker fetches) */
+  blockBytes: number;
+  /** codec of the sparse blocks */
+  codec: string;
 }
 
 export interface KvReadyAck {
@@ -169,6 +204,7 @@ function createBaseRequestPlan(): RequestPlan {
     prefillWorker: "",
     traceParent: "",
     deadlineUnixMs: 0,
+    policy: "",
   };
 }
 
@@ -222,6 +258,9 @@ export const RequestPlan: MessageFns<RequestPlan> = {
     }
     if (message.deadlineUnixMs !== 0) {
       writer.uint32(120).uint64(message.deadlineUnixMs);
+    }
+    if (message.policy !== "") {
+      writer.uint32(130).string(message.policy);
     }
     return writer;
   },
@@ -369,6 +408,14 @@ export const RequestPlan: MessageFns<RequestPlan> = {
             message.deadlineUnixMs = longToNumber(reader.uint64());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.policy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -436,6 +483,7 @@ export const RequestPlan: MessageFns<RequestPlan> = {
         : isSet(object.deadline_unix_ms)
         ? globalThis.Number(object.deadline_unix_ms)
         : 0,
+      policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
     };
   },
 
@@ -486,6 +534,9 @@ export const RequestPlan: MessageFns<RequestPlan> = {
     if (message.deadlineUnixMs !== 0) {
       obj.deadlineUnixMs = Math.round(message.deadlineUnixMs);
     }
+    if (message.policy !== "") {
+      obj.policy = message.policy;
+    }
     return obj;
   },
 
@@ -511,6 +562,7 @@ export const RequestPlan: MessageFns<RequestPlan> = {
     message.prefillWorker = object.prefillWorker ?? "";
     message.traceParent = object.traceParent ?? "";
     message.deadlineUnixMs = object.deadlineUnixMs ?? 0;
+    message.policy = object.policy ?? "";
     return message;
   },
 };
@@ -899,6 +951,8 @@ function createBaseDecodeFinished(): DecodeFinished {
     loadedBytesByTier: undefined,
     transferredBytes: 0,
     disaggregated: false,
+    keptKvEntries: 0,
+    promptKvEntries: 0,
   };
 }
 
@@ -924,6 +978,12 @@ export const DecodeFinished: MessageFns<DecodeFinished> = {
     }
     if (message.disaggregated !== false) {
       writer.uint32(56).bool(message.disaggregated);
+    }
+    if (message.keptKvEntries !== 0) {
+      writer.uint32(64).uint64(message.keptKvEntries);
+    }
+    if (message.promptKvEntries !== 0) {
+      writer.uint32(72).uint64(message.promptKvEntries);
     }
     return writer;
   },
@@ -997,6 +1057,22 @@ export const DecodeFinished: MessageFns<DecodeFinished> = {
             message.disaggregated = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.keptKvEntries = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.promptKvEntries = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1042,6 +1118,16 @@ export const DecodeFinished: MessageFns<DecodeFinished> = {
         ? globalThis.Number(object.transferred_bytes)
         : 0,
       disaggregated: isSet(object.disaggregated) ? globalThis.Boolean(object.disaggregated) : false,
+      keptKvEntries: isSet(object.keptKvEntries)
+        ? globalThis.Number(object.keptKvEntries)
+        : isSet(object.kept_kv_entries)
+        ? globalThis.Number(object.kept_kv_entries)
+        : 0,
+      promptKvEntries: isSet(object.promptKvEntries)
+        ? globalThis.Number(object.promptKvEntries)
+        : isSet(object.prompt_kv_entries)
+        ? globalThis.Number(object.prompt_kv_entries)
+        : 0,
     };
   },
 
@@ -1068,6 +1154,12 @@ export const DecodeFinished: MessageFns<DecodeFinished> = {
     if (message.disaggregated !== false) {
       obj.disaggregated = message.disaggregated;
     }
+    if (message.keptKvEntries !== 0) {
+      obj.keptKvEntries = Math.round(message.keptKvEntries);
+    }
+    if (message.promptKvEntries !== 0) {
+      obj.promptKvEntries = Math.round(message.promptKvEntries);
+    }
     return obj;
   },
 
@@ -1087,6 +1179,8 @@ export const DecodeFinished: MessageFns<DecodeFinished> = {
       : undefined;
     message.transferredBytes = object.transferredBytes ?? 0;
     message.disaggregated = object.disaggregated ?? false;
+    message.keptKvEntries = object.keptKvEntries ?? 0;
+    message.promptKvEntries = object.promptKvEntries ?? 0;
     return message;
   },
 };
@@ -1178,6 +1272,7 @@ function createBaseKvReady(): KvReady {
     loadedBytesByTier: undefined,
     error: "",
     errorCode: "",
+    selection: undefined,
   };
 }
 
@@ -1230,6 +1325,9 @@ export const KvReady: MessageFns<KvReady> = {
     }
     if (message.errorCode !== "") {
       writer.uint32(130).string(message.errorCode);
+    }
+    if (message.selection !== undefined) {
+      SelectionHandoff.encode(message.selection, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -1375,6 +1473,14 @@ export const KvReady: MessageFns<KvReady> = {
             message.errorCode = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.selection = SelectionHandoff.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1453,6 +1559,7 @@ export const KvReady: MessageFns<KvReady> = {
         : isSet(object.error_code)
         ? globalThis.String(object.error_code)
         : "",
+      selection: isSet(object.selection) ? SelectionHandoff.fromJSON(object.selection) : undefined,
     };
   },
 
@@ -1506,6 +1613,9 @@ export const KvReady: MessageFns<KvReady> = {
     if (message.errorCode !== "") {
       obj.errorCode = message.errorCode;
     }
+    if (message.selection !== undefined) {
+      obj.selection = SelectionHandoff.toJSON(message.selection);
+    }
     return obj;
   },
 
@@ -1538,6 +1648,242 @@ export const KvReady: MessageFns<KvReady> = {
       : undefined;
     message.error = object.error ?? "";
     message.errorCode = object.errorCode ?? "";
+    message.selection = (object.selection !== undefined && object.selection !== null)
+      ? SelectionHandoff.fromPartial(object.selection)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSelectionHandoff(): SelectionHandoff {
+  return {
+    policy: "",
+    promptTokens: 0,
+    counts: [],
+    positions: new Uint8Array(0),
+    scores: new Uint8Array(0),
+    key: new Uint8Array(0),
+    blockCount: 0,
+    blockBytes: 0,
+    codec: "",
+  };
+}
+
+export const SelectionHandoff: MessageFns<SelectionHandoff> = {
+  encode(message: SelectionHandoff, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policy !== "") {
+      writer.uint32(10).string(message.policy);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(16).uint32(message.promptTokens);
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.counts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.positions.length !== 0) {
+      writer.uint32(34).bytes(message.positions);
+    }
+    if (message.scores.length !== 0) {
+      writer.uint32(42).bytes(message.scores);
+    }
+    if (message.key.length !== 0) {
+      writer.uint32(50).bytes(message.key);
+    }
+    if (message.blockCount !== 0) {
+      writer.uint32(56).uint32(message.blockCount);
+    }
+    if (message.blockBytes !== 0) {
+      writer.uint32(64).uint64(message.blockBytes);
+    }
+    if (message.codec !== "") {
+      writer.uint32(74).string(message.codec);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SelectionHandoff {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSelectionHandoff();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policy = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.promptTokens = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.counts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.positions = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scores = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.key = reader.bytes();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.blockCount = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.blockBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.codec = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SelectionHandoff {
+    return {
+      policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+      positions: isSet(object.positions) ? bytesFromBase64(object.positions) : new Uint8Array(0),
+      scores: isSet(object.scores) ? bytesFromBase64(object.scores) : new Uint8Array(0),
+      key: isSet(object.key) ? bytesFromBase64(object.key) : new Uint8Array(0),
+      blockCount: isSet(object.blockCount)
+        ? globalThis.Number(object.blockCount)
+        : isSet(object.block_count)
+        ? globalThis.Number(object.block_count)
+        : 0,
+      blockBytes: isSet(object.blockBytes)
+        ? globalThis.Number(object.blockBytes)
+        : isSet(object.block_bytes)
+        ? globalThis.Number(object.block_bytes)
+        : 0,
+      codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
+    };
+  },
+
+  toJSON(message: SelectionHandoff): unknown {
+    const obj: any = {};
+    if (message.policy !== "") {
+      obj.policy = message.policy;
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    if (message.positions.length !== 0) {
+      obj.positions = base64FromBytes(message.positions);
+    }
+    if (message.scores.length !== 0) {
+      obj.scores = base64FromBytes(message.scores);
+    }
+    if (message.key.length !== 0) {
+      obj.key = base64FromBytes(message.key);
+    }
+    if (message.blockCount !== 0) {
+      obj.blockCount = Math.round(message.blockCount);
+    }
+    if (message.blockBytes !== 0) {
+      obj.blockBytes = Math.round(message.blockBytes);
+    }
+    if (message.codec !== "") {
+      obj.codec = message.codec;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SelectionHandoff>): SelectionHandoff {
+    return SelectionHandoff.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SelectionHandoff>): SelectionHandoff {
+    const message = createBaseSelectionHandoff();
+    message.policy = object.policy ?? "";
+    message.promptTokens = object.promptTokens ?? 0;
+    message.counts = object.counts?.map((e) => e) || [];
+    message.positions = object.positions ?? new Uint8Array(0);
+    message.scores = object.scores ?? new Uint8Array(0);
+    message.key = object.key ?? new Uint8Array(0);
+    message.blockCount = object.blockCount ?? 0;
+    message.blockBytes = object.blockBytes ?? 0;
+    message.codec = object.codec ?? "";
     return message;
   },
 };
