@@ -3,6 +3,7 @@
 // run from the kvstore, compute the rest, sample the first token.
 import { KvtierError, messageOf, sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
 import { Sampler, type EngineHost, type SampledToken } from "@kvtier/tensor";
+import { hasPolicy, policyReusableBlocks } from "./selection-handoff.js";
 
 /** Tokens (or bytes) per tier. */
 export interface TierTally {
@@ -41,7 +42,8 @@ export function poolBytesPerBlock(engine: EngineHost, blockSize: number): number
 
 /**
  * Run a prefill with cache reuse on `engine`. The sequence must be open and reserved. A kvstore
- * failure is a cache miss: the blocks are computed instead.
+ * failure is a cache miss: the blocks are computed instead. With a selection policy in the plan,
+ * the sequence gets the policy first (compress it once the hand-off blocks are exported).
  */
 export async function cachedPrefill(
   engine: EngineHost,
@@ -51,7 +53,10 @@ export async function cachedPrefill(
   log: Logger,
 ): Promise<PrefillOutcome> {
   const seqId = sequenceId(plan);
-  const hashes = plan.blockHashes.slice(0, reusableBlocks(plan.tokens.length, blockSize));
+  // a selection policy observes the prompt's last rows while they are computed: set it first,
+  // and take from cache only the blocks before the rows it needs
+  if (hasPolicy(plan)) await engine.setSelectionPolicy(seqId, plan.policy, plan.tokens.length);
+  const hashes = plan.blockHashes.slice(0, policyReusableBlocks(plan, blockSize, reusableBlocks(plan.tokens.length, blockSize)));
   const deviceBlocks = await engine.attachCached(seqId, hashes);
   const loadedBytesByTier = emptyTally();
   let storeBlocks = 0;

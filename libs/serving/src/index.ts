@@ -8,6 +8,11 @@ export { cachedPrefill, openReserved, reusableBlocks, emptyTally } from "./cache
 export type { PrefillOutcome, TierTally } from "./cached-prefill.js";
 export { writeHandoff, loadHandoff, putBlocks, tailHashOf, PUT_CONCURRENCY } from "./kv-handoff.js";
 export type { HandoffBlocks, HandoffLoad } from "./kv-handoff.js";
+export {
+  writeSelection, loadSelection, selectionKey, selectionToWire, selectionFromWire, hasPolicy, handsOffSparse, policyReusableBlocks,
+  MAX_SELECTION_META_BYTES,
+} from "./selection-handoff.js";
+export type { SelectionWritten, SelectionLoad } from "./selection-handoff.js";
 export { BlockChain } from "./block-chain.js";
 export { DeviceTier, DEVICE_CODEC } from "./device-tier.js";
 export type { BlockAnnouncer } from "./device-tier.js";

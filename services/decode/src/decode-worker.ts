@@ -5,12 +5,13 @@ import {
   KvtierError, endSpan, messageOf, requestKey, startSpan, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
-import { cachedPrefill, loadHandoff, openReserved, putBlocks, writeHandoff } from "@kvtier/serving";
-import type { EngineHost, Tokenizer } from "@kvtier/tensor";
+import { cachedPrefill, hasPolicy, openReserved, putBlocks, writeHandoff } from "@kvtier/serving";
+import type { EngineHost, SelectionSummary, Tokenizer } from "@kvtier/tensor";
 import { BatchLoop } from "./batch-loop.js";
 import type { DecodeConfig } from "./config.js";
 import type { DecodeMetrics } from "./decode-metrics.js";
 import { DecodeSession, type DecodeSink } from "./decode-session.js";
+import { loadWithPolicy } from "./policy-handoff.js";
 
 export interface DecodeWorkerDeps {
   cfg: DecodeConfig;
@@ -130,18 +131,17 @@ export class DecodeWorker {
     const { engine, store, metrics, log, cfg } = this.d;
     const span = startSpan(this.d.tracer, "kvtier.handoff.load", traceparent || session.plan.traceParent, { "kvtier.request_id": session.plan.requestId });
     try {
-      const loaded = await loadHandoff(engine, store, session.plan, ready, log);
+      const { loaded, summary } = await loadWithPolicy(engine, store, session.plan, ready, log, () => this.registerPromptBlocks(session));
       span.setAttributes({ "kvtier.transferred_bytes": loaded.transferredBytes, "kvtier.recomputed_tokens": loaded.recomputedTokens });
       endSpan(span);
       metrics.transferredBytes.inc(loaded.transferredBytes);
       metrics.recomputedTokens.inc(loaded.recomputedTokens);
-      await this.registerPromptBlocks(session);
       const first = { token: ready.firstToken, logprob: ready.firstLogprobs?.chosen?.logprob ?? 0, top: (ready.firstLogprobs?.top ?? []).map((t) => ({ token: t.tokenId, logprob: t.logprob })) };
       const goesOn = session.begin({
         first, samplerState: Uint32Array.from(ready.sampler?.rng ?? []), cachedTokens: ready.cachedTokens,
         cachedByTier: { device: ready.cachedByTier?.device ?? 0, host: ready.cachedByTier?.host ?? 0, ssd: ready.cachedByTier?.ssd ?? 0 },
         loadedBytesByTier: { device: ready.loadedBytesByTier?.device ?? 0, host: ready.loadedBytesByTier?.host ?? 0, ssd: ready.loadedBytesByTier?.ssd ?? 0 },
-        transferredBytes: loaded.transferredBytes, disaggregated: true,
+        transferredBytes: loaded.transferredBytes, disaggregated: true, selection: summary,
       });
       if (goesOn) this.loop.add(session);
     } catch (err) {
@@ -157,8 +157,14 @@ export class DecodeWorker {
     try {
       const out = await cachedPrefill(engine, store, session.plan, cfg.blockSize, log);
       await this.registerPromptBlocks(session);
-      this.track(writeHandoff(engine, store, session.plan, out, cfg.blockSize, log));
-      const goesOn = session.begin({ ...out, first: out.first, transferredBytes: 0, disaggregated: false });
+      const written = writeHandoff(engine, store, session.plan, out, cfg.blockSize, log);
+      let selection: SelectionSummary | null = null;
+      if (hasPolicy(session.plan)) {
+        // the shared blocks are exported from the dense prompt before it is compressed
+        await written;
+        selection = await engine.compress(session.seqId);
+      } else this.track(written);
+      const goesOn = session.begin({ ...out, first: out.first, transferredBytes: 0, disaggregated: false, selection });
       if (goesOn) this.loop.add(session);
     } catch (err) {
       session.abort(err instanceof KvtierError ? err : new KvtierError("INTERNAL", `prefill failed: ${messageOf(err)}`));
@@ -173,6 +179,8 @@ export class DecodeWorker {
   /** A block filled during decode: enter it in the device cache and write it to the kvstore. */
   private storeFilledBlock(session: DecodeSession, index: number, hash: Uint8Array): void {
     const { engine, store, log, metrics } = this.d;
+    // a compressed request's KV depends on its selection: request-scoped, never shared
+    if (hasPolicy(session.plan)) return;
     // both calls are queued to the engine thread now, before the session can close its sequence
     void engine.registerBlocks(session.seqId, index, [hash]).catch((e: unknown) => log.warn("register failed", { err: messageOf(e) }));
     const exported = engine.exportBlocks(session.seqId, index, 1, session.plan.codec, [hash]);
