@@ -24,4 +24,20 @@ describe("readKvStoreConfig", () => {
     expect(() => readKvStoreConfig({ KVTIER_KVSTORE_PORT: "70000" })).toThrow(/KVTIER_KVSTORE_PORT/);
     expect(() => readKvStoreConfig({ KVTIER_KVSTORE_ID: "a.b" })).toThrow(/KVTIER_KVSTORE_ID/);
   });
+
+  it("reads the tier settings: SSD off unless a directory is set, watermarks, write-through, admission, leases, policy", () => {
+    expect(readKvStoreConfig({ KVTIER_SSD_DIR: "  " })).toMatchObject({
+      ssdDir: undefined, ssdCapacityBytes: 8 * 1024 ** 3, ssdWriteThrough: false, ssdAdmitMinAccesses: 2,
+      hostHighWatermarkPct: 95, hostLowWatermarkPct: 90, leaseTtlMs: 30_000, evictionPolicy: "prefix-aware",
+    });
+    const c = readKvStoreConfig({
+      KVTIER_SSD_DIR: "/var/lib/kvtier", KVTIER_SSD_CAPACITY_BYTES: "1048576", KVTIER_SSD_WRITE_THROUGH: "yes", KVTIER_SSD_ADMIT_MIN_ACCESSES: "1",
+      KVTIER_HOST_HIGH_WATERMARK_PCT: "80", KVTIER_LEASE_TTL_MS: "500", KVTIER_EVICTION_POLICY: "lru",
+    });
+    expect(c).toMatchObject({ ssdDir: "/var/lib/kvtier", ssdCapacityBytes: 1_048_576, ssdWriteThrough: true, ssdAdmitMinAccesses: 1, hostHighWatermarkPct: 80, hostLowWatermarkPct: 80, leaseTtlMs: 500, evictionPolicy: "lru" });
+    expect(() => readKvStoreConfig({ KVTIER_HOST_HIGH_WATERMARK_PCT: "80", KVTIER_HOST_LOW_WATERMARK_PCT: "90" })).toThrow(/KVTIER_HOST_LOW_WATERMARK_PCT/);
+    expect(() => readKvStoreConfig({ KVTIER_EVICTION_POLICY: "fifo" })).toThrow(/KVTIER_EVICTION_POLICY/);
+    expect(() => readKvStoreConfig({ KVTIER_SSD_WRITE_THROUGH: "maybe" })).toThrow(/KVTIER_SSD_WRITE_THROUGH/);
+    expect(() => readKvStoreConfig({ KVTIER_LEASE_TTL_MS: String(11 * 60_000) })).toThrow(/KVTIER_LEASE_TTL_MS/);
+  });
 });

@@ -11,7 +11,7 @@ import type { EvictionPolicy } from "./eviction-policy.js";
 import { PrefixAwarePolicy } from "./prefix-aware-policy.js";
 import { lockSsdDirectory, scanSsdDirectory, ssdLayout, unlockSsdDirectory, type SsdLayout, type SsdScan } from "./ssd-directory.js";
 import { blockFileName, type BlockFileMeta } from "./ssd-file-name.js";
-import { errnoOf, fsyncDir, isNoSpace, readWholeFile, writeFileTwoPhase } from "./ssd-files.js";
+import { errnoOf, fsyncDir, isNoSpace, readFileExactly, writeFileTwoPhase } from "./ssd-files.js";
 
 /** Why an SSD write was not done: a full device, no room under the capacity, or another I/O error. */
 export type SsdWriteFailure = "no_space" | "over_capacity" | "io";
@@ -115,7 +115,7 @@ export class SsdTier implements TierStore {
     try {
       let bytes: Buffer | undefined;
       try {
-        bytes = await readWholeFile(e.file);
+        bytes = await readFileExactly(e.file, e.totalBytes);
       } catch (err) {
         this.dropIfCurrent(e, true);
         return { kind: "corrupt", problem: `read failed: ${errnoOf(err) ?? String(err)}` };
