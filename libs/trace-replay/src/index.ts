@@ -1,0 +1,21 @@
+// Public entry of @kvtier/trace-replay: Mooncake-format traces (parse, write, generate) and
+// replays of them against the real prefix index and routing cost over simulated workers.
+export { TRACE_BLOCK_TOKENS, MAX_TRACE_LINE_CHARS, parseMooncakeTrace, formatMooncakeTrace, traceDurationS } from "./mooncake-trace.js";
+export type { TraceRequest } from "./mooncake-trace.js";
+export { ReplayError } from "./replay-error.js";
+export type { ReplayErrorCode } from "./replay-error.js";
+export { LruBlockCache } from "./lru-block-cache.js";
+export type { CacheTouch } from "./lru-block-cache.js";
+export { SimulatedWorker, SIMULATED_DEVICE_CODEC } from "./simulated-worker.js";
+export type { ServedRequest } from "./simulated-worker.js";
+export { TraceBlockHashes } from "./trace-block-hash.js";
+export { PrefillQueueModel, RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
+export { LoadImbalanceMeter, IMBALANCE_WINDOW_S } from "./load-imbalance.js";
+export {
+  REPLAY_POLICIES, MAX_REPLAY_WORKERS, replayPolicy, pooledLruHitRate, resolvePrefillRate, assertReplayOptions, totalInputTokens, seededRandom,
+} from "./replay.js";
+export type { ReplayPolicy, ReplayOptions, PolicyResult } from "./replay.js";
+export { runReplay, replaySummary, replayLines } from "./replay-report.js";
+export type { ReplayReport } from "./replay-report.js";
+export { generateTrace, TRACE_SHAPES, TRACE_SHAPE_NAMES, TRACE_RATE_PERIOD_S, MAX_GENERATED_REQUESTS } from "./trace-generator.js";
+export type { TraceShape, TraceShapeName } from "./trace-generator.js";

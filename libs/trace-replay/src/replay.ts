@@ -1,0 +1,170 @@
+// The replay itself: one policy over a trace, with simulated workers whose KV events reach the
+// REAL PrefixIndex through the same IndexFeed the router uses, and the REAL chooseWorker picking
+// workers for the `kv` policy (least-loaded is chooseWorker with the cache weights at zero).
+// Time is simulated: requests are taken at their trace timestamps, no wall-clock pacing.
+import {
+  DEFAULT_ROUTING_WEIGHTS, IndexFeed, assertRoutingWeights, chooseWorker, type LocationMatch, type RoutingWeights, type WorkerLoad,
+} from "@kvtier/prefix-index";
+import { LoadImbalanceMeter } from "./load-imbalance.js";
+import { LruBlockCache } from "./lru-block-cache.js";
+import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";
+import { PrefillQueueModel } from "./prefill-queue-model.js";
+import { ReplayError } from "./replay-error.js";
+import { SIMULATED_DEVICE_CODEC, SimulatedWorker } from "./simulated-worker.js";
+import { TraceBlockHashes } from "./trace-block-hash.js";
+
+/** Routing policies a replay can run. */
+export const REPLAY_POLICIES = ["kv", "round-robin", "random", "least-loaded"] as const;
+/** One of {@link REPLAY_POLICIES}. */
+export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
+
+/** Most simulated workers. */
+export const MAX_REPLAY_WORKERS = 4096;
+
+/** Options of a replay. */
+export interface ReplayOptions {
+  /** Simulated workers. */
+  workers: number;
+  /** Device cache of each worker, in tokens (whole 512-token blocks are kept). */
+  capacityTokens: number;
+  /**
+   * Prefill throughput of each worker, tokens/s. `"auto"`: the trace's prompt tokens per second
+   * divided by the workers, i.e. a pool exactly busy if nothing were cached.
+   * @default "auto"
+   */
+  prefillTokensPerS?: number | "auto";
+  /** Weights of the kv policy. @default DEFAULT_ROUTING_WEIGHTS */
+  weights?: RoutingWeights;
+  /** Seed of the random policy. @default 1 */
+  seed?: number;
+}
+
+/** What one policy achieved. */
+export interface PolicyResult {
+  policy: ReplayPolicy;
+  /** Prefix-hit prompt tokens over all prompt tokens. */
+  hitRate: number;
+  /** See load-imbalance.ts. */
+  loadImbalance: number;
+  hitTokens: number;
+  inputTokens: number;
+  /** KV event batches the index applied. */
+  eventBatches: number;
+  /** Requests where the index's match for the chosen worker differed from its cache (must be 0). */
+  indexMismatches: number;
+}
+
+const LEAST_LOADED_WEIGHTS: RoutingWeights = Object.freeze({ device: 0, host: 0, ssd: 0, prefillLoad: 1, decodeLoad: 1, sessionAffinity: 0, temperature: 0 });
+
+/** Seeded uniform generator in [0, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Total prompt tokens of a trace. */
+export function totalInputTokens(trace: readonly TraceRequest[]): number {
+  let n = 0;
+  for (const r of trace) n += r.inputTokens;
+  return n;
+}
+
+/** The per-worker prefill throughput `options` asks for (resolving "auto" against `trace`). */
+export function resolvePrefillRate(trace: readonly TraceRequest[], options: ReplayOptions): number {
+  const p = options.prefillTokensPerS ?? "auto";
+  if (p !== "auto") return p;
+  return totalInputTokens(trace) / Math.max(traceDurationS(trace), 1) / options.workers;
+}
+
+/** Throws `INVALID_OPTION` naming the option unless every option is in its domain. */
+export function assertReplayOptions(options: ReplayOptions): void {
+  const { workers, capacityTokens, prefillTokensPerS } = options;
+  if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_REPLAY_WORKERS) {
+    throw new ReplayError("INVALID_OPTION", "workers", `expected an integer in [1, ${MAX_REPLAY_WORKERS}], got ${workers}`);
+  }
+  if (!Number.isSafeInteger(capacityTokens) || capacityTokens < 0) throw new ReplayError("INVALID_OPTION", "capacityTokens", `expected an integer >= 0, got ${capacityTokens}`);
+  if (prefillTokensPerS !== undefined && prefillTokensPerS !== "auto" && !(Number.isFinite(prefillTokensPerS) && prefillTokensPerS > 0)) {
+    throw new ReplayError("INVALID_OPTION", "prefillTokensPerS", `expected a number > 0 or "auto", got ${prefillTokensPerS}`);
+  }
+  if (options.weights) {
+    try {
+      assertRoutingWeights(options.weights);
+    } catch (err) {
+      throw new ReplayError("INVALID_OPTION", "weights", err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+}
+
+/** Prefix-hit tokens of a request whose first `hitBlocks` blocks hit (the last block may be partial). */
+const hitTokensOf = (r: TraceRequest, hitBlocks: number): number => Math.min(hitBlocks * TRACE_BLOCK_TOKENS, r.inputTokens);
+
+/** Replays `trace` under one policy. Deterministic for given options. */
+export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolicy, options: ReplayOptions): PolicyResult {
+  assertReplayOptions(options);
+  if (!REPLAY_POLICIES.includes(policy)) throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${REPLAY_POLICIES.join(", ")}, got ${String(policy)}`);
+  const n = options.workers;
+  const capacityBlocks = Math.floor(options.capacityTokens / TRACE_BLOCK_TOKENS);
+  const hashes = new TraceBlockHashes();
+  const feed = new IndexFeed();
+  const workers = Array.from({ length: n }, (_, w) => new SimulatedWorker(`sim-${String(w).padStart(4, "0")}`, capacityBlocks, hashes));
+  const indexOf = new Map(workers.map((w, i) => [w.id, i]));
+  const queue = new PrefillQueueModel(n, resolvePrefillRate(trace, options));
+  const meter = new LoadImbalanceMeter(n);
+  const weights = options.weights ?? DEFAULT_ROUTING_WEIGHTS;
+  const rng = seededRandom(options.seed ?? 1);
+  const loads: WorkerLoad[] = workers.map((w) => ({ workerId: w.id, role: "prefill", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks, recentPrefillTokens: 0 }));
+  const noMatches = new Map<string, LocationMatch>();
+  let hitTokens = 0;
+  let inputTokens = 0;
+  let eventBatches = 0;
+  let indexMismatches = 0;
+
+  trace.forEach((r, i) => {
+    const tS = r.timestampMs / 1000;
+    queue.advance(tS);
+    for (let w = 0; w < n; w++) {
+      loads[w].queuedPrefillTokens = queue.queuedTokens(w);
+      loads[w].recentPrefillTokens = queue.recentTokens(w);
+    }
+    let chosen: number;
+    let matches: Map<string, LocationMatch> | undefined;
+    if (policy === "round-robin") chosen = i % n;
+    else if (policy === "random") chosen = Math.floor(rng() * n);
+    else if (policy === "least-loaded") chosen = indexOf.get(chooseWorker(loads, noMatches, r.inputTokens, TRACE_BLOCK_TOKENS, LEAST_LOADED_WEIGHTS)!.workerId)!;
+    else {
+      matches = feed.index.match(hashes.chain(r.blockIds), SIMULATED_DEVICE_CODEC);
+      chosen = indexOf.get(chooseWorker(loads, matches, r.inputTokens, TRACE_BLOCK_TOKENS, weights)!.workerId)!;
+    }
+    const worker = workers[chosen];
+    const served = worker.serve(r.blockIds);
+    if (matches !== undefined && (matches.get(worker.id)?.device ?? 0) !== served.hitBlocks) indexMismatches += 1;
+    if (served.batch !== null) {
+      feed.accept(served.batch);
+      eventBatches += 1;
+    }
+    const hit = hitTokensOf(r, served.hitBlocks);
+    hitTokens += hit;
+    inputTokens += r.inputTokens;
+    queue.enqueue(chosen, r.inputTokens - hit);
+    meter.add(tS, chosen, r.inputTokens - hit);
+  });
+  return { policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), hitTokens, inputTokens, eventBatches, indexMismatches };
+}
+
+/** Prefix-hit rate of one LRU cache of `capacityTokens` shared by every request (the pooled baseline). */
+export function pooledLruHitRate(trace: readonly TraceRequest[], capacityTokens: number): number {
+  const cache = new LruBlockCache(Math.floor(capacityTokens / TRACE_BLOCK_TOKENS));
+  let hit = 0;
+  let total = 0;
+  for (const r of trace) {
+    hit += hitTokensOf(r, cache.touch(r.blockIds).leadingHits);
+    total += r.inputTokens;
+  }
+  return total === 0 ? 0 : hit / total;
+}

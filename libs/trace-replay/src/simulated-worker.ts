@@ -1,0 +1,43 @@
+// One simulated worker of the replay: an LRU device cache of a fixed number of blocks that, like
+// a real worker's KV pool, announces what it stores and evicts as numbered KV event batches.
+import type { KvIndexBatch, KvIndexEvent } from "@kvtier/prefix-index";
+import { LruBlockCache } from "./lru-block-cache.js";
+import type { TraceBlockHashes } from "./trace-block-hash.js";
+
+/** The codec a simulated device pool announces (as the real workers' device tier does). */
+export const SIMULATED_DEVICE_CODEC = "raw";
+
+/** What serving one request did on a worker. */
+export interface ServedRequest {
+  /** Leading blocks of the prompt that were in the worker's cache (prefix hits). */
+  hitBlocks: number;
+  /** The KV events the worker announces for it (stored, then removed), or null if nothing changed. */
+  batch: KvIndexBatch | null;
+}
+
+/** A worker with an LRU device cache that announces its changes. */
+export class SimulatedWorker {
+  readonly cache: LruBlockCache;
+  private seq = 0;
+
+  constructor(
+    readonly id: string,
+    capacityBlocks: number,
+    private readonly hashes: TraceBlockHashes,
+    /** New per simulated process start, as a real announcer's. */
+    readonly incarnation = `${id}-1`,
+  ) {
+    this.cache = new LruBlockCache(capacityBlocks);
+  }
+
+  /** Prefills a request: counts its prefix hits, caches its blocks, and returns the events a real worker would publish. */
+  serve(blockIds: readonly number[]): ServedRequest {
+    const touch = this.cache.touch(blockIds);
+    const events: KvIndexEvent[] = [];
+    if (touch.inserted.length > 0) events.push({ kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes: this.hashes.chain(touch.inserted) });
+    if (touch.evicted.length > 0) events.push({ kind: "removed", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes: this.hashes.chain(touch.evicted) });
+    if (events.length === 0) return { hitBlocks: touch.leadingHits, batch: null };
+    this.seq += 1;
+    return { hitBlocks: touch.leadingHits, batch: { announcerId: this.id, incarnation: this.incarnation, seq: this.seq, snapshot: false, events } };
+  }
+}
