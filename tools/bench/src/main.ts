@@ -9,7 +9,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   // store: () => import("./store-bench.js").then((m) => m.storeBench),
   eviction: () => import("./eviction-bench.js").then((m) => m.evictionBench),
   // router: () => import("./router-bench.js").then((m) => m.routerBench),
-  // codecs: () => import("./codecs-bench.js").then((m) => m.codecsBench),
+  codecs: () => import("./codecs-bench.js").then((m) => m.codecsBench),
 };
 
 async function main(): Promise<void> {

@@ -1,6 +1,9 @@
 // Fast encoder/decoder of the affine integer codecs: one pass for group ranges, one to quantize
 // into a byte-per-code scratch, one to pack; decode unpacks then scales. Same arithmetic as the
-// reference (quant-params.ts), inlined; tested byte-exact against affine-reference.ts.
+// reference (quant-params.ts), inlined; tested byte-exact against affine-reference.ts. The
+// reference's floor(v) clamped to [0, top] is written `v >= top ? top : v > 0 ? v | 0 : 0`:
+// v | 0 equals floor(v) on [0, 2^31) and every v outside [0, top] clamps anyway; Math.floor was
+// the slowest step of the loop.
 import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
 import { packCodes, unpackCodes } from './bit-packing.js';
 import { halfToFloatBitsTable } from './half-float.js';
@@ -33,8 +36,8 @@ function putHalf(dst: Uint8Array, at: number, bits: number): void {
   dst[at + 1] = bits >>> 8;
 }
 
-/** Quantize one group [from, to) with stride `step` into `out`; writes its parameters at `at`. */
-function encodeGroup(spec: AffineCodecSpec, levels: number, src: Float32Array, out: Uint8Array, from: number, to: number, step: number, dst: Uint8Array, at: number): void {
+/** Range of group [from, to) with stride `step` over finite values; [0, 0] if none. */
+function groupRange(src: Float32Array, from: number, to: number, step: number, out: Float64Array): void {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = from; i < to; i += step) {
@@ -44,32 +47,48 @@ function encodeGroup(spec: AffineCodecSpec, levels: number, src: Float32Array, o
     if (x > hi) hi = x;
   }
   if (lo > hi) lo = hi = 0;
+  out[0] = lo;
+  out[1] = hi;
+}
+
+const range = new Float64Array(2);
+
+/** Quantize one group [from, to) with stride `step` into `out`; writes its parameters at `at`. */
+function encodeGroup(spec: AffineCodecSpec, levels: number, src: Float32Array, out: Uint8Array, from: number, to: number, step: number, dst: Uint8Array, at: number): void {
+  groupRange(src, from, to, step, range);
+  const lo = range[0];
+  const hi = range[1];
   if (spec.symmetric) {
     const p = symmetricParams(lo, hi, levels);
     putHalf(dst, at, p.scaleBits);
     const { inv, absMax } = p;
     const mask = (1 << spec.bits) - 1;
+    const top = 2 * levels;
     for (let i = from; i < to; i += step) {
       let x = src[i];
       if (x !== x) x = 0;
       else if (x < -absMax) x = -absMax;
       else if (x > absMax) x = absMax;
-      const q = Math.floor(x * inv + levels + 0.5) - levels;
-      out[i] = (q > levels ? levels : q < -levels ? -levels : q) & mask;
+      const v = x * inv + levels + 0.5;
+      out[i] = ((v >= top ? top : v > 0 ? v | 0 : 0) - levels) & mask;
     }
     return;
   }
   const p = affineParams(lo, hi, levels);
   putHalf(dst, at, p.scaleBits);
   putHalf(dst, at + 2, p.minBits);
-  const { inv, min } = p;
+  encodeAffineRun(src, out, from, to, step, lo, hi, p.min, p.inv, levels);
+}
+
+/** Asymmetric codes of [from, to) with stride `step`, the hot loop of every asymmetric codec. */
+function encodeAffineRun(src: Float32Array, out: Uint8Array, from: number, to: number, step: number, lo: number, hi: number, min: number, inv: number, levels: number): void {
   for (let i = from; i < to; i += step) {
     let x = src[i];
     if (x !== x) x = 0;
     if (x < lo) x = lo;
     else if (x > hi) x = hi;
-    const q = Math.floor((x - min) * inv + 0.5);
-    out[i] = q > levels ? levels : q < 0 ? 0 : q; // q < 0 only below the fp16 range
+    const v = (x - min) * inv + 0.5;
+    out[i] = v >= levels ? levels : v > 0 ? v | 0 : 0; // v < 0 only below the fp16 range
   }
 }
 
@@ -116,8 +135,8 @@ function encodeChannelGroups(spec: AffineCodecSpec, geo: SegmentGeometry, levels
         const hi = s[C + c];
         if (x < lo) x = lo;
         else if (x > hi) x = hi;
-        const q = Math.floor((x - s[2 * C + c]) * s[3 * C + c] + 0.5);
-        out[row + c] = q > levels ? levels : q < 0 ? 0 : q;
+        const v = (x - s[2 * C + c]) * s[3 * C + c] + 0.5;
+        out[row + c] = v >= levels ? levels : v > 0 ? v | 0 : 0;
       }
     }
   }
