@@ -1,5 +1,6 @@
 // The router's configuration: the only place it reads the environment.
-import { parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
+import { KNOWN_CODECS, parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
+import { chooseCodec } from "./codec-choice.js";
 import { ConfigError, envBool, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
 
 /** Upper bound on max_tokens a caller may ask for (the model context bounds it further). */
@@ -22,7 +23,7 @@ export interface RouterConfig extends CommonConfig {
   allowAnonymous: boolean;
   /** KVTIER_TENANT_SECRET, the server secret tenant salts derive from. @default a fixed dev value (set it in production) */
   tenantSecret: string;
-  /** KVTIER_DEFAULT_CODEC for stored blocks. @default "fp32" */
+  /** KVTIER_DEFAULT_CODEC for stored blocks, an id or alias ("kivi2"), held as the id; checked against the block size. @default "fp32" */
   defaultCodec: string;
   /** KVTIER_DEFAULT_POLICY, the selection policy of requests that name none ("snapkv@25"; canonical form). @default "none" */
   defaultPolicy: string;
@@ -55,14 +56,15 @@ function parseDefaultPolicy(raw: string): string {
 }
 
 export function readRouterConfig(env: Record<string, string | undefined> = process.env): RouterConfig {
+  const common = readCommonConfig(env);
   return {
-    ...readCommonConfig(env),
+    ...common,
     host: envString(env, "KVTIER_ROUTER_HOST", "127.0.0.1"),
     port: envInt(env, "KVTIER_ROUTER_PORT", 50051, 0, 65535),
     apiKeys: parseApiKeys(envOptional(env, "KVTIER_API_KEYS")),
     allowAnonymous: envBool(env, "KVTIER_ALLOW_ANONYMOUS", false),
     tenantSecret: envString(env, "KVTIER_TENANT_SECRET", "kvtier-dev-secret"),
-    defaultCodec: envString(env, "KVTIER_DEFAULT_CODEC", "fp32"),
+    defaultCodec: chooseCodec(envString(env, "KVTIER_DEFAULT_CODEC", "fp32"), KNOWN_CODECS, common.blockSize, (problem) => new ConfigError("KVTIER_DEFAULT_CODEC", problem)),
     defaultPolicy: parseDefaultPolicy(envString(env, "KVTIER_DEFAULT_POLICY", "none")),
     localPrefillMaxTokens: envInt(env, "KVTIER_LOCAL_PREFILL_MAX_TOKENS", 32, 0, 1 << 20),
     prefillJobAttempts: envInt(env, "KVTIER_PREFILL_ATTEMPTS", 2, 1, 10),

@@ -4,6 +4,7 @@ import type { GenerateRequest } from "@kvtier/proto";
 import { ID_PATTERN, invalidArgument } from "@kvtier/platform";
 import { MAX_STOP_STRINGS, MAX_STOP_STRING_BYTES } from "@kvtier/serving";
 import { PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
+import { chooseCodec } from "./codec-choice.js";
 import { MAX_LOGPROBS, MAX_PROMPT_BYTES, MAX_TOKENS_LIMIT } from "./config.js";
 
 /** Highest temperature accepted. */
@@ -20,6 +21,7 @@ export interface GenerateParams {
   logprobs: number;
   requestId: string | undefined;
   addBos: boolean;
+  /** Codec id of the request's stored blocks (aliases resolved). */
   codec: string;
   /** Canonical selection policy ("snapkv@25"), or "none". */
   policy: string;
@@ -35,8 +37,17 @@ export function parsePolicyField(policy: string, field: string): string {
   }
 }
 
-/** Wire request -> domain parameters; `defaultPolicy` (canonical) applies when `policy` is blank. */
-export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string, knownCodecs: readonly string[], defaultPolicy = "none"): GenerateParams {
+/**
+ * Wire request -> domain parameters; `defaultPolicy` (canonical) applies when `policy` is blank.
+ * The codec is resolved to its id and checked against `blockSize` (KIVI needs >= 32).
+ */
+export function parseGenerateRequest(
+  req: GenerateRequest,
+  defaultCodec: string,
+  knownCodecs: readonly string[],
+  defaultPolicy = "none",
+  blockSize = Number.MAX_SAFE_INTEGER,
+): GenerateParams {
   if (req.prompt.length === 0) throw invalidArgument("prompt", "empty");
   if (Buffer.byteLength(req.prompt) > MAX_PROMPT_BYTES) throw invalidArgument("prompt", `longer than ${MAX_PROMPT_BYTES} bytes`);
   if (req.maxTokens < 1) throw invalidArgument("max_tokens", "must be at least 1");
@@ -55,8 +66,7 @@ export function parseGenerateRequest(req: GenerateRequest, defaultCodec: string,
   });
   if (req.logprobs > MAX_LOGPROBS) throw invalidArgument("logprobs", `at most ${MAX_LOGPROBS}`);
   if (req.requestId !== "" && !ID_PATTERN.test(req.requestId)) throw invalidArgument("request_id", `must match ${ID_PATTERN}`);
-  const codec = req.codec || defaultCodec;
-  if (!knownCodecs.includes(codec)) throw invalidArgument("codec", `unknown codec "${codec}" (known: ${knownCodecs.join(", ")})`);
+  const codec = chooseCodec(req.codec.trim() || defaultCodec, knownCodecs, blockSize, (problem) => invalidArgument("codec", problem));
   const policy = req.policy.trim() === "" ? defaultPolicy : parsePolicyField(req.policy, "policy");
   return {
     prompt: req.prompt,

@@ -34,7 +34,7 @@ export function kvTierService(cfg: RouterConfig, runner: RequestRunner, metrics:
       });
       try {
         const tenant = authenticate(call.metadata, cfg.apiKeys, cfg.allowAnonymous);
-        const params = parseGenerateRequest(call.request, cfg.defaultCodec, KNOWN_CODECS, cfg.defaultPolicy);
+        const params = parseGenerateRequest(call.request, cfg.defaultCodec, KNOWN_CODECS, cfg.defaultPolicy, cfg.blockSize);
         const deadline = call.getDeadline();
         const traceparent = call.metadata.get("traceparent")[0];
         runner

@@ -14,6 +14,7 @@ import { chainBlockHashes, namespaceHash, tenantSalt, type RoutingWeights } from
 import { TextStream, reusableBlocks } from "@kvtier/serving";
 import { KV_BLOCK_LAYOUT_VERSION, type Tokenizer } from "@kvtier/tensor";
 import { REQUEST_STATE_TTL_S, type RouterConfig } from "./config.js";
+import { matchForCodec } from "./codec-match.js";
 import type { DecodeClients } from "./decode-clients.js";
 import { checkContext, seedFor, type GenerateParams } from "./generate-params.js";
 import type { KvIndexSync } from "./kv-index-sync.js";
@@ -198,7 +199,7 @@ export class RequestRunner {
   private async admit(plan: PlannedRequest, promptTokens: number, t0: number, deadline?: Date): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
     const { cfg, sync, table, metrics } = this.d;
     const exclude = new Set<string>();
-    const matches = sync.index.match(plan.blockHashes);
+    const matches = matchForCodec(sync.index, plan.blockHashes, plan.codec);
     for (let tryNo = 1; ; tryNo++) {
       const placement = place(table, matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), this.local, {
         weights: this.d.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize,
