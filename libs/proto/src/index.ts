@@ -17,3 +17,4 @@ export {
 } from "./generated/kvtier/v1/worker.js";
 export type { DecodeWorkerServiceServer } from "./generated/kvtier/v1/worker.js";
 export { BlockStored, BlockRemoved, AllBlocksCleared, KvEvent, KvEventBatch, SnapshotRequest } from "./generated/kvtier/v1/events.js";
+export { RouterLoadShare, WorkerLoadShare, SessionPlacement } from "./generated/kvtier/v1/router_peers.js";

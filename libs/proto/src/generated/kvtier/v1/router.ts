@@ -45,6 +45,8 @@ export interface GenerateRequest {
   codec: string;
   /** KV selection policy and budget, e.g. "snapkv@25" (percent of the */
   policy: string;
+  /** prompt positions kept); "none" = keep all; blank = deployment default */
+  sessionId: string;
 }
 
 export interface GenerateResponse {
@@ -130,6 +132,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     addBos: false,
     codec: "",
     policy: "",
+    sessionId: "",
   };
 }
 
@@ -161,6 +164,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.policy !== "") {
       writer.uint32(74).string(message.policy);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(82).string(message.sessionId);
     }
     return writer;
   },
@@ -250,6 +256,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.policy = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -285,6 +299,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : false,
       codec: isSet(object.codec) ? globalThis.String(object.codec) : "",
       policy: isSet(object.policy) ? globalThis.String(object.policy) : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
     };
   },
 
@@ -317,6 +336,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.policy !== "") {
       obj.policy = message.policy;
     }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
     return obj;
   },
 
@@ -336,6 +358,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.addBos = object.addBos ?? false;
     message.codec = object.codec ?? "";
     message.policy = object.policy ?? "";
+    message.sessionId = object.sessionId ?? "";
     return message;
   },
 };
