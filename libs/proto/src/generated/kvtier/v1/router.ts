@@ -45,7 +45,10 @@ export interface GenerateRequest {
   codec: string;
   /** KV selection policy and budget, e.g. "snapkv@25" (percent of the */
   policy: string;
-  /** prompt positions kept); "none" = keep all; blank = deployment default */
+  /**
+   * Optional session key (e.g. a conversation id): the router prefers the worker that served the
+   * session last, within the caller's tenant.
+   */
   sessionId: string;
 }
 
