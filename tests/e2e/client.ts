@@ -17,7 +17,7 @@ export function routerClient(address: string): KvTierServiceClient {
 }
 
 export function request(prompt: string, maxTokens: number, extra: Partial<GenerateRequest> = {}): GenerateRequest {
-  return { prompt, maxTokens, sampling: undefined, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "", ...extra };
+  return { prompt, maxTokens, sampling: undefined, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "", sessionId: "", ...extra };
 }
 
 /** Run one Generate; rejects with the grpc ServiceError on a status. */

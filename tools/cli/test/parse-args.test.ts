@@ -33,6 +33,7 @@ describe("generate", () => {
       addBos: true,
       codec: "fp16",
       policy: "snapkv@25",
+      sessionId: "",
     });
   });
 

@@ -61,6 +61,7 @@ export function parseGenerateArgs(argv: string[], env: Record<string, string | u
       addBos: true,
       codec: flagString(values, "codec") ?? "",
       policy: flagString(values, "policy") ?? "",
+      sessionId: "",
     },
   };
 }

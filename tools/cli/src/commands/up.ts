@@ -157,7 +157,7 @@ async function runDemo(stack: Stack, apiKey: string, prompt: string, signal: Abo
   say();
   say(`demo: generate ${JSON.stringify(prompt)} --max-tokens ${DEMO_MAX_TOKENS}`);
   try {
-    const request = { prompt, maxTokens: DEMO_MAX_TOKENS, sampling: { temperature: 0, topP: 0, seed: 0 }, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "" };
+    const request = { prompt, maxTokens: DEMO_MAX_TOKENS, sampling: { temperature: 0, topP: 0, seed: 0 }, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "", sessionId: "" };
     process.stdout.write(prompt);
     const { text: _text, ...usage } = await callGenerate({ address: stack.routerAddress, apiKey }, request, (t) => process.stdout.write(t), signal);
     say();
