@@ -3,13 +3,15 @@
 export { ConfigError, envString, envOptional, envInt, envBool, envId, ID_PATTERN } from "./env.js";
 export {
   registryKey, requestKey, bullPrefix, prefillQueueName, prefillJobId, kvEventsSubject, kvEventsWildcard,
-  kvSnapshotSubject, loadSubject, loadWildcard, cancelSubject, kvReadySubject,
+  kvSnapshotSubject, loadSubject, loadWildcard, cancelSubject, kvReadySubject, kvSnapshotBroadcastSubject, routerLoadSubject,
+  routerLoadWildcard,
 } from "./naming.js";
 export { KvtierError, invalidArgument, grpcCodeOf, codeNameOf, messageOf, isGrpcError } from "./errors.js";
 export type { KvtierErrorCode } from "./errors.js";
 export { createLogger, announceReady } from "./log.js";
 export type { Logger, LogLevel } from "./log.js";
 export { MetricsEndpoint } from "./metrics.js";
+export type { HttpRouteHandler, HttpRouteResponse } from "./metrics.js";
 export {
   MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, createGrpcServer, bindGrpcServer, shutdownGrpcServer,
   insecureCredentials, toGrpcStatus,

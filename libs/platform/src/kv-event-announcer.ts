@@ -3,8 +3,8 @@
 // Events raised in the same tick are sent as one batch; seq rises by one per batch.
 import { randomUUID } from "node:crypto";
 import { KvEvent, KvEventBatch, SnapshotRequest, type Tier } from "@kvtier/proto";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { kvEventsSubject, kvSnapshotSubject } from "./naming.js";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { kvEventsSubject, kvSnapshotBroadcastSubject, kvSnapshotSubject } from "./naming.js";
 
 /** What an announcer holds, per tier and codec, for snapshots. */
 export interface HeldBlocks {
@@ -26,7 +26,7 @@ export class KvEventAnnouncer {
   private seq = 0;
   private pending: KvEvent[] = [];
   private flushScheduled = false;
-  private snapshotSub: Subscription | undefined;
+  private snapshotSubs: Subscription[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -51,27 +51,30 @@ export class KvEventAnnouncer {
 
   /** Answer snapshot requests with the state `held()` returns at that moment. */
   serveSnapshots(held: () => HeldBlocks[], onError: (err: unknown) => void): void {
-    this.snapshotSub = this.nc.subscribe(kvSnapshotSubject(this.ns, this.announcerId), {
-      callback: (err, msg) => {
-        if (err) return onError(err);
-        try {
-          SnapshotRequest.decode(msg.data);
-          this.flush(); // events raised before the snapshot go out first, with their own seq
-          const events: KvEvent[] = [];
-          for (const h of held()) {
-            for (let i = 0; i < h.hashes.length; i += SNAPSHOT_HASHES_PER_EVENT) {
-              const part = h.hashes.slice(i, i + SNAPSHOT_HASHES_PER_EVENT);
-              events.push({ event: { $case: "stored", value: { blockHashes: part, parentBlockHash: new Uint8Array(0), blockSize: this.blockSize, medium: h.tier, codec: h.codec } } });
-            }
+    const answer = (err: Error | null, msg: Msg): void => {
+      if (err) return onError(err);
+      try {
+        SnapshotRequest.decode(msg.data);
+        this.flush(); // events raised before the snapshot go out first, with their own seq
+        const events: KvEvent[] = [];
+        for (const h of held()) {
+          for (let i = 0; i < h.hashes.length; i += SNAPSHOT_HASHES_PER_EVENT) {
+            const part = h.hashes.slice(i, i + SNAPSHOT_HASHES_PER_EVENT);
+            events.push({ event: { $case: "stored", value: { blockHashes: part, parentBlockHash: new Uint8Array(0), blockSize: this.blockSize, medium: h.tier, codec: h.codec } } });
           }
-          const batch = KvEventBatch.encode(this.batch(events, this.seq, true)).finish();
-          if (batch.length > MAX_SNAPSHOT_BYTES) throw new Error(`snapshot of ${batch.length} bytes exceeds ${MAX_SNAPSHOT_BYTES}`);
-          msg.respond(batch);
-        } catch (e) {
-          onError(e);
         }
-      },
-    });
+        const batch = KvEventBatch.encode(this.batch(events, this.seq, true)).finish();
+        if (batch.length > MAX_SNAPSHOT_BYTES) throw new Error(`snapshot of ${batch.length} bytes exceeds ${MAX_SNAPSHOT_BYTES}`);
+        msg.respond(batch);
+      } catch (e) {
+        onError(e);
+      }
+    };
+    // its own subject, and the broadcast a starting router uses to discover every announcer
+    this.snapshotSubs = [
+      this.nc.subscribe(kvSnapshotSubject(this.ns, this.announcerId), { callback: answer }),
+      this.nc.subscribe(kvSnapshotBroadcastSubject(this.ns), { callback: answer }),
+    ];
   }
 
   /** Send what is pending now. */
@@ -86,7 +89,7 @@ export class KvEventAnnouncer {
 
   close(): void {
     this.flush();
-    this.snapshotSub?.unsubscribe();
+    for (const sub of this.snapshotSubs) sub.unsubscribe();
   }
 
   private batch(events: KvEvent[], seq: number, snapshot: boolean): KvEventBatch {

@@ -25,6 +25,12 @@ export const kvEventsSubject = (ns: string, announcerId: string): string => `${n
 export const kvEventsWildcard = (ns: string): string => `${ns}.kv.events.*`;
 /** NATS request/reply: ask one announcer for a snapshot of what it holds. */
 export const kvSnapshotSubject = (ns: string, announcerId: string): string => `${ns}.kv.snapshot.${announcerId}`;
+/** NATS request, many replies: every announcer (workers and kvstores) answers with its snapshot (discovery). */
+export const kvSnapshotBroadcastSubject = (ns: string): string => `${ns}.kv.snapshot-all`;
+/** NATS: one router replica's in-flight load and session placements, shared with its peers. */
+export const routerLoadSubject = (ns: string, routerId: string): string => `${ns}.router.load.${routerId}`;
+/** NATS wildcard over every router replica's load shares. */
+export const routerLoadWildcard = (ns: string): string => `${ns}.router.load.*`;
 /** NATS: a worker's load reports. */
 export const loadSubject = (ns: string, workerId: string): string => `${ns}.load.${workerId}`;
 export const loadWildcard = (ns: string): string => `${ns}.load.*`;
