@@ -22,11 +22,13 @@ export interface WorkerLoadShare {
   recentPrefillTokens: number;
 }
 
-/** The last worker of one session (tenant-scoped), learned since the previous share. */
+/** The last workers of one session (tenant-scoped), placed since the previous share. */
 export interface SessionPlacement {
   tenant: string;
   sessionId: string;
-  workerId: string;
+  decodeWorker: string;
+  /** equals decode_worker when prefill ran there */
+  prefillWorker: string;
 }
 
 /** A router replica's periodic share. A replica silent for a few periods is forgotten. */
@@ -171,7 +173,7 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
 };
 
 function createBaseSessionPlacement(): SessionPlacement {
-  return { tenant: "", sessionId: "", workerId: "" };
+  return { tenant: "", sessionId: "", decodeWorker: "", prefillWorker: "" };
 }
 
 export const SessionPlacement: MessageFns<SessionPlacement> = {
@@ -182,8 +184,11 @@ export const SessionPlacement: MessageFns<SessionPlacement> = {
     if (message.sessionId !== "") {
       writer.uint32(18).string(message.sessionId);
     }
-    if (message.workerId !== "") {
-      writer.uint32(26).string(message.workerId);
+    if (message.decodeWorker !== "") {
+      writer.uint32(26).string(message.decodeWorker);
+    }
+    if (message.prefillWorker !== "") {
+      writer.uint32(34).string(message.prefillWorker);
     }
     return writer;
   },
@@ -222,7 +227,15 @@ export const SessionPlacement: MessageFns<SessionPlacement> = {
               break;
             }
 
-            message.workerId = reader.string();
+            message.decodeWorker = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.prefillWorker = reader.string();
             continue;
           }
         }
@@ -245,10 +258,15 @@ export const SessionPlacement: MessageFns<SessionPlacement> = {
         : isSet(object.session_id)
         ? globalThis.String(object.session_id)
         : "",
-      workerId: isSet(object.workerId)
-        ? globalThis.String(object.workerId)
-        : isSet(object.worker_id)
-        ? globalThis.String(object.worker_id)
+      decodeWorker: isSet(object.decodeWorker)
+        ? globalThis.String(object.decodeWorker)
+        : isSet(object.decode_worker)
+        ? globalThis.String(object.decode_worker)
+        : "",
+      prefillWorker: isSet(object.prefillWorker)
+        ? globalThis.String(object.prefillWorker)
+        : isSet(object.prefill_worker)
+        ? globalThis.String(object.prefill_worker)
         : "",
     };
   },
@@ -261,8 +279,11 @@ export const SessionPlacement: MessageFns<SessionPlacement> = {
     if (message.sessionId !== "") {
       obj.sessionId = message.sessionId;
     }
-    if (message.workerId !== "") {
-      obj.workerId = message.workerId;
+    if (message.decodeWorker !== "") {
+      obj.decodeWorker = message.decodeWorker;
+    }
+    if (message.prefillWorker !== "") {
+      obj.prefillWorker = message.prefillWorker;
     }
     return obj;
   },
@@ -274,7 +295,8 @@ export const SessionPlacement: MessageFns<SessionPlacement> = {
     const message = createBaseSessionPlacement();
     message.tenant = object.tenant ?? "";
     message.sessionId = object.sessionId ?? "";
-    message.workerId = object.workerId ?? "";
+    message.decodeWorker = object.decodeWorker ?? "";
+    message.prefillWorker = object.prefillWorker ?? "";
     return message;
   },
 };
