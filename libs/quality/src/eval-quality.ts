@@ -3,7 +3,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, Tokenizer } from '@kvtier/tensor';
+import { INT8_SPEC, kiviSpec, loadCheckpoint, Tokenizer, type AffineCodecSpec } from '@kvtier/tensor';
+import { EntropyHeadroomProbe } from './entropy-headroom.js';
+import { CODEC_WINDOW_STRIDE_TOKENS } from './quality-method.js';
 import { defaultMethodRegistry } from './default-methods.js';
 import type { QualityMethodRegistry } from './method-registry.js';
 import { buildReport, lastLineJson, type QualityReport } from './quality-report.js';
@@ -14,6 +16,9 @@ import { summarize } from './summarize.js';
 
 /** The committed held-out text (two long narratives, 4,977 stories260K tokens; data/held-out-more.txt holds two more for --text). */
 export const HELD_OUT_TEXT_PATH = fileURLToPath(new URL('../data/held-out.txt', import.meta.url));
+
+/** Integer codecs whose entropy-coding headroom the report measures. */
+export const ENTROPY_PROBED_CODECS: readonly AffineCodecSpec[] = [INT8_SPEC, kiviSpec(4), kiviSpec(2)];
 
 /** Options of one harness run. */
 export interface EvalQualityOptions {
@@ -51,7 +56,13 @@ export function evalQuality(opts: EvalQualityOptions): EvalQualityResult {
   const registry = opts.registry ?? defaultMethodRegistry();
   const ids = opts.methods ?? registry.ids();
   const methods = ids.map((id) => registry.get(id));
-  const { windows, runs } = runMethods({ model, textTokens, bos: tokenizer.bosId, methods, maxWindows: opts.maxWindows, onProgress: opts.log });
+  const probe = new EntropyHeadroomProbe(model.config, HARNESS_BLOCK_TOKENS, ENTROPY_PROBED_CODECS.map((s) => s.id), new Map(ENTROPY_PROBED_CODECS.map((s) => [s.id, s])));
+  const { windows, runs } = runMethods({
+    model, textTokens, bos: tokenizer.bosId, methods, maxWindows: opts.maxWindows, onProgress: opts.log,
+    onReference: (w, reference) => {
+      if (w.start % CODEC_WINDOW_STRIDE_TOKENS === 0) probe.add(reference);
+    },
+  });
   const summary = summarize(runs, registry.comparisons(ids));
   const report = buildReport(
     model.modelId,
@@ -60,6 +71,7 @@ export function evalQuality(opts: EvalQualityOptions): EvalQualityResult {
     (performance.now() - t0) / 1000,
     summary.methods,
     summary.comparisons,
+    probe.result(),
   );
   mkdirSync(opts.outDir, { recursive: true });
   const files = { markdown: join(opts.outDir, 'report.md'), json: join(opts.outDir, 'report.json'), svg: join(opts.outDir, 'quality.svg') };

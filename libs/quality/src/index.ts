@@ -32,5 +32,7 @@ export { renderSvg } from './report-svg.js';
 export { codecMethod, encodedBlockBytes, CODEC_TIMING_REPEATS, ATTENTION_ERROR_STEP } from './methods/codec-method.js';
 export { registerCodecMethods } from './methods/codec-methods.js';
 export { defaultMethodRegistry } from './default-methods.js';
-export { evalQuality, HELD_OUT_TEXT_PATH } from './eval-quality.js';
+export { evalQuality, HELD_OUT_TEXT_PATH, ENTROPY_PROBED_CODECS } from './eval-quality.js';
 export type { EvalQualityOptions, EvalQualityResult } from './eval-quality.js';
+export { EntropyHeadroomProbe } from './entropy-headroom.js';
+export type { EntropyHeadroom } from './entropy-headroom.js';

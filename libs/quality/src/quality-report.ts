@@ -1,6 +1,7 @@
 // The harness report: what was run, every method's summary and the paired comparisons; and the
 // one-line JSON (keyed by method) that `kvtier eval-quality` prints last.
 import { CODEC_SCORE_FROM, CODEC_WINDOW_STRIDE_TOKENS, POLICY_COMPRESS_AT, WINDOW_STRIDE_TOKENS, WINDOW_TOKENS } from './quality-method.js';
+import type { EntropyHeadroom } from './entropy-headroom.js';
 import type { ComparisonSummary, MethodSummary } from './summarize.js';
 
 /** Everything one harness run measured. */
@@ -18,6 +19,8 @@ export interface QualityReport {
   wall_seconds: number;
   methods: MethodSummary[];
   comparisons: ComparisonSummary[];
+  /** CacheGen-style entropy-coding headroom of the integer codecs (empty when not measured). */
+  entropy_headroom: EntropyHeadroom[];
 }
 
 /** Assemble a report. */
@@ -28,6 +31,7 @@ export function buildReport(
   wallSeconds: number,
   methods: MethodSummary[],
   comparisons: ComparisonSummary[],
+  entropyHeadroom: EntropyHeadroom[] = [],
 ): QualityReport {
   return {
     model,
@@ -43,6 +47,7 @@ export function buildReport(
     wall_seconds: wallSeconds,
     methods,
     comparisons,
+    entropy_headroom: entropyHeadroom,
   };
 }
 

@@ -45,6 +45,15 @@ export function renderMarkdown(r: QualityReport): string {
       );
     }
   }
+  if (r.entropy_headroom.length > 0) {
+    const w = r.entropy_headroom[0].windows;
+    lines.push('', `## Entropy-coding headroom (CacheGen-style; static per-channel distributions learned on ${w.train} codec windows, measured on ${w.test})`, '');
+    lines.push('| codec | code bits/value | ideal coder | ideal coder on token deltas | payload bits/value | with the better coder | payload saving |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const e of r.entropy_headroom) {
+      lines.push(`| ${e.codec} | ${fmt(e.code_bits, 2)} | ${fmt(e.coded_bits, 3)} | ${fmt(e.delta_coded_bits, 3)} | ${fmt(e.block_bits, 3)} | ${fmt(e.block_bits_entropy, 3)} | ${pct(e.saving)} |`);
+    }
+  }
   lines.push('', '## Protocol', '');
   lines.push(
     `- Teacher-forced over each window (BOS + ${r.protocol.window_tokens - 1} text tokens); KL(P_uncompressed ‖ P_method) of the next-token distribution, ` +

@@ -2,7 +2,9 @@
 // then every method on the same window, scored position by position against the reference.
 import { LlamaEngine, type LlamaModel } from '@kvtier/tensor';
 import { scorePosition } from './logit-metrics.js';
-import { CODEC_SCORE_FROM, CODEC_WINDOW_STRIDE_TOKENS, POLICY_COMPRESS_AT, type EvalWindow, type MethodTiming, type QualityMethod } from './quality-method.js';
+import {
+  CODEC_SCORE_FROM, CODEC_WINDOW_STRIDE_TOKENS, POLICY_COMPRESS_AT, type EvalWindow, type MethodTiming, type QualityMethod, type ReferenceActivations,
+} from './quality-method.js';
 import { recordReference } from './reference-forward.js';
 import { makeWindows, type TextWindow } from './windows.js';
 
@@ -44,6 +46,8 @@ export interface QualityRunOptions {
   maxWindows?: number;
   /** Progress lines (one per window). */
   onProgress?: (line: string) => void;
+  /** Sees each window's reference activations (extra analyses, e.g. entropy headroom). */
+  onReference?: (window: TextWindow, reference: ReferenceActivations) => void;
 }
 
 /** The scored span of a method kind on a window of `length` tokens, or null if too short. */
@@ -65,6 +69,7 @@ export function runMethods(opts: QualityRunOptions): { windows: TextWindow[]; ru
     const refLogits = plain.prefillWithLogits('reference', [...tw.tokens]);
     plain.closeSequence('reference');
     const reference = recordReference(opts.model, tw.tokens);
+    opts.onReference?.(tw, reference);
     for (const run of runs) {
       const s = span(run.method.kind, tw.tokens.length);
       if (s === null || (run.method.kind === 'codec' && tw.start % CODEC_WINDOW_STRIDE_TOKENS !== 0)) continue;
