@@ -1,28 +1,22 @@
-// Fast encoder/decoder of the affine integer codecs: one pass for group ranges, one to quantize
-// into a byte-per-code scratch, one to pack; decode unpacks then scales. Same arithmetic as the
-// reference (quant-params.ts), inlined; tested byte-exact against affine-reference.ts. The
-// reference's floor(v) clamped to [0, top] is written `v >= top ? top : v > 0 ? v | 0 : 0`:
-// v | 0 equals floor(v) on [0, 2^31) and every v outside [0, top] clamps anyway; Math.floor was
-// the slowest step of the loop.
+// Fast encoder/decoder of the affine integer codecs. Encode: one pass for every group's range and
+// parameters, then one fused pass that quantizes and bit-packs; decode: one fused pass that
+// unpacks and scales. Same arithmetic as the reference (quant-params.ts), inlined; tested
+// byte-exact against affine-reference.ts. The reference's floor(v) clamped to [0, top] is written
+// `v >= top ? top : v > 0 ? v | 0 : 0`: v | 0 equals floor(v) on [0, 2^31) and every v outside
+// [0, top] clamps anyway (Math.floor was the slowest step of the loop).
 import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
-import { packCodes, unpackCodes } from './bit-packing.js';
 import { halfToFloatBitsTable } from './half-float.js';
 import type { KvSegmentShape } from './kv-codec.js';
 import { affineParams, symmetricParams } from './quant-params.js';
 
-let codeScratch = new Uint8Array(0);
-let lineScratch = new Float64Array(0);
+/** Per group: [lo, hi, min, inv] (asymmetric) or [-absMax, absMax, 0, inv] (symmetric) when encoding; [scale, min] when decoding. */
+const PARAM_SLOTS = 4;
+let paramScratch = new Float64Array(0);
 let halfValues: Float32Array | null = null;
 
-function codes(n: number): Uint8Array {
-  if (codeScratch.length < n) codeScratch = new Uint8Array(n);
-  return codeScratch;
-}
-
-/** Five per-channel float64 arrays (lo, hi, min, inv, scale) for channel-axis groups. */
-function lines(channels: number): Float64Array {
-  if (lineScratch.length < 5 * channels) lineScratch = new Float64Array(5 * channels);
-  return lineScratch;
+function params(groups: number): Float64Array {
+  if (paramScratch.length < groups * PARAM_SLOTS) paramScratch = new Float64Array(groups * PARAM_SLOTS);
+  return paramScratch;
 }
 
 /** Every half as a float32, a view on the shared decode table. */
@@ -31,13 +25,8 @@ function halves(): Float32Array {
   return halfValues;
 }
 
-function putHalf(dst: Uint8Array, at: number, bits: number): void {
-  dst[at] = bits & 0xff;
-  dst[at + 1] = bits >>> 8;
-}
-
-/** Range of group [from, to) with stride `step` over finite values; [0, 0] if none. */
-function groupRange(src: Float32Array, from: number, to: number, step: number, out: Float64Array): void {
+/** Range of [from, to) with stride `step` over finite values, then the group's parameters into p[4g..]. */
+function groupParams(spec: AffineCodecSpec, levels: number, src: Float32Array, from: number, to: number, step: number, p: Float64Array, g: number, dst: Uint8Array, at: number): void {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = from; i < to; i += step) {
@@ -47,161 +36,260 @@ function groupRange(src: Float32Array, from: number, to: number, step: number, o
     if (x > hi) hi = x;
   }
   if (lo > hi) lo = hi = 0;
-  out[0] = lo;
-  out[1] = hi;
+  setParams(spec, levels, lo, hi, p, g, dst, at);
 }
 
-const range = new Float64Array(2);
-
-/** Quantize one group [from, to) with stride `step` into `out`; writes its parameters at `at`. */
-function encodeGroup(spec: AffineCodecSpec, levels: number, src: Float32Array, out: Uint8Array, from: number, to: number, step: number, dst: Uint8Array, at: number): void {
-  groupRange(src, from, to, step, range);
-  const lo = range[0];
-  const hi = range[1];
+/** Parameters of one group from its finite range: written as halves at `at`, kept as floats in p. */
+function setParams(spec: AffineCodecSpec, levels: number, lo: number, hi: number, p: Float64Array, g: number, dst: Uint8Array, at: number): void {
+  const o = g * PARAM_SLOTS;
   if (spec.symmetric) {
-    const p = symmetricParams(lo, hi, levels);
-    putHalf(dst, at, p.scaleBits);
-    const { inv, absMax } = p;
-    const mask = (1 << spec.bits) - 1;
-    const top = 2 * levels;
-    for (let i = from; i < to; i += step) {
-      let x = src[i];
-      if (x !== x) x = 0;
-      else if (x < -absMax) x = -absMax;
-      else if (x > absMax) x = absMax;
-      const v = x * inv + levels + 0.5;
-      out[i] = ((v >= top ? top : v > 0 ? v | 0 : 0) - levels) & mask;
-    }
+    const s = symmetricParams(lo, hi, levels);
+    dst[at] = s.scaleBits & 0xff;
+    dst[at + 1] = s.scaleBits >>> 8;
+    p[o] = -s.absMax;
+    p[o + 1] = s.absMax;
+    p[o + 2] = 0;
+    p[o + 3] = s.inv;
     return;
   }
-  const p = affineParams(lo, hi, levels);
-  putHalf(dst, at, p.scaleBits);
-  putHalf(dst, at + 2, p.minBits);
-  encodeAffineRun(src, out, from, to, step, lo, hi, p.min, p.inv, levels);
+  const a = affineParams(lo, hi, levels);
+  dst[at] = a.scaleBits & 0xff;
+  dst[at + 1] = a.scaleBits >>> 8;
+  dst[at + 2] = a.minBits & 0xff;
+  dst[at + 3] = a.minBits >>> 8;
+  p[o] = lo;
+  p[o + 1] = hi;
+  p[o + 2] = a.min;
+  p[o + 3] = a.inv;
 }
 
-/** Asymmetric codes of [from, to) with stride `step`, the hot loop of every asymmetric codec. */
-function encodeAffineRun(src: Float32Array, out: Uint8Array, from: number, to: number, step: number, lo: number, hi: number, min: number, inv: number, levels: number): void {
-  for (let i = from; i < to; i += step) {
-    let x = src[i];
-    if (x !== x) x = 0;
-    if (x < lo) x = lo;
-    else if (x > hi) x = hi;
-    const v = (x - min) * inv + 0.5;
-    out[i] = v >= levels ? levels : v > 0 ? v | 0 : 0; // v < 0 only below the fp16 range
-  }
-}
-
-/** Channel-axis groups: per token group, every channel's range in one sweep over tokens. */
-function encodeChannelGroups(spec: AffineCodecSpec, geo: SegmentGeometry, levels: number, src: Float32Array, out: Uint8Array, dst: Uint8Array): void {
+/** Every group's parameters, indexed as affine-spec.ts groupIndex. */
+function allParams(spec: AffineCodecSpec, geo: SegmentGeometry, levels: number, src: Float32Array, dst: Uint8Array): Float64Array {
+  const p = params(geo.groups);
   const C = geo.channels;
-  if (spec.symmetric) {
-    // symmetric per-channel groups are not on the hot path: one strided group at a time
-    for (let t0 = 0, tg = 0; t0 < geo.tokens; t0 += geo.groupSize, tg++) {
-      const t1 = Math.min(geo.tokens, t0 + geo.groupSize);
-      for (let c = 0; c < C; c++) encodeGroup(spec, levels, src, out, t0 * C + c, t1 * C, C, dst, geo.codeBytes + (tg * C + c) * geo.paramBytes);
+  const gs = geo.groupSize;
+  if (geo.axis === 'token') {
+    for (let t = 0, g = 0; t < geo.tokens; t++) {
+      for (let c0 = 0; c0 < C; c0 += gs, g++) groupParams(spec, levels, src, t * C + c0, t * C + Math.min(C, c0 + gs), 1, p, g, dst, geo.codeBytes + g * geo.paramBytes);
     }
-    return;
+    return p;
   }
-  const s = lines(C);
-  for (let t0 = 0, tg = 0; t0 < geo.tokens; t0 += geo.groupSize, tg++) {
-    const t1 = Math.min(geo.tokens, t0 + geo.groupSize);
-    s.fill(Infinity, 0, C);
-    s.fill(-Infinity, C, 2 * C);
+  for (let t0 = 0, tg = 0; t0 < geo.tokens; t0 += gs, tg++) {
+    const t1 = Math.min(geo.tokens, t0 + gs);
+    const o = tg * C * PARAM_SLOTS;
+    for (let c = 0; c < C; c++) {
+      p[o + c * PARAM_SLOTS] = Infinity;
+      p[o + c * PARAM_SLOTS + 1] = -Infinity;
+    }
     for (let t = t0; t < t1; t++) {
-      const row = t * C;
-      for (let c = 0; c < C; c++) {
-        const x = src[row + c];
+      for (let c = 0, i = t * C, q = o; c < C; c++, i++, q += PARAM_SLOTS) {
+        const x = src[i];
         if (x - x !== 0) continue;
-        if (x < s[c]) s[c] = x;
-        if (x > s[C + c]) s[C + c] = x;
+        if (x < p[q]) p[q] = x;
+        if (x > p[q + 1]) p[q + 1] = x;
       }
     }
     for (let c = 0; c < C; c++) {
-      if (s[c] > s[C + c]) s[c] = s[C + c] = 0;
-      const p = affineParams(s[c], s[C + c], levels);
-      const at = geo.codeBytes + (tg * C + c) * geo.paramBytes;
-      putHalf(dst, at, p.scaleBits);
-      putHalf(dst, at + 2, p.minBits);
-      s[2 * C + c] = p.min;
-      s[3 * C + c] = p.inv;
-    }
-    for (let t = t0; t < t1; t++) {
-      const row = t * C;
-      for (let c = 0; c < C; c++) {
-        let x = src[row + c];
-        if (x !== x) x = 0;
-        const lo = s[c];
-        const hi = s[C + c];
-        if (x < lo) x = lo;
-        else if (x > hi) x = hi;
-        const v = (x - s[2 * C + c]) * s[3 * C + c] + 0.5;
-        out[row + c] = v >= levels ? levels : v > 0 ? v | 0 : 0;
-      }
+      const q = o + c * PARAM_SLOTS;
+      const empty = p[q] > p[q + 1];
+      setParams(spec, levels, empty ? 0 : p[q], empty ? 0 : p[q + 1], p, tg * C + c, dst, geo.codeBytes + (tg * C + c) * geo.paramBytes);
     }
   }
+  return p;
 }
 
 /** Encode one segment; byte-identical to affineEncodeReference. */
 export function affineEncodeFast(spec: AffineCodecSpec, src: Float32Array, dst: Uint8Array, segment: KvSegmentShape): void {
   const geo = segmentGeometry(spec, src.length, segment);
   const levels = codeLevels(spec);
-  const out = codes(src.length);
-  const C = geo.channels;
-  if (geo.axis === 'token') {
-    for (let t = 0, g = 0; t < geo.tokens; t++) {
-      const row = t * C;
-      for (let c0 = 0; c0 < C; c0 += geo.groupSize, g++) {
-        encodeGroup(spec, levels, src, out, row + c0, row + Math.min(C, c0 + geo.groupSize), 1, dst, geo.codeBytes + g * geo.paramBytes);
-      }
-    }
-  } else {
-    encodeChannelGroups(spec, geo, levels, src, out, dst);
-  }
-  packCodes(out, src.length, spec.bits, dst);
+  const p = allParams(spec, geo, levels, src, dst);
+  if (spec.symmetric) packSymmetric(geo, spec.bits, levels, src, p, dst);
+  else if (byteAligned(geo, spec.bits)) packAsymmetricAligned(geo, spec.bits, levels, src, p, dst);
+  else packAsymmetric(geo, spec.bits, levels, src, p, dst);
 }
 
-/** Decode one segment; bit-identical to affineDecodeReference. */
-export function affineDecodeFast(spec: AffineCodecSpec, src: Uint8Array, dst: Float32Array, segment: KvSegmentShape): void {
-  const geo = segmentGeometry(spec, dst.length, segment);
-  const q = codes(dst.length);
-  unpackCodes(src, dst.length, spec.bits, q);
-  const h = halves();
+/** True when every group run (token axis) or token row (channel axis) starts on a byte boundary. */
+function byteAligned(geo: SegmentGeometry, bits: number): boolean {
+  const perByte = 8 / bits;
+  return geo.channels % perByte === 0 && (geo.axis === 'channel' || geo.groupSize % perByte === 0);
+}
+
+/** The asymmetric code of x (the inner step of the packing loops; small enough to be inlined). */
+function code(x: number, lo: number, hi: number, min: number, inv: number, levels: number): number {
+  if (x !== x) x = 0;
+  if (x < lo) x = lo;
+  else if (x > hi) x = hi;
+  const v = (x - min) * inv + 0.5;
+  return v >= levels ? levels : v > 0 ? v | 0 : 0;
+}
+
+/** packAsymmetric when runs are byte-aligned: whole bytes of 1, 2 or 4 codes per step. */
+function packAsymmetricAligned(geo: SegmentGeometry, bits: number, levels: number, src: Float32Array, p: Float64Array, dst: Uint8Array): void {
   const C = geo.channels;
-  const base = geo.codeBytes;
-  const pb = geo.paramBytes;
-  const shift = 32 - spec.bits;
+  const gs = geo.groupSize;
+  let k = 0;
   if (geo.axis === 'token') {
     for (let t = 0, g = 0; t < geo.tokens; t++) {
-      const row = t * C;
-      for (let c0 = 0; c0 < C; c0 += geo.groupSize, g++) {
-        const at = base + g * pb;
-        const scale = h[src[at] | (src[at + 1] << 8)];
-        const end = row + Math.min(C, c0 + geo.groupSize);
-        if (spec.symmetric) {
-          for (let i = row + c0; i < end; i++) dst[i] = ((q[i] << shift) >> shift) * scale;
-        } else {
-          const min = h[src[at + 2] | (src[at + 3] << 8)];
-          for (let i = row + c0; i < end; i++) dst[i] = min + q[i] * scale;
+      for (let c0 = 0; c0 < C; c0 += gs, g++) {
+        const o = g * PARAM_SLOTS;
+        const lo = p[o], hi = p[o + 1], min = p[o + 2], inv = p[o + 3];
+        const end = t * C + Math.min(C, c0 + gs);
+        let i = t * C + c0;
+        if (bits === 8) for (; i < end; i++) dst[k++] = code(src[i], lo, hi, min, inv, levels);
+        else if (bits === 4) for (; i < end; i += 2) dst[k++] = code(src[i], lo, hi, min, inv, levels) | (code(src[i + 1], lo, hi, min, inv, levels) << 4);
+        else {
+          for (; i < end; i += 4) {
+            dst[k++] =
+              code(src[i], lo, hi, min, inv, levels) |
+              (code(src[i + 1], lo, hi, min, inv, levels) << 2) |
+              (code(src[i + 2], lo, hi, min, inv, levels) << 4) |
+              (code(src[i + 3], lo, hi, min, inv, levels) << 6);
+          }
         }
       }
     }
     return;
   }
-  const s = lines(C);
-  for (let t0 = 0, tg = 0; t0 < geo.tokens; t0 += geo.groupSize, tg++) {
-    const t1 = Math.min(geo.tokens, t0 + geo.groupSize);
-    for (let c = 0; c < C; c++) {
-      const at = base + (tg * C + c) * pb;
-      s[4 * C + c] = h[src[at] | (src[at + 1] << 8)];
-      s[2 * C + c] = spec.symmetric ? 0 : h[src[at + 2] | (src[at + 3] << 8)];
+  const step = 8 / bits;
+  for (let t = 0; t < geo.tokens; t++) {
+    const base = Math.floor(t / gs) * C * PARAM_SLOTS;
+    for (let c = 0, i = t * C; c < C; c += step, i += step) {
+      let byte = 0;
+      for (let j = 0, o = base + c * PARAM_SLOTS; j < step; j++, o += PARAM_SLOTS) {
+        byte |= code(src[i + j], p[o], p[o + 1], p[o + 2], p[o + 3], levels) << (j * bits);
+      }
+      dst[k++] = byte;
     }
-    for (let t = t0; t < t1; t++) {
-      const row = t * C;
-      if (spec.symmetric) {
-        for (let c = 0; c < C; c++) dst[row + c] = ((q[row + c] << shift) >> shift) * s[4 * C + c];
+  }
+}
+
+/** Quantize and bit-pack every value with its group's asymmetric parameters (the hot loop). */
+function packAsymmetric(geo: SegmentGeometry, bits: number, levels: number, src: Float32Array, p: Float64Array, dst: Uint8Array): void {
+  const C = geo.channels;
+  const gs = geo.groupSize;
+  const byToken = geo.axis === 'token';
+  let k = 0;
+  let acc = 0;
+  let nb = 0;
+  for (let t = 0; t < geo.tokens; t++) {
+    const row = t * C;
+    const rowGroup = byToken ? t * geo.groupsPerLine : Math.floor(t / gs) * C;
+    for (let c = 0; c < C; c++) {
+      const o = (byToken ? rowGroup + ((c / gs) | 0) : rowGroup + c) * PARAM_SLOTS;
+      let x = src[row + c];
+      if (x !== x) x = 0;
+      if (x < p[o]) x = p[o];
+      else if (x > p[o + 1]) x = p[o + 1];
+      const v = (x - p[o + 2]) * p[o + 3] + 0.5;
+      acc |= (v >= levels ? levels : v > 0 ? v | 0 : 0) << nb;
+      nb += bits;
+      if (nb === 8) {
+        dst[k++] = acc;
+        acc = 0;
+        nb = 0;
+      }
+    }
+  }
+  if (nb > 0) dst[k] = acc;
+}
+
+/** Quantize and bit-pack every value with its group's symmetric scale (codes stored two's complement). */
+function packSymmetric(geo: SegmentGeometry, bits: number, levels: number, src: Float32Array, p: Float64Array, dst: Uint8Array): void {
+  const C = geo.channels;
+  const gs = geo.groupSize;
+  const byToken = geo.axis === 'token';
+  const top = 2 * levels;
+  const mask = (1 << bits) - 1;
+  let k = 0;
+  let acc = 0;
+  let nb = 0;
+  for (let t = 0; t < geo.tokens; t++) {
+    const row = t * C;
+    const rowGroup = byToken ? t * geo.groupsPerLine : Math.floor(t / gs) * C;
+    for (let c = 0; c < C; c++) {
+      const o = (byToken ? rowGroup + ((c / gs) | 0) : rowGroup + c) * PARAM_SLOTS;
+      let x = src[row + c];
+      if (x !== x) x = 0;
+      else if (x < p[o]) x = p[o];
+      else if (x > p[o + 1]) x = p[o + 1];
+      const v = x * p[o + 3] + levels + 0.5;
+      acc |= (((v >= top ? top : v > 0 ? v | 0 : 0) - levels) & mask) << nb;
+      nb += bits;
+      if (nb === 8) {
+        dst[k++] = acc;
+        acc = 0;
+        nb = 0;
+      }
+    }
+  }
+  if (nb > 0) dst[k] = acc;
+}
+
+/** Decode one segment; bit-identical to affineDecodeReference. */
+export function affineDecodeFast(spec: AffineCodecSpec, src: Uint8Array, dst: Float32Array, segment: KvSegmentShape): void {
+  const geo = segmentGeometry(spec, dst.length, segment);
+  const h = halves();
+  const p = params(geo.groups);
+  for (let g = 0, at = geo.codeBytes; g < geo.groups; g++, at += geo.paramBytes) {
+    p[g * PARAM_SLOTS] = h[src[at] | (src[at + 1] << 8)];
+    p[g * PARAM_SLOTS + 1] = spec.symmetric ? 0 : h[src[at + 2] | (src[at + 3] << 8)];
+  }
+  if (!spec.symmetric && geo.axis === 'token' && byteAligned(geo, spec.bits)) {
+    decodeTokenGroupsAligned(geo, spec.bits, src, p, dst);
+    return;
+  }
+  const C = geo.channels;
+  const gs = geo.groupSize;
+  const byToken = geo.axis === 'token';
+  const bits = spec.bits;
+  const mask = (1 << bits) - 1;
+  const shift = 32 - bits;
+  const symmetric = spec.symmetric;
+  let k = 0;
+  let cur = 0;
+  let nb = 8;
+  for (let t = 0; t < geo.tokens; t++) {
+    const row = t * C;
+    const rowGroup = byToken ? t * geo.groupsPerLine : Math.floor(t / gs) * C;
+    for (let c = 0; c < C; c++) {
+      if (nb === 8) {
+        cur = src[k++];
+        nb = 0;
+      }
+      const raw = (cur >> nb) & mask;
+      nb += bits;
+      const o = (byToken ? rowGroup + ((c / gs) | 0) : rowGroup + c) * PARAM_SLOTS;
+      dst[row + c] = symmetric ? ((raw << shift) >> shift) * p[o] : p[o + 1] + raw * p[o];
+    }
+  }
+}
+
+/** Asymmetric token-axis decode with byte-aligned groups: scale and minimum hoisted per group. */
+function decodeTokenGroupsAligned(geo: SegmentGeometry, bits: number, src: Uint8Array, p: Float64Array, dst: Float32Array): void {
+  const C = geo.channels;
+  const gs = geo.groupSize;
+  let k = 0;
+  for (let t = 0, g = 0; t < geo.tokens; t++) {
+    for (let c0 = 0; c0 < C; c0 += gs, g++) {
+      const scale = p[g * PARAM_SLOTS];
+      const min = p[g * PARAM_SLOTS + 1];
+      const end = t * C + Math.min(C, c0 + gs);
+      let i = t * C + c0;
+      if (bits === 8) for (; i < end; i++) dst[i] = min + src[k++] * scale;
+      else if (bits === 4) {
+        for (; i < end; i += 2) {
+          const b = src[k++];
+          dst[i] = min + (b & 15) * scale;
+          dst[i + 1] = min + (b >> 4) * scale;
+        }
       } else {
-        for (let c = 0; c < C; c++) dst[row + c] = s[2 * C + c] + q[row + c] * s[4 * C + c];
+        for (; i < end; i += 4) {
+          const b = src[k++];
+          dst[i] = min + (b & 3) * scale;
+          dst[i + 1] = min + ((b >> 2) & 3) * scale;
+          dst[i + 2] = min + ((b >> 4) & 3) * scale;
+          dst[i + 3] = min + (b >> 6) * scale;
+        }
       }
     }
   }
