@@ -2,6 +2,7 @@
 import { KNOWN_CODECS, parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
 import { chooseCodec } from "./codec-choice.js";
 import { ConfigError, envBool, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
+import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/prefix-index";
 
 /** Upper bound on max_tokens a caller may ask for (the model context bounds it further). */
 export const MAX_TOKENS_LIMIT = 4096;
@@ -11,6 +12,39 @@ export const MAX_PROMPT_BYTES = 256 * 1024;
 export const MAX_LOGPROBS = 20;
 /** Request state in Redis outlives the request by this much (cancel, idempotency). */
 export const REQUEST_STATE_TTL_S = 3600;
+/** Default time constant of the recent-work decay that breaks routing ties, ms. */
+export const DEFAULT_RECENT_WORK_TAU_MS = 60_000;
+/** Default lifetime of a session's remembered worker after its last request, ms. */
+export const DEFAULT_SESSION_TTL_MS = 30 * 60_000;
+/** Default quiet time after an announcer's last batch before the router re-snapshots it once (a lost last batch shows no gap), ms. */
+export const DEFAULT_QUIET_RESYNC_MS = 5_000;
+/** Largest value accepted for a routing weight. */
+export const MAX_ROUTING_WEIGHT = 1e6;
+
+/** How the router scores workers and keeps its view current (KVTIER_ROUTING_*). */
+export interface RoutingConfig {
+  /**
+   * The routing score's weights, each in tokens of prefill work (see @kvtier/prefix-index):
+   * KVTIER_ROUTING_DEVICE_WEIGHT (1.0), KVTIER_ROUTING_HOST_WEIGHT (0.6), KVTIER_ROUTING_SSD_WEIGHT
+   * (0.3), KVTIER_ROUTING_PREFILL_LOAD_WEIGHT (0.25), KVTIER_ROUTING_DECODE_LOAD_WEIGHT (0.25),
+   * KVTIER_ROUTING_SESSION_AFFINITY_TOKENS (512), KVTIER_ROUTING_TEMPERATURE (0).
+   */
+  weights: RoutingWeights;
+  /** KVTIER_ROUTING_RECENT_WORK_TAU_MS, decay of the recent prefill work that breaks ties. @default 60000 */
+  recentWorkTauMs: number;
+  /** KVTIER_ROUTING_SESSION_TTL_MS, how long a session's last worker is remembered. @default 1800000 */
+  sessionTtlMs: number;
+  /** KVTIER_ROUTING_QUIET_RESYNC_MS, re-snapshot an announcer this long after its last batch (0 = never). @default 5000 */
+  quietResyncMs: number;
+  /** KVTIER_ROUTER_PEER_SHARE_MS, how often this replica shares its in-flight load with its peers. @default KVTIER_HEARTBEAT_MS */
+  peerShareMs: number;
+  /**
+   * KVTIER_FAULT_DROP_EVENT_BATCHES: FAULT INJECTION for tests. Drop every Nth KV event batch this
+   * router receives, as if lost on the way, to exercise gap detection and snapshot repair.
+   * @default 0 (off)
+   */
+  faultDropEventBatches: number;
+}
 
 export interface RouterConfig extends CommonConfig {
   /** KVTIER_ROUTER_HOST. @default "127.0.0.1" */
@@ -33,6 +67,42 @@ export interface RouterConfig extends CommonConfig {
   prefillJobAttempts: number;
   /** KVTIER_DECODE_ADMIT_TRIES, decode workers tried when one refuses with RESOURCE_EXHAUSTED. @default 2 */
   decodeAdmitTries: number;
+  /** KVTIER_ROUTING_* and related settings. */
+  routing: RoutingConfig;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** A finite number within [min, max], or `fallback` when unset (blank counts as unset). */
+function envNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = envOptional(env, name);
+  if (raw === undefined) return fallback;
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n)) throw new ConfigError(name, `expected a number, got "${raw}"`);
+  if (n < min || n > max) throw new ConfigError(name, `must be within [${min}, ${max}], got ${n}`);
+  return n;
+}
+
+/** The routing settings from `env`; `heartbeatMs` is the default share period. */
+export function readRoutingConfig(env: Env, heartbeatMs: number): RoutingConfig {
+  const w = DEFAULT_ROUTING_WEIGHTS;
+  const weight = (name: string, fallback: number): number => envNumber(env, name, fallback, 0, MAX_ROUTING_WEIGHT);
+  return {
+    weights: {
+      device: weight("KVTIER_ROUTING_DEVICE_WEIGHT", w.device),
+      host: weight("KVTIER_ROUTING_HOST_WEIGHT", w.host),
+      ssd: weight("KVTIER_ROUTING_SSD_WEIGHT", w.ssd),
+      prefillLoad: weight("KVTIER_ROUTING_PREFILL_LOAD_WEIGHT", w.prefillLoad),
+      decodeLoad: weight("KVTIER_ROUTING_DECODE_LOAD_WEIGHT", w.decodeLoad),
+      sessionAffinity: weight("KVTIER_ROUTING_SESSION_AFFINITY_TOKENS", w.sessionAffinity),
+      temperature: weight("KVTIER_ROUTING_TEMPERATURE", w.temperature),
+    },
+    recentWorkTauMs: envInt(env, "KVTIER_ROUTING_RECENT_WORK_TAU_MS", DEFAULT_RECENT_WORK_TAU_MS, 1, 86_400_000),
+    sessionTtlMs: envInt(env, "KVTIER_ROUTING_SESSION_TTL_MS", DEFAULT_SESSION_TTL_MS, 1, 7 * 86_400_000),
+    quietResyncMs: envInt(env, "KVTIER_ROUTING_QUIET_RESYNC_MS", DEFAULT_QUIET_RESYNC_MS, 0, 86_400_000),
+    peerShareMs: envInt(env, "KVTIER_ROUTER_PEER_SHARE_MS", heartbeatMs, 10, 60_000),
+    faultDropEventBatches: envInt(env, "KVTIER_FAULT_DROP_EVENT_BATCHES", 0, 0, 1_000_000),
+  };
 }
 
 function parseApiKeys(raw: string | undefined): Map<string, string> {
@@ -55,7 +125,8 @@ function parseDefaultPolicy(raw: string): string {
   }
 }
 
-export function readRouterConfig(env: Record<string, string | undefined> = process.env): RouterConfig {
+/** The router's settings from `env`; throws ConfigError naming a malformed variable. */
+export function readRouterConfig(env: Env = process.env): RouterConfig {
   const common = readCommonConfig(env);
   return {
     ...common,
@@ -69,5 +140,6 @@ export function readRouterConfig(env: Record<string, string | undefined> = proce
     localPrefillMaxTokens: envInt(env, "KVTIER_LOCAL_PREFILL_MAX_TOKENS", 32, 0, 1 << 20),
     prefillJobAttempts: envInt(env, "KVTIER_PREFILL_ATTEMPTS", 2, 1, 10),
     decodeAdmitTries: envInt(env, "KVTIER_DECODE_ADMIT_TRIES", 2, 1, 16),
+    routing: readRoutingConfig(env, common.heartbeatMs),
   };
 }

@@ -25,7 +25,12 @@ export interface GenerateParams {
   codec: string;
   /** Canonical selection policy ("snapkv@25"), or "none". */
   policy: string;
+  /** The caller's session key (session affinity, scoped to its tenant), or undefined. */
+  sessionId: string | undefined;
 }
+
+/** Longest accepted session_id, in UTF-8 bytes. */
+export const MAX_SESSION_ID_BYTES = 256;
 
 /** The canonical form of a policy spec; INVALID_ARGUMENT naming `field` when it is malformed. */
 export function parsePolicyField(policy: string, field: string): string {
@@ -68,6 +73,10 @@ export function parseGenerateRequest(
   if (req.requestId !== "" && !ID_PATTERN.test(req.requestId)) throw invalidArgument("request_id", `must match ${ID_PATTERN}`);
   const codec = chooseCodec(req.codec.trim() || defaultCodec, knownCodecs, blockSize, (problem) => invalidArgument("codec", problem));
   const policy = req.policy.trim() === "" ? defaultPolicy : parsePolicyField(req.policy, "policy");
+  const sessionId = req.sessionId ?? "";
+  if (Buffer.byteLength(sessionId) > MAX_SESSION_ID_BYTES) throw invalidArgument("session_id", `longer than ${MAX_SESSION_ID_BYTES} bytes`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(sessionId)) throw invalidArgument("session_id", "control characters are not allowed");
   return {
     prompt: req.prompt,
     maxTokens: req.maxTokens,
@@ -80,6 +89,7 @@ export function parseGenerateRequest(
     addBos: req.addBos,
     codec,
     policy,
+    sessionId: sessionId === "" ? undefined : sessionId,
   };
 }
 

@@ -3,3 +3,14 @@ export { readRouterConfig, MAX_TOKENS_LIMIT, MAX_PROMPT_BYTES, MAX_LOGPROBS } fr
 export type { RouterConfig } from "./config.js";
 export { authenticate, ANONYMOUS_TENANT } from "./auth.js";
 export { parseGenerateRequest, checkContext } from "./generate-params.js";
+export { readRoutingConfig } from "./config.js";
+export type { RoutingConfig } from "./config.js";
+export { batchFromWire } from "./wire-events.js";
+export { place, workerLoad } from "./placement.js";
+export type { Placement, PlacementOptions } from "./placement.js";
+export { matchForCodec } from "./codec-match.js";
+export { LoadLedger } from "./load-ledger.js";
+export { PeerLoads } from "./peer-loads.js";
+export { SessionTable } from "./session-table.js";
+export { describeIndex, digestOf } from "./index-debug.js";
+export type { LiveWorker } from "./worker-table.js";

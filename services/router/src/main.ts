@@ -1,20 +1,26 @@
-// Router wiring: tokenizer, worker table (Redis registry), prefix index (NATS KV events), load
-// reports, prefill queues (BullMQ), decode clients, the client-facing gRPC API and metrics.
+// Router wiring: tokenizer, worker table (Redis registry), prefix index (NATS KV events, snapshot
+// catch-up), load reports, replica load sharing (NATS), prefill queues (BullMQ), decode clients,
+// the client-facing gRPC API, metrics and GET /debug/index.
 import { KvTierServiceService, LoadReport } from "@kvtier/proto";
 import {
   MetricsEndpoint, Tracing, WorkerRegistry, announceReady, bindGrpcServer, closeNats, closeRedis, connectNats, connectRedis, createGrpcServer,
   createLogger, loadWildcard, messageOf, onShutdown, shutdownGrpcServer,
 } from "@kvtier/platform";
-import { DEFAULT_ROUTING_WEIGHTS, HASH_SCHEME } from "@kvtier/prefix-index";
+import { HASH_SCHEME } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, Tokenizer, loadCheckpoint } from "@kvtier/tensor";
 import { randomBytes } from "node:crypto";
 import { readRouterConfig } from "./config.js";
 import { DecodeClients } from "./decode-clients.js";
 import { kvTierService } from "./grpc-service.js";
+import { indexDebugRoute } from "./index-debug.js";
 import { KvIndexSync } from "./kv-index-sync.js";
+import { LoadLedger } from "./load-ledger.js";
+import { PeerLoads } from "./peer-loads.js";
 import { PrefillQueues } from "./prefill-queues.js";
 import { RequestRunner } from "./request-runner.js";
 import { RouterMetrics } from "./router-metrics.js";
+import { RouterPeers } from "./router-peers.js";
+import { SessionTable } from "./session-table.js";
 import { WorkerTable } from "./worker-table.js";
 
 /** Grace for in-flight streams on SIGTERM. */
@@ -25,8 +31,6 @@ async function main(): Promise<void> {
   const routerId = `router-${randomBytes(3).toString("hex")}`;
   const log = createLogger("router", cfg.logLevel, { router: routerId });
   const metricsEndpoint = new MetricsEndpoint("router");
-  const metrics = new RouterMetrics(metricsEndpoint.registry);
-  const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
   const tracing = Tracing.start("router", cfg.tracing);
 
   const model = loadCheckpoint(cfg.checkpointPath);
@@ -35,10 +39,39 @@ async function main(): Promise<void> {
   const nc = await connectNats(cfg.natsUrl, routerId);
   const redis = connectRedis(cfg.redisUrl, routerId);
 
-  const sync = new KvIndexSync(nc, cfg.namespace, routerId, log);
+  const { routing } = cfg;
+  const ledger = new LoadLedger(routing.recentWorkTauMs);
+  const peers = new PeerLoads(routing.peerShareMs);
+  const sessions = new SessionTable(routing.sessionTtlMs);
+  // the table, the sync and the metrics refer to each other: the callbacks run only after all are built
+  const metrics: RouterMetrics = new RouterMetrics(metricsEndpoint.registry, {
+    indexBlocks: () => sync.index.blockCount(),
+    indexLocations: () => sync.index.locationCount(),
+    indexTableBytes: () => sync.index.tableBytes(),
+    peerRouters: () => peers.liveIds().length,
+    sessions: () => sessions.size,
+  });
+  const table: WorkerTable = new WorkerTable(new WorkerRegistry(redis, cfg.namespace), layout, cfg.heartbeatTimeoutMs, log, {
+    onDropped: (info) => {
+      runner.onWorkerDropped(info);
+      ledger.forget(info.workerId);
+    },
+    // a new worker (or its node's kvstore) may hold blocks announced before this router heard of it
+    onAdded: (info) => {
+      for (const id of [info.workerId, info.kvstoreId]) if (id && !sync.feed.knows(id)) void sync.snapshot(id);
+    },
+    onRefusedChanged: (refused) => {
+      metrics.setRefused(refused);
+      for (const id of refused.keys()) sync.forget(id);
+    },
+  });
+  const sync: KvIndexSync = new KvIndexSync(
+    nc, cfg.namespace, routerId, { quietResyncMs: routing.quietResyncMs, faultDropEveryNth: routing.faultDropEventBatches, isRefused: (id) => table.isRefused(id) },
+    metrics, log,
+  );
   sync.start();
-  // the table reports dropped workers to the runner, which is built from the table below
-  const table = new WorkerTable(new WorkerRegistry(redis, cfg.namespace), layout, cfg.heartbeatTimeoutMs, log, (info) => runner.onWorkerDropped(info));
+  metricsEndpoint.route("/debug/index", indexDebugRoute(sync.feed));
+  const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
   const loadSub = nc.subscribe(loadWildcard(cfg.namespace), {
     callback: (err, msg) => {
       if (err) return;
@@ -49,35 +82,35 @@ async function main(): Promise<void> {
       }
     },
   });
+  const routerPeers = new RouterPeers(nc, cfg.namespace, routerId, ledger, peers, sessions, routing.peerShareMs, log);
+  routerPeers.start();
   const queues = new PrefillQueues(redis, cfg.namespace, cfg.prefillJobAttempts, log);
   const decodeClients = new DecodeClients();
-  const runner = new RequestRunner({
-    cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, weights: DEFAULT_ROUTING_WEIGHTS, table, sync, queues, decodeClients,
+  const runner: RequestRunner = new RequestRunner({
+    cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, table, ledger, peers, sessions, routerPeers, sync, queues, decodeClients,
     redis, nc, metrics, log, tracer: tracing.tracer,
   });
 
-  // catch up: the current workers and kvstores from the registry, then their snapshots
+  // catch up: every announcer answers one broadcast (kvstores included); then the registry's
+  // workers and their kvstores that did not answer are asked one by one
+  const discovered = new Set(await sync.discover());
   await table.refresh();
-  const announcers = new Set<string>();
-  for (const role of ["prefill", "decode"] as const) {
-    for (const w of table.byRole(role)) {
-      announcers.add(w.info.workerId);
-      if (w.info.kvstoreId) announcers.add(w.info.kvstoreId);
-    }
-  }
-  await Promise.all([...announcers].map((a) => sync.snapshot(a)));
+  const known = new Set<string>();
+  for (const w of table.all()) for (const id of [w.info.workerId, w.info.kvstoreId]) if (id && !discovered.has(id)) known.add(id);
+  await Promise.all([...known].map((a) => sync.snapshot(a)));
   const poll = setInterval(() => void table.refresh().catch((e: unknown) => log.warn("registry refresh failed", { err: messageOf(e) })), cfg.heartbeatMs);
 
   const server = createGrpcServer();
   server.addService(KvTierServiceService, kvTierService(cfg, runner, metrics, log));
   const port = await bindGrpcServer(server, cfg.host, cfg.port);
   announceReady("router", { id: routerId, port, metricsPort, modelId: model.modelId });
-  log.info("router ready", { port, metricsPort, workers: table.byRole("decode").length + table.byRole("prefill").length });
+  log.info("router ready", { port, metricsPort, workers: table.all().length, announcers: sync.feed.announcerCount(), indexedBlocks: sync.index.blockCount() });
 
   onShutdown(log, async () => {
     await shutdownGrpcServer(server, DRAIN_GRACE_MS);
     clearInterval(poll);
     loadSub.unsubscribe();
+    routerPeers.close();
     sync.close();
     decodeClients.close();
     await queues.close();

@@ -1,27 +1,20 @@
 // Where a request runs: the decode worker and the prefill worker with the best cached overlap
-// against load, and whether to disaggregate at all (a short uncached part prefills on decode).
+// against load (this replica's in-flight work, its peers', and the workers' own reports), plus
+// the session's last workers when the request names a session; and whether to disaggregate at
+// all (a short uncached part prefills on the decode worker).
 import { chooseWorker, mergeMatches, shouldDisaggregate, type LocationMatch, type RoutingWeights, type WorkerLoad } from "@kvtier/prefix-index";
-import type { LiveWorker, WorkerTable } from "./worker-table.js";
-
-/** The router's own account of work it sent and that is not finished (reports lag behind it). */
-export class LocalLoad {
-  readonly prefillTokens = new Map<string, number>();
-  readonly decodeBlocks = new Map<string, number>();
-
-  add(map: Map<string, number>, id: string, n: number): void {
-    const v = (map.get(id) ?? 0) + n;
-    if (v <= 0) map.delete(id);
-    else map.set(id, v);
-  }
-}
+import type { LoadLedger } from "./load-ledger.js";
+import type { PeerLoads } from "./peer-loads.js";
+import type { SessionWorkers } from "./session-table.js";
+import type { LiveWorker } from "./worker-table.js";
 
 export interface Placement {
   decode: LiveWorker;
   prefill: LiveWorker;
   disaggregated: boolean;
-  /** Cached prompt tokens at the best-placed worker of any role. */
+  /** Cached prompt tokens at the best-placed worker of any role (what routing could capture). */
   bestCachedTokens: number;
-  /** Cached prompt tokens the chosen prefilling worker can load. */
+  /** Cached prompt tokens the chosen prefilling worker can load (what routing captured). */
   chosenCachedTokens: number;
 }
 
@@ -31,46 +24,58 @@ export interface PlacementOptions {
   blockSize: number;
 }
 
-function loadOf(w: LiveWorker, local: LocalLoad): WorkerLoad {
+/**
+ * A worker's load as routing sees it: the larger of its own report (which lags) and the work the
+ * replicas have sent it and not seen finish (this one's ledger plus its peers' shares).
+ */
+export function workerLoad(w: LiveWorker, ledger: LoadLedger, peers: PeerLoads): WorkerLoad {
   const id = w.info.workerId;
+  const p = peers.total(id);
   return {
     workerId: id,
     role: w.info.role as "prefill" | "decode",
-    queuedPrefillTokens: Math.max(w.load?.queuedPrefillTokens ?? 0, local.prefillTokens.get(id) ?? 0),
-    activeDecodeBlocks: Math.max(w.load?.activeDecodeBlocks ?? 0, local.decodeBlocks.get(id) ?? 0),
+    queuedPrefillTokens: Math.max(w.load?.queuedPrefillTokens ?? 0, ledger.prefillTokens(id) + p.prefillTokens),
+    activeDecodeBlocks: Math.max(w.load?.activeDecodeBlocks ?? 0, ledger.decodeBlocks(id) + p.decodeBlocks),
     capacityBlocks: w.info.capacityBlocks,
+    recentPrefillTokens: ledger.recentPrefillTokens(id) + p.recentPrefillTokens,
   };
 }
 
 /**
- * Choose workers for a prompt whose full-block hashes were matched (`matches`, per location).
- * Returns null when no decode worker is available.
+ * Choose workers among `workers` (minus `exclude`) for a prompt whose full-block hashes were
+ * matched (`matches`, per location: each worker merges its own pool with its node's kvstore).
+ * Returns null when no decode worker can take it.
  */
 export function place(
-  table: WorkerTable,
+  workers: readonly LiveWorker[],
   matches: ReadonlyMap<string, LocationMatch>,
   promptTokens: number,
   reusableBlocks: number,
-  local: LocalLoad,
+  loadOf: (w: LiveWorker) => WorkerLoad,
   opts: PlacementOptions,
   exclude: ReadonlySet<string> = new Set(),
+  session?: SessionWorkers,
 ): Placement | null {
   const cap = (m: LocationMatch): LocationMatch => ({
     device: Math.min(m.device, reusableBlocks), host: Math.min(m.host, reusableBlocks), ssd: Math.min(m.ssd, reusableBlocks), best: Math.min(m.best, reusableBlocks),
   });
   const merged = new Map<string, LocationMatch>();
-  const all = [...table.byRole("decode"), ...table.byRole("prefill")].filter((w) => !exclude.has(w.info.workerId));
-  for (const w of all) merged.set(w.info.workerId, cap(mergeMatches(matches.get(w.info.workerId), matches.get(w.info.kvstoreId))));
-  const decodes = all.filter((w) => w.info.role === "decode");
-  const prefills = all.filter((w) => w.info.role === "prefill");
-  const d = chooseWorker(decodes.map((w) => loadOf(w, local)), merged, promptTokens, opts.blockSize, opts.weights);
+  const decodes: LiveWorker[] = [];
+  const prefills: LiveWorker[] = [];
+  for (const w of workers) {
+    if (exclude.has(w.info.workerId)) continue;
+    merged.set(w.info.workerId, cap(mergeMatches(matches.get(w.info.workerId), matches.get(w.info.kvstoreId))));
+    if (w.info.role === "decode") decodes.push(w);
+    else if (w.info.role === "prefill") prefills.push(w);
+  }
+  const d = chooseWorker(decodes.map(loadOf), merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.decode });
   if (!d) return null;
   const decode = decodes.find((w) => w.info.workerId === d.workerId) as LiveWorker;
   let bestCachedTokens = 0;
   for (const m of merged.values()) bestCachedTokens = Math.max(bestCachedTokens, m.best * opts.blockSize);
   const decodeCached = (merged.get(d.workerId)?.best ?? 0) * opts.blockSize;
   const p = prefills.length > 0 && shouldDisaggregate(promptTokens - decodeCached, opts.localPrefillMaxTokens)
-    ? chooseWorker(prefills.map((w) => loadOf(w, local)), merged, promptTokens, opts.blockSize, opts.weights)
+    ? chooseWorker(prefills.map(loadOf), merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.prefill })
     : null;
   if (!p) return { decode, prefill: decode, disaggregated: false, bestCachedTokens, chosenCachedTokens: decodeCached };
   const prefill = prefills.find((w) => w.info.workerId === p.workerId) as LiveWorker;

@@ -10,17 +10,23 @@ import {
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
-import { chainBlockHashes, namespaceHash, tenantSalt, type RoutingWeights } from "@kvtier/prefix-index";
-import { TextStream, reusableBlocks } from "@kvtier/serving";
-import { KV_BLOCK_LAYOUT_VERSION, type Tokenizer } from "@kvtier/tensor";
+import { chainBlockHashes } from "@kvtier/prefix-index";
+import { reusableBlocks } from "@kvtier/serving";
+import type { Tokenizer } from "@kvtier/tensor";
 import { REQUEST_STATE_TTL_S, type RouterConfig } from "./config.js";
 import { matchForCodec } from "./codec-match.js";
 import type { DecodeClients } from "./decode-clients.js";
 import { checkContext, seedFor, type GenerateParams } from "./generate-params.js";
 import type { KvIndexSync } from "./kv-index-sync.js";
-import { LocalLoad, place, type Placement } from "./placement.js";
+import type { LoadLedger } from "./load-ledger.js";
+import type { PeerLoads } from "./peer-loads.js";
+import { place, workerLoad, type Placement } from "./placement.js";
 import type { PrefillQueues } from "./prefill-queues.js";
 import type { RouterMetrics } from "./router-metrics.js";
+import type { RouterPeers } from "./router-peers.js";
+import type { SessionTable } from "./session-table.js";
+import { TenantNamespaces } from "./tenant-namespaces.js";
+import { relayTokens } from "./token-relay.js";
 import type { WorkerTable } from "./worker-table.js";
 
 /** Times a request's prefill may move to another worker when its worker is lost. */
@@ -31,8 +37,12 @@ export interface RunnerDeps {
   tokenizer: Tokenizer;
   modelId: string;
   seqLen: number;
-  weights: RoutingWeights;
   table: WorkerTable;
+  /** This replica's in-flight accounting, its peers' shares, session placements (shared with peers). */
+  ledger: LoadLedger;
+  peers: PeerLoads;
+  sessions: SessionTable;
+  routerPeers: RouterPeers;
   sync: KvIndexSync;
   queues: PrefillQueues;
   decodeClients: DecodeClients;
@@ -56,10 +66,11 @@ interface Running {
 
 export class RequestRunner {
   private readonly running = new Map<string, Running>();
-  private readonly namespaces = new Map<string, Uint8Array>();
-  readonly local = new LocalLoad();
+  private readonly namespaces: TenantNamespaces;
 
-  constructor(private readonly d: RunnerDeps) {}
+  constructor(private readonly d: RunnerDeps) {
+    this.namespaces = new TenantNamespaces(d.modelId, d.cfg.blockSize, d.cfg.tenantSecret);
+  }
 
   tokenize(text: string, bos: boolean): number[] {
     return this.d.tokenizer.encode(text, { bos });
@@ -105,7 +116,7 @@ export class RequestRunner {
     const t0 = performance.now();
     const tokens = this.tokenize(params.prompt, params.addBos);
     checkContext(tokens.length, params.maxTokens, this.d.seqLen);
-    const ns = this.namespaceOf(tenant);
+    const ns = this.namespaces.of(tenant);
     const hashes = chainBlockHashes(ns, tokens, cfg.blockSize);
     const requestId = params.requestId ?? randomUUID();
     annotate("kvtier.request_id", requestId);
@@ -126,7 +137,7 @@ export class RequestRunner {
       cancel.requested = true;
       if (cancel.run) this.abort(cancel.run, new KvtierError("CANCELLED", "client cancelled"));
     });
-    const { run, it } = await this.admit(plan, tokens.length, t0, deadline);
+    const { run, it } = await this.admit(plan, tokens.length, deadline, tenant, params.sessionId);
     cancel.run = run;
     if (cancel.requested) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
     this.running.set(requestId, run);
@@ -136,8 +147,9 @@ export class RequestRunner {
     annotate("kvtier.prefill_worker", pl.prefill.info.workerId);
     annotate("kvtier.cached_tokens_available", pl.bestCachedTokens);
     const uncached = tokens.length - pl.chosenCachedTokens;
-    this.local.add(this.local.decodeBlocks, pl.decode.info.workerId, Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize));
-    this.local.add(this.local.prefillTokens, pl.prefill.info.workerId, uncached);
+    const decodeBlocks = Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize);
+    this.d.ledger.addDecode(pl.decode.info.workerId, decodeBlocks);
+    this.d.ledger.addPrefill(pl.prefill.info.workerId, uncached);
     metrics.disaggregated.inc({ mode: pl.disaggregated ? "disaggregated" : "local" });
     metrics.prefixTokens.inc({ kind: "available" }, pl.bestCachedTokens);
     metrics.prefixTokens.inc({ kind: "captured" }, pl.chosenCachedTokens);
@@ -145,7 +157,9 @@ export class RequestRunner {
     try {
       await redis.hset(key, { attempt: 1, decode: pl.decode.info.workerId, prefill: pl.prefill.info.workerId, status: "running" });
       if (pl.disaggregated) await this.d.queues.enqueue(plan);
-      await this.relay(run, it, tokens, params, t0, write);
+      await relayTokens(run, it, tokens, params.stop, t0, write, {
+        tokenizer: this.d.tokenizer, metrics, onFirstToken: () => this.d.ledger.addPrefill(run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens)),
+      });
       await redis.hset(key, "status", "completed");
     } catch (err) {
       await this.cleanupAfterFailure(run);
@@ -154,8 +168,8 @@ export class RequestRunner {
     } finally {
       this.running.delete(requestId);
       metrics.inflight.dec();
-      this.local.add(this.local.decodeBlocks, pl.decode.info.workerId, -Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize));
-      if (!run.firstTokenSeen) this.local.add(this.local.prefillTokens, pl.prefill.info.workerId, -uncached);
+      this.d.ledger.addDecode(pl.decode.info.workerId, -decodeBlocks);
+      if (!run.firstTokenSeen) this.d.ledger.addPrefill(run.plan.prefillWorker, -uncached);
     }
   }
 
@@ -186,28 +200,24 @@ export class RequestRunner {
     return this.running.size;
   }
 
-  private namespaceOf(tenant: string): Uint8Array {
-    let ns = this.namespaces.get(tenant);
-    if (!ns) {
-      ns = namespaceHash({ modelId: this.d.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: this.d.cfg.blockSize, tenantSalt: tenantSalt(tenant, this.d.cfg.tenantSecret) });
-      this.namespaces.set(tenant, ns);
-    }
-    return ns;
-  }
-
-  /** Place and admit on a decode worker; another worker is tried when one is full. */
-  private async admit(plan: PlannedRequest, promptTokens: number, t0: number, deadline?: Date): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
-    const { cfg, sync, table, metrics } = this.d;
+  /**
+   * Place and admit on a decode worker; another worker is tried when one is full. The decision
+   * (prefix lookup and scoring) is timed on its own: tokenizing and hashing are not in it.
+   */
+  private async admit(plan: PlannedRequest, promptTokens: number, deadline: Date | undefined, tenant: string, sessionId?: string): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
+    const { cfg, sync, table, metrics, ledger, peers } = this.d;
     const exclude = new Set<string>();
+    const session = sessionId === undefined ? undefined : this.d.sessions.get(tenant, sessionId);
+    const opts = { weights: cfg.routing.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize };
+    const loadOf = (w: Parameters<typeof workerLoad>[0]): ReturnType<typeof workerLoad> => workerLoad(w, ledger, peers);
+    const t0 = performance.now();
     const matches = matchForCodec(sync.index, plan.blockHashes, plan.codec);
     for (let tryNo = 1; ; tryNo++) {
-      const placement = place(table, matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), this.local, {
-        weights: this.d.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize,
-      }, exclude);
+      const placement = place(table.all(), matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), loadOf, opts, exclude, session);
       if (tryNo === 1) metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
       if (!placement) {
         const refused = [...table.refusedWorkers()].map(([id, why]) => `${id}: ${why}`).join("; ");
-        throw new KvtierError("UNAVAILABLE", `no decode worker available${refused ? ` (refused for layout: ${refused})` : ""}`, { retryAfterMs: 1000 });
+        throw new KvtierError("UNAVAILABLE", `no decode worker available${refused ? ` (refused for an incompatible KV layout: ${refused})` : ""}`, { retryAfterMs: 1000 });
       }
       plan.decodeWorker = placement.decode.info.workerId;
       plan.prefillWorker = placement.prefill.info.workerId;
@@ -218,6 +228,11 @@ export class RequestRunner {
       try {
         const first = await it.next();
         if (first.done || first.value.event?.$case !== "admitted") throw new KvtierError("INTERNAL", `decode worker ${plan.decodeWorker} did not admit the request`);
+        if (sessionId !== undefined) {
+          const workers = { decode: plan.decodeWorker, prefill: plan.prefillWorker };
+          this.d.sessions.set(tenant, sessionId, workers);
+          this.d.routerPeers.notePlacement(tenant, sessionId, workers);
+        }
         return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined }, it };
       } catch (err) {
         call.cancel();
@@ -227,52 +242,6 @@ export class RequestRunner {
           continue;
         }
         throw isGrpcError(err) ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, { retryAfterMs: code === "RESOURCE_EXHAUSTED" ? 500 : undefined }) : err;
-      }
-    }
-  }
-
-  private async relay(run: Running, it: AsyncIterator<DecodeResponse>, tokens: number[], params: GenerateParams, t0: number, write: (ev: GenerateResponse) => void): Promise<void> {
-    const { metrics } = this.d;
-    const text = new TextStream(this.d.tokenizer, tokens[tokens.length - 1], params.stop);
-    let firstAt = 0;
-    let count = 0;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) throw new KvtierError("UNAVAILABLE", `decode worker ${run.plan.decodeWorker} ended the stream without finishing`);
-      const ev = r.value.event;
-      if (ev?.$case === "token") {
-        count += 1;
-        if (!run.firstTokenSeen) {
-          run.firstTokenSeen = true;
-          firstAt = performance.now();
-          metrics.ttft.observe((firstAt - t0) / 1000);
-          this.local.add(this.local.prefillTokens, run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens));
-        }
-        const step = text.push(ev.value.tokenId);
-        write({ event: { $case: "tokens", value: { tokenIds: [ev.value.tokenId], text: step.text, logprobs: ev.value.logprobs ? [ev.value.logprobs] : [] } } });
-      } else if (ev?.$case === "finished") {
-        const f = ev.value;
-        if (count > 1) metrics.tpot.observe((performance.now() - firstAt) / 1000 / (count - 1));
-        const cachedByTier = f.cachedByTier ?? { device: 0, host: 0, ssd: 0 };
-        metrics.prefixTokens.inc({ kind: "loaded" }, f.cachedTokens);
-        for (const tier of ["device", "host", "ssd"] as const) metrics.cachedByTier.inc({ tier }, cachedByTier[tier]);
-        write({
-          event: {
-            $case: "finished",
-            value: {
-              finishReason: f.finishReason,
-              textTail: text.finish(),
-              usage: {
-                promptTokens: tokens.length, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens, cachedByTier,
-                computedPromptTokens: tokens.length - f.cachedTokens, loadedBytesByTier: f.loadedBytesByTier ?? { device: 0, host: 0, ssd: 0 },
-                transferredBytes: f.transferredBytes, ttftMs: firstAt ? firstAt - t0 : 0, prefillWorker: run.plan.prefillWorker,
-                decodeWorker: run.plan.decodeWorker, disaggregated: f.disaggregated, codec: run.plan.codec, policy: run.plan.policy,
-                keptKvEntries: f.keptKvEntries, promptKvEntries: f.promptKvEntries,
-              },
-            },
-          },
-        });
-        return;
       }
     }
   }

@@ -1,6 +1,8 @@
 // The router's view of the workers: live entries from the Redis registry, their latest load
-// reports, and which are compatible with this router's KV layout. A worker whose heartbeat is
-// too old is dropped, and the callers are told (index cleanup, moving its requests).
+// reports, and which are compatible with this router's KV layout (block size, layout version,
+// hash scheme, model). A worker whose heartbeat is too old is dropped, and the callers are told
+// (index cleanup, moving its requests); a new one is announced (catch up on its blocks); a
+// mismatched one is refused, said in the log, the metrics and the UNAVAILABLE message.
 import type { KvLayout, LoadReport, WorkerInfo } from "@kvtier/proto";
 import type { Logger, WorkerRegistry } from "@kvtier/platform";
 
@@ -20,6 +22,17 @@ export function layoutMismatch(ours: KvLayout, theirs: KvLayout | undefined): st
   return diffs.length ? diffs.join(", ") : undefined;
 }
 
+/** What the table tells its owner. */
+export interface WorkerTableEvents {
+  /** A worker left (heartbeat timed out, deregistered) or restarted (its old incarnation is gone). */
+  onDropped(worker: WorkerInfo): void;
+  /** A worker (or a new incarnation of one) joined. */
+  onAdded?(worker: WorkerInfo): void;
+  /** The set of workers refused for their layout changed. */
+  onRefusedChanged?(refused: ReadonlyMap<string, string>): void;
+}
+
+/** Live, compatible workers by id, refreshed from the registry. */
 export class WorkerTable {
   private readonly workers = new Map<string, LiveWorker>();
   private readonly refused = new Map<string, string>();
@@ -29,37 +42,54 @@ export class WorkerTable {
     private readonly layout: KvLayout,
     private readonly timeoutMs: number,
     private readonly log: Logger,
-    private readonly onDropped: (worker: WorkerInfo) => void,
+    private readonly events: WorkerTableEvents,
   ) {}
 
   /** Re-read the registry; drop workers whose heartbeat is older than the timeout. */
   async refresh(now = Date.now()): Promise<void> {
     const entries = await this.registry.list();
     const seen = new Set<string>();
+    const refusedNow = new Map<string, string>();
     for (const info of entries) {
       if (info.role !== "prefill" && info.role !== "decode") continue;
       if (now - info.heartbeatUnixMs > this.timeoutMs) continue;
       const mismatch = layoutMismatch(this.layout, info.layout);
       if (mismatch) {
         if (this.refused.get(info.workerId) !== mismatch) this.log.error("worker refused: incompatible KV layout", { worker: info.workerId, mismatch });
-        this.refused.set(info.workerId, mismatch);
+        refusedNow.set(info.workerId, mismatch);
         continue;
       }
       seen.add(info.workerId);
       const prev = this.workers.get(info.workerId);
-      if (prev && prev.info.incarnation !== info.incarnation) {
+      const restarted = prev !== undefined && prev.info.incarnation !== info.incarnation;
+      if (restarted) {
         this.log.info("worker restarted", { worker: info.workerId });
-        this.onDropped(prev.info);
+        this.events.onDropped(prev.info);
       }
-      this.workers.set(info.workerId, { info, load: prev?.info.incarnation === info.incarnation ? prev.load : undefined });
+      this.workers.set(info.workerId, { info, load: restarted ? undefined : prev?.load });
+      if (prev === undefined || restarted) this.events.onAdded?.(info);
     }
     for (const [id, w] of this.workers) {
       if (!seen.has(id)) {
         this.workers.delete(id);
         this.log.warn("worker dropped: heartbeat timed out or deregistered", { worker: id, role: w.info.role });
-        this.onDropped(w.info);
+        this.events.onDropped(w.info);
       }
     }
+    const changed = refusedNow.size !== this.refused.size || [...refusedNow].some(([id, why]) => this.refused.get(id) !== why);
+    this.refused.clear();
+    for (const [id, why] of refusedNow) this.refused.set(id, why);
+    if (changed) this.events.onRefusedChanged?.(this.refused);
+  }
+
+  /** Every live compatible worker. */
+  all(): LiveWorker[] {
+    return [...this.workers.values()];
+  }
+
+  /** Whether `id` is a worker refused for its layout. */
+  isRefused(id: string): boolean {
+    return this.refused.has(id);
   }
 
   onLoad(report: LoadReport): void {

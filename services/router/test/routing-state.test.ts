@@ -1,0 +1,145 @@
+// The router's routing state, pure parts: KVTIER_ROUTING_* config, this replica's load ledger and
+// its peers' shares, session affinity, wire events into the domain form, the index digest.
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "@kvtier/platform";
+import { DEFAULT_ROUTING_WEIGHTS, IndexFeed, type LocationMatch } from "@kvtier/prefix-index";
+import { Tier, type KvEventBatch, type WorkerInfo } from "@kvtier/proto";
+import { readRoutingConfig } from "../src/config.js";
+import { describeIndex } from "../src/index-debug.js";
+import { LoadLedger } from "../src/load-ledger.js";
+import { PEER_SHARE_PERIODS_KEPT, PeerLoads } from "../src/peer-loads.js";
+import { place, workerLoad } from "../src/placement.js";
+import { SessionTable } from "../src/session-table.js";
+import { batchFromWire } from "../src/wire-events.js";
+import type { LiveWorker } from "../src/worker-table.js";
+
+const clock = (): { now: () => number; advance: (ms: number) => void } => {
+  let t = 1_000_000;
+  return { now: () => t, advance: (ms) => (t += ms) };
+};
+
+describe("readRoutingConfig", () => {
+  it("defaults to DEFAULT_ROUTING_WEIGHTS, blank counts as unset, and each weight is settable", () => {
+    expect(readRoutingConfig({}, 250).weights).toEqual(DEFAULT_ROUTING_WEIGHTS);
+    expect(readRoutingConfig({ KVTIER_ROUTING_HOST_WEIGHT: "  " }, 250).weights.host).toBe(DEFAULT_ROUTING_WEIGHTS.host);
+    const c = readRoutingConfig({
+      KVTIER_ROUTING_DEVICE_WEIGHT: "2", KVTIER_ROUTING_HOST_WEIGHT: "0.5", KVTIER_ROUTING_SSD_WEIGHT: ".1", KVTIER_ROUTING_PREFILL_LOAD_WEIGHT: "1e-1",
+      KVTIER_ROUTING_DECODE_LOAD_WEIGHT: "0", KVTIER_ROUTING_SESSION_AFFINITY_TOKENS: "64", KVTIER_ROUTING_TEMPERATURE: "0.5",
+      KVTIER_ROUTING_RECENT_WORK_TAU_MS: "1000", KVTIER_ROUTING_SESSION_TTL_MS: "5000", KVTIER_ROUTING_QUIET_RESYNC_MS: "0",
+      KVTIER_ROUTER_PEER_SHARE_MS: "100", KVTIER_FAULT_DROP_EVENT_BATCHES: "3",
+    }, 250);
+    expect(c).toEqual({
+      weights: { device: 2, host: 0.5, ssd: 0.1, prefillLoad: 0.1, decodeLoad: 0, sessionAffinity: 64, temperature: 0.5 },
+      recentWorkTauMs: 1000, sessionTtlMs: 5000, quietResyncMs: 0, peerShareMs: 100, faultDropEventBatches: 3,
+    });
+    expect(readRoutingConfig({}, 250).peerShareMs).toBe(250);
+  });
+
+  it("names the variable of a bad value", () => {
+    for (const [name, value] of [["KVTIER_ROUTING_HOST_WEIGHT", "-1"], ["KVTIER_ROUTING_TEMPERATURE", "warm"], ["KVTIER_ROUTING_SSD_WEIGHT", "NaN"], ["KVTIER_FAULT_DROP_EVENT_BATCHES", "1.5"]]) {
+      expect(() => readRoutingConfig({ [name]: value }, 250)).toThrow(ConfigError);
+      expect(() => readRoutingConfig({ [name]: value }, 250)).toThrow(name);
+    }
+  });
+});
+
+describe("LoadLedger and PeerLoads", () => {
+  it("tracks in-flight work, decays recent work, and forgets silent peers", () => {
+    const c = clock();
+    const ledger = new LoadLedger(1000, c.now);
+    ledger.addPrefill("w1", 300);
+    ledger.addDecode("w1", 4);
+    c.advance(1000);
+    expect(ledger.recentPrefillTokens("w1")).toBeCloseTo(300 * Math.exp(-1), 9);
+    ledger.addPrefill("w1", -300);
+    expect(ledger.prefillTokens("w1")).toBe(0);
+    expect(ledger.shares()).toEqual([{ workerId: "w1", prefillTokens: 0, decodeBlocks: 4, recentPrefillTokens: expect.closeTo(300 * Math.exp(-1), 6) }]);
+
+    const peers = new PeerLoads(100, c.now);
+    peers.update("r2", [{ workerId: "w1", prefillTokens: 50, decodeBlocks: 1, recentPrefillTokens: 10 }]);
+    peers.update("r3", [{ workerId: "w1", prefillTokens: 25, decodeBlocks: 2, recentPrefillTokens: 5 }]);
+    expect(peers.total("w1")).toEqual({ prefillTokens: 75, decodeBlocks: 3, recentPrefillTokens: 15 });
+    c.advance(PEER_SHARE_PERIODS_KEPT * 100 + 1);
+    peers.update("r3", [{ workerId: "w1", prefillTokens: 5, decodeBlocks: 0, recentPrefillTokens: 0 }]);
+    expect(peers.liveIds()).toEqual(["r3"]);
+    expect(peers.total("w1").prefillTokens).toBe(5);
+  });
+});
+
+describe("SessionTable", () => {
+  it("is scoped by tenant, expires, and keeps at most its capacity", () => {
+    const c = clock();
+    const t = new SessionTable(1000, c.now, 2);
+    t.set("alpha", "s1", { decode: "d1", prefill: "p1" });
+    expect(t.get("beta", "s1")).toBeUndefined();
+    expect(t.get("alpha", "s1")).toEqual({ decode: "d1", prefill: "p1" });
+    t.set("alpha", "s2", { decode: "d2", prefill: "d2" });
+    t.set("alpha", "s3", { decode: "d3", prefill: "d3" });
+    expect(t.get("alpha", "s1")).toBeUndefined(); // least recent went first
+    c.advance(1000);
+    expect(t.get("alpha", "s3")).toBeUndefined();
+  });
+});
+
+const worker = (workerId: string, role: "prefill" | "decode", kvstoreId = "kv-1"): LiveWorker => ({
+  info: { workerId, role, endpoint: "", nodeId: "n", kvstoreEndpoint: "", kvstoreId, layout: undefined, incarnation: "i", heartbeatUnixMs: 0, capacityBlocks: 1000 } as WorkerInfo,
+  load: undefined,
+});
+const m = (n: number): LocationMatch => ({ device: n, host: n, ssd: n, best: n });
+
+describe("place", () => {
+  const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 0, blockSize: 4 };
+  const ledger = new LoadLedger(60_000);
+  const peers = new PeerLoads(1000);
+  const loadOf = (w: LiveWorker) => workerLoad(w, ledger, peers);
+
+  it("merges a worker's pool with its node's kvstore and reports available vs captured tokens", () => {
+    const ws = [worker("d1", "decode"), worker("d2", "decode", "kv-2"), worker("p1", "prefill", "kv-2")];
+    const matches = new Map([["d1", m(2)], ["kv-2", m(5)]]);
+    const pl = place(ws, matches, 40, 9, loadOf, opts)!;
+    expect(pl.decode.info.workerId).toBe("d2"); // 5 blocks through kv-2
+    expect(pl.prefill.info.workerId).toBe("p1");
+    expect(pl.bestCachedTokens).toBe(20);
+    expect(pl.chosenCachedTokens).toBe(20);
+  });
+
+  it("lets a peer's in-flight work steer the choice, and a session pull ties its way", () => {
+    const ws = [worker("d1", "decode"), worker("d2", "decode")];
+    expect(place(ws, new Map(), 16, 3, loadOf, opts)!.decode.info.workerId).toBe("d1");
+    peers.update("r2", [{ workerId: "d1", prefillTokens: 0, decodeBlocks: 10, recentPrefillTokens: 0 }]);
+    expect(place(ws, new Map(), 16, 3, loadOf, opts)!.decode.info.workerId).toBe("d2");
+    peers.update("r2", []);
+    expect(place(ws, new Map(), 16, 3, loadOf, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe("d2");
+  });
+});
+
+describe("batchFromWire and describeIndex", () => {
+  const h = (n: number): Uint8Array => Uint8Array.from({ length: 16 }, (_, i) => (n * 31 + i) & 0xff);
+  const wire = (seq: number, events: KvEventBatch["events"]): KvEventBatch => ({ announcerId: "w1", incarnation: "i1", seq, ts: 0, snapshot: false, events });
+
+  it("maps media to tiers, keeps codecs, and an unspecified clear clears every tier", () => {
+    const b = batchFromWire(wire(1, [
+      { event: { $case: "stored", value: { blockHashes: [h(1), h(2)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_HOST, codec: "fp16" } } },
+      { event: { $case: "removed", value: { blockHashes: [h(2)], medium: Tier.TIER_HOST, codec: "fp16" } } },
+      { event: { $case: "stored", value: { blockHashes: [h(3)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_UNSPECIFIED, codec: "x" } } },
+      { event: { $case: "cleared", value: { medium: Tier.TIER_UNSPECIFIED } } },
+    ]));
+    expect(b.events).toEqual([
+      { kind: "stored", tier: "host", codec: "fp16", hashes: [h(1), h(2)], parent: undefined },
+      { kind: "removed", tier: "host", codec: "fp16", hashes: [h(2)] },
+      { kind: "cleared", tier: undefined },
+    ]);
+  });
+
+  it("gives equal digests to equal contents whatever the order they arrived in", () => {
+    const a = new IndexFeed();
+    const b = new IndexFeed();
+    const stored = (hs: Uint8Array[]) => ({ event: { $case: "stored" as const, value: { blockHashes: hs, parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_DEVICE, codec: "raw" } } });
+    a.accept(batchFromWire(wire(1, [stored([h(1), h(2)]), stored([h(3)])])));
+    b.accept(batchFromWire(wire(1, [stored([h(3), h(2)]), stored([h(1)])])));
+    expect(describeIndex(a).digest).toBe(describeIndex(b).digest);
+    b.accept(batchFromWire(wire(2, [stored([h(4)])])));
+    expect(describeIndex(a).digest).not.toBe(describeIndex(b).digest);
+    expect(describeIndex(b, "w1").held).toHaveLength(4);
+  });
+});
