@@ -20,6 +20,8 @@ export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 export const DEFAULT_STOP_GRACE_MS = 12_000;
 /** Most workers of one kind a local stack starts (each is a Node process with its own engine). */
 export const MAX_WORKERS_PER_KIND = 16;
+/** Most router replicas a local stack starts. */
+export const MAX_ROUTERS = 8;
 /** Namespaces and ids travel in Redis keys and NATS subjects (same rule as platform's ID_PATTERN). */
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Characters that would break the router's "key=tenant,key=tenant" list. */
@@ -40,6 +42,8 @@ export interface StackOptions {
   prefillWorkers?: number;
   /** Decode workers to start (at least 1). @default 1 */
   decodeWorkers?: number;
+  /** Router replicas to start, named "router", "router-2", ... (each rebuilds its own index). @default 1 */
+  routers?: number;
   /** KVTIER_API_KEYS of the router, API key → tenant. @default {} */
   apiKeys?: Record<string, string>;
   /** KVTIER_ALLOW_ANONYMOUS of the router. @default true when `apiKeys` is empty, else false */
@@ -92,9 +96,9 @@ const DEFAULT_REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 const badOption = (name: string, problem: string): LocalStackError => new LocalStackError("BAD_OPTION", `${name}: ${problem}`);
 
-function count(name: string, value: number | undefined, fallback: number, min: number): number {
+function count(name: string, value: number | undefined, fallback: number, min: number, max = MAX_WORKERS_PER_KIND): number {
   const n = value ?? fallback;
-  if (!Number.isInteger(n) || n < min || n > MAX_WORKERS_PER_KIND) throw badOption(name, `expected an integer in [${min}, ${MAX_WORKERS_PER_KIND}], got ${n}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw badOption(name, `expected an integer in [${min}, ${max}], got ${n}`);
   return n;
 }
 
@@ -119,6 +123,7 @@ export function stackOptionsWithDefaults(opts: StackOptions): StackOptionsWithDe
     namespace,
     prefillWorkers: count("prefillWorkers", opts.prefillWorkers, 1, 0),
     decodeWorkers: count("decodeWorkers", opts.decodeWorkers, 1, 1),
+    routers: count("routers", opts.routers, 1, 1, MAX_ROUTERS),
     apiKeys,
     allowAnonymous: opts.allowAnonymous ?? Object.keys(apiKeys).length === 0,
     tenantSecret: opts.tenantSecret ?? randomBytes(16).toString("hex"),

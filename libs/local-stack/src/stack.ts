@@ -1,5 +1,6 @@
 // A running local stack: the services in start order, the Redis and NATS it uses, and the one
 // way to take it down. It owns the servers it started; stop() is idempotent.
+import { LOOPBACK_HOST } from "./free-port.js";
 import { LocalStackError } from "./local-stack-error.js";
 import type { ManagedServer } from "./managed-server.js";
 import { serviceEnvironment, type ProcessPlan, type StackWiring } from "./service-env.js";
@@ -14,8 +15,10 @@ const STOP_LAYERS: readonly (readonly ServiceKind[])[] = [["router"], ["decode",
 
 /** What {@link startStack} returns. */
 export interface Stack {
-  /** `127.0.0.1:<port>` of the router's KvTierService. */
+  /** `127.0.0.1:<port>` of the (first) router's KvTierService. */
   readonly routerAddress: string;
+  /** `127.0.0.1:<port>` of every router started, in start order (killed ones stay listed). */
+  readonly routerAddresses: readonly string[];
   /** `127.0.0.1:<port>` of the kvstore's KvStoreService. */
   readonly kvstoreEndpoint: string;
   readonly namespace: string;
@@ -31,6 +34,8 @@ export interface Stack {
   kill(name: string, signal?: NodeJS.Signals): Promise<number | null>;
   /** Start one more worker of `service` (named `<service>-<n+1>`), with extra environment. */
   addWorker(service: WorkerKind, env?: EnvVars): Promise<StackProcess>;
+  /** Start one more router replica (named `router-<n+1>`), with extra environment. */
+  addRouter(env?: EnvVars): Promise<StackProcess>;
   /** SIGTERM every process in reverse start order (SIGKILL after a grace), then the owned servers. Idempotent. */
   stop(): Promise<void>;
 }
@@ -47,6 +52,9 @@ export class LocalStack implements Stack {
     private readonly ownedServers: ManagedServer[],
   ) {}
 
+  get routerAddresses(): readonly string[] {
+    return this.handles.filter((h) => h.info.service === "router").map((h) => `${LOOPBACK_HOST}:${h.info.port}`);
+  }
   get kvstoreEndpoint(): string {
     return this.wiring.kvstore.endpoint;
   }
@@ -84,6 +92,14 @@ export class LocalStack implements Stack {
     return handle.info;
   }
 
+  async addRouter(env: EnvVars = {}): Promise<StackProcess> {
+    if (this.stopping) throw new LocalStackError("BAD_OPTION", "addRouter(): the stack is stopping");
+    const name = routerName(this.handles.filter((h) => h.info.service === "router").length + 1);
+    const handle = await launchProcess({ service: "router", name }, this.opts, this.wiring, env);
+    this.handles.push(handle);
+    return handle.info;
+  }
+
   stop(): Promise<void> {
     this.stopping ??= stopAll(this.handles, this.ownedServers, this.opts.stopGraceMs);
     return this.stopping;
@@ -95,6 +111,9 @@ export class LocalStack implements Stack {
     return found;
   }
 }
+
+/** Name of the n-th router (1-based): "router", then "router-2", "router-3", ... */
+export const routerName = (n: number): string => (n === 1 ? "router" : `router-${n}`);
 
 /** Launch one planned process of the stack with its environment (plus `extraEnv`, which wins). */
 export function launchProcess(plan: ProcessPlan, opts: StackOptionsWithDefaults, wiring: StackWiring, extraEnv: EnvVars = {}): Promise<ServiceHandle> {

@@ -8,7 +8,7 @@ import { startNats } from "./nats-server.js";
 import { startRedis } from "./redis-server.js";
 import type { ProcessPlan, StackWiring } from "./service-env.js";
 import type { ServiceHandle } from "./service-process.js";
-import { LocalStack, launchProcess, stopAll, type Stack } from "./stack.js";
+import { LocalStack, launchProcess, routerName, stopAll, type Stack } from "./stack.js";
 import { stackOptionsWithDefaults, type StackOptions } from "./stack-options.js";
 
 /**
@@ -31,7 +31,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const [kvstore] = await launch([{ service: "kvstore", name: "kvstore-1" }], { redisUrl, natsUrl });
     const wiring = { redisUrl, natsUrl, kvstore: { id: kvstore.info.id, endpoint: `${LOOPBACK_HOST}:${portOf(kvstore)}` } };
     await launch([...workerPlans("decode", opts.decodeWorkers), ...workerPlans("prefill", opts.prefillWorkers)], wiring);
-    const [router] = await launch([{ service: "router", name: "router" }], wiring);
+    const [router] = await launch(Array.from({ length: opts.routers }, (_, i) => ({ service: "router" as const, name: routerName(i + 1) })), wiring);
     return new LocalStack(opts, wiring, `${LOOPBACK_HOST}:${portOf(router)}`, handles, owned);
   } catch (err) {
     await stopAll(handles, owned, opts.stopGraceMs);

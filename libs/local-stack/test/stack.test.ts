@@ -74,6 +74,18 @@ describe("startStack", () => {
     expect(readFileSync(stack.process("router").logFile, "utf8")).toContain("fake router starting");
   });
 
+  it("starts several routers when asked, and adds one later", async () => {
+    const stack = await started({ routers: 2 });
+    expect(stack.processes.map((p) => p.name)).toEqual(["kvstore-1", "decode-1", "prefill-1", "router", "router-2"]);
+    expect(stack.routerAddresses).toEqual([`127.0.0.1:${stack.process("router").port}`, `127.0.0.1:${stack.process("router-2").port}`]);
+    expect(stack.routerAddress).toBe(stack.routerAddresses[0]);
+    const third = await stack.addRouter({ KVTIER_LOG_LEVEL: "debug" });
+    expect(third.name).toBe("router-3");
+    expect(envOf(stack, "router-3")["KVTIER_LOG_LEVEL"]).toBe("debug");
+    expect(envOf(stack, "router-3")["KVTIER_TENANT_SECRET"]).toBe(envOf(stack, "router")["KVTIER_TENANT_SECRET"]);
+    expect(stack.routerAddresses).toHaveLength(3);
+  });
+
   it("applies per-kind and per-process environment, the more specific winning", async () => {
     const stack = await started({
       decodeWorkers: 2,
