@@ -5,7 +5,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { KvTierServiceClient } from "@kvtier/proto";
 import type { Stack } from "@kvtier/local-stack";
-import { KV_BLOCK_HEADER_BYTES, getCodec, resolveCodecId } from "@kvtier/tensor";
+import { KNOWN_CODECS, KV_BLOCK_HEADER_BYTES, getCodec, resolveCodecId } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, request, routerClient } from "./client.js";
 import { referenceModel } from "./reference.js";
@@ -99,6 +99,16 @@ describe("KIVI end to end (block size 32)", () => {
   afterAll(async () => {
     client?.close();
     await stack?.stop();
+  });
+
+  it("every registered codec round-trips through the store and the workers with its exact block sizes", async () => {
+    for (const codec of KNOWN_CODECS) {
+      // a distinct first block per codec: nothing is shared between these requests
+      const r = await generate(client, request(`${codec} story. ${PROMPTS.compare}`, 4, { codec }), "key-beta");
+      expect(r.usage.codec).toBe(codec);
+      expect(r.tokens.length).toBeGreaterThan(0);
+      expectTransfer(codec, r.usage, 32);
+    }
   });
 
   it("kivi2: the hand-off moves what the codec implies, >= 4.5x less per full block than fp16", async () => {
