@@ -28,11 +28,18 @@ function codesOf(bytes: Uint8Array, n: number, bits: number): Uint8Array {
   return out;
 }
 
+/** A probe's collected symbols and sizes, structured-cloneable (worker threads send it back). */
+export interface EntropyProbeState {
+  perCodec: Map<string, { bits: number; train: Map<string, number[]>[]; test: Map<string, number[]>[] }>;
+  codeBytes: Map<string, { code: number; block: number; values: number }>;
+  windows: { train: number; test: number };
+}
+
 /** Collects code histograms per window; train on even-numbered windows, test on odd ones. */
 export class EntropyHeadroomProbe {
-  private readonly perCodec = new Map<string, { bits: number; train: Map<string, number[]>[]; test: Map<string, number[]>[] }>();
-  private readonly codeBytes = new Map<string, { code: number; block: number; values: number }>();
-  private windows = 0;
+  private readonly perCodec: EntropyProbeState['perCodec'] = new Map();
+  private readonly codeBytes: EntropyProbeState['codeBytes'] = new Map();
+  private readonly counts = { train: 0, test: 0 };
 
   constructor(
     private readonly config: ModelConfig,
@@ -47,12 +54,13 @@ export class EntropyHeadroomProbe {
     }
   }
 
-  /** Add one window's reference K/V (every full block, every layer). */
-  add(reference: ReferenceActivations): void {
+  /** Add one window's reference K/V (every full block, every layer); even `ordinal`s train, odd ones test. */
+  add(reference: ReferenceActivations, ordinal: number): void {
     const c = this.config;
     const kvd = c.nKvHeads * c.headDim;
     const bs = this.blockSize;
-    const split = this.windows++ % 2 === 0 ? 'train' : 'test';
+    const split = ordinal % 2 === 0 ? 'train' : 'test';
+    this.counts[split]++;
     for (const [id, acc] of this.perCodec) {
       const codec = getCodec(id);
       reference.layers.forEach((layer, l) => {
@@ -81,6 +89,30 @@ export class EntropyHeadroomProbe {
         }
       });
     }
+  }
+
+  /** What this probe collected (to merge probes of several worker threads). */
+  state(): EntropyProbeState {
+    return { perCodec: this.perCodec, codeBytes: this.codeBytes, windows: { ...this.counts } };
+  }
+
+  /** Merge another probe's state (same codecs) into this one. */
+  absorb(other: EntropyProbeState): void {
+    for (const [id, acc] of other.perCodec) {
+      const mine = this.perCodec.get(id);
+      if (mine === undefined) continue;
+      for (const split of ['train', 'test'] as const) {
+        acc[split].forEach((map, i) => {
+          for (const [key, symbols] of map) mine[split][i].set(key, [...(mine[split][i].get(key) ?? []), ...symbols]);
+        });
+      }
+    }
+    for (const [id, b] of other.codeBytes) {
+      const prev = this.codeBytes.get(id) ?? { code: 0, block: 0, values: 0 };
+      this.codeBytes.set(id, { code: prev.code + b.code, block: prev.block + b.block, values: prev.values + b.values });
+    }
+    this.counts.train += other.windows.train;
+    this.counts.test += other.windows.test;
   }
 
   /** Cross-entropy bits per value of `test` under add-half smoothed distributions of `train`. */
@@ -113,7 +145,7 @@ export class EntropyHeadroomProbe {
       const entropyBlock = blockBits - codeBits + Math.min(coded, delta, codeBits);
       out.push({
         codec: id, code_bits: codeBits, coded_bits: coded, delta_coded_bits: delta, block_bits: blockBits, block_bits_entropy: entropyBlock,
-        saving: 1 - entropyBlock / blockBits, windows: { train: Math.ceil(this.windows / 2), test: Math.floor(this.windows / 2) },
+        saving: 1 - entropyBlock / blockBits, windows: { ...this.counts },
       });
     }
     return out;

@@ -1,24 +1,21 @@
 // `kvtier eval-quality` as a library call: load stories260K and the text, score the selected
-// methods, write report.md, report.json and quality.svg, and return the last-line JSON.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { INT8_SPEC, kiviSpec, loadCheckpoint, Tokenizer, type AffineCodecSpec } from '@kvtier/tensor';
-import { EntropyHeadroomProbe } from './entropy-headroom.js';
-import { CODEC_WINDOW_STRIDE_TOKENS } from './quality-method.js';
+// methods (in this thread, or over worker threads for the default registry), write report.md,
+// report.json and quality.svg, and return the last-line JSON.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defaultMethodRegistry } from './default-methods.js';
+import { entropyProbe, loadInputs } from './harness-inputs.js';
 import type { QualityMethodRegistry } from './method-registry.js';
+import { CODEC_WINDOW_STRIDE_TOKENS } from './quality-method.js';
 import { buildReport, lastLineJson, type QualityReport } from './quality-report.js';
 import { renderMarkdown } from './report-markdown.js';
 import { renderSvg } from './report-svg.js';
-import { HARNESS_BLOCK_TOKENS, runMethods } from './run-quality.js';
+import { HARNESS_BLOCK_TOKENS, runMethods, type MethodRun } from './run-quality.js';
 import { summarize } from './summarize.js';
+import { runInWorkers } from './window-workers.js';
+import { makeWindows } from './windows.js';
 
-/** The committed held-out text (two long narratives, 4,977 stories260K tokens; data/held-out-more.txt holds two more for --text). */
-export const HELD_OUT_TEXT_PATH = fileURLToPath(new URL('../data/held-out.txt', import.meta.url));
-
-/** Integer codecs whose entropy-coding headroom the report measures. */
-export const ENTROPY_PROBED_CODECS: readonly AffineCodecSpec[] = [INT8_SPEC, kiviSpec(4), kiviSpec(2)];
+export { HELD_OUT_TEXT_PATH, ENTROPY_PROBED_CODECS } from './harness-inputs.js';
 
 /** Options of one harness run. */
 export interface EvalQualityOptions {
@@ -32,8 +29,10 @@ export interface EvalQualityOptions {
   outDir: string;
   /** Only the first N windows (quick runs). @default all */
   maxWindows?: number;
-  /** @default defaultMethodRegistry() */
+  /** A registry of your own (then everything runs in this thread). @default defaultMethodRegistry() */
   registry?: QualityMethodRegistry;
+  /** Worker threads for the windows (default registry only; results are identical). @default 1 */
+  jobs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -47,26 +46,33 @@ export interface EvalQualityResult {
 }
 
 /** Run the harness end to end. */
-export function evalQuality(opts: EvalQualityOptions): EvalQualityResult {
+export async function evalQuality(opts: EvalQualityOptions): Promise<EvalQualityResult> {
   const t0 = performance.now();
-  const model = loadCheckpoint(join(opts.modelDir, 'stories260K.bin'));
-  const tokenizer = Tokenizer.fromFile(join(opts.modelDir, 'tok512.bin'), model.config.vocabSize);
-  const textPath = resolve(opts.textPath ?? HELD_OUT_TEXT_PATH);
-  const textTokens = tokenizer.encode(readFileSync(textPath, 'utf8'), { bos: false });
+  const inputs = loadInputs(opts.modelDir, opts.textPath);
   const registry = opts.registry ?? defaultMethodRegistry();
   const ids = opts.methods ?? registry.ids();
   const methods = ids.map((id) => registry.get(id));
-  const probe = new EntropyHeadroomProbe(model.config, HARNESS_BLOCK_TOKENS, ENTROPY_PROBED_CODECS.map((s) => s.id), new Map(ENTROPY_PROBED_CODECS.map((s) => [s.id, s])));
-  const { windows, runs } = runMethods({
-    model, textTokens, bos: tokenizer.bosId, methods, maxWindows: opts.maxWindows, onProgress: opts.log,
-    onReference: (w, reference) => {
-      if (w.start % CODEC_WINDOW_STRIDE_TOKENS === 0) probe.add(reference);
-    },
-  });
+  const probe = entropyProbe(inputs.model);
+  const windows = makeWindows(inputs.textTokens, inputs.bos).slice(0, opts.maxWindows ?? Infinity);
+  let runs: MethodRun[];
+  const jobs = opts.registry === undefined ? Math.max(1, opts.jobs ?? 1) : 1;
+  if (jobs > 1) {
+    const base = { modelDir: opts.modelDir, textPath: inputs.textPath, methodIds: ids, maxWindows: opts.maxWindows };
+    const out = await runInWorkers(base, windows.length, jobs, opts.log);
+    out.probes.forEach((state) => probe.absorb(state));
+    runs = methods.map((method) => ({ method, windows: out.results.get(method.id) ?? [] }));
+  } else {
+    runs = runMethods({
+      model: inputs.model, textTokens: inputs.textTokens, bos: inputs.bos, methods, maxWindows: opts.maxWindows, onProgress: opts.log,
+      onReference: (w, reference) => {
+        if (w.start % CODEC_WINDOW_STRIDE_TOKENS === 0) probe.add(reference, w.start / CODEC_WINDOW_STRIDE_TOKENS);
+      },
+    }).runs;
+  }
   const summary = summarize(runs, registry.comparisons(ids));
   const report = buildReport(
-    model.modelId,
-    { source: textPath, tokens: textTokens.length, windows: windows.length },
+    inputs.model.modelId,
+    { source: inputs.textPath, tokens: inputs.textTokens.length, windows: windows.length },
     HARNESS_BLOCK_TOKENS,
     (performance.now() - t0) / 1000,
     summary.methods,

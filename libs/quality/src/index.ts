@@ -35,4 +35,6 @@ export { defaultMethodRegistry } from './default-methods.js';
 export { evalQuality, HELD_OUT_TEXT_PATH, ENTROPY_PROBED_CODECS } from './eval-quality.js';
 export type { EvalQualityOptions, EvalQualityResult } from './eval-quality.js';
 export { EntropyHeadroomProbe } from './entropy-headroom.js';
-export type { EntropyHeadroom } from './entropy-headroom.js';
+export type { EntropyHeadroom, EntropyProbeState } from './entropy-headroom.js';
+export { loadInputs, entropyProbe } from './harness-inputs.js';
+export type { HarnessInputs } from './harness-inputs.js';

@@ -44,6 +44,8 @@ export interface QualityRunOptions {
   blockSize?: number;
   /** Use only the first N windows (quick runs). @default all */
   maxWindows?: number;
+  /** Run only the windows this accepts (a share of the work for one worker thread). @default all */
+  windowFilter?: (window: TextWindow) => boolean;
   /** Progress lines (one per window). */
   onProgress?: (line: string) => void;
   /** Sees each window's reference activations (extra analyses, e.g. entropy headroom). */
@@ -64,6 +66,7 @@ export function runMethods(opts: QualityRunOptions): { windows: TextWindow[]; ru
   const runs: MethodRun[] = opts.methods.map((method) => ({ method, windows: [] }));
   const plain = new LlamaEngine(opts.model, { blockSize, capacityBlocks: Math.ceil(opts.model.config.seqLen / blockSize) + 1 });
   for (const tw of windows) {
+    if (opts.windowFilter !== undefined && !opts.windowFilter(tw)) continue;
     const t0 = performance.now();
     plain.openSequence('reference');
     const refLogits = plain.prefillWithLogits('reference', [...tw.tokens]);
