@@ -39,8 +39,9 @@ export interface RoutingConfig {
   /** KVTIER_ROUTER_PEER_SHARE_MS, how often this replica shares its in-flight load with its peers. @default KVTIER_HEARTBEAT_MS */
   peerShareMs: number;
   /**
-   * KVTIER_FAULT_DROP_EVENT_BATCHES: FAULT INJECTION for tests. Drop every Nth KV event batch this
-   * router receives, as if lost on the way, to exercise gap detection and snapshot repair.
+   * KVTIER_FAULT_DROP_EVENT_BATCHES: FAULT INJECTION for tests. Drop each KV event batch this
+   * router receives with probability 1/N (seeded), as if lost on the way, to exercise gap
+   * detection and snapshot repair.
    * @default 0 (off)
    */
   faultDropEventBatches: number;

@@ -32,10 +32,27 @@ export interface SyncObserver {
 export interface KvIndexSyncOptions {
   /** Re-snapshot an announcer once this long after its last batch; 0 = never. */
   quietResyncMs: number;
-  /** FAULT INJECTION: drop every Nth received batch (0 = off). */
-  faultDropEveryNth: number;
+  /** FAULT INJECTION: drop each received batch with probability 1/N (0 = off). */
+  faultDropOneIn: number;
+  /** Uniform [0, 1) draws deciding the fault-injection drops. @default a generator seeded with a constant */
+  faultRandom?: () => number;
   /** Batches of announcers refused for their layout are ignored. */
   isRefused: (announcerId: string) => boolean;
+}
+
+/** Seed of the fault-injection drops. */
+const FAULT_SEED = 0x5eed;
+
+/** mulberry32: a small seeded uniform generator in [0, 1). */
+function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 interface Retry {
@@ -48,7 +65,8 @@ export class KvIndexSync {
   readonly feed = new IndexFeed();
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private received = 0;
+  /** Seeded, so a fault-injection run drops the same batches given the same arrival order. */
+  private readonly faultRandom: () => number;
   private readonly retries = new Map<string, Retry>();
   /** Per announcer: when its last batch came, and whether the quiet resync after it was taken. */
   private readonly lastBatch = new Map<string, { atMs: number; resynced: boolean }>();
@@ -60,7 +78,9 @@ export class KvIndexSync {
     private readonly opts: KvIndexSyncOptions,
     private readonly observer: SyncObserver,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.faultRandom = opts.faultRandom ?? seededUniform(FAULT_SEED);
+  }
 
   get index(): PrefixIndex {
     return this.feed.index;
@@ -85,8 +105,7 @@ export class KvIndexSync {
 
   /** Applies one batch from the stream (exposed for tests and benchmarks). */
   onBatch(batch: KvIndexBatch): void {
-    this.received += 1;
-    if (this.opts.faultDropEveryNth > 0 && this.received % this.opts.faultDropEveryNth === 0) {
+    if (this.opts.faultDropOneIn > 0 && this.faultRandom() * this.opts.faultDropOneIn < 1) {
       this.observer.batch("fault_dropped");
       return;
     }

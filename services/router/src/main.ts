@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     },
   });
   const sync: KvIndexSync = new KvIndexSync(
-    nc, cfg.namespace, routerId, { quietResyncMs: routing.quietResyncMs, faultDropEveryNth: routing.faultDropEventBatches, isRefused: (id) => table.isRefused(id) },
+    nc, cfg.namespace, routerId, { quietResyncMs: routing.quietResyncMs, faultDropOneIn: routing.faultDropEventBatches, isRefused: (id) => table.isRefused(id) },
     metrics, log,
   );
   sync.start();
