@@ -1,7 +1,8 @@
 // `pnpm bench codecs`: encode and decode throughput of every KV codec beside a plain memory copy of
 // the same fp32 bytes in the same run, on two segment shapes: a Llama-like one (8 KV heads x 128)
 // and stories260K's (4 KV heads x 8, where per-head groups are only 8 values). Throughput counts
-// fp32 KV bytes in (encode) or out (decode); the best of several interleaved rounds counts.
+// fp32 KV bytes in (encode) or out (decode); the best of several interleaved rounds counts. A bare
+// element-by-element copy loop is measured too: the ceiling of any scalar JavaScript codec.
 import { KNOWN_CODECS, getCodec, type KvCodec, type KvSegmentShape } from "@kvtier/tensor";
 import type { Benchmark } from "./main.js";
 
@@ -74,6 +75,27 @@ function measure(codec: KvCodec, shape: Shape): { memcpy: number; encode: number
   return { memcpy: total / memcpy / 1e9, encode: total / encode / 1e9, decode: total / decode / 1e9 };
 }
 
+/** GB/s of a bare element-by-element float copy over the same segments: the ceiling of scalar JavaScript codecs. */
+function loopCeiling(shape: Shape): { memcpy: number; loop: number } {
+  const segs = makeSegments(getCodec("fp32"), shape);
+  const total = segs.reduce((n, x) => n + x.values.byteLength, 0);
+  const views = segs.map((x) => new Uint8Array(x.values.buffer, x.values.byteOffset, x.values.byteLength));
+  const copies = segs.map((x) => new Uint8Array(x.values.byteLength));
+  const copyLoop = (src: Float32Array, dst: Float32Array): void => {
+    for (let i = 0; i < src.length; i++) dst[i] = src[i];
+  };
+  let memcpy = Infinity;
+  let loop = Infinity;
+  for (let r = 0; r < BENCH_ROUNDS + 1; r++) {
+    const m = seconds(() => views.forEach((v, i) => copies[i].set(v)));
+    const l = seconds(() => segs.forEach((x) => copyLoop(x.values, x.out)));
+    if (r === 0) continue;
+    memcpy = Math.min(memcpy, m);
+    loop = Math.min(loop, l);
+  }
+  return { memcpy: total / memcpy / 1e9, loop: total / loop / 1e9 };
+}
+
 const f = (x: number, d = 2): string => x.toFixed(d).padStart(7);
 
 /** Run every registered codec on both shapes. */
@@ -97,6 +119,9 @@ export const codecsBench: Benchmark = async (args) => {
       if (shape === SHAPES[0]) summary[id] = row;
       else (summary[id] as Record<string, unknown>)["stories260K"] = row;
     }
+    const c = loopCeiling(shape);
+    process.stdout.write(`${"(js copy loop)".padEnd(20)}${f(c.memcpy)}      ${f(c.loop)}                   ${f(c.loop / c.memcpy, 3)}\n`);
+    if (shape === SHAPES[0]) summary["js_copy_loop"] = { loop_vs_memcpy: Number((c.loop / c.memcpy).toFixed(3)) };
   }
   return summary;
 };
