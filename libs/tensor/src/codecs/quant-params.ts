@@ -2,7 +2,7 @@
 // group parameters (fp16 scale and minimum, rounded so the grid covers the data), the quantizer,
 // and what happens to NaN, ±Inf and values beyond the fp16 range. Half conversions use the fast
 // functions of half-float.ts, which are tested bit-exact against their references.
-import { floatToHalfBits, halfBitsToFloat } from './half-float.js';
+import { floatBitsToHalfBits, halfToFloatBitsTable } from './half-float.js';
 
 /** Largest finite half-precision value; group parameters are clamped to ±this. */
 export const HALF_MAX = 65504;
@@ -23,20 +23,34 @@ export function finiteRange(count: number, at: (i: number) => number): { lo: num
   return lo > hi ? { lo: 0, hi: 0 } : { lo, hi };
 }
 
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+let halfValues: Float32Array | null = null;
+
+/** The value of half bits `h` (finite h only: a float32 view on the shared decode table). */
+function halfValue(h: number): number {
+  if (halfValues === null) halfValues = new Float32Array(halfToFloatBitsTable().buffer);
+  return halfValues[h];
+}
+
+/** Half bits nearest to x (x rounded to float32 first), as floatToHalfBits, without a call chain. */
+function nearestHalfBits(x: number): number {
+  scratchF32[0] = x;
+  return floatBitsToHalfBits(scratchU32[0]);
+}
+
 /** Half bits of the largest half <= x (x finite, clamped to ±HALF_MAX). */
 export function halfFloorBits(x: number): number {
-  const c = Math.min(HALF_MAX, Math.max(-HALF_MAX, x));
-  let h = floatToHalfBits(c);
-  if (halfBitsToFloat(h) > c) h = stepHalf(h, -1);
-  return h;
+  const c = x > HALF_MAX ? HALF_MAX : x < -HALF_MAX ? -HALF_MAX : x;
+  const h = nearestHalfBits(c);
+  return halfValue(h) > c ? stepHalf(h, -1) : h;
 }
 
 /** Half bits of the smallest half >= x (x finite, clamped to ±HALF_MAX). */
 export function halfCeilBits(x: number): number {
-  const c = Math.min(HALF_MAX, Math.max(-HALF_MAX, x));
-  let h = floatToHalfBits(c);
-  if (halfBitsToFloat(h) < c) h = stepHalf(h, +1);
-  return h;
+  const c = x > HALF_MAX ? HALF_MAX : x < -HALF_MAX ? -HALF_MAX : x;
+  const h = nearestHalfBits(c);
+  return halfValue(h) < c ? stepHalf(h, 1) : h;
 }
 
 /** The adjacent half value in direction `dir` (finite, non-NaN input). */
@@ -67,9 +81,9 @@ export interface AffineParams {
  */
 export function affineParams(lo: number, hi: number, levels: number): AffineParams {
   const minBits = halfFloorBits(lo);
-  const min = halfBitsToFloat(minBits);
-  const scaleBits = halfCeilBits(Math.max(0, hi - min) / levels);
-  const scale = halfBitsToFloat(scaleBits);
+  const min = halfValue(minBits);
+  const scaleBits = halfCeilBits((hi > min ? hi - min : 0) / levels);
+  const scale = halfValue(scaleBits);
   return { scaleBits, minBits, scale, min, inv: scale > 0 ? 1 / scale : 0, lo, hi };
 }
 
@@ -100,9 +114,9 @@ export interface SymmetricParams {
 
 /** Symmetric parameters for codes in [-levels, levels]: scale = absMax / levels rounded up to a half. */
 export function symmetricParams(lo: number, hi: number, levels: number): SymmetricParams {
-  const absMax = Math.max(Math.abs(lo), Math.abs(hi));
+  const absMax = Math.max(-lo, hi, 0);
   const scaleBits = halfCeilBits(absMax / levels);
-  const scale = halfBitsToFloat(scaleBits);
+  const scale = halfValue(scaleBits);
   return { scaleBits, scale, inv: scale > 0 ? 1 / scale : 0, absMax };
 }
 
