@@ -6,6 +6,7 @@
 // "layers" being those rows, one KV head each; rows ending mid-range go to one block per
 // distinct remainder. Positions (and H2O scores) travel beside the blocks (SelectionMeta).
 import { createHash } from 'node:crypto';
+import { resolveCodecId } from './codecs/codec-registry.js';
 import { KvImportError } from './engine-error.js';
 import { decodeKvBlock, encodeKvBlock, KV_BLOCK_HASH_BYTES } from './kv-block.js';
 import type { LlamaModel } from './llama-model.js';
@@ -52,7 +53,7 @@ export interface RowEntries {
   v: Float32Array[];
 }
 
-/** Encode rows' entries (keys pre-RoPE) as sparse blocks in `codec`. */
+/** Encode rows' entries (keys pre-RoPE) as sparse blocks in `codec` (an id or an alias). */
 export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, counts: ArrayLike<number>, rows: RowEntries, codec: string, key: Uint8Array): Uint8Array[] {
   const d = model.config.headDim;
   return sparseLayout(counts, blockSize).map((b, index) => {
@@ -62,7 +63,7 @@ export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
       k.set(rows.k[r].subarray(b.first * d, (b.first + b.tokens) * d), i * b.tokens * d);
       v.set(rows.v[r].subarray(b.first * d, (b.first + b.tokens) * d), i * b.tokens * d);
     });
-    const shape = { modelId: model.modelId, codec, nLayers: b.rows.length, nKvHeads: 1, headDim: d, tokens: b.tokens, blockSize, blockHash: selectionBlockHash(key, index) };
+    const shape = { modelId: model.modelId, codec: resolveCodecId(codec), nLayers: b.rows.length, nKvHeads: 1, headDim: d, tokens: b.tokens, blockSize, blockHash: selectionBlockHash(key, index) };
     return encodeKvBlock(shape, k, v);
   });
 }
@@ -84,7 +85,7 @@ export function decodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
     const { header: h, k, v } = decodeKvBlock(blocks[index]);
     if (h.modelId !== model.modelId) throw new KvImportError('MODEL_MISMATCH', `sparse block ${index} is of model "${h.modelId}", this engine runs "${model.modelId}"`);
     const got = `rows=${h.nLayers} heads=${h.nKvHeads} headDim=${h.headDim} tokens=${h.tokens} blockSize=${h.blockSize} codec=${h.codec}`;
-    const want = `rows=${b.rows.length} heads=1 headDim=${d} tokens=${b.tokens} blockSize=${blockSize} codec=${codec}`;
+    const want = `rows=${b.rows.length} heads=1 headDim=${d} tokens=${b.tokens} blockSize=${blockSize} codec=${resolveCodecId(codec)}`;
     if (got !== want) throw new KvImportError('SHAPE_MISMATCH', `sparse block ${index} has ${got}, expected ${want}`);
     b.rows.forEach((r, i) => {
       rows.k[r].set(k.subarray(i * b.tokens * d, (i + 1) * b.tokens * d), b.first * d);

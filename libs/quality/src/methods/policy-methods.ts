@@ -50,15 +50,18 @@ class VisibilityRecorder {
   }
 }
 
-/** One policy row: `method` at `budgetPercent` of the prompt positions. */
-export function policyMethod(method: PolicyMethod, budgetPercent: number): QualityMethod {
-  const id = `${method}@${budgetPercent}`;
+/** Ablation rows: SnapKV-based selection without vote pooling (kernel 1 instead of the paper's 7). */
+export const POLICY_ABLATION_ROWS = ['snapkv@50,kernel=1', 'snapkv@25,kernel=1', 'adaptivekv@50,kernel=1', 'adaptivekv@25,kernel=1'] as const;
+
+/** One policy row from its spec text ("snapkv@25", "snapkv@50,kernel=1"); the text is the row id. */
+export function policyMethod(id: string): QualityMethod {
   const spec = parsePolicySpec(id);
   if (spec === null) throw new Error(`bad policy row ${id}`);
+  const kernel = spec.kernel === undefined ? '' : `; vote pooling kernel ${spec.kernel} (ablation)`;
   return {
     id,
     kind: 'policy',
-    description: `${DESCRIPTIONS[method]}; budget ${budgetPercent}% of the prompt`,
+    description: `${DESCRIPTIONS[spec.method]}; budget ${spec.budgetPercent}% of the prompt${kernel}`,
     evaluate(window: EvalWindow): WindowOutcome {
       const { model, tokens, compressAt, scoreFrom, scoreTo, blockSize } = window;
       const c = model.config;
@@ -88,10 +91,15 @@ export function policyMethod(method: PolicyMethod, budgetPercent: number): Quali
 /** Register every selection-policy method (kind "policy"), and the comparisons to report between them. */
 export function registerPolicyMethods(registry: QualityMethodRegistry): void {
   for (const budget of POLICY_BUDGETS_PERCENT) {
-    for (const method of POLICY_ROW_METHODS) registry.register(policyMethod(method, budget));
+    for (const method of POLICY_ROW_METHODS) registry.register(policyMethod(`${method}@${budget}`));
     registry.compare(`snapkv@${budget}`, `streamingllm@${budget}`);
     registry.compare(`adaptivekv@${budget}`, `snapkv@${budget}`);
     registry.compare(`pyramidkv@${budget}`, `snapkv@${budget}`);
   }
+  for (const id of POLICY_ABLATION_ROWS) {
+    registry.register(policyMethod(id));
+    registry.compare(id, id.replace(',kernel=1', ''));
+  }
+  registry.compare('snapkv@25,kernel=1', 'streamingllm@25');
 }
 

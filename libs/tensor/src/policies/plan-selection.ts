@@ -6,6 +6,7 @@ import type { AttentionStats } from './attention-stats.js';
 import { chunkSourceLayer, selectChunkKvHead } from './chunkkv.js';
 import { selectH2oHead } from './h2o.js';
 import { PolicyError } from './policy-error.js';
+import { SNAPKV_KERNEL_SIZE } from './policy-defaults.js';
 import { budgetTokens, type PolicySpec } from './policy-spec.js';
 import { pyramidBudgets } from './pyramidkv.js';
 import { keptWindow, selectSnapKvHead } from './snapkv.js';
@@ -54,7 +55,7 @@ export function planSelection(spec: PolicySpec, stats: AttentionStats): Selectio
         case 'snapkv':
         case 'pyramidkv':
         case 'adaptivekv':
-          kept.push(selectSnapKvHead(need(stats.votes, 'window votes', spec)[row], promptTokens, k, keptWindow(keep)));
+          kept.push(selectSnapKvHead(need(stats.votes, 'window votes', spec)[row], promptTokens, k, keptWindow(keep), spec.kernel ?? SNAPKV_KERNEL_SIZE));
           break;
         case 'chunkkv': {
           const src = chunkSourceLayer(l);
