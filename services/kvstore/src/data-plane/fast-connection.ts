@@ -3,7 +3,7 @@
 // step), runs concurrently with the others (pipelining), and is answered by request id. A frame
 // that cannot be parsed gets an ERROR frame with request id 0 and the connection is closed; the
 // server and its other connections go on. Reading pauses while too much is in flight or queued.
-import type { Socket } from "node:net";
+import type { OnReadOpts, Socket } from "node:net";
 import { FrameKind, FrameReader, encodeError, writeFrame, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
 import type { DataPath } from "../kvstore-metrics.js";
 import { errorBodyOf } from "./error-frames.js";
@@ -19,6 +19,8 @@ export const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
 export const FRAME_STALL_TIMEOUT_MS = 30_000;
 /** After an ERROR frame that ends a connection, how long the client gets to read it. */
 const CLOSE_GRACE_MS = 1_000;
+/** Size of the buffer reads go to when they are not aimed at a payload. */
+const SCRATCH_READ_BYTES = 64 * 1024;
 
 /** A fast-path connection's lifecycle, owned by FastPathServer. */
 export class FastConnection {
@@ -29,22 +31,27 @@ export class FastConnection {
   private paused = false;
   private readEnded = false;
   private ending = false;
+  private scratch: Buffer | undefined;
+  private aimedDirect = false;
+  private socket!: Socket;
   /** Resolves once the socket closed and the arena (if any) was detached. */
   readonly closed: Promise<void>;
 
-  constructor(
-    private readonly socket: Socket,
-    deps: DataPlaneDeps,
-    shm: ShmAnnouncement | undefined,
-  ) {
+  /**
+   * `open(onread)` creates the connection's socket: with `onread` when it can (payloads are then
+   * read straight into their block buffers), else a socket whose 'data' events are fed here.
+   */
+  constructor(open: (onread: OnReadOpts) => { socket: Socket; usesOnread: boolean }, deps: DataPlaneDeps, shm: ShmAnnouncement | undefined) {
     this.state = { deps, shm, attachment: undefined };
     this.reader = new FrameReader(
       (h, meta) => this.prepare(h, meta),
       (f) => this.onFrame(f),
     );
+    const { socket, usesOnread } = open({ buffer: () => this.nextReadBuffer(), callback: (n, buf) => this.onRead(n, buf) });
+    this.socket = socket;
+    if (!usesOnread) socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.setNoDelay(true);
     socket.setTimeout(FRAME_STALL_TIMEOUT_MS);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onEnd());
     socket.on("timeout", () => {
       if (this.reader.midFrame) this.refuseStream("stalled", `no bytes for ${FRAME_STALL_TIMEOUT_MS} ms in the middle of a frame`);
@@ -72,7 +79,7 @@ export class FastConnection {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Uint8Array): void {
     if (this.ending) return;
     try {
       this.reader.feed(chunk);
@@ -80,6 +87,22 @@ export class FastConnection {
       const body = errorBodyOf(err);
       this.refuseStream(body.reason, body.message, body.field);
     }
+  }
+
+  /** Where the next read lands: a region of the current payload buffer, or the scratch buffer. */
+  private nextReadBuffer(): Uint8Array {
+    const direct = this.reader.directTarget();
+    this.aimedDirect = direct !== undefined;
+    return direct ?? (this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_READ_BYTES));
+  }
+
+  private onRead(n: number, buf: Uint8Array): boolean {
+    if (this.aimedDirect) {
+      this.reader.advanceDirect(n);
+      return true;
+    }
+    this.onData(buf.subarray(0, n));
+    return true;
   }
 
   private onEnd(): void {

@@ -2,7 +2,7 @@
 // (libs/kv-transport), carrying block bytes itself (TCP path) or only control frames while the
 // bytes go through a client's shared-memory arena (co-located path). Talks to the store only
 // through KvBlockStore's transport-neutral API; announces itself for InfoResponse.data_plane.
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type OnReadOpts, type Server, type Socket } from "node:net";
 import type { Logger } from "@kvtier/platform";
 import type { DataPlane } from "@kvtier/proto";
 import type { KvBlockStore } from "../block-store.js";
@@ -10,6 +10,7 @@ import type { KvStoreMetrics } from "../kvstore-metrics.js";
 import { PutBudget } from "../put-budget.js";
 import { FastConnection } from "./fast-connection.js";
 import { ShmAnnouncement } from "./shm-announcement.js";
+import { adoptWithOnread } from "./socket-adoption.js";
 
 /** Options of a {@link FastPathServer}. */
 export interface FastPathServerOptions {
@@ -39,8 +40,14 @@ export class FastPathServer {
 
   constructor(private readonly opts: FastPathServerOptions) {
     const deps = { store: opts.store, budget: new PutBudget(opts.maxInflightPutBytes), metrics: opts.metrics, log: opts.log };
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
-      const conn = new FastConnection(socket, deps, this.shm);
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
+      const open = (onread: OnReadOpts): { socket: Socket; usesOnread: boolean } => {
+        const adopted = adoptWithOnread(accepted, onread, true);
+        if (adopted) return { socket: adopted, usesOnread: true };
+        accepted.resume();
+        return { socket: accepted, usesOnread: false };
+      };
+      const conn = new FastConnection(open, deps, this.shm);
       this.connections.add(conn);
       void conn.closed.then(() => this.connections.delete(conn));
     });
