@@ -1,27 +1,30 @@
-// The sparse per-request transfer format of a compressed prompt: every (layer, KV head) "row"
-// carries its kept entries (pre-RoPE key and value) in position order, packed into ordinary KV
-// blocks (layout v1, any codec) so the kvstore stores, verifies and serves them like any other
-// block, under request-derived hashes no prefix chain can produce. Block j-th slot range holds
-// entries [j * blockSize, (j + 1) * blockSize) of every row that has them, with the block's
-// "layers" being those rows, one KV head each; rows ending mid-range go to one block per
-// distinct remainder. Positions (and H2O scores) travel beside the blocks (SelectionMeta).
+// The sparse per-request transfer format of a compressed prompt: every layer carries its KV
+// heads' kept entries (pre-RoPE key and value) in rank order -- entry i of a layer is the i-th
+// kept position of each of its KV heads, which differ per head -- packed into ordinary KV blocks
+// (layout v1, any codec, the same [token][kvHead][headDim] geometry as dense blocks so a codec
+// costs the same per entry) and stored, verified and served like any other block, under
+// request-derived hashes no prefix chain can produce. Block j's slot range holds entries
+// [j * blockSize, (j + 1) * blockSize) of every layer that has them, its "layers" being those
+// layers; layers ending mid-range go to one block per distinct remainder. Every KV head of a
+// layer keeps the same number of entries (all policies here do). Positions (and H2O scores)
+// travel beside the blocks (SelectionMeta).
 import { createHash } from 'node:crypto';
 import { resolveCodecId } from './codecs/codec-registry.js';
 import { KvImportError } from './engine-error.js';
 import { decodeKvBlock, encodeKvBlock, KV_BLOCK_HASH_BYTES } from './kv-block.js';
 import type { LlamaModel } from './llama-model.js';
 
-/** Which rows and which entry range one sparse block holds. */
+/** Which layers and which entry range one sparse block holds. */
 export interface SparseBlockLayout {
-  /** Row indices (layer * nKvHeads + kvHead), ascending. */
+  /** Layer indices, ascending. */
   rows: number[];
   /** First entry index of the range. */
   first: number;
-  /** Entries per row in this block. */
+  /** Entries per layer (and KV head) in this block. */
   tokens: number;
 }
 
-/** The blocks a set of per-row entry counts packs into, in transfer order. */
+/** The blocks a set of per-layer entry counts packs into, in transfer order. */
 export function sparseLayout(counts: ArrayLike<number>, blockSize: number): SparseBlockLayout[] {
   let max = 0;
   for (let r = 0; r < counts.length; r++) max = Math.max(max, counts[r]);
@@ -40,6 +43,20 @@ export function sparseLayout(counts: ArrayLike<number>, blockSize: number): Spar
   return out;
 }
 
+/** Entries per layer from per-(layer, KV head) counts; every head of a layer must keep as many. */
+export function layerCounts(counts: ArrayLike<number>, nKvHeads: number): number[] {
+  const out: number[] = [];
+  for (let l = 0; l * nKvHeads < counts.length; l++) {
+    for (let g = 1; g < nKvHeads; g++) {
+      if (counts[l * nKvHeads + g] !== counts[l * nKvHeads]) {
+        throw new KvImportError('SHAPE_MISMATCH', `layer ${l} keeps different entry counts per KV head; the sparse format needs one count per layer`);
+      }
+    }
+    out.push(counts[l * nKvHeads]);
+  }
+  return out;
+}
+
 /** Hash of sparse block `index` of the selection keyed `key` (16 bytes, request-derived). */
 export function selectionBlockHash(key: Uint8Array, index: number): Uint8Array {
   const i = Buffer.alloc(4);
@@ -47,7 +64,7 @@ export function selectionBlockHash(key: Uint8Array, index: number): Uint8Array {
   return new Uint8Array(createHash('sha256').update('kvtier-selection-v1').update(key).update(i).digest().subarray(0, KV_BLOCK_HASH_BYTES));
 }
 
-/** Per row, its entries' pre-RoPE keys and values, each [count][headDim]. */
+/** Per (layer, KV head) row, its entries' pre-RoPE keys and values, each [count][headDim]. */
 export interface RowEntries {
   k: Float32Array[];
   v: Float32Array[];
@@ -55,15 +72,21 @@ export interface RowEntries {
 
 /** Encode rows' entries (keys pre-RoPE) as sparse blocks in `codec` (an id or an alias). */
 export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, counts: ArrayLike<number>, rows: RowEntries, codec: string, key: Uint8Array): Uint8Array[] {
-  const d = model.config.headDim;
-  return sparseLayout(counts, blockSize).map((b, index) => {
-    const k = new Float32Array(b.rows.length * b.tokens * d);
-    const v = new Float32Array(b.rows.length * b.tokens * d);
-    b.rows.forEach((r, i) => {
-      k.set(rows.k[r].subarray(b.first * d, (b.first + b.tokens) * d), i * b.tokens * d);
-      v.set(rows.v[r].subarray(b.first * d, (b.first + b.tokens) * d), i * b.tokens * d);
+  const { headDim: d, nKvHeads: G } = model.config;
+  return sparseLayout(layerCounts(counts, G), blockSize).map((b, index) => {
+    const k = new Float32Array(b.rows.length * b.tokens * G * d);
+    const v = new Float32Array(b.rows.length * b.tokens * G * d);
+    b.rows.forEach((l, i) => {
+      for (let t = 0; t < b.tokens; t++) {
+        for (let g = 0; g < G; g++) {
+          const dst = ((i * b.tokens + t) * G + g) * d;
+          const src = (b.first + t) * d;
+          k.set(rows.k[l * G + g].subarray(src, src + d), dst);
+          v.set(rows.v[l * G + g].subarray(src, src + d), dst);
+        }
+      }
     });
-    const shape = { modelId: model.modelId, codec: resolveCodecId(codec), nLayers: b.rows.length, nKvHeads: 1, headDim: d, tokens: b.tokens, blockSize, blockHash: selectionBlockHash(key, index) };
+    const shape = { modelId: model.modelId, codec: resolveCodecId(codec), nLayers: b.rows.length, nKvHeads: G, headDim: d, tokens: b.tokens, blockSize, blockHash: selectionBlockHash(key, index) };
     return encodeKvBlock(shape, k, v);
   });
 }
@@ -73,8 +96,8 @@ export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
  * be the model's, in `codec`, and have exactly the shape the counts imply (KvImportError if not).
  */
 export function decodeSelectionBlocks(model: LlamaModel, blockSize: number, counts: ArrayLike<number>, codec: string, blocks: readonly Uint8Array[]): RowEntries {
-  const d = model.config.headDim;
-  const layout = sparseLayout(counts, blockSize);
+  const { headDim: d, nKvHeads: G } = model.config;
+  const layout = sparseLayout(layerCounts(counts, G), blockSize);
   if (blocks.length !== layout.length) throw new KvImportError('SHAPE_MISMATCH', `selection needs ${layout.length} sparse blocks, got ${blocks.length}`);
   const rows: RowEntries = { k: [], v: [] };
   for (let r = 0; r < counts.length; r++) {
@@ -84,12 +107,18 @@ export function decodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
   layout.forEach((b, index) => {
     const { header: h, k, v } = decodeKvBlock(blocks[index]);
     if (h.modelId !== model.modelId) throw new KvImportError('MODEL_MISMATCH', `sparse block ${index} is of model "${h.modelId}", this engine runs "${model.modelId}"`);
-    const got = `rows=${h.nLayers} heads=${h.nKvHeads} headDim=${h.headDim} tokens=${h.tokens} blockSize=${h.blockSize} codec=${h.codec}`;
-    const want = `rows=${b.rows.length} heads=1 headDim=${d} tokens=${b.tokens} blockSize=${blockSize} codec=${resolveCodecId(codec)}`;
+    const got = `layers=${h.nLayers} heads=${h.nKvHeads} headDim=${h.headDim} tokens=${h.tokens} blockSize=${h.blockSize} codec=${h.codec}`;
+    const want = `layers=${b.rows.length} heads=${G} headDim=${d} tokens=${b.tokens} blockSize=${blockSize} codec=${resolveCodecId(codec)}`;
     if (got !== want) throw new KvImportError('SHAPE_MISMATCH', `sparse block ${index} has ${got}, expected ${want}`);
-    b.rows.forEach((r, i) => {
-      rows.k[r].set(k.subarray(i * b.tokens * d, (i + 1) * b.tokens * d), b.first * d);
-      rows.v[r].set(v.subarray(i * b.tokens * d, (i + 1) * b.tokens * d), b.first * d);
+    b.rows.forEach((l, i) => {
+      for (let t = 0; t < b.tokens; t++) {
+        for (let g = 0; g < G; g++) {
+          const src = ((i * b.tokens + t) * G + g) * d;
+          const dst = (b.first + t) * d;
+          rows.k[l * G + g].set(k.subarray(src, src + d), dst);
+          rows.v[l * G + g].set(v.subarray(src, src + d), dst);
+        }
+      }
     });
   });
   return rows;
