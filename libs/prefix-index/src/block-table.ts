@@ -2,7 +2,8 @@
 // kept in typed arrays so an indexed block costs bytes, not JS objects. Linear probing with
 // backward-shift deletion (no tombstones). A holder is a non-negative int32 (see prefix-index.ts).
 //
-// Per slot: 16 bytes of key, 4 bytes of first holder, 4 bytes of "rest": -1 (none), a second
+// Per slot, six int32 words side by side (one cache line or two, so a probe costs one memory
+// miss, not three): the 16-byte key, the first holder (or EMPTY), and "rest": -1 (none), a second
 // holder (>= 0), or a reference (<= -2) to an overflow list of every holder after the first.
 // At most MAX_LOAD_FACTOR full, so 24 / 0.35 = 69 bytes per block in the worst case right after
 // growth, 24 / 0.7 = 34 at best, for blocks with one or two holders.
@@ -16,6 +17,10 @@ const MAX_LOAD_FACTOR = 0.7;
 const MIN_LOAD_FACTOR = 0.15;
 const EMPTY = -1;
 const NO_REST = -1;
+/** Words per slot: key 0..3, first holder 4, rest 5. */
+const STRIDE = 6;
+const FIRST = 4;
+const REST = 5;
 
 /** Reads the 4 little-endian words of a 16-byte hash starting at `off`. */
 function word(h: Uint8Array, off: number): number {
@@ -27,18 +32,17 @@ function word(h: Uint8Array, off: number): number {
  * be crafted (offline) to collide in one probe run.
  */
 export class BlockTable {
-  private keys: Int32Array;
-  private first: Int32Array;
-  private rest: Int32Array;
+  private slots: Int32Array;
   private mask: number;
   private used = 0;
   private readonly overflow: (number[] | undefined)[] = [];
+  private words: Int32Array = new Int32Array(4 * 64);
+  /** Where findMany's touching loads go, so the engine cannot drop them. */
+  private sink = 0;
   private readonly freeOverflow: number[] = [];
 
   constructor(private readonly seed: number) {
-    this.keys = new Int32Array(4 * INITIAL_SLOTS);
-    this.first = new Int32Array(INITIAL_SLOTS).fill(EMPTY);
-    this.rest = new Int32Array(INITIAL_SLOTS).fill(NO_REST);
+    this.slots = BlockTable.emptySlots(INITIAL_SLOTS);
     this.mask = INITIAL_SLOTS - 1;
   }
 
@@ -54,7 +58,16 @@ export class BlockTable {
 
   /** Bytes of typed-array storage (overflow lists not included). */
   get storageBytes(): number {
-    return this.keys.byteLength + this.first.byteLength + this.rest.byteLength;
+    return this.slots.byteLength;
+  }
+
+  private static emptySlots(n: number): Int32Array {
+    const a = new Int32Array(STRIDE * n);
+    for (let i = 0; i < n; i++) {
+      a[STRIDE * i + FIRST] = EMPTY;
+      a[STRIDE * i + REST] = NO_REST;
+    }
+    return a;
   }
 
   private slotOf(w0: number, w1: number): number {
@@ -76,40 +89,102 @@ export class BlockTable {
     const w1 = word(hash, 4);
     const w2 = word(hash, 8);
     const w3 = word(hash, 12);
-    const keys = this.keys;
-    const first = this.first;
+    const slots = this.slots;
     const mask = this.mask;
     let i = this.slotOf(w0, w1);
     for (;;) {
-      if (first[i] === EMPTY) return -1;
-      const k = 4 * i;
-      if (keys[k] === w0 && keys[k + 1] === w1 && keys[k + 2] === w2 && keys[k + 3] === w3) return i;
+      const k = STRIDE * i;
+      if (slots[k + FIRST] === EMPTY) return -1;
+      if (slots[k] === w0 && slots[k + 1] === w1 && slots[k + 2] === w2 && slots[k + 3] === w3) return i;
       i = (i + 1) & mask;
     }
   }
 
+  /**
+   * The slots of `hashes[from, to)` (or -1 each) into `out[0, to - from)`. All home slots are
+   * computed and touched first, so the table's memory misses overlap instead of queueing one
+   * behind the other (the table is far larger than the caches; a lookup is a miss).
+   */
+  findMany(hashes: readonly Uint8Array[], from: number, to: number, out: Int32Array): void {
+    const n = to - from;
+    const words = this.scratchWords(n);
+    const slots = this.slots;
+    let touched = 0;
+    for (let k = 0; k < n; k++) {
+      const h = hashes[from + k];
+      const w0 = word(h, 0);
+      const w1 = word(h, 4);
+      words[4 * k] = w0;
+      words[4 * k + 1] = w1;
+      words[4 * k + 2] = word(h, 8);
+      words[4 * k + 3] = word(h, 12);
+      const home = this.slotOf(w0, w1);
+      out[k] = home;
+      touched ^= slots[STRIDE * home];
+    }
+    this.sink ^= touched;
+    const mask = this.mask;
+    for (let k = 0; k < n; k++) {
+      const w0 = words[4 * k];
+      const w1 = words[4 * k + 1];
+      const w2 = words[4 * k + 2];
+      const w3 = words[4 * k + 3];
+      let i = out[k];
+      for (;;) {
+        const b = STRIDE * i;
+        if (slots[b + FIRST] === EMPTY) {
+          i = -1;
+          break;
+        }
+        if (slots[b] === w0 && slots[b + 1] === w1 && slots[b + 2] === w2 && slots[b + 3] === w3) break;
+        i = (i + 1) & mask;
+      }
+      out[k] = i;
+    }
+  }
+
+  /**
+   * Touches the home slots of `hashes[from, to)` so that the misses of a following run of
+   * lookups or updates overlap (nothing is read back; entries may move afterwards, so callers
+   * look each hash up again).
+   */
+  touchMany(hashes: readonly Uint8Array[], from: number, to: number): void {
+    const slots = this.slots;
+    let touched = 0;
+    for (let k = from; k < to; k++) {
+      const h = hashes[k];
+      touched ^= slots[STRIDE * this.slotOf(word(h, 0), word(h, 4))];
+    }
+    this.sink ^= touched;
+  }
+
+  private scratchWords(n: number): Int32Array {
+    if (this.words.length < 4 * n) this.words = new Int32Array(4 * n);
+    return this.words;
+  }
+
   /** Is slot `i` occupied? */
   occupied(i: number): boolean {
-    return this.first[i] !== EMPTY;
+    return this.slots[STRIDE * i + FIRST] !== EMPTY;
   }
 
   /** Number of holders in occupied slot `i`. */
   holderCount(i: number): number {
-    const r = this.rest[i];
+    const r = this.slots[STRIDE * i + REST];
     return r === NO_REST ? 1 : r >= 0 ? 2 : 1 + this.overflow[-r - 2]!.length;
   }
 
   /** The `j`-th holder of occupied slot `i` (0 <= j < holderCount(i)). */
   holderAt(i: number, j: number): number {
-    if (j === 0) return this.first[i];
-    const r = this.rest[i];
+    if (j === 0) return this.slots[STRIDE * i + FIRST];
+    const r = this.slots[STRIDE * i + REST];
     return r >= 0 ? r : this.overflow[-r - 2]![j - 1];
   }
 
   /** The 16 bytes of the key in occupied slot `i`, copied into `out` at `offset`. */
   keyInto(i: number, out: Uint8Array, offset = 0): void {
     for (let w = 0; w < 4; w++) {
-      const v = this.keys[4 * i + w];
+      const v = this.slots[STRIDE * i + w];
       out[offset + 4 * w] = v & 0xff;
       out[offset + 4 * w + 1] = (v >>> 8) & 0xff;
       out[offset + 4 * w + 2] = (v >>> 16) & 0xff;
@@ -123,24 +198,25 @@ export class BlockTable {
     const w1 = word(hash, 4);
     const w2 = word(hash, 8);
     const w3 = word(hash, 12);
+    const slots = this.slots;
     let i = this.slotOf(w0, w1);
     for (;;) {
-      if (this.first[i] === EMPTY) break;
-      const k = 4 * i;
-      if (this.keys[k] === w0 && this.keys[k + 1] === w1 && this.keys[k + 2] === w2 && this.keys[k + 3] === w3) return this.appendHolder(i, holder);
+      const k = STRIDE * i;
+      if (slots[k + FIRST] === EMPTY) break;
+      if (slots[k] === w0 && slots[k + 1] === w1 && slots[k + 2] === w2 && slots[k + 3] === w3) return this.appendHolder(i, holder);
       i = (i + 1) & this.mask;
     }
     if (this.used + 1 > MAX_LOAD_FACTOR * this.capacity) {
       this.resize(this.capacity * 2);
       return this.addHolder(hash, holder);
     }
-    const k = 4 * i;
-    this.keys[k] = w0;
-    this.keys[k + 1] = w1;
-    this.keys[k + 2] = w2;
-    this.keys[k + 3] = w3;
-    this.first[i] = holder;
-    this.rest[i] = NO_REST;
+    const k = STRIDE * i;
+    slots[k] = w0;
+    slots[k + 1] = w1;
+    slots[k + 2] = w2;
+    slots[k + 3] = w3;
+    slots[k + FIRST] = holder;
+    slots[k + REST] = NO_REST;
     this.used += 1;
     return true;
   }
@@ -151,8 +227,8 @@ export class BlockTable {
    * another block shifted back into it, so a caller scanning slots looks at `i` again.
    */
   removeHolders(i: number, drop: (holder: number) => boolean, removed: (holder: number) => void): boolean {
-    const r = this.rest[i];
-    const f = this.first[i];
+    const r = this.slots[STRIDE * i + REST];
+    const f = this.slots[STRIDE * i + FIRST];
     if (r === NO_REST) {
       if (!drop(f)) return false;
       removed(f);
@@ -171,8 +247,8 @@ export class BlockTable {
       this.deleteSlot(i);
       return true;
     }
-    this.first[i] = kept[0];
-    this.rest[i] = kept.length === 1 ? NO_REST : kept.length === 2 ? kept[1] : this.newOverflow(kept.slice(1));
+    this.slots[STRIDE * i + FIRST] = kept[0];
+    this.slots[STRIDE * i + REST] = kept.length === 1 ? NO_REST : kept.length === 2 ? kept[1] : this.newOverflow(kept.slice(1));
     return false;
   }
 
@@ -186,15 +262,16 @@ export class BlockTable {
   }
 
   private appendHolder(i: number, holder: number): boolean {
-    if (this.first[i] === holder) return false;
-    const r = this.rest[i];
+    const k = STRIDE * i;
+    if (this.slots[k + FIRST] === holder) return false;
+    const r = this.slots[k + REST];
     if (r === NO_REST) {
-      this.rest[i] = holder;
+      this.slots[k + REST] = holder;
       return true;
     }
     if (r >= 0) {
       if (r === holder) return false;
-      this.rest[i] = this.newOverflow([r, holder]);
+      this.slots[k + REST] = this.newOverflow([r, holder]);
       return true;
     }
     const list = this.overflow[-r - 2]!;
@@ -217,38 +294,34 @@ export class BlockTable {
   /** Backward-shift deletion: later entries of the probe run move back so lookups stay exact. */
   private deleteSlot(hole: number): void {
     const mask = this.mask;
+    const slots = this.slots;
     let i = hole;
     let j = hole;
     for (;;) {
       j = (j + 1) & mask;
-      if (this.first[j] === EMPTY) break;
-      const ideal = this.slotOf(this.keys[4 * j], this.keys[4 * j + 1]);
+      if (slots[STRIDE * j + FIRST] === EMPTY) break;
+      const ideal = this.slotOf(slots[STRIDE * j], slots[STRIDE * j + 1]);
       // entry j may move to i only if its ideal slot is not cyclically within (i, j]
       const between = i <= j ? ideal > i && ideal <= j : ideal > i || ideal <= j;
       if (between) continue;
-      this.keys.copyWithin(4 * i, 4 * j, 4 * j + 4);
-      this.first[i] = this.first[j];
-      this.rest[i] = this.rest[j];
+      slots.copyWithin(STRIDE * i, STRIDE * j, STRIDE * j + STRIDE);
       i = j;
     }
-    this.first[i] = EMPTY;
-    this.rest[i] = NO_REST;
+    slots[STRIDE * i + FIRST] = EMPTY;
+    slots[STRIDE * i + REST] = NO_REST;
     this.used -= 1;
   }
 
-  private resize(slots: number): void {
-    const { keys, first, rest } = this;
-    this.keys = new Int32Array(4 * slots);
-    this.first = new Int32Array(slots).fill(EMPTY);
-    this.rest = new Int32Array(slots).fill(NO_REST);
-    this.mask = slots - 1;
-    for (let s = 0; s < first.length; s++) {
-      if (first[s] === EMPTY) continue;
-      let i = this.slotOf(keys[4 * s], keys[4 * s + 1]);
-      while (this.first[i] !== EMPTY) i = (i + 1) & this.mask;
-      this.keys.set(keys.subarray(4 * s, 4 * s + 4), 4 * i);
-      this.first[i] = first[s];
-      this.rest[i] = rest[s];
+  private resize(n: number): void {
+    const old = this.slots;
+    const slots = BlockTable.emptySlots(n);
+    this.slots = slots;
+    this.mask = n - 1;
+    for (let s = 0; s < old.length; s += STRIDE) {
+      if (old[s + FIRST] === EMPTY) continue;
+      let i = this.slotOf(old[s], old[s + 1]);
+      while (slots[STRIDE * i + FIRST] !== EMPTY) i = (i + 1) & this.mask;
+      slots.set(old.subarray(s, s + STRIDE), STRIDE * i);
     }
   }
 }

@@ -2,7 +2,7 @@
 // announcer, gap and restart handling, and snapshot repair that loses nothing published while
 // the snapshot was in flight. The router feeds it batches parsed from NATS; the trace replay feeds
 // it its simulated workers' batches. Pure: it sends no snapshot request, it says when one is owed.
-import { AnnouncerTracker, MAX_ANNOUNCER_ID_CHARS, type AcceptVerdict } from "./announcer-tracker.js";
+import { AnnouncerTracker, MAX_ANNOUNCER_ID_CHARS, type AcceptVerdict, type AnnouncerState } from "./announcer-tracker.js";
 import { assertBlockHash } from "./block-hash.js";
 import { PrefixIndexError } from "./errors.js";
 import type { KvIndexBatch, KvIndexEvent } from "./kv-event.js";
@@ -167,6 +167,11 @@ export class IndexFeed {
   /** Announcers owed a snapshot with none in flight (retry these). */
   announcersNeedingSnapshot(): string[] {
     return this.tracker.awaiting().filter((id) => !this.pending.has(id));
+  }
+
+  /** What the sequencing knows of `announcerId` (incarnation, last seq, snapshot owed), or undefined. */
+  state(announcerId: string): AnnouncerState | undefined {
+    return this.tracker.state(announcerId);
   }
 
   /** Whether any batch of `announcerId` was seen since it was last forgotten. */

@@ -21,6 +21,10 @@ export const MAX_INDEXED_LOCATIONS = 1 << 20;
 export const MAX_INDEXED_CODECS = 1 << 8;
 /** Longest accepted location id or codec id, in UTF-16 code units. */
 export const MAX_ID_CHARS = 256;
+/** Most codecs one {@link PrefixIndex.match} call may merge. */
+export const MAX_MATCH_CODECS = 4;
+/** Blocks looked up together (their memory misses overlap) before the walk goes on. */
+const LOOKUP_CHUNK_BLOCKS = 32;
 
 /** One (block, tier, codec) a location holds, as {@link PrefixIndex.snapshot} lists it. */
 export interface HeldBlock {
@@ -38,6 +42,8 @@ const DEVICE_BIT = 1 << 0;
 const DEVICE_OR_HOST_BITS = (1 << 0) | (1 << 1);
 
 const holderLocation = (h: number): number => h >>> LOCATION_SHIFT;
+/** match() keeps one run state per (location, codec lane): index = location << LANE_BITS | lane. */
+const LANE_BITS = 2;
 
 function tierIndex(tier: Tier, field: string): number {
   const t = TIERS.indexOf(tier);
@@ -84,13 +90,17 @@ export class PrefixIndex {
   private readonly codecIds = new Map<string, number>();
   private readonly codecNames: string[] = [];
   // match() scratch, indexed by location id; `stamp` tells which entries belong to the current call
-  private runDevice: Int32Array = new Int32Array(16);
-  private runHost: Int32Array = new Int32Array(16);
-  private runAny: Int32Array = new Int32Array(16);
-  private tierBits: Int32Array = new Int32Array(16);
-  private stamp: Int32Array = new Int32Array(16);
-  private touched: Int32Array = new Int32Array(16);
-  private started: Int32Array = new Int32Array(16);
+  private runDevice: Int32Array = new Int32Array(16 << LANE_BITS);
+  private runHost: Int32Array = new Int32Array(16 << LANE_BITS);
+  private runAny: Int32Array = new Int32Array(16 << LANE_BITS);
+  private tierBits: Int32Array = new Int32Array(16 << LANE_BITS);
+  private stamp: Int32Array = new Int32Array(16 << LANE_BITS);
+  private touched: Int32Array = new Int32Array(16 << LANE_BITS);
+  private started: Int32Array = new Int32Array(16 << LANE_BITS);
+  private readonly laneCodecs = new Int32Array(MAX_MATCH_CODECS);
+  /** Per codec id, the bit set of match lanes counting it (set for the duration of one match). */
+  private readonly laneMask = new Int32Array(MAX_INDEXED_CODECS);
+  private readonly chunkSlots = new Int32Array(LOOKUP_CHUNK_BLOCKS);
   private epoch = 0;
 
   constructor(options: PrefixIndexOptions = {}) {
@@ -115,7 +125,11 @@ export class PrefixIndex {
     const loc = this.internLocation(location);
     const holder = (loc << LOCATION_SHIFT) | (c << CODEC_SHIFT) | t;
     let added = 0;
-    for (let i = 0; i < hashes.length; i++) if (this.table.addHolder(hashes[i], holder)) added++;
+    for (let base = 0; base < hashes.length; base += LOOKUP_CHUNK_BLOCKS) {
+      const end = Math.min(hashes.length, base + LOOKUP_CHUNK_BLOCKS);
+      this.table.touchMany(hashes, base, end);
+      for (let i = base; i < end; i++) if (this.table.addHolder(hashes[i], holder)) added++;
+    }
     this.heldEntries[loc] += added;
   }
 
@@ -133,9 +147,13 @@ export class PrefixIndex {
     const removed = (): void => {
       this.heldEntries[loc] -= 1;
     };
-    for (let i = 0; i < hashes.length; i++) {
-      const slot = this.table.find(hashes[i]);
-      if (slot >= 0) this.table.removeHolders(slot, drop, removed);
+    for (let base = 0; base < hashes.length; base += LOOKUP_CHUNK_BLOCKS) {
+      const end = Math.min(hashes.length, base + LOOKUP_CHUNK_BLOCKS);
+      this.table.touchMany(hashes, base, end);
+      for (let i = base; i < end; i++) {
+        const slot = this.table.find(hashes[i]);
+        if (slot >= 0) this.table.removeHolders(slot, drop, removed);
+      }
     }
     this.releaseIfEmpty(loc);
   }
@@ -168,24 +186,43 @@ export class PrefixIndex {
   /**
    * For each location holding the chain's first block, how many LEADING blocks of `hashes` it
    * holds per tier (see {@link LocationMatch} for the nested definition). With `codec`, only
-   * blocks held in that codec count. Locations holding no leading block are absent from the map.
+   * blocks held in that codec count; with several codecs, each codec's leading runs are counted
+   * separately and merged per tier by maximum (as {@link mergeMatches}), in one walk. Locations
+   * holding no leading block are absent from the map.
    * Cost: one table probe per block of the leading run, plus its holders; stops at the first
    * block no running location holds.
+   * @throws {PrefixIndexError} `INVALID_ARGUMENT` for more than MAX_MATCH_CODECS codecs.
    */
-  match(hashes: readonly BlockHash[], codec?: string): Map<string, LocationMatch> {
+  match(hashes: readonly BlockHash[], codec?: string | readonly string[]): Map<string, LocationMatch> {
     assertHashes(hashes);
     const out = new Map<string, LocationMatch>();
-    let codecId = -1;
-    if (codec !== undefined) {
-      const c = this.codecIds.get(codec);
-      if (c === undefined) return out;
-      codecId = c;
+    const wanted = codec === undefined ? undefined : typeof codec === "string" ? [codec] : codec;
+    if (wanted !== undefined && (!Array.isArray(wanted) || wanted.length === 0 || wanted.length > MAX_MATCH_CODECS)) {
+      throw new PrefixIndexError("INVALID_ARGUMENT", "codec", `codec must be a string or 1 to ${MAX_MATCH_CODECS} strings`);
     }
-    const n = this.runs(hashes, codecId);
+    const lanes = this.laneCodecs;
+    let nLanes = 0;
+    if (wanted === undefined) lanes[nLanes++] = -1;
+    else {
+      for (const name of wanted) {
+        const c = this.codecIds.get(name);
+        if (c !== undefined && !lanes.subarray(0, nLanes).includes(c)) lanes[nLanes++] = c;
+      }
+      if (nLanes === 0) return out;
+    }
+    const n = this.runs(hashes, nLanes);
     for (let k = 0; k < n; k++) {
-      const loc = this.started[k];
-      const any = this.runAny[loc];
-      out.set(this.locationNames[loc], { device: this.runDevice[loc], host: this.runHost[loc], ssd: any, best: any });
+      const idx = this.started[k];
+      const name = this.locationNames[idx >>> LANE_BITS];
+      const any = this.runAny[idx];
+      const prev = out.get(name);
+      if (prev === undefined) out.set(name, { device: this.runDevice[idx], host: this.runHost[idx], ssd: any, best: any });
+      else {
+        prev.device = Math.max(prev.device, this.runDevice[idx]);
+        prev.host = Math.max(prev.host, this.runHost[idx]);
+        prev.ssd = Math.max(prev.ssd, any);
+        prev.best = prev.ssd;
+      }
     }
     return out;
   }
@@ -251,12 +288,36 @@ export class PrefixIndex {
   }
 
   /**
-   * The leading runs of `hashes`: fills the scratch arrays for every location holding the first
-   * block (in `started[0, n)`) and returns n.
+   * The leading runs of `hashes`, per (location, lane): lane l counts holders whose codec is
+   * `laneCodecs[l]` (-1 = any). Fills the scratch arrays at index `location << LANE_BITS | lane`
+   * for every (location, lane) holding the first block, lists those indexes in `started[0, n)`,
+   * and returns n.
    */
-  private runs(hashes: readonly BlockHash[], codecId: number): number {
+  private runs(hashes: readonly BlockHash[], nLanes: number): number {
+    const { runDevice, runHost, runAny, tierBits, stamp, touched, started, laneCodecs, laneMask, chunkSlots } = this;
+    const anyCodec = laneCodecs[0] < 0;
+    if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[laneCodecs[lane]] |= 1 << lane;
+    try {
+      return this.walk(hashes, anyCodec, runDevice, runHost, runAny, tierBits, stamp, touched, started, laneMask, chunkSlots);
+    } finally {
+      if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[laneCodecs[lane]] = 0;
+    }
+  }
+
+  private walk(
+    hashes: readonly BlockHash[],
+    anyCodec: boolean,
+    runDevice: Int32Array,
+    runHost: Int32Array,
+    runAny: Int32Array,
+    tierBits: Int32Array,
+    stamp: Int32Array,
+    touched: Int32Array,
+    started: Int32Array,
+    laneMask: Int32Array,
+    chunkSlots: Int32Array,
+  ): number {
     const table = this.table;
-    const { runDevice, runHost, runAny, tierBits, stamp, touched, started } = this;
     let epoch = this.epoch + 1;
     if (epoch > 0x7fffffff) {
       stamp.fill(0);
@@ -264,35 +325,44 @@ export class PrefixIndex {
     }
     this.epoch = epoch;
     let nStarted = 0;
-    for (let i = 0; i < hashes.length; i++) {
-      const slot = table.find(hashes[i]);
-      if (slot < 0) break;
-      let nTouched = 0;
-      const count = table.holderCount(slot);
-      for (let j = 0; j < count; j++) {
-        const h = table.holderAt(slot, j);
-        if (codecId >= 0 && ((h >>> CODEC_SHIFT) & CODEC_MASK) !== codecId) continue;
-        const loc = holderLocation(h);
-        if (stamp[loc] !== epoch) {
-          if (i !== 0) continue; // did not hold an earlier block of the chain
-          stamp[loc] = epoch;
-          runDevice[loc] = 0;
-          runHost[loc] = 0;
-          runAny[loc] = 0;
-          tierBits[loc] = 0;
-          started[nStarted++] = loc;
-        } else if (runAny[loc] !== i) continue; // its run already ended
-        if (tierBits[loc] === 0) touched[nTouched++] = loc;
-        tierBits[loc] |= 1 << (h & TIER_MASK);
-      }
-      if (nTouched === 0) break;
-      for (let k = 0; k < nTouched; k++) {
-        const loc = touched[k];
-        const bits = tierBits[loc];
-        if (runDevice[loc] === i && (bits & DEVICE_BIT) !== 0) runDevice[loc] = i + 1;
-        if (runHost[loc] === i && (bits & DEVICE_OR_HOST_BITS) !== 0) runHost[loc] = i + 1;
-        runAny[loc] = i + 1;
-        tierBits[loc] = 0;
+    for (let base = 0; base < hashes.length; base += LOOKUP_CHUNK_BLOCKS) {
+      const end = Math.min(hashes.length, base + LOOKUP_CHUNK_BLOCKS);
+      table.findMany(hashes, base, end, chunkSlots);
+      for (let i = base; i < end; i++) {
+        const slot = chunkSlots[i - base];
+        if (slot < 0) return nStarted;
+        let nTouched = 0;
+        const count = table.holderCount(slot);
+        for (let j = 0; j < count; j++) {
+          const h = table.holderAt(slot, j);
+          // lanes taking this holder: lane 0 alone when any codec counts, else by its codec
+          let lanes = anyCodec ? 1 : laneMask[(h >>> CODEC_SHIFT) & CODEC_MASK];
+          const locBase = holderLocation(h) << LANE_BITS;
+          for (let lane = 0; lanes !== 0; lane++, lanes >>>= 1) {
+            if ((lanes & 1) === 0) continue;
+            const idx = locBase | lane;
+            if (stamp[idx] !== epoch) {
+              if (i !== 0) continue; // did not hold an earlier block of the chain
+              stamp[idx] = epoch;
+              runDevice[idx] = 0;
+              runHost[idx] = 0;
+              runAny[idx] = 0;
+              tierBits[idx] = 0;
+              started[nStarted++] = idx;
+            } else if (runAny[idx] !== i) continue; // its run already ended
+            if (tierBits[idx] === 0) touched[nTouched++] = idx;
+            tierBits[idx] |= 1 << (h & TIER_MASK);
+          }
+        }
+        if (nTouched === 0) return nStarted;
+        for (let k = 0; k < nTouched; k++) {
+          const idx = touched[k];
+          const bits = tierBits[idx];
+          if (runDevice[idx] === i && (bits & DEVICE_BIT) !== 0) runDevice[idx] = i + 1;
+          if (runHost[idx] === i && (bits & DEVICE_OR_HOST_BITS) !== 0) runHost[idx] = i + 1;
+          runAny[idx] = i + 1;
+          tierBits[idx] = 0;
+        }
       }
     }
     return nStarted;
@@ -319,26 +389,28 @@ export class PrefixIndex {
     }
     this.locationIds.set(location, loc);
     this.locationNames[loc] = location;
-    if (loc >= this.stamp.length) this.growScratch(2 * loc + 1);
+    if (loc >= this.heldEntries.length) this.growScratch(2 * loc + 1);
     this.heldEntries[loc] = 0;
     return loc;
   }
 
+  /** Room for `n` locations (their held-entry counts, and match scratch for every lane). */
   private growScratch(n: number): void {
-    const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
+    const grow = <T extends Int32Array | Float64Array>(a: T, make: (k: number) => T, size: number): T => {
+      const b = make(size);
       b.set(a);
       return b;
     };
+    const lanes = n << LANE_BITS;
     const i32 = (k: number): Int32Array => new Int32Array(k);
-    this.heldEntries = grow(this.heldEntries, (k) => new Float64Array(k));
-    this.runDevice = grow(this.runDevice, i32);
-    this.runHost = grow(this.runHost, i32);
-    this.runAny = grow(this.runAny, i32);
-    this.tierBits = grow(this.tierBits, i32);
-    this.stamp = grow(this.stamp, i32);
-    this.touched = grow(this.touched, i32);
-    this.started = grow(this.started, i32);
+    this.heldEntries = grow(this.heldEntries, (k) => new Float64Array(k), n);
+    this.runDevice = grow(this.runDevice, i32, lanes);
+    this.runHost = grow(this.runHost, i32, lanes);
+    this.runAny = grow(this.runAny, i32, lanes);
+    this.tierBits = grow(this.tierBits, i32, lanes);
+    this.stamp = grow(this.stamp, i32, lanes);
+    this.touched = grow(this.touched, i32, lanes);
+    this.started = grow(this.started, i32, lanes);
   }
 
   /** Frees the id of a location that holds nothing, so churn of worker ids does not leak. */

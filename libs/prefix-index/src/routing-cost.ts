@@ -161,7 +161,8 @@ export function chooseWorker(
   }
   assertRoutingWeights(weights);
   const seen = new Set<string>();
-  const scored: WorkerChoice[] = [];
+  // every score is kept only for softmax sampling
+  const scored: WorkerChoice[] | undefined = weights.temperature > 0 ? [] : undefined;
   let best: WorkerChoice | null = null;
   let bestRecent = 0;
   for (let i = 0; i < candidates.length; i++) {
@@ -177,13 +178,13 @@ export function chooseWorker(
     assertNonNegative(recent, `candidates[${i}].recentPrefillTokens`);
     const s = scoreWorker(c, matches.get(c.workerId), promptTokens, blockSize, weights, options.sessionWorkerId);
     if (s === null) continue;
-    scored.push(s);
+    scored?.push(s);
     if (best === null || s.score > best.score || (s.score === best.score && (recent < bestRecent || (recent === bestRecent && s.workerId < best.workerId)))) {
       best = s;
       bestRecent = recent;
     }
   }
-  if (best === null || weights.temperature === 0) return best;
+  if (best === null || scored === undefined) return best;
   scored.sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
   return softmaxSample(scored, weights.temperature, options.rng ?? Math.random);
 }

@@ -6,6 +6,7 @@ export { parseGenerateRequest, checkContext } from "./generate-params.js";
 export { readRoutingConfig } from "./config.js";
 export type { RoutingConfig } from "./config.js";
 export { batchFromWire } from "./wire-events.js";
+export { decodeKvEventBatch, KvEventDecodeError } from "./kv-event-decoder.js";
 export { place, workerLoad } from "./placement.js";
 export type { Placement, PlacementOptions } from "./placement.js";
 export { matchForCodec } from "./codec-match.js";

@@ -2,11 +2,11 @@
 // (sequencing, gaps, restarts, snapshot repair); owed snapshots are requested, retried with
 // backoff, and taken once more after an announcer falls quiet (a lost LAST batch shows no gap).
 // At start, one broadcast discovers every announcer, kvstores included.
-import { KvEventBatch, SnapshotRequest } from "@kvtier/proto";
+import { SnapshotRequest } from "@kvtier/proto";
 import { kvEventsWildcard, kvSnapshotBroadcastSubject, kvSnapshotSubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
 import { IndexFeed, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/prefix-index";
 import type { Subscription } from "@nats-io/transport-node";
-import { batchFromWire } from "./wire-events.js";
+import { decodeKvEventBatch } from "./kv-event-decoder.js";
 
 /** How long to wait for an announcer's snapshot reply. */
 export const SNAPSHOT_TIMEOUT_MS = 2_000;
@@ -92,7 +92,7 @@ export class KvIndexSync {
         if (err) return this.log.warn("kv events subscription error", { err: messageOf(err) });
         let batch: KvIndexBatch;
         try {
-          batch = batchFromWire(KvEventBatch.decode(msg.data));
+          batch = decodeKvEventBatch(msg.data);
         } catch (e) {
           this.observer.batch("undecodable");
           return this.log.warn("undecodable KV event batch", { subject: msg.subject, err: messageOf(e) });
@@ -137,7 +137,7 @@ export class KvIndexSync {
       const reply = await this.nc.request(kvSnapshotSubject(this.ns, announcerId), SnapshotRequest.encode({ requester: this.requester }).finish(), {
         timeout: SNAPSHOT_TIMEOUT_MS,
       });
-      out = this.feed.applySnapshot(batchFromWire(KvEventBatch.decode(reply.data)));
+      out = this.feed.applySnapshot(decodeKvEventBatch(reply.data));
       this.observer.snapshot(out.verdict === "stale-snapshot" ? "stale" : "applied");
       this.retries.delete(announcerId);
     } catch (e) {
@@ -170,7 +170,7 @@ export class KvIndexSync {
       for await (const msg of replies) {
         let b: KvIndexBatch;
         try {
-          b = batchFromWire(KvEventBatch.decode(msg.data));
+          b = decodeKvEventBatch(msg.data);
         } catch (e) {
           this.log.warn("undecodable discovery reply", { err: messageOf(e) });
           continue;

@@ -7,13 +7,25 @@ import type { WorkerShare } from "./load-ledger.js";
 export const PEER_SHARE_PERIODS_KEPT = 3;
 
 interface PeerState {
-  shares: Map<string, WorkerShare>;
+  shares: readonly WorkerShare[];
   receivedMs: number;
 }
 
-/** The latest share of every live peer, summed per worker. */
+/** Summed peer shares of one worker. */
+export interface PeerTotal {
+  prefillTokens: number;
+  decodeBlocks: number;
+  recentPrefillTokens: number;
+}
+
+const NONE: PeerTotal = Object.freeze({ prefillTokens: 0, decodeBlocks: 0, recentPrefillTokens: 0 });
+
+/** The latest share of every live peer, summed per worker (sums kept ready: routing reads them per request). */
 export class PeerLoads {
   private readonly peers = new Map<string, PeerState>();
+  private totals = new Map<string, PeerTotal>();
+  /** When the sums stop being valid: the next peer expiry, or an update. */
+  private validUntilMs = -Infinity;
 
   constructor(
     /** The peers' share period, ms (a peer silent for PEER_SHARE_PERIODS_KEPT of them is gone). */
@@ -23,31 +35,43 @@ export class PeerLoads {
 
   /** Replaces `routerId`'s share. */
   update(routerId: string, shares: readonly WorkerShare[]): void {
-    this.peers.set(routerId, { shares: new Map(shares.map((s) => [s.workerId, s])), receivedMs: this.now() });
+    this.peers.set(routerId, { shares, receivedMs: this.now() });
+    this.validUntilMs = -Infinity;
   }
 
-  /** Sum over live peers of their shares for `workerId`. */
-  total(workerId: string): { prefillTokens: number; decodeBlocks: number; recentPrefillTokens: number } {
-    const out = { prefillTokens: 0, decodeBlocks: 0, recentPrefillTokens: 0 };
-    for (const p of this.live()) {
-      const s = p.shares.get(workerId);
-      if (s === undefined) continue;
-      out.prefillTokens += s.prefillTokens;
-      out.decodeBlocks += s.decodeBlocks;
-      out.recentPrefillTokens += s.recentPrefillTokens;
-    }
-    return out;
+  /** Sum over live peers of their shares for `workerId` (do not modify the result). */
+  total(workerId: string): PeerTotal {
+    if (this.now() >= this.validUntilMs) this.recompute();
+    return this.totals.get(workerId) ?? NONE;
   }
 
   /** Ids of the peers heard from recently, sorted. */
   liveIds(): string[] {
-    this.live();
+    this.recompute();
     return [...this.peers.keys()].sort();
   }
 
-  private live(): PeerState[] {
-    const cutoff = this.now() - PEER_SHARE_PERIODS_KEPT * this.periodMs;
-    for (const [id, p] of this.peers) if (p.receivedMs < cutoff) this.peers.delete(id);
-    return [...this.peers.values()];
+  /** Drops silent peers and sums the others' shares per worker. */
+  private recompute(): void {
+    const now = this.now();
+    const keepMs = PEER_SHARE_PERIODS_KEPT * this.periodMs;
+    const totals = new Map<string, PeerTotal>();
+    let validUntil = Infinity;
+    for (const [id, p] of this.peers) {
+      if (p.receivedMs + keepMs <= now) {
+        this.peers.delete(id);
+        continue;
+      }
+      validUntil = Math.min(validUntil, p.receivedMs + keepMs);
+      for (const s of p.shares) {
+        const t = totals.get(s.workerId) ?? { prefillTokens: 0, decodeBlocks: 0, recentPrefillTokens: 0 };
+        t.prefillTokens += s.prefillTokens;
+        t.decodeBlocks += s.decodeBlocks;
+        t.recentPrefillTokens += s.recentPrefillTokens;
+        totals.set(s.workerId, t);
+      }
+    }
+    this.totals = totals;
+    this.validUntilMs = validUntil;
   }
 }

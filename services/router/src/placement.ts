@@ -56,15 +56,22 @@ export function place(
   exclude: ReadonlySet<string> = new Set(),
   session?: SessionWorkers,
 ): Placement | null {
-  const cap = (m: LocationMatch): LocationMatch => ({
-    device: Math.min(m.device, reusableBlocks), host: Math.min(m.host, reusableBlocks), ssd: Math.min(m.ssd, reusableBlocks), best: Math.min(m.best, reusableBlocks),
-  });
   const merged = new Map<string, LocationMatch>();
   const decodes: LiveWorker[] = [];
   const prefills: LiveWorker[] = [];
   for (const w of workers) {
     if (exclude.has(w.info.workerId)) continue;
-    merged.set(w.info.workerId, cap(mergeMatches(matches.get(w.info.workerId), matches.get(w.info.kvstoreId))));
+    // the worker's own pool merged with its node's kvstore (mergeMatches), capped at the reusable blocks
+    const own = matches.get(w.info.workerId);
+    const store = matches.get(w.info.kvstoreId);
+    if (own !== undefined || store !== undefined) {
+      const m = mergeMatches(own, store);
+      m.device = Math.min(m.device, reusableBlocks);
+      m.host = Math.min(m.host, reusableBlocks);
+      m.ssd = Math.min(m.ssd, reusableBlocks);
+      m.best = Math.min(m.best, reusableBlocks);
+      merged.set(w.info.workerId, m);
+    }
     if (w.info.role === "decode") decodes.push(w);
     else if (w.info.role === "prefill") prefills.push(w);
   }

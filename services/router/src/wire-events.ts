@@ -1,7 +1,8 @@
-// KV event batches from the wire (protobuf KvEventBatch) into the prefix index's domain form.
-// The medium maps to a tier; an event with no medium is skipped, except AllBlocksCleared, where
-// no medium means every tier. Validation of hashes and ids happens in IndexFeed, before anything
-// is applied.
+// KV event batches from the generated wire type (protobuf KvEventBatch) into the prefix index's
+// domain form: the reference for the router's direct decoder (kv-event-decoder.ts), which the
+// hot path uses. The medium maps to a tier; an event with no medium is skipped, except
+// AllBlocksCleared, where no medium means every tier. Validation of hashes and ids happens in
+// IndexFeed, before anything is applied.
 import { Tier as WireTier, type KvEventBatch } from "@kvtier/proto";
 import type { KvIndexBatch, KvIndexEvent, Tier } from "@kvtier/prefix-index";
 

@@ -8,7 +8,7 @@ export type Benchmark = (args: string[]) => Promise<Record<string, unknown>>;
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   store: () => import("./store-bench.js").then((m) => m.storeBench),
   eviction: () => import("./eviction-bench.js").then((m) => m.evictionBench),
-  // router: () => import("./router-bench.js").then((m) => m.routerBench),
+  router: () => import("./router-bench.js").then((m) => m.routerBench),
   codecs: () => import("./codecs-bench.js").then((m) => m.codecsBench),
 };
 

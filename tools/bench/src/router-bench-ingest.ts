@@ -1,0 +1,84 @@
+// Event ingest for the router benchmark: a steady stream of protobuf KvEventBatch messages from
+// the 64 workers' device pools, each event carrying 1 to 16 blocks, stores of new blocks and
+// removals of blocks stored earlier in the stream alternating, so the index keeps its size.
+// Timed: decoding (the router's decodeKvEventBatch, straight to the domain form) and
+// IndexFeed.accept, exactly the router's path minus NATS; also the generated decoder's cost
+// (KvEventBatch.decode + batchFromWire) as the baseline.
+import { IndexFeed, type PrefixIndex } from "@kvtier/prefix-index";
+import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
+import { batchFromWire, decodeKvEventBatch } from "@kvtier/router";
+import { BENCH_WORKERS, workerId } from "./router-bench-index.js";
+
+/** Blocks per event: uniform in [1, MAX_BLOCKS_PER_EVENT]. */
+export const MAX_BLOCKS_PER_EVENT = 16;
+/** Events per batch (what an announcer flushes in one tick). */
+export const EVENTS_PER_BATCH = 4;
+
+/** Pre-encoded batches and the block operations they carry. */
+export interface EventStream {
+  messages: Uint8Array[];
+  blockOps: number;
+}
+
+/** About `blockOps` block operations as encoded batches, numbered per worker from seq 1 of a fresh incarnation. */
+export function makeEventStream(blockOps: number, seed = 7): EventStream {
+  let s = seed >>> 0;
+  const rnd = (n: number): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % n;
+  };
+  const seq = new Array<number>(BENCH_WORKERS).fill(0);
+  const live: Uint8Array[][] = Array.from({ length: BENCH_WORKERS }, () => []);
+  let next = 0;
+  const fresh = (): Uint8Array => {
+    const h = new Uint8Array(16);
+    const v = new DataView(h.buffer);
+    v.setUint32(0, next * 2654435761, true);
+    v.setUint32(4, next, true);
+    v.setUint32(8, 0xbeef0000 ^ next, true);
+    v.setUint32(12, 0x5eed, true);
+    next++;
+    return h;
+  };
+  const messages: Uint8Array[] = [];
+  let ops = 0;
+  while (ops < blockOps) {
+    const w = rnd(BENCH_WORKERS);
+    const events: KvEvent[] = [];
+    for (let e = 0; e < EVENTS_PER_BATCH; e++) {
+      const n = 1 + rnd(MAX_BLOCKS_PER_EVENT);
+      const pool = live[w];
+      if (pool.length >= n && rnd(2) === 0) {
+        const hashes = pool.splice(0, n);
+        events.push({ event: { $case: "removed", value: { blockHashes: hashes, medium: Tier.TIER_DEVICE, codec: "raw" } } });
+      } else {
+        const hashes = Array.from({ length: n }, fresh);
+        pool.push(...hashes);
+        events.push({ event: { $case: "stored", value: { blockHashes: hashes, parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_DEVICE, codec: "raw" } } });
+      }
+      ops += n;
+    }
+    seq[w] += 1;
+    messages.push(KvEventBatch.encode({ announcerId: `${workerId(w)}-ev`, incarnation: "bench-1", seq: seq[w], ts: 0, events, snapshot: false }).finish());
+  }
+  return { messages, blockOps: ops };
+}
+
+/** Seconds to decode, convert and apply `stream` to a feed over `index`. */
+export function timeIngest(index: PrefixIndex, stream: EventStream): number {
+  const feed = new IndexFeed(index);
+  const t0 = process.hrtime.bigint();
+  for (const m of stream.messages) feed.accept(decodeKvEventBatch(m));
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Seconds to decode `stream` alone: with the router's decoder, or the generated one plus batchFromWire (the baseline). */
+export function timeDecodeOnly(stream: EventStream, generated: boolean): number {
+  let sink = 0;
+  const t0 = process.hrtime.bigint();
+  if (generated) for (const m of stream.messages) sink += batchFromWire(KvEventBatch.decode(m)).events.length;
+  else for (const m of stream.messages) sink += decodeKvEventBatch(m).events.length;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (sink < 0) throw new Error("unreachable");
+  return s;
+}

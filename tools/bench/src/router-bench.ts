@@ -1,0 +1,156 @@
+// `pnpm bench router`: the router's hot paths at deployment scale, each beside a baseline measured
+// in the same run. (1) Event ingest: block operations per second through protobuf decoding,
+// batchFromWire and IndexFeed (baseline: decoding alone). (2) Lookup and score of an 8K-token
+// prompt (512 blocks of 16 tokens) over 64 workers with ~1M indexed blocks: matchForCodec + place
+// with live loads, as the router does per request, tokenizing and hashing excluded (baseline: a
+// hex-keyed Map of holder objects). (3) Chain hashing throughput (baseline: createHash per block).
+// (4) Bytes per indexed block (heap + array buffers after GC).
+// Flags: --blocks N (indexed blocks, default 1000000), --queries N, --ingest-ops N.
+import { createHash } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { chainBlockHashes, namespaceHash } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
+import { LoadLedger, PeerLoads, matchForCodec, place, workerLoad, type LiveWorker } from "@kvtier/router";
+import type { Benchmark } from "./main.js";
+import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
+import { BENCH_BLOCK_TOKENS, BENCH_WORKERS, NaiveIndex, PROMPT_BLOCKS, buildIndex, makeDeployment } from "./router-bench-index.js";
+
+/** Defaults of the flags. */
+export const DEFAULT_INDEXED_BLOCKS = 1_000_000;
+export const DEFAULT_QUERIES = 20_000;
+export const DEFAULT_INGEST_OPS = 2_000_000;
+/** Untimed queries before timing starts (JIT warm-up). */
+const WARMUP_QUERIES = 2_000;
+/** Prompts hashed for the hashing figure. */
+const HASH_PROMPTS = 400;
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${args[i + 1]}`);
+  return n;
+}
+
+const usedBytes = (): number => {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+
+const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+
+/** Per-query microseconds of `fn` over `queries`, after a warm-up. */
+function latencies(queries: number, fn: (i: number) => void): Float64Array {
+  for (let i = 0; i < WARMUP_QUERIES; i++) fn(i);
+  const out = new Float64Array(queries);
+  for (let i = 0; i < queries; i++) {
+    const t0 = process.hrtime.bigint();
+    fn(i);
+    out[i] = Number(process.hrtime.bigint() - t0) / 1e3;
+  }
+  return out.sort();
+}
+
+const line = (s: string): void => void process.stdout.write(`${s}\n`);
+
+export const routerBench: Benchmark = async (args) => {
+  const targetBlocks = flag(args, "blocks", DEFAULT_INDEXED_BLOCKS);
+  const queries = flag(args, "queries", DEFAULT_QUERIES);
+  const ingestOps = flag(args, "ingest-ops", DEFAULT_INGEST_OPS);
+
+  // (4) memory: the deployment's hashes exist before and after, so only the index is counted
+  const dep = makeDeployment(targetBlocks);
+  const before = usedBytes();
+  const index = buildIndex(dep);
+  const bytesPerBlock = (usedBytes() - before) / index.blockCount();
+  const indexedBlocks = index.blockCount();
+  line(`index: ${index.blockCount()} blocks, ${index.locationCount()} locations (${BENCH_WORKERS} worker pools + kvstores), ${bytesPerBlock.toFixed(1)} B/block (heap + array buffers after GC), table ${(index.tableBytes() / index.blockCount()).toFixed(1)} B/block`);
+
+  // (2) lookup and score, per request, as the router does it
+  const ledger = new LoadLedger(60_000);
+  const peers = new PeerLoads(1_000);
+  const loadOf = (w: LiveWorker): ReturnType<typeof workerLoad> => workerLoad(w, ledger, peers);
+  const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: BENCH_BLOCK_TOKENS };
+  const promptTokens = PROMPT_BLOCKS * BENCH_BLOCK_TOKENS;
+  const docOf = (i: number): number => (i * 7919) % dep.documents.length;
+  // a request's hashes come fresh from hashing (in cache, side by side), not from the setup's heap
+  const fresh = dep.documents.map((d) => d.hashes.map((h) => Uint8Array.from(h)));
+  let placed = 0;
+  const route = latencies(queries, (i) => {
+    const hashes = fresh[docOf(i)];
+    const p = place(dep.workers, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loadOf, opts);
+    if (p !== null) placed += p.chosenCachedTokens > 0 ? 1 : 0;
+  });
+  const routeMiss = latencies(queries, (i) => {
+    // a prompt no one holds beyond its system prompt (the common cold case)
+    const hashes = fresh[docOf(i)].slice(0, 40).concat(fresh[docOf(i + 1)].slice(40));
+    place(dep.workers, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loadOf, opts);
+  });
+  line(`route (8K-token prompt, 512 blocks, held up to all 512 blocks by its worker + kvstore): p50 ${percentile(route, 0.5).toFixed(1)} us, p99 ${percentile(route, 0.99).toFixed(1)} us; ${placed} of ${queries + WARMUP_QUERIES} found the cache`);
+  line(`route (prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`);
+  const naive = new NaiveIndex(dep);
+  const naiveRoute = latencies(Math.min(queries, 5_000), (i) => {
+    place(dep.workers, naive.match(fresh[docOf(i)]), promptTokens, PROMPT_BLOCKS, loadOf, opts);
+  });
+  // the same prompt at 64 tokens per block: 128 lookups (the index keeps its 1M blocks)
+  const short = fresh.map((h) => h.slice(0, PROMPT_BLOCKS / 4));
+  const route64 = latencies(queries, (i) => {
+    place(dep.workers, matchForCodec(index, short[docOf(i)], "fp16"), promptTokens, PROMPT_BLOCKS / 4, loadOf, { ...opts, blockSize: 4 * BENCH_BLOCK_TOKENS });
+  });
+  line(`route, same 8K-token prompt at 64 tokens per block (128 lookups): p50 ${percentile(route64, 0.5).toFixed(1)} us, p99 ${percentile(route64, 0.99).toFixed(1)} us`);
+  line(`route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us`);
+
+  // (1) ingest: decode + convert + apply, against decode alone
+  const stream = makeEventStream(ingestOps);
+  const decodeS = timeDecodeOnly(stream, false);
+  const generatedDecodeS = timeDecodeOnly(stream, true);
+  const ingestS = timeIngest(index, stream);
+  const eventsPerS = stream.blockOps / ingestS;
+  const mops = (s: number): string => `${(stream.blockOps / s / 1e6).toFixed(2)}M/s`;
+  line(`ingest: ${stream.messages.length} batches, ${stream.blockOps} block ops (1-16 blocks per event, ${EVENTS_PER_BATCH} events per batch): ${(eventsPerS / 1e6).toFixed(2)}M block ops/s decoded and applied`);
+  line(`  decoding alone ${mops(decodeS)} (${((100 * decodeS) / ingestS).toFixed(0)}% of the ingest time); the generated decoder + batchFromWire ${mops(generatedDecodeS)}`);
+
+  // (3) hashing: chainBlockHashes against one createHash per block
+  const ns = namespaceHash({ modelId: "bench", layoutVersion: 1, blockSize: BENCH_BLOCK_TOKENS, tenantSalt: "s" });
+  const tokens = Uint32Array.from({ length: promptTokens }, (_, i) => (i * 7 + 3) % 32000);
+  let t0 = process.hrtime.bigint();
+  for (let r = 0; r < HASH_PROMPTS; r++) chainBlockHashes(ns, tokens, BENCH_BLOCK_TOKENS);
+  const hashS = Number(process.hrtime.bigint() - t0) / 1e9;
+  t0 = process.hrtime.bigint();
+  for (let r = 0; r < HASH_PROMPTS; r++) {
+    let parent = Buffer.from(ns);
+    for (let b = 0; b < PROMPT_BLOCKS; b++) {
+      const block = Buffer.from(tokens.buffer, b * BENCH_BLOCK_TOKENS * 4, BENCH_BLOCK_TOKENS * 4);
+      parent = createHash("sha256").update(parent).update(block).digest().subarray(0, 16);
+    }
+  }
+  const naiveHashS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const tokenBytes = HASH_PROMPTS * promptTokens * 4;
+  const hashMbPerS = tokenBytes / hashS / 1e6;
+  line(`hashing: ${hashMbPerS.toFixed(1)} MB/s of token ids (${((HASH_PROMPTS * PROMPT_BLOCKS) / hashS / 1e6).toFixed(2)}M blocks/s, ${((hashS / HASH_PROMPTS) * 1e3).toFixed(2)} ms per 8K-token prompt); createHash per block ${(tokenBytes / naiveHashS / 1e6).toFixed(1)} MB/s`);
+
+  return {
+    events_per_s: Math.round(eventsPerS),
+    decode_only_events_per_s: Math.round(stream.blockOps / decodeS),
+    generated_decode_events_per_s: Math.round(stream.blockOps / generatedDecodeS),
+    route_p50_us: Number(percentile(route, 0.5).toFixed(2)),
+    route_p99_us: Number(percentile(route, 0.99).toFixed(2)),
+    route_cold_p99_us: Number(percentile(routeMiss, 0.99).toFixed(2)),
+    route_block64_p99_us: Number(percentile(route64, 0.99).toFixed(2)),
+    naive_route_p99_us: Number(percentile(naiveRoute, 0.99).toFixed(2)),
+    route_p99_vs_naive: Number((percentile(naiveRoute, 0.99) / percentile(route, 0.99)).toFixed(2)),
+    bytes_per_block: Number(bytesPerBlock.toFixed(1)),
+    hash_mb_per_s: Number(hashMbPerS.toFixed(1)),
+    hash_vs_create_hash: Number((naiveHashS / hashS).toFixed(2)),
+    indexed_blocks: indexedBlocks,
+    workers: BENCH_WORKERS,
+    prompt_tokens: promptTokens,
+    block_tokens: BENCH_BLOCK_TOKENS,
+  };
+};
