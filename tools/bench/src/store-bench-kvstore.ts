@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { KvStoreClient, type DataPathName } from "@kvtier/platform";
 import type { WorkingSet } from "./store-bench-blocks.js";
+import { CpuMeter } from "./store-bench-cpu.js";
 import { measureOps, type Figure } from "./store-bench-measure.js";
 
 const KVSTORE_MAIN = fileURLToPath(new URL("../../../services/kvstore/dist/main.js", import.meta.url));
@@ -27,6 +28,7 @@ export class BenchKvStore {
       env: { ...process.env, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", KVTIER_LOG_LEVEL: "warn", ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
+    process.once("exit", () => child.kill("SIGKILL")); // never leave a store behind a crashed bench
     const ready = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on("line", (line) => {
         if (line.includes('"ready"')) resolve(JSON.parse(line) as { port: number; metricsPort: number });
@@ -34,6 +36,10 @@ export class BenchKvStore {
       child.once("exit", (code) => reject(new Error(`kvstore exited with ${code} before it was ready`)));
     });
     return new BenchKvStore(child, `127.0.0.1:${ready.port}`, ready.metricsPort);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   async stop(): Promise<void> {
@@ -47,7 +53,8 @@ export class BenchKvStore {
 export type PathFigures = { put: Figure; get: Figure } | { unavailable: string };
 
 /** Put then get the working set over `path` until `totalBytes` each, `depth` runs of `runBlocks` in flight. */
-export async function measurePath(endpoint: string, path: DataPathName, ws: WorkingSet, totalBytes: number, runBlocks: number, depth: number): Promise<PathFigures> {
+export async function measurePath(endpoint: string, path: DataPathName, ws: WorkingSet, totalBytes: number, runBlocks: number, depth: number, storePid?: number): Promise<PathFigures> {
+  const cpu = new CpuMeter(storePid);
   const client = new KvStoreClient(endpoint, { dataPaths: [path] });
   try {
     const got = await client.dataPath();
@@ -63,6 +70,7 @@ export async function measurePath(endpoint: string, path: DataPathName, ws: Work
       opBytes,
       depth,
       roundOps: runs,
+      cpu,
       beforeRound: async () => {
         for (let i = 0; i < ws.hashes.length; i += DELETE_BATCH) await client.delete(ws.hashes.slice(i, i + DELETE_BATCH), "fp32");
       },
@@ -77,6 +85,7 @@ export async function measurePath(endpoint: string, path: DataPathName, ws: Work
       totalBytes,
       opBytes,
       depth,
+      cpu,
       op: async (i) => {
         const [a, b] = runOf(i);
         const run = await client.getRun(ws.hashes.slice(a, b), "fp32");

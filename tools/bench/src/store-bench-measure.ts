@@ -13,6 +13,8 @@ export interface Figure {
   p99Ms: number | null;
   /** Bytes per operation. */
   opBytes: number;
+  /** CPU seconds per GiB of this process and of the process on the other side, when measured. */
+  cpu?: { client: number | null; server: number | null };
 }
 
 /** The q-quantile of sorted values. */
@@ -23,8 +25,8 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 /**
  * Run `op(i)` for i = 0, 1, ... with at most `depth` in flight until `totalBytes` are moved
- * (each op moves `opBytes`); `before(round)` runs untimed between rounds of `roundOps` ops (to
- * reset state, e.g. delete what a put round stored).
+ * (each op moves `opBytes`), in whole rounds of `roundOps` ops; `beforeRound(round)` runs
+ * untimed before each round (to reset state, e.g. delete what the previous put round stored).
  */
 export async function measureOps(opts: {
   totalBytes: number;
@@ -33,14 +35,19 @@ export async function measureOps(opts: {
   op: (i: number) => Promise<void>;
   roundOps?: number;
   beforeRound?: (round: number) => Promise<void>;
+  /** Counts CPU time of both sides over the timed rounds. */
+  cpu?: { begin(): void; seconds(): { client: number | null; server: number | null } };
 }): Promise<Figure> {
-  const ops = Math.ceil(opts.totalBytes / opts.opBytes);
-  const roundOps = opts.roundOps ?? ops;
+  const roundOps = opts.roundOps ?? Math.ceil(opts.totalBytes / opts.opBytes);
+  // Whole rounds only: what a round stores is what the next phase reads.
+  const ops = Math.ceil(Math.ceil(opts.totalBytes / opts.opBytes) / roundOps) * roundOps;
   const latencies: number[] = [];
   let seconds = 0;
+  const cpu: { client: number | null; server: number | null } = { client: 0, server: 0 };
   for (let start = 0, round = 0; start < ops; start += roundOps, round++) {
     await opts.beforeRound?.(round);
     const end = Math.min(ops, start + roundOps);
+    opts.cpu?.begin();
     let next = start;
     const t0 = performance.now();
     const lane = async (): Promise<void> => {
@@ -53,10 +60,18 @@ export async function measureOps(opts: {
     };
     await Promise.all(Array.from({ length: Math.min(opts.depth, end - start) }, lane));
     seconds += (performance.now() - t0) / 1000;
+    const used = opts.cpu?.seconds();
+    if (used) {
+      const add = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a + b);
+      [cpu.client, cpu.server] = [add(cpu.client, used.client), add(cpu.server, used.server)];
+    }
   }
   latencies.sort((a, b) => a - b);
   const bytes = ops * opts.opBytes;
-  return { gbps: bytes / 1e9 / seconds, bytes, seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), opBytes: opts.opBytes };
+  const gib = bytes / 2 ** 30;
+  const perGib = (x: number | null): number | null => (x === null ? null : Math.round((x / gib) * 1000) / 1000);
+  const cpuFigure = opts.cpu ? { client: perGib(cpu.client), server: perGib(cpu.server) } : undefined;
+  return { gbps: bytes / 1e9 / seconds, bytes, seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), opBytes: opts.opBytes, cpu: cpuFigure };
 }
 
 /** A figure measured as one stream (no per-op latency). */
@@ -73,6 +88,7 @@ export function ratio(a: Figure | null | undefined, b: Figure | null | undefined
 /** One printed line of a figure. */
 export function describe(name: string, f: Figure | null, note = ""): string {
   if (!f) return `${name.padEnd(28)} n/a ${note}`;
+  const cpu = f.cpu ? `  cpu s/GiB client ${f.cpu.client ?? "?"} server ${f.cpu.server ?? "?"}` : "";
   const lat = f.p50Ms === null ? "" : `  p50 ${f.p50Ms.toFixed(2)} ms  p99 ${f.p99Ms!.toFixed(2)} ms per ${(f.opBytes / 2 ** 20).toFixed(2)} MiB call`;
-  return `${name.padEnd(28)} ${f.gbps.toFixed(3).padStart(7)} GB/s  (${(f.bytes / 2 ** 30).toFixed(2)} GiB in ${f.seconds.toFixed(2)} s)${lat} ${note}`;
+  return `${name.padEnd(28)} ${f.gbps.toFixed(3).padStart(7)} GB/s  (${(f.bytes / 2 ** 30).toFixed(2)} GiB in ${f.seconds.toFixed(2)} s)${lat}${cpu} ${note}`;
 }

@@ -4,14 +4,14 @@
 // over the TCP fast path, the co-located shared-memory path and gRPC (checksums verified as the
 // store does: by the store on every put, by the client on every get), Redis SET/GET of the same
 // blocks, and the SSD tier against plain files (fdatasync). Last line: one JSON object.
-//   args: --sizes 262144,1048576  --only baselines,tcp,shm,grpc,redis,ssd  --moved-mib 1024
+//   args: --sizes 262144,1048576  --only baselines,tcp,shm,grpc,redis,ssd  --moved-mib 1024  --in-flight-mib 16
 //         --profile <dir>  (the kvstore runs with --cpu-prof into <dir>)
 import { randomUUID } from "node:crypto";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Benchmark } from "./main.js";
-import { TcpPeer, memcpy, plainFiles } from "./store-bench-baselines.js";
+import { TcpPeer, memcpy, plainFiles, verifyOnly } from "./store-bench-baselines.js";
 import { makeWorkingSet } from "./store-bench-blocks.js";
 import { BenchKvStore, measurePath } from "./store-bench-kvstore.js";
 import { describe, ratio, type Figure } from "./store-bench-measure.js";
@@ -40,21 +40,30 @@ const ALL_PARTS: Part[] = ["baselines", "tcp", "shm", "grpc", "redis", "ssd"];
 
 /** A figure as printed in the JSON line. */
 const json = (f: Figure | null | undefined): Record<string, number | null> | null =>
-  f ? { gbps: round(f.gbps), p50_ms: f.p50Ms === null ? null : round(f.p50Ms), p99_ms: f.p99Ms === null ? null : round(f.p99Ms), gib: round(f.bytes / 2 ** 30) } : null;
+  f
+    ? {
+        gbps: round(f.gbps),
+        p50_ms: f.p50Ms === null ? null : round(f.p50Ms),
+        p99_ms: f.p99Ms === null ? null : round(f.p99Ms),
+        gib: round(f.bytes / 2 ** 30),
+        ...(f.cpu ? { cpu_s_per_gib_client: f.cpu.client, cpu_s_per_gib_server: f.cpu.server } : {}),
+      }
+    : null;
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 export const storeBench: Benchmark = async (args) => {
-  const { values } = parseArgs({ args, options: { sizes: { type: "string" }, only: { type: "string" }, "moved-mib": { type: "string" }, profile: { type: "string" } } });
+  const { values } = parseArgs({ args, options: { sizes: { type: "string" }, only: { type: "string" }, "moved-mib": { type: "string" }, "in-flight-mib": { type: "string" }, profile: { type: "string" } } });
   const sizes = values.sizes ? values.sizes.split(",").map(Number) : BLOCK_SIZES;
   const parts = new Set((values.only?.split(",") ?? ALL_PARTS) as Part[]);
   const moved = values["moved-mib"] ? Number(values["moved-mib"]) * 2 ** 20 : MOVED_BYTES;
+  const inFlight = values["in-flight-mib"] ? Number(values["in-flight-mib"]) * 2 ** 20 : IN_FLIGHT_BYTES;
   const redisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
   const say = (line: string): void => void process.stdout.write(line + "\n");
   const watchdog = setTimeout(() => {
     process.stderr.write(`store bench: still running after ${WATCHDOG_MS / 60_000} min; giving up\n`);
     process.exit(1);
   }, WATCHDOG_MS).unref();
-  say(`store bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ${(moved / 2 ** 30).toFixed(2)} GiB per figure, working set ${WORKING_SET_BYTES / 2 ** 20} MiB, calls of ${RUN_BYTES / 2 ** 20} MiB, ${IN_FLIGHT_BYTES / 2 ** 20} MiB in flight`);
+  say(`store bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ${(moved / 2 ** 30).toFixed(2)} GiB per figure, working set ${WORKING_SET_BYTES / 2 ** 20} MiB, calls of ${RUN_BYTES / 2 ** 20} MiB, ${inFlight / 2 ** 20} MiB in flight`);
 
   const peer = parts.has("baselines") ? await TcpPeer.start() : undefined;
   const store = await BenchKvStore.start(
@@ -67,18 +76,19 @@ export const storeBench: Benchmark = async (args) => {
     for (const size of sizes) {
       const ws = makeWorkingSet(size, Math.max(1, Math.floor(WORKING_SET_BYTES / size)));
       const runBlocks = Math.max(1, Math.round(RUN_BYTES / ws.blockBytes));
-      const depth = Math.max(1, Math.round(IN_FLIGHT_BYTES / RUN_BYTES));
-      const blockDepth = Math.max(1, Math.round(IN_FLIGHT_BYTES / ws.blockBytes));
+      const depth = Math.max(1, Math.round(inFlight / RUN_BYTES));
+      const blockDepth = Math.max(1, Math.round(inFlight / ws.blockBytes));
       const f: Record<string, Figure | null> = {};
       say(`\n== ${size / 1024} KiB blocks (${ws.blockBytes} bytes with header), ${ws.blocks.length} in the working set, runs of ${runBlocks}`);
       if (peer) {
         f.tcp_put = await peer.put(ws.blocks, moved);
         f.tcp_get = await peer.get(ws.blockBytes, WORKING_SET_BYTES, moved);
         f.memcpy = memcpy(ws.blocks, moved);
+        f.verify = verifyOnly(ws.blocks, moved);
       }
       for (const path of ["tcp", "shm", "grpc"] as const) {
         if (!parts.has(path)) continue;
-        const r = await measurePath(store.endpoint, path, ws, moved, runBlocks, depth);
+        const r = await measurePath(store.endpoint, path, ws, moved, runBlocks, depth, store.pid);
         const name = path === "tcp" ? "fast" : path;
         if ("unavailable" in r) notes.push(`${name} @${size}: ${r.unavailable}`);
         else [f[`${name}_put`], f[`${name}_get`]] = [r.put, r.get];

@@ -2,18 +2,27 @@
 // swallows N bytes and says "done" (the put direction) or pushes N bytes from a working set of
 // blocks (the get direction). No framing, no copies beyond the kernel's: what the loopback carries.
 import { randomFillSync } from "node:crypto";
-import { createServer, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 
-/** A command, one JSON line: swallow `bytes`, or push `bytes` in writes of `blockBytes` (after one "R" byte). */
+/**
+ * A command, one JSON line: swallow `bytes` on a connection of our own to `connectTo` (read with
+ * `onread` into one reused buffer, as the bench reads in the other direction) and answer "done";
+ * or push `bytes` in writes of `blockBytes` (after one "R" byte) on this connection.
+ */
 interface Command {
   mode: "sink" | "source";
   bytes: number;
   blockBytes: number;
   workingSetBytes: number;
+  connectTo?: number;
 }
+
+/** The receiver's reused read buffer. */
+const RECEIVE_BUFFER_BYTES = 256 * 1024;
 
 function serve(socket: Socket): void {
   socket.setNoDelay(true);
+  socket.on("error", () => socket.destroy());
   let line = "";
   const onCommand = (chunk: Buffer): void => {
     line += chunk.toString("latin1");
@@ -21,18 +30,29 @@ function serve(socket: Socket): void {
     if (nl < 0) return;
     socket.off("data", onCommand);
     const cmd = JSON.parse(line.slice(0, nl)) as Command;
-    if (cmd.mode === "sink") sink(socket, cmd.bytes, line.length - nl - 1); // latin1: one char per byte
+    if (cmd.mode === "sink") sink(cmd.connectTo!, cmd.bytes);
     else source(socket, cmd);
   };
   socket.on("data", onCommand);
 }
 
-function sink(socket: Socket, bytes: number, already: number): void {
-  let got = already;
-  socket.on("data", (d: Buffer) => {
-    got += d.length;
-    if (got >= bytes) socket.end("done\n");
+function sink(port: number, bytes: number): void {
+  let got = 0;
+  const buffer = Buffer.allocUnsafeSlow(RECEIVE_BUFFER_BYTES);
+  const s = connect({
+    port,
+    host: "127.0.0.1",
+    noDelay: true,
+    onread: {
+      buffer,
+      callback: (n) => {
+        got += n;
+        if (got >= bytes && s.writable) s.end("done\n");
+        return true;
+      },
+    },
   });
+  s.on("error", () => s.destroy());
 }
 
 function source(socket: Socket, cmd: Command): void {
