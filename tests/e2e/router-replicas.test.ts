@@ -95,6 +95,20 @@ describe("router replicas", () => {
     expect(await matchesTruth(restarted)).toBe(true);
   });
 
+  it("counts prefix tokens available at the best worker >= captured by the chosen one, and what was loaded", async () => {
+    const port = stack.process("router").metricsPort!;
+    const kinds = ["available", "captured", "loaded"] as const;
+    const read = async (): Promise<number[]> => Promise.all(kinds.map((kind) => metricWithLabels(port, "kvtier_router_prefix_hit_tokens_total", { kind })));
+    const before = await read();
+    const r = await generate(client(stack.routerAddress), request(prompt(3), 2), KEY); // prompt(3) ran before: cached
+    const delta = (await read()).map((v, i) => v - before[i]);
+    expect(delta[0]).toBeGreaterThan(0);
+    expect(delta[1]).toBeLessThanOrEqual(delta[0]);
+    expect(delta[1]).toBeGreaterThan(0);
+    expect(delta[2]).toBe(r.usage.cachedTokens);
+    expect(await scrape(port, "kvtier_router_decision_seconds_count")).toBeGreaterThan(0);
+  });
+
   it("a session sticks to its decode worker, across replicas", async () => {
     const live = stack.processes.filter((p) => p.service === "router" && p.name !== "router-2");
     const seen = new Set<string>();
@@ -109,5 +123,12 @@ describe("router replicas", () => {
     const spread = new Set<string>();
     for (let i = 0; i < 4; i++) spread.add((await generate(client(stack.routerAddress), request(prompt(60 + i), 2), KEY)).usage.decodeWorker);
     expect(spread.size).toBe(2);
+  });
+
+  it("a worker that stops heartbeating leaves every replica's index", async () => {
+    await stack.kill("decode-2");
+    for (const p of stack.processes.filter((x) => x.service === "router" && x.name !== "router-2")) {
+      await eventually(`${p.name} drops decode-2`, 10_000, async () => !Object.keys((await routerIndex(p.metricsPort!)).locations).includes("decode-2"));
+    }
   });
 });
