@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import type { WorkingSet } from "./store-bench-blocks.js";
+import { CpuMeter } from "./store-bench-cpu.js";
 import { measureOps, type Figure } from "./store-bench-measure.js";
 
 /** SET then GET every block of the working set, in rounds, until `totalBytes` each; keys removed after. */
@@ -15,12 +16,16 @@ export async function measureRedis(url: string, ws: WorkingSet, totalBytes: numb
     return { unavailable: `no Redis at ${url}: ${(err as Error).message}` };
   }
   const prefix = `kvtier-bench:${randomUUID()}:`;
+  // The server's pid (INFO server), so its CPU time can be counted when it runs on this machine.
+  const pid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]) || undefined;
+  const cpu = new CpuMeter(pid);
   const key = (i: number): string => `${prefix}${i % ws.blocks.length}`;
   try {
     const set = await measureOps({
       totalBytes,
       opBytes: ws.blockBytes,
       depth,
+      cpu,
       op: async (i) => {
         await redis.set(key(i), Buffer.from(ws.blocks[i % ws.blocks.length].buffer, ws.blocks[i % ws.blocks.length].byteOffset, ws.blockBytes));
       },
@@ -29,6 +34,7 @@ export async function measureRedis(url: string, ws: WorkingSet, totalBytes: numb
       totalBytes,
       opBytes: ws.blockBytes,
       depth,
+      cpu,
       op: async (i) => {
         const v = await redis.getBuffer(key(i));
         if (!v || v.length !== ws.blockBytes) throw new Error(`redis GET ${key(i)} returned ${v?.length ?? "nothing"}`);
