@@ -50,13 +50,21 @@ class VisibilityRecorder {
   }
 }
 
-/** Ablation rows: SnapKV-based selection without vote pooling (kernel 1 instead of the paper's 7). */
-export const POLICY_ABLATION_ROWS = ['snapkv@50,kernel=1', 'snapkv@25,kernel=1', 'adaptivekv@50,kernel=1', 'adaptivekv@25,kernel=1'] as const;
+/**
+ * Ablation rows, row id -> policy spec: SnapKV-based selection without vote pooling (kernel 1
+ * instead of the paper's 7). Ids carry no comma so `--methods a,b` can name them.
+ */
+export const POLICY_ABLATION_ROWS: Readonly<Record<string, string>> = {
+  'snapkv-k1@50': 'snapkv@50,kernel=1',
+  'snapkv-k1@25': 'snapkv@25,kernel=1',
+  'adaptivekv-k1@50': 'adaptivekv@50,kernel=1',
+  'adaptivekv-k1@25': 'adaptivekv@25,kernel=1',
+};
 
-/** One policy row from its spec text ("snapkv@25", "snapkv@50,kernel=1"); the text is the row id. */
-export function policyMethod(id: string): QualityMethod {
-  const spec = parsePolicySpec(id);
-  if (spec === null) throw new Error(`bad policy row ${id}`);
+/** One policy row running `policy` ("snapkv@25", "snapkv@50,kernel=1"), reported as `id`. */
+export function policyMethod(policy: string, id = policy): QualityMethod {
+  const spec = parsePolicySpec(policy);
+  if (spec === null) throw new Error(`bad policy row ${policy}`);
   const kernel = spec.kernel === undefined ? '' : `; vote pooling kernel ${spec.kernel} (ablation)`;
   return {
     id,
@@ -71,7 +79,7 @@ export function policyMethod(id: string): QualityMethod {
         if (e.positions !== undefined && e.position >= scoreFrom) recorder.record(e.position, e.layer, e.head, e.positions);
       });
       engine.openSequence('q');
-      engine.setSelectionPolicy('q', id, compressAt);
+      engine.setSelectionPolicy('q', policy, compressAt);
       engine.prefill('q', tokens.slice(0, compressAt) as number[]);
       const summary = engine.compress('q');
       const all = engine.prefillWithLogits('q', tokens.slice(compressAt, scoreTo + 1) as number[]);
@@ -96,10 +104,10 @@ export function registerPolicyMethods(registry: QualityMethodRegistry): void {
     registry.compare(`adaptivekv@${budget}`, `snapkv@${budget}`);
     registry.compare(`pyramidkv@${budget}`, `snapkv@${budget}`);
   }
-  for (const id of POLICY_ABLATION_ROWS) {
-    registry.register(policyMethod(id));
-    registry.compare(id, id.replace(',kernel=1', ''));
+  for (const [id, policy] of Object.entries(POLICY_ABLATION_ROWS)) {
+    registry.register(policyMethod(policy, id));
+    registry.compare(id, id.replace('-k1', ''));
   }
-  registry.compare('snapkv@25,kernel=1', 'streamingllm@25');
+  registry.compare('snapkv-k1@25', 'streamingllm@25');
 }
 
