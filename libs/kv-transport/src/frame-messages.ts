@@ -101,6 +101,7 @@ function checkTotal(sizes: number[], declared: number, field: string): void {
   if (total !== declared) throw frameError("mismatch", field, `block sizes add up to ${total} bytes, the frame declares ${declared}`);
 }
 
+/** PUT_RUN / PUT_RUN_SHM metadata: [window offset u48 (shm)], codec, hashes, sizes. */
 export function encodePutRun(m: PutRunMeta): Uint8Array {
   const w = new MetaWriter(64 + m.hashes.length * 20);
   if (m.windowOffset !== undefined) w.u48(m.windowOffset);
@@ -122,6 +123,7 @@ export function decodePutRun(h: FrameHeader, meta: Uint8Array, shm: boolean): Pu
   return { codec, hashes, sizes, durable: (h.flags & FrameFlag.ACK_DURABLE) !== 0, windowOffset };
 }
 
+/** GET_RUN / GET_RUN_SHM metadata: max bytes u32, [window offset and size u48 (shm)], codec, hashes. */
 export function encodeGetRun(m: GetRunMeta): Uint8Array {
   const w = new MetaWriter(64 + m.hashes.length * 16);
   w.u32(m.maxBytes);
@@ -130,6 +132,7 @@ export function encodeGetRun(m: GetRunMeta): Uint8Array {
   return w.finish();
 }
 
+/** GET_RUN (`shm` false) or GET_RUN_SHM metadata; a get carries no payload. */
 export function decodeGetRun(h: FrameHeader, meta: Uint8Array, shm: boolean): GetRunMeta {
   const r = new MetaReader(meta);
   const maxBytes = r.u32("max_bytes");
@@ -140,6 +143,7 @@ export function decodeGetRun(h: FrameHeader, meta: Uint8Array, shm: boolean): Ge
   return { codec, hashes, maxBytes, window };
 }
 
+/** GET_RESULT metadata: per block, its tier (u8) and size (u32). */
 export function encodeGetResult(m: GetResultMeta): Uint8Array {
   const w = new MetaWriter(8 + m.sizes.length * 5);
   for (let i = 0; i < m.sizes.length; i++) w.u8(TIER_CODE[m.tiers[i]]).u32(m.sizes[i]);
@@ -169,6 +173,7 @@ function readError(r: MetaReader): ErrorBody {
   return { code: transportCodeOf(r.str("error.code")), reason: r.str("error.reason"), field: r.str("error.field"), message: r.str("error.message"), retryAfterMs: r.u32("error.retry_after_ms") };
 }
 
+/** PUT_RESULT metadata: per block, created/existing (u8) and tier, or refused (u8 2) and its error. */
 export function encodePutResult(outcomes: BlockPutOutcome[]): Uint8Array {
   const w = new MetaWriter(16 + outcomes.length * 2);
   for (const o of outcomes) {
@@ -178,6 +183,7 @@ export function encodePutResult(outcomes: BlockPutOutcome[]): Uint8Array {
   return w.finish();
 }
 
+/** PUT_RESULT metadata for `h.count` blocks. */
 export function decodePutResult(h: FrameHeader, meta: Uint8Array): BlockPutOutcome[] {
   const r = new MetaReader(meta);
   const out: BlockPutOutcome[] = [];
@@ -191,12 +197,14 @@ export function decodePutResult(h: FrameHeader, meta: Uint8Array): BlockPutOutco
   return out;
 }
 
+/** ERROR metadata: code, reason, field, message (u16-length strings) and retry hint (u32 ms). */
 export function encodeError(e: ErrorBody): Uint8Array {
   const w = new MetaWriter(64 + e.message.length);
   writeError(w, e);
   return w.finish();
 }
 
+/** ERROR metadata; an unknown code becomes INTERNAL. */
 export function decodeError(meta: Uint8Array): ErrorBody {
   const r = new MetaReader(meta);
   const e = readError(r);
@@ -204,10 +212,12 @@ export function decodeError(meta: Uint8Array): ErrorBody {
   return e;
 }
 
+/** SHM_ATTACH metadata: arena file name, arena bytes (u48). */
 export function encodeAttach(m: AttachMeta): Uint8Array {
   return new MetaWriter(32 + m.name.length).str(m.name).u48(m.arenaBytes).finish();
 }
 
+/** SHM_ATTACH metadata. */
 export function decodeAttach(meta: Uint8Array): AttachMeta {
   const r = new MetaReader(meta);
   const m = { name: r.str("arena.name"), arenaBytes: r.u48("arena.bytes") };

@@ -51,6 +51,7 @@ const json = (f: Figure | null | undefined): Record<string, number | null> | nul
     : null;
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** `pnpm bench store [args]`: prints every figure, returns the JSON summary (ratios for 1 MiB, figures per size). */
 export const storeBench: Benchmark = async (args) => {
   const { values } = parseArgs({ args, options: { sizes: { type: "string" }, only: { type: "string" }, "moved-mib": { type: "string" }, "in-flight-mib": { type: "string" }, profile: { type: "string" } } });
   const sizes = values.sizes ? values.sizes.split(",").map(Number) : BLOCK_SIZES;
