@@ -222,6 +222,30 @@ export class BlockTable {
   }
 
   /**
+   * Removes `holder` from occupied slot `i`: 0 if it was not there, 1 if removed and the block
+   * stays, 2 if removed and the block left the table (the slot may hold another block now).
+   */
+  removeHolder(i: number, holder: number): 0 | 1 | 2 {
+    const k = STRIDE * i;
+    const slots = this.slots;
+    const r = slots[k + REST];
+    if (r === NO_REST) {
+      if (slots[k + FIRST] !== holder) return 0;
+      this.deleteSlot(i);
+      return 2;
+    }
+    if (r >= 0) {
+      if (slots[k + FIRST] === holder) slots[k + FIRST] = r;
+      else if (r !== holder) return 0;
+      slots[k + REST] = NO_REST;
+      return 1;
+    }
+    let found = false;
+    this.removeHolders(i, (h) => h === holder, () => (found = true));
+    return found ? 1 : 0;
+  }
+
+  /**
    * Removes the holders of occupied slot `i` that `drop` selects, calling `removed` for each.
    * Returns true when the block lost its last holder and left the table; the slot may then hold
    * another block shifted back into it, so a caller scanning slots looks at `i` again.

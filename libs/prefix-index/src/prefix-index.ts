@@ -143,18 +143,16 @@ export class PrefixIndex {
     const c = this.codecIds.get(codec);
     if (loc === undefined || c === undefined) return;
     const holder = (loc << LOCATION_SHIFT) | (c << CODEC_SHIFT) | t;
-    const drop = (h: number): boolean => h === holder;
-    const removed = (): void => {
-      this.heldEntries[loc] -= 1;
-    };
+    let removed = 0;
     for (let base = 0; base < hashes.length; base += LOOKUP_CHUNK_BLOCKS) {
       const end = Math.min(hashes.length, base + LOOKUP_CHUNK_BLOCKS);
       this.table.touchMany(hashes, base, end);
       for (let i = base; i < end; i++) {
         const slot = this.table.find(hashes[i]);
-        if (slot >= 0) this.table.removeHolders(slot, drop, removed);
+        if (slot >= 0 && this.table.removeHolder(slot, holder) !== 0) removed++;
       }
     }
+    this.heldEntries[loc] -= removed;
     this.releaseIfEmpty(loc);
   }
 

@@ -19,6 +19,17 @@ const WIRE_FIXED32 = 5;
 const TIERS: readonly (Tier | undefined)[] = [undefined, "device", "host", "ssd"];
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
+/** Longest string looked up in the decoded-string cache, and the cache's size (a power of two). */
+const MAX_CACHED_STRING_BYTES = 64;
+const STRING_CACHE_SLOTS = 256;
+const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SLOTS);
+
+/** Whether ASCII string `s` equals the bytes of `buf` from `at`. */
+function sameAscii(s: string, buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== buf[at + i]) return false;
+  return true;
+}
+
 /** Tag 0 or an end-group marker ends a message, as in the generated decoders. */
 const ends = (tag: number): boolean => tag === 0 || (tag & 7) === 4;
 
@@ -58,11 +69,23 @@ class Cursor {
     this.lengthDelimited(end);
     const a = this.start;
     const b = this.pos;
-    // ids and codecs are short ASCII: decode those by hand
-    if (b - a <= 64) {
+    // ids and codecs are short ASCII and repeat from batch to batch: look them up in a small cache
+    if (b - a <= MAX_CACHED_STRING_BYTES) {
+      let h = b - a;
       let ascii = true;
-      for (let i = a; i < b; i++) if (this.buf[i] >= 0x80) ascii = false;
-      if (ascii) return String.fromCharCode.apply(null, this.buf.subarray(a, b) as unknown as number[]);
+      for (let i = a; i < b; i++) {
+        const c = this.buf[i];
+        if (c >= 0x80) ascii = false;
+        h = (Math.imul(h, 31) + c) | 0;
+      }
+      if (ascii) {
+        const slot = h & (STRING_CACHE_SLOTS - 1);
+        const hit = stringCache[slot];
+        if (hit !== undefined && hit.length === b - a && sameAscii(hit, this.buf, a)) return hit;
+        const str = String.fromCharCode.apply(null, this.buf.subarray(a, b) as unknown as number[]);
+        stringCache[slot] = str;
+        return str;
+      }
     }
     return utf8.decode(this.buf.subarray(a, b));
   }
