@@ -67,10 +67,9 @@ export class FastConnection {
     );
   }
 
-  /** Stop reading, let in-flight requests answer, then close. */
+  /** Take no more requests, let in-flight ones answer, then end (the socket keeps reading only to see the client's end). */
   shutdown(): void {
     this.readEnded = true;
-    this.socket.pause();
     this.maybeEnd();
   }
 
@@ -80,7 +79,7 @@ export class FastConnection {
   }
 
   private onData(chunk: Uint8Array): void {
-    if (this.ending) return;
+    if (this.ending || this.readEnded) return; // closing: bytes after the end of service are not requests
     try {
       this.reader.feed(chunk);
     } catch (err) {
@@ -165,8 +164,8 @@ export class FastConnection {
     this.state.deps.log?.warn("fast-path stream refused", { reason, message, remote: this.socket.remoteAddress });
     const body = { code: "INVALID_ARGUMENT" as const, reason, field, message, retryAfterMs: 0 };
     writeFrame(this.socket, { kind: FrameKind.ERROR, flags: 0, requestId: 0, count: 0, payloadBytes: 0 }, encodeError(body));
-    this.socket.pause();
     this.socket.end();
+    this.socket.resume(); // read on (ignoring it) so the client's end closes the socket
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
@@ -183,6 +182,7 @@ export class FastConnection {
     if (this.readEnded && this.inflight === 0 && !this.ending) {
       this.ending = true;
       this.socket.end();
+      this.socket.resume(); // see the client's end even if reading was paused for backpressure
     }
   }
 }
