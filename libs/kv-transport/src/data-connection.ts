@@ -143,7 +143,8 @@ export class DataConnection {
       if (this.aimedDirect) this.reader.advanceDirect(n);
       else this.reader.feed(buf.subarray(0, n));
     } catch (err) {
-      this.fail(err instanceof Error ? err : unavailable("protocol", String(err)));
+      // The store's answers cannot be read: not the caller's fault, and worth another path.
+      this.fail(unavailable("protocol", `unreadable answer from the store: ${err instanceof Error ? err.message : String(err)}`, err));
     }
     return true;
   }

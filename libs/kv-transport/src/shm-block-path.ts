@@ -10,8 +10,8 @@ import { FrameFlag, FrameKind, MAX_RUN_BLOCKS } from "./frame-format.js";
 import { decodeGetResult, decodePutResult, encodeAttach, encodeGetRun, encodePutRun } from "./frame-messages.js";
 import { groupRun, splitBlocks } from "./run-split.js";
 import { DEFAULT_SHM_SLOTS, DEFAULT_SHM_SLOT_BYTES, ShmArena, readAllAt, writeAllAt, type ArenaSlot, type ShmLocation } from "./shm-arena.js";
-import { appendAnswer, assertOneCodec, checkedOutcomes, failedResults } from "./tcp-block-path.js";
-import { TransportError } from "./transport-error.js";
+import { answerOf, appendAnswer, assertOneCodec, checkedOutcomes, failedResults } from "./tcp-block-path.js";
+import { TransportError, unavailable } from "./transport-error.js";
 
 /** How long attaching an arena may take. */
 export const SHM_ATTACH_TIMEOUT_MS = 5_000;
@@ -75,9 +75,9 @@ export class ShmBlockPath implements BlockPath {
         clean = false;
         const f = await this.conn.request(FrameKind.GET_RUN_SHM, 0, asked.length, meta, [], opts.deadline).catch(answeredOrNot((a) => (clean = a)));
         clean = true;
-        const res = decodeGetResult(f.header, f.meta, true);
+        const res = answerOf(() => decodeGetResult(f.header, f.meta, true));
         const total = res.sizes.reduce((a, b) => a + b, 0);
-        if (total > slot.bytes) throw new TransportError("INTERNAL", "protocol", "sizes", `the store wrote ${total} bytes into a ${slot.bytes}-byte slot`);
+        if (total > slot.bytes) throw unavailable("protocol", `the store wrote ${total} bytes into a ${slot.bytes}-byte slot`);
         const buf = Buffer.allocUnsafeSlow(total);
         await readAllAt(this.arena.fh, [buf], slot.offset);
         if (!appendAnswer(run, asked, codec, splitBlocks(buf, res.sizes), res.limited)) break;
@@ -104,7 +104,7 @@ export class ShmBlockPath implements BlockPath {
           const meta = encodePutRun({ codec, hashes: part.map((p) => p.hash), sizes: part.map((p) => p.bytes.length), durable: ack === "durable", windowOffset: slot.offset });
           const f = await this.conn.request(FrameKind.PUT_RUN_SHM, flags, part.length, meta, [], opts.deadline).catch(answeredOrNot((a) => (answered = a)));
           answered = true;
-          return checkedOutcomes(decodePutResult(f.header, f.meta), part.length);
+          return answerOf(() => checkedOutcomes(decodePutResult(f.header, f.meta), part.length));
         } catch (err) {
           if (err instanceof TransportError && err.code !== "UNAVAILABLE" && err.code !== "CANCELLED" && err.code !== "INTERNAL") return failedResults(part.length, err);
           throw err;

@@ -8,7 +8,16 @@ import { DataConnection, type FastEndpoint } from "./data-connection.js";
 import { FrameFlag, FrameKind, MAX_FRAME_PAYLOAD_BYTES, MAX_RUN_BLOCKS } from "./frame-format.js";
 import { decodeGetResult, decodePutResult, encodeGetRun, encodePutRun, type BlockPutOutcome } from "./frame-messages.js";
 import { groupRun, splitBlocks } from "./run-split.js";
-import { TransportError } from "./transport-error.js";
+import { TransportError, unavailable } from "./transport-error.js";
+
+/** Decode an answer; one that does not decode is the store's fault: UNAVAILABLE (another path may do). */
+export function answerOf<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    throw unavailable("protocol", `unreadable answer from the store: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
 
 /** What a put outcome means to the caller. */
 export function putResultOf(o: BlockPutOutcome): BlockPutResult {
@@ -67,7 +76,7 @@ export class TcpBlockPath implements BlockPath {
     while (from < hashes.length) {
       const asked = hashes.slice(from, from + MAX_RUN_BLOCKS);
       const f = await this.conn.request(FrameKind.GET_RUN, 0, asked.length, encodeGetRun({ codec, hashes: asked, maxBytes: 0 }), [], opts.deadline);
-      const res = decodeGetResult(f.header, f.meta, false);
+      const res = answerOf(() => decodeGetResult(f.header, f.meta, false));
       const blocks = f.payload.length === 0 ? [] : splitBlocks(f.payload[0], res.sizes);
       if (!appendAnswer(run, asked, codec, blocks, res.limited)) break;
       from += blocks.length;
@@ -86,7 +95,7 @@ export class TcpBlockPath implements BlockPath {
         const meta = encodePutRun({ codec, hashes: part.map((p) => p.hash), sizes: part.map((p) => p.bytes.length), durable: ack === "durable" });
         try {
           const f = await this.conn.request(FrameKind.PUT_RUN, flags, part.length, meta, part.map((p) => p.bytes), opts.deadline);
-          return checkedOutcomes(decodePutResult(f.header, f.meta), part.length);
+          return answerOf(() => checkedOutcomes(decodePutResult(f.header, f.meta), part.length));
         } catch (err) {
           if (err instanceof TransportError && err.code !== "UNAVAILABLE" && err.code !== "CANCELLED") return failedResults(part.length, err);
           throw err;

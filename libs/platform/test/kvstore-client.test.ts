@@ -111,6 +111,24 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
     await proxy.close();
   });
 
+  it("TCP fast path: a flipped byte in an answer's header is the store's fault: the call goes on over gRPC", async () => {
+    const chain = [makeBlock(61), makeBlock(62)];
+    const writer = new KvStoreClient(store.endpoint);
+    await writer.putRun(chain);
+    await writer.close();
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", 13); // the answer's count
+    const reasons: string[] = [];
+    const client = new KvStoreClient(store.endpoint, { dataPaths: ["tcp", "grpc"], fastEndpoint: proxy.endpoint, onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const run = await client.getRun(chain.map(hashOf), "fp32");
+    expect(proxy.flipped).toBe(true);
+    expect([run.blocks.length, run.corrupt]).toEqual([2, 0]);
+    expect(run.blocks.every((b, i) => same(b, chain[i]))).toBe(true);
+    expect(client.stats().path).toBe("grpc");
+    expect(reasons[0]).toMatch(/^tcp: connection lost during get: .*header checksum/);
+    await client.close();
+    await proxy.close();
+  });
+
   it("gRPC path: a byte flipped inside a streamed block ends the run there and is counted", async () => {
     const chain = [makeBlock(41, 10), makeBlock(42)];
     const writer = new KvStoreClient(store.endpoint, { dataPaths: ["grpc"] });
