@@ -17,10 +17,13 @@ const MAX_LOAD_FACTOR = 0.7;
 const MIN_LOAD_FACTOR = 0.15;
 const EMPTY = -1;
 const NO_REST = -1;
-/** Words per slot: key 0..3, first holder 4, rest 5. */
-const STRIDE = 6;
-const FIRST = 4;
-const REST = 5;
+/** Words per slot: key 0..3, first holder 4, rest 5 (exported for PrefixIndex's match walk). */
+export const SLOT_WORDS = 6;
+export const SLOT_FIRST = 4;
+export const SLOT_REST = 5;
+const STRIDE = SLOT_WORDS;
+const FIRST = SLOT_FIRST;
+const REST = SLOT_REST;
 
 /** Reads the 4 little-endian words of a 16-byte hash starting at `off`. */
 function word(h: Uint8Array, off: number): number {
@@ -54,6 +57,19 @@ export class BlockTable {
   /** Number of slots (occupied or not); slot ids are in [0, capacity). */
   get capacity(): number {
     return this.mask + 1;
+  }
+
+  /**
+   * The slot words themselves, for a read-only walk (PrefixIndex.match): slot i's first holder is
+   * at `i * SLOT_WORDS + SLOT_FIRST`, its rest at `+ SLOT_REST` (see the header). Replaced on resize.
+   */
+  get slotWords(): Int32Array {
+    return this.slots;
+  }
+
+  /** The overflow list a rest value <= -2 refers to (every holder after the first). */
+  overflowOf(rest: number): readonly number[] {
+    return this.overflow[-rest - 2]!;
   }
 
   /** Bytes of typed-array storage (overflow lists not included). */

@@ -10,7 +10,7 @@
 // instead of keeping a per-location reverse set, which cost more than the table itself.
 import { randomInt } from "node:crypto";
 import { assertBlockHash, BLOCK_HASH_BYTES, type BlockHash } from "./block-hash.js";
-import { BlockTable } from "./block-table.js";
+import { BlockTable, SLOT_FIRST, SLOT_REST, SLOT_WORDS } from "./block-table.js";
 import { PrefixIndexError } from "./errors.js";
 import type { LocationMatch } from "./location-match.js";
 import { TIERS, type Tier } from "./tier.js";
@@ -38,8 +38,8 @@ const TIER_MASK = 0b11;
 const CODEC_SHIFT = 2;
 const CODEC_MASK = MAX_INDEXED_CODECS - 1;
 const LOCATION_SHIFT = 10;
-const DEVICE_BIT = 1 << 0;
-const DEVICE_OR_HOST_BITS = (1 << 0) | (1 << 1);
+const TIER_DEVICE = 0;
+const TIER_HOST = 1;
 
 const holderLocation = (h: number): number => h >>> LOCATION_SHIFT;
 /** match() keeps one run state per (location, codec lane): index = location << LANE_BITS | lane. */
@@ -93,9 +93,7 @@ export class PrefixIndex {
   private runDevice: Int32Array = new Int32Array(16 << LANE_BITS);
   private runHost: Int32Array = new Int32Array(16 << LANE_BITS);
   private runAny: Int32Array = new Int32Array(16 << LANE_BITS);
-  private tierBits: Int32Array = new Int32Array(16 << LANE_BITS);
   private stamp: Int32Array = new Int32Array(16 << LANE_BITS);
-  private touched: Int32Array = new Int32Array(16 << LANE_BITS);
   private started: Int32Array = new Int32Array(16 << LANE_BITS);
   private readonly laneCodecs = new Int32Array(MAX_MATCH_CODECS);
   /** Per codec id, the bit set of match lanes counting it (set for the duration of one match). */
@@ -292,75 +290,73 @@ export class PrefixIndex {
    * and returns n.
    */
   private runs(hashes: readonly BlockHash[], nLanes: number): number {
-    const { runDevice, runHost, runAny, tierBits, stamp, touched, started, laneCodecs, laneMask, chunkSlots } = this;
+    const { laneCodecs, laneMask } = this;
     const anyCodec = laneCodecs[0] < 0;
     if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[laneCodecs[lane]] |= 1 << lane;
+    let epoch = this.epoch + 1;
+    if (epoch > 0x7fffffff) {
+      this.stamp.fill(0);
+      epoch = 1;
+    }
+    this.epoch = epoch;
     try {
-      return this.walk(hashes, anyCodec, runDevice, runHost, runAny, tierBits, stamp, touched, started, laneMask, chunkSlots);
+      return this.walk(hashes, anyCodec, epoch);
     } finally {
       if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[laneCodecs[lane]] = 0;
     }
   }
 
-  private walk(
-    hashes: readonly BlockHash[],
-    anyCodec: boolean,
-    runDevice: Int32Array,
-    runHost: Int32Array,
-    runAny: Int32Array,
-    tierBits: Int32Array,
-    stamp: Int32Array,
-    touched: Int32Array,
-    started: Int32Array,
-    laneMask: Int32Array,
-    chunkSlots: Int32Array,
-  ): number {
-    const table = this.table;
-    let epoch = this.epoch + 1;
-    if (epoch > 0x7fffffff) {
-      stamp.fill(0);
-      epoch = 1;
-    }
-    this.epoch = epoch;
+  /**
+   * One pass over the chain. A (location, lane) state is running at block i while
+   * `runAny === i`; a holder of block i advances it to i + 1 and, by its tier, the device and
+   * device-or-host runs if they were still alive. Stops at the first block no state advanced on.
+   */
+  private walk(hashes: readonly BlockHash[], anyCodec: boolean, epoch: number): number {
+    const { table, runDevice, runHost, runAny, stamp, started, laneMask, chunkSlots } = this;
+    const slots = table.slotWords;
     let nStarted = 0;
+    // one holder h of block i: returns 1 when it moved a state from i to i + 1
+    const visit = (h: number, i: number): number => {
+      let moved = 0;
+      let lanes = anyCodec ? 1 : laneMask[(h >>> CODEC_SHIFT) & CODEC_MASK];
+      const locBase = holderLocation(h) << LANE_BITS;
+      const tier = h & TIER_MASK;
+      for (let lane = 0; lanes !== 0; lane++, lanes >>>= 1) {
+        if ((lanes & 1) === 0) continue;
+        const idx = locBase | lane;
+        if (stamp[idx] !== epoch) {
+          if (i !== 0) continue; // did not hold an earlier block of the chain
+          stamp[idx] = epoch;
+          runDevice[idx] = 0;
+          runHost[idx] = 0;
+          runAny[idx] = 0;
+          started[nStarted++] = idx;
+        }
+        const any = runAny[idx];
+        if (any === i) {
+          runAny[idx] = i + 1;
+          moved = 1;
+        } else if (any !== i + 1) continue; // its run already ended
+        if (tier === TIER_DEVICE && runDevice[idx] === i) runDevice[idx] = i + 1;
+        if (tier <= TIER_HOST && runHost[idx] === i) runHost[idx] = i + 1;
+      }
+      return moved;
+    };
     for (let base = 0; base < hashes.length; base += LOOKUP_CHUNK_BLOCKS) {
       const end = Math.min(hashes.length, base + LOOKUP_CHUNK_BLOCKS);
       table.findMany(hashes, base, end, chunkSlots);
       for (let i = base; i < end; i++) {
         const slot = chunkSlots[i - base];
         if (slot < 0) return nStarted;
-        let nTouched = 0;
-        const count = table.holderCount(slot);
-        for (let j = 0; j < count; j++) {
-          const h = table.holderAt(slot, j);
-          // lanes taking this holder: lane 0 alone when any codec counts, else by its codec
-          let lanes = anyCodec ? 1 : laneMask[(h >>> CODEC_SHIFT) & CODEC_MASK];
-          const locBase = holderLocation(h) << LANE_BITS;
-          for (let lane = 0; lanes !== 0; lane++, lanes >>>= 1) {
-            if ((lanes & 1) === 0) continue;
-            const idx = locBase | lane;
-            if (stamp[idx] !== epoch) {
-              if (i !== 0) continue; // did not hold an earlier block of the chain
-              stamp[idx] = epoch;
-              runDevice[idx] = 0;
-              runHost[idx] = 0;
-              runAny[idx] = 0;
-              tierBits[idx] = 0;
-              started[nStarted++] = idx;
-            } else if (runAny[idx] !== i) continue; // its run already ended
-            if (tierBits[idx] === 0) touched[nTouched++] = idx;
-            tierBits[idx] |= 1 << (h & TIER_MASK);
-          }
+        const w = slot * SLOT_WORDS;
+        let moved = visit(slots[w + SLOT_FIRST], i);
+        const rest = slots[w + SLOT_REST];
+        if (rest >= 0) moved |= visit(rest, i);
+        else if (rest < -1) {
+          const list = table.overflowOf(rest);
+          for (let j = 0; j < list.length; j++) moved |= visit(list[j], i);
         }
-        if (nTouched === 0) return nStarted;
-        for (let k = 0; k < nTouched; k++) {
-          const idx = touched[k];
-          const bits = tierBits[idx];
-          if (runDevice[idx] === i && (bits & DEVICE_BIT) !== 0) runDevice[idx] = i + 1;
-          if (runHost[idx] === i && (bits & DEVICE_OR_HOST_BITS) !== 0) runHost[idx] = i + 1;
-          runAny[idx] = i + 1;
-          tierBits[idx] = 0;
-        }
+        if (moved === 0) return nStarted;
       }
     }
     return nStarted;
@@ -405,9 +401,7 @@ export class PrefixIndex {
     this.runDevice = grow(this.runDevice, i32, lanes);
     this.runHost = grow(this.runHost, i32, lanes);
     this.runAny = grow(this.runAny, i32, lanes);
-    this.tierBits = grow(this.tierBits, i32, lanes);
     this.stamp = grow(this.stamp, i32, lanes);
-    this.touched = grow(this.touched, i32, lanes);
     this.started = grow(this.started, i32, lanes);
   }
 
