@@ -6,7 +6,7 @@ export { TextStream, END_TOKENS } from "./text-stream.js";
 export type { TextStep } from "./text-stream.js";
 export { cachedPrefill, openReserved, reusableBlocks, emptyTally } from "./cached-prefill.js";
 export type { PrefillOutcome, TierTally } from "./cached-prefill.js";
-export { writeHandoff, loadHandoff, putBlocks, tailHashOf, PUT_CONCURRENCY } from "./kv-handoff.js";
+export { writeHandoff, loadHandoff, putBlocks, tailHashOf } from "./kv-handoff.js";
 export type { HandoffBlocks, HandoffLoad } from "./kv-handoff.js";
 export {
   writeSelection, loadSelection, selectionKey, selectionToWire, selectionFromWire, hasPolicy, handsOffSparse, policyReusableBlocks,

@@ -6,8 +6,6 @@ import { chainNext } from "@kvtier/prefix-index";
 import type { EngineHost } from "@kvtier/tensor";
 import type { PrefillOutcome } from "./cached-prefill.js";
 
-/** Blocks written to the store in one batch of concurrent puts. */
-export const PUT_CONCURRENCY = 4;
 
 /** What the prefill worker tells the decode worker about the blocks. */
 export interface HandoffBlocks {
