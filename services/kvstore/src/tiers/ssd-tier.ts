@@ -57,6 +57,8 @@ export class SsdTier implements TierStore {
   /** Ids deleted while their write was in flight: the file goes once written. */
   private readonly cancelled = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Unlinks in flight by file path: a new write of the same block waits for its old file's unlink. */
+  private readonly unlinking = new Map<string, Promise<void>>();
   private readonly listeners: EvictionListener[] = [];
   private used = 0;
   private reserved = 0;
@@ -205,6 +207,8 @@ export class SsdTier implements TierStore {
     const entry: Entry = { key, parent: meta.parent, totalBytes: size, checksum: meta.checksum >>> 0, file: "", durable: meta.durable };
     entry.file = `${this.layout.blocks}/${blockFileName(entry)}`;
     this.reserved += size;
+    // a delete of the same block may still be unlinking this very name: renaming first would lose the new file
+    await this.unlinking.get(entry.file);
     try {
       await writeFileTwoPhase(this.layout.tmp, entry.file, bytes, { syncDir: meta.durable ? this.layout.blocks : undefined });
     } catch (err) {
@@ -253,9 +257,15 @@ export class SsdTier implements TierStore {
   }
 
   private unlink(file: string): void {
-    const p = fsp.rm(file, { force: true }).catch((err: unknown) => this.onError(err, `unlink ${file}`));
+    const p: Promise<void> = fsp
+      .rm(file, { force: true })
+      .catch((err: unknown) => this.onError(err, `unlink ${file}`))
+      .finally(() => {
+        this.background.delete(p);
+        if (this.unlinking.get(file) === p) this.unlinking.delete(file);
+      });
     this.background.add(p);
-    void p.finally(() => this.background.delete(p));
+    this.unlinking.set(file, p);
   }
 }
 
