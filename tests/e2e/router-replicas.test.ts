@@ -109,20 +109,25 @@ describe("router replicas", () => {
     expect(await scrape(port, "kvtier_router_decision_seconds_count")).toBeGreaterThan(0);
   });
 
-  it("a session sticks to its decode worker, across replicas", async () => {
+  it("a session sticks to its decode worker, across replicas, where load alone would go elsewhere", async () => {
     const live = stack.processes.filter((p) => p.service === "router" && p.name !== "router-2");
-    const seen = new Set<string>();
-    for (let i = 0; i < 4; i++) {
-      const via = live[i % live.length];
-      const r = await generate(client(`127.0.0.1:${via.port}`), request(prompt(40 + i), 2, { sessionId: "conversation-1" }), KEY);
-      seen.add(r.usage.decodeWorker);
-      await new Promise((r) => setTimeout(r, 600)); // the placement reaches the other replica with its next share
-    }
-    expect(seen.size).toBe(1);
-    // without a session, idle workers alternate (ties go to the least recent work)
-    const spread = new Set<string>();
-    for (let i = 0; i < 4; i++) spread.add((await generate(client(stack.routerAddress), request(prompt(60 + i), 2), KEY)).usage.decodeWorker);
-    expect(spread.size).toBe(2);
+    const via = (i: number): KvTierServiceClient => client(`127.0.0.1:${live[i % live.length].port}`);
+    const first = await generate(via(0), request(prompt(40), 2, { sessionId: "conversation-1" }), KEY);
+    const home = first.usage.decodeWorker;
+    await new Promise((r) => setTimeout(r, 600)); // the placement reaches the other replica with its next share
+    // a long request of the session keeps its worker busy: ~28 decode blocks, 112 tokens of load at
+    // decodeLoad 0.25, less than the 512-token affinity
+    let longEnded = false;
+    const long = generate(client(stack.routerAddress), request(prompt(41), 400, { sessionId: "conversation-1" }), KEY).finally(() => (longEnded = true));
+    await new Promise((r) => setTimeout(r, 100));
+    const sticky = await generate(via(1), request(prompt(42), 2, { sessionId: "conversation-1" }), KEY);
+    const loose = await generate(client(stack.routerAddress), request(prompt(43), 2), KEY);
+    const overlapped = !longEnded;
+    const longDone = await long;
+    expect(overlapped).toBe(true); // the long request was still running during the two above
+    expect(longDone.usage.decodeWorker).toBe(home);
+    expect(sticky.usage.decodeWorker).toBe(home);
+    expect(loose.usage.decodeWorker).not.toBe(home); // the control: without the session, load decides
   });
 
   it("a worker that stops heartbeating leaves every replica's index", async () => {

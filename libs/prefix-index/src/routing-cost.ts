@@ -16,11 +16,12 @@ export interface WorkerLoad {
   /** KV pool size, in blocks. */
   capacityBlocks: number;
   /**
-   * Prefill tokens sent to the worker recently (exponentially decayed). Breaks ties only: when
-   * scores are equal (typically idle workers and an uncached prompt), the worker given the least
-   * recent work wins, which spreads new prefixes evenly over the pool's caches. @default 0
+   * Tokens of work sent to the worker recently, exponentially decayed (prefill tokens; for a
+   * decode worker, also the tokens of the requests it admitted). Breaks ties only: when scores
+   * are equal (typically idle workers and an uncached prompt), the worker given the least recent
+   * work wins, which spreads new prefixes evenly over the pool's caches. @default 0
    */
-  recentPrefillTokens?: number;
+  recentWorkTokens?: number;
 }
 
 /** Weights of the routing score. Every term is in tokens of prefill work. */
@@ -136,7 +137,7 @@ const EMPTY_MATCH: LocationMatch = Object.freeze(emptyMatch());
  * worker can load: for a worker, pass {@link mergeMatches} of its own device-pool match and its
  * node kvstore's match. score = cached value (tokens saved, weighted by the fastest tier holding
  * them) − load cost (queued prefill tokens + resident decode tokens, weighted) + session affinity.
- * Temperature 0 returns the highest score; ties go to the least `recentPrefillTokens`, then the
+ * Temperature 0 returns the highest score; ties go to the least `recentWorkTokens`, then the
  * smallest workerId, whatever the candidate order. Temperature T > 0 samples with probability
  * ∝ exp(normalised score / T), scores normalised to [0, 1] over the candidates (so T is relative
  * to their spread: at T = 1 the best is e times likelier than the worst), candidates taken in
@@ -174,8 +175,8 @@ export function chooseWorker(
     assertNonNegative(c.queuedPrefillTokens, `candidates[${i}].queuedPrefillTokens`);
     assertNonNegative(c.activeDecodeBlocks, `candidates[${i}].activeDecodeBlocks`);
     assertNonNegative(c.capacityBlocks, `candidates[${i}].capacityBlocks`);
-    const recent = c.recentPrefillTokens ?? 0;
-    assertNonNegative(recent, `candidates[${i}].recentPrefillTokens`);
+    const recent = c.recentWorkTokens ?? 0;
+    assertNonNegative(recent, `candidates[${i}].recentWorkTokens`);
     const s = scoreWorker(c, matches.get(c.workerId), promptTokens, blockSize, weights, options.sessionWorkerId);
     if (s === null) continue;
     scored?.push(s);

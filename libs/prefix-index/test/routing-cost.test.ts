@@ -62,9 +62,9 @@ describe("chooseWorker (temperature 0)", () => {
   });
 
   it("breaks ties by the least recent prefill work before the id", () => {
-    const a = { ...idle("a"), recentPrefillTokens: 500 };
-    const b = { ...idle("b"), recentPrefillTokens: 100 };
-    const c = { ...idle("c"), recentPrefillTokens: 100 };
+    const a = { ...idle("a"), recentWorkTokens: 500 };
+    const b = { ...idle("b"), recentWorkTokens: 100 };
+    const c = { ...idle("c"), recentWorkTokens: 100 };
     expect(chooseWorker([a, b, c], new Map(), 16, BS, greedy)!.workerId).toBe("b");
     expect(chooseWorker([c, a, b], new Map(), 16, BS, greedy)!.workerId).toBe("b");
     // recent work never outweighs a score difference
@@ -170,9 +170,9 @@ describe("chooseWorker input checks", () => {
       "INVALID_ARGUMENT",
       "weights.sessionAffinity",
     ]);
-    expect(codeAndField(() => chooseWorker([{ ...idle("a"), recentPrefillTokens: Infinity }], new Map(), 16, BS, greedy))).toEqual([
+    expect(codeAndField(() => chooseWorker([{ ...idle("a"), recentWorkTokens: Infinity }], new Map(), 16, BS, greedy))).toEqual([
       "INVALID_ARGUMENT",
-      "candidates[0].recentPrefillTokens",
+      "candidates[0].recentWorkTokens",
     ]);
   });
 });

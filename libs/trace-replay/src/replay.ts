@@ -118,7 +118,7 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
   const meter = new LoadImbalanceMeter(n);
   const weights = options.weights ?? DEFAULT_ROUTING_WEIGHTS;
   const rng = seededRandom(options.seed ?? 1);
-  const loads: WorkerLoad[] = workers.map((w) => ({ workerId: w.id, role: "prefill", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks, recentPrefillTokens: 0 }));
+  const loads: WorkerLoad[] = workers.map((w) => ({ workerId: w.id, role: "prefill", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks, recentWorkTokens: 0 }));
   const noMatches = new Map<string, LocationMatch>();
   let hitTokens = 0;
   let inputTokens = 0;
@@ -130,7 +130,7 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
     queue.advance(tS);
     for (let w = 0; w < n; w++) {
       loads[w].queuedPrefillTokens = queue.queuedTokens(w);
-      loads[w].recentPrefillTokens = queue.recentTokens(w);
+      loads[w].recentWorkTokens = queue.recentTokens(w);
     }
     let chosen: number;
     let matches: Map<string, LocationMatch> | undefined;

@@ -1,13 +1,14 @@
 // This replica's own account of the work it sent to each worker and has not seen finish
-// (workers' load reports lag behind it), plus the prefill work it sent recently, decayed, which
-// breaks routing ties. Shared with the other replicas by router-peers.ts.
+// (workers' load reports lag behind it), plus the work it sent recently (prefill tokens, and the
+// tokens of requests a decode worker admitted), decayed, which breaks routing ties. Shared with
+// the other replicas by router-peers.ts.
 
 /** One worker's share of this replica's in-flight work. */
 export interface WorkerShare {
   workerId: string;
   prefillTokens: number;
   decodeBlocks: number;
-  recentPrefillTokens: number;
+  recentWorkTokens: number;
 }
 
 interface Recent {
@@ -36,6 +37,13 @@ export class LoadLedger {
     }
   }
 
+  /** `tokens` of work just sent to `workerId` that is not prefill it queues (a request it admitted to decode). */
+  noteWork(workerId: string, tokens: number): void {
+    if (tokens <= 0) return;
+    const t = this.now();
+    this.recent.set(workerId, { tokens: this.recentOf(workerId, t) + tokens, atMs: t });
+  }
+
   /** `blocks` (negative to release) of decode KV held on `workerId`. */
   addDecode(workerId: string, blocks: number): void {
     bump(this.decode, workerId, blocks);
@@ -49,8 +57,8 @@ export class LoadLedger {
     return this.decode.get(workerId) ?? 0;
   }
 
-  /** Prefill tokens sent to `workerId`, each decayed by exp(-age / tau). */
-  recentPrefillTokens(workerId: string): number {
+  /** Work sent to `workerId` (tokens), each decayed by exp(-age / tau). */
+  recentWorkTokens(workerId: string): number {
     return this.recentOf(workerId, this.now());
   }
 
@@ -62,7 +70,7 @@ export class LoadLedger {
     for (const id of ids) {
       const recent = this.recentOf(id, t);
       if (recent < 1) this.recent.delete(id);
-      out.push({ workerId: id, prefillTokens: this.prefillTokens(id), decodeBlocks: this.decodeBlocks(id), recentPrefillTokens: recent });
+      out.push({ workerId: id, prefillTokens: this.prefillTokens(id), decodeBlocks: this.decodeBlocks(id), recentWorkTokens: recent });
     }
     return out;
   }

@@ -15,10 +15,10 @@ interface PeerState {
 export interface PeerTotal {
   prefillTokens: number;
   decodeBlocks: number;
-  recentPrefillTokens: number;
+  recentWorkTokens: number;
 }
 
-const NONE: PeerTotal = Object.freeze({ prefillTokens: 0, decodeBlocks: 0, recentPrefillTokens: 0 });
+const NONE: PeerTotal = Object.freeze({ prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 });
 
 /** The latest share of every live peer, summed per worker (sums kept ready: routing reads them per request). */
 export class PeerLoads {
@@ -64,10 +64,10 @@ export class PeerLoads {
       }
       validUntil = Math.min(validUntil, p.receivedMs + keepMs);
       for (const s of p.shares) {
-        const t = totals.get(s.workerId) ?? { prefillTokens: 0, decodeBlocks: 0, recentPrefillTokens: 0 };
+        const t = totals.get(s.workerId) ?? { prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
         t.prefillTokens += s.prefillTokens;
         t.decodeBlocks += s.decodeBlocks;
-        t.recentPrefillTokens += s.recentPrefillTokens;
+        t.recentWorkTokens += s.recentWorkTokens;
         totals.set(s.workerId, t);
       }
     }

@@ -37,7 +37,7 @@ export function workerLoad(w: LiveWorker, ledger: LoadLedger, peers: PeerLoads):
     queuedPrefillTokens: Math.max(w.load?.queuedPrefillTokens ?? 0, ledger.prefillTokens(id) + p.prefillTokens),
     activeDecodeBlocks: Math.max(w.load?.activeDecodeBlocks ?? 0, ledger.decodeBlocks(id) + p.decodeBlocks),
     capacityBlocks: w.info.capacityBlocks,
-    recentPrefillTokens: ledger.recentPrefillTokens(id) + p.recentPrefillTokens,
+    recentWorkTokens: ledger.recentWorkTokens(id) + p.recentWorkTokens,
   };
 }
 

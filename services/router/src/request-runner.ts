@@ -149,6 +149,7 @@ export class RequestRunner {
     const uncached = tokens.length - pl.chosenCachedTokens;
     const decodeBlocks = Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize);
     this.d.ledger.addDecode(pl.decode.info.workerId, decodeBlocks);
+    this.d.ledger.noteWork(pl.decode.info.workerId, tokens.length + params.maxTokens);
     this.d.ledger.addPrefill(pl.prefill.info.workerId, uncached);
     metrics.disaggregated.inc({ mode: pl.disaggregated ? "disaggregated" : "local" });
     metrics.prefixTokens.inc({ kind: "available" }, pl.bestCachedTokens);

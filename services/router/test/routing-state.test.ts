@@ -50,17 +50,17 @@ describe("LoadLedger and PeerLoads", () => {
     ledger.addPrefill("w1", 300);
     ledger.addDecode("w1", 4);
     c.advance(1000);
-    expect(ledger.recentPrefillTokens("w1")).toBeCloseTo(300 * Math.exp(-1), 9);
+    expect(ledger.recentWorkTokens("w1")).toBeCloseTo(300 * Math.exp(-1), 9);
     ledger.addPrefill("w1", -300);
     expect(ledger.prefillTokens("w1")).toBe(0);
-    expect(ledger.shares()).toEqual([{ workerId: "w1", prefillTokens: 0, decodeBlocks: 4, recentPrefillTokens: expect.closeTo(300 * Math.exp(-1), 6) }]);
+    expect(ledger.shares()).toEqual([{ workerId: "w1", prefillTokens: 0, decodeBlocks: 4, recentWorkTokens: expect.closeTo(300 * Math.exp(-1), 6) }]);
 
     const peers = new PeerLoads(100, c.now);
-    peers.update("r2", [{ workerId: "w1", prefillTokens: 50, decodeBlocks: 1, recentPrefillTokens: 10 }]);
-    peers.update("r3", [{ workerId: "w1", prefillTokens: 25, decodeBlocks: 2, recentPrefillTokens: 5 }]);
-    expect(peers.total("w1")).toEqual({ prefillTokens: 75, decodeBlocks: 3, recentPrefillTokens: 15 });
+    peers.update("r2", [{ workerId: "w1", prefillTokens: 50, decodeBlocks: 1, recentWorkTokens: 10 }]);
+    peers.update("r3", [{ workerId: "w1", prefillTokens: 25, decodeBlocks: 2, recentWorkTokens: 5 }]);
+    expect(peers.total("w1")).toEqual({ prefillTokens: 75, decodeBlocks: 3, recentWorkTokens: 15 });
     c.advance(PEER_SHARE_PERIODS_KEPT * 100 + 1);
-    peers.update("r3", [{ workerId: "w1", prefillTokens: 5, decodeBlocks: 0, recentPrefillTokens: 0 }]);
+    peers.update("r3", [{ workerId: "w1", prefillTokens: 5, decodeBlocks: 0, recentWorkTokens: 0 }]);
     expect(peers.liveIds()).toEqual(["r3"]);
     expect(peers.total("w1").prefillTokens).toBe(5);
   });
@@ -106,7 +106,7 @@ describe("place", () => {
   it("lets a peer's in-flight work steer the choice, and a session pull ties its way", () => {
     const ws = [worker("d1", "decode"), worker("d2", "decode")];
     expect(place(ws, new Map(), 16, 3, loadOf, opts)!.decode.info.workerId).toBe("d1");
-    peers.update("r2", [{ workerId: "d1", prefillTokens: 0, decodeBlocks: 10, recentPrefillTokens: 0 }]);
+    peers.update("r2", [{ workerId: "d1", prefillTokens: 0, decodeBlocks: 10, recentWorkTokens: 0 }]);
     expect(place(ws, new Map(), 16, 3, loadOf, opts)!.decode.info.workerId).toBe("d2");
     peers.update("r2", []);
     expect(place(ws, new Map(), 16, 3, loadOf, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe("d2");

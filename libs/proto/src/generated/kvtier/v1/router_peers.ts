@@ -18,8 +18,8 @@ export interface WorkerLoadShare {
   prefillTokens: number;
   /** KV blocks of this replica's requests running on the worker */
   decodeBlocks: number;
-  /** prefill tokens sent recently, exponentially decayed */
-  recentPrefillTokens: number;
+  /** tokens of work sent recently (prefill, and admitted requests), decayed */
+  recentWorkTokens: number;
 }
 
 /** The last workers of one session (tenant-scoped), placed since the previous share. */
@@ -40,7 +40,7 @@ export interface RouterLoadShare {
 }
 
 function createBaseWorkerLoadShare(): WorkerLoadShare {
-  return { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentPrefillTokens: 0 };
+  return { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
 }
 
 export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
@@ -54,8 +54,8 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
     if (message.decodeBlocks !== 0) {
       writer.uint32(24).uint32(message.decodeBlocks);
     }
-    if (message.recentPrefillTokens !== 0) {
-      writer.uint32(33).double(message.recentPrefillTokens);
+    if (message.recentWorkTokens !== 0) {
+      writer.uint32(33).double(message.recentWorkTokens);
     }
     return writer;
   },
@@ -102,7 +102,7 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
               break;
             }
 
-            message.recentPrefillTokens = reader.double();
+            message.recentWorkTokens = reader.double();
             continue;
           }
         }
@@ -134,10 +134,10 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
         : isSet(object.decode_blocks)
         ? globalThis.Number(object.decode_blocks)
         : 0,
-      recentPrefillTokens: isSet(object.recentPrefillTokens)
-        ? globalThis.Number(object.recentPrefillTokens)
-        : isSet(object.recent_prefill_tokens)
-        ? globalThis.Number(object.recent_prefill_tokens)
+      recentWorkTokens: isSet(object.recentWorkTokens)
+        ? globalThis.Number(object.recentWorkTokens)
+        : isSet(object.recent_work_tokens)
+        ? globalThis.Number(object.recent_work_tokens)
         : 0,
     };
   },
@@ -153,8 +153,8 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
     if (message.decodeBlocks !== 0) {
       obj.decodeBlocks = Math.round(message.decodeBlocks);
     }
-    if (message.recentPrefillTokens !== 0) {
-      obj.recentPrefillTokens = floatToJson(message.recentPrefillTokens);
+    if (message.recentWorkTokens !== 0) {
+      obj.recentWorkTokens = floatToJson(message.recentWorkTokens);
     }
     return obj;
   },
@@ -167,7 +167,7 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
     message.workerId = object.workerId ?? "";
     message.prefillTokens = object.prefillTokens ?? 0;
     message.decodeBlocks = object.decodeBlocks ?? 0;
-    message.recentPrefillTokens = object.recentPrefillTokens ?? 0;
+    message.recentWorkTokens = object.recentWorkTokens ?? 0;
     return message;
   },
 };
