@@ -30,7 +30,7 @@ export interface RoutingConfig {
    * KVTIER_ROUTING_SESSION_AFFINITY_TOKENS (512), KVTIER_ROUTING_TEMPERATURE (0).
    */
   weights: RoutingWeights;
-  /** KVTIER_ROUTING_RECENT_WORK_TAU_MS, decay of the recent prefill work that breaks ties. @default 60000 */
+  /** KVTIER_ROUTING_RECENT_WORK_TAU_MS, decay of the recent work that breaks ties. @default 60000 */
   recentWorkTauMs: number;
   /** KVTIER_ROUTING_SESSION_TTL_MS, how long a session's last worker is remembered. @default 1800000 */
   sessionTtlMs: number;

@@ -16,7 +16,7 @@ interface Recent {
   atMs: number;
 }
 
-/** In-flight prefill tokens and decode blocks per worker, and decayed recent prefill tokens. */
+/** In-flight prefill tokens and decode blocks per worker, and decayed recent work. */
 export class LoadLedger {
   private readonly prefill = new Map<string, number>();
   private readonly decode = new Map<string, number>();
