@@ -3,7 +3,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { KvStoreClient, bullPrefix, prefillQueueName, requestKey } from "@kvtier/platform";
+import { KvStoreClient, bullPrefix, internalRequestId, prefillQueueName, requestKey } from "@kvtier/platform";
 import { chainBlockHashes, namespaceHash, tenantSalt } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
 import { afterEach, describe, expect, it } from "vitest";
@@ -125,7 +125,7 @@ describe("failures, end to end", () => {
       expect(r.usage.prefillWorker).toBe("prefill-2");
       expect(r.tokens).toEqual(referenceGreedy(PROMPT, 12).tokens);
       const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
-      expect(await redis.hget(requestKey(stack.namespace, r.requestId), "attempt")).toBe("2");
+      expect(await redis.hget(requestKey(stack.namespace, internalRequestId("alpha", r.requestId)), "attempt")).toBe("2");
       // the frozen worker never comes back: its queue must not keep an active or waiting job
       const queue = new Queue(prefillQueueName("prefill-1"), { connection: redis, prefix: bullPrefix(stack.namespace) });
       await waitFor(async () => (await queue.getActiveCount()) + (await queue.getWaitingCount()) === 0, 4 * HEARTBEAT_TIMEOUT_MS);

@@ -76,12 +76,16 @@ describe("tenant isolation", () => {
     }
   });
 
-  it("alpha's request_id does not let beta in, and is refused like any reused id", async () => {
-    const err = await generate(client, request(prompt("cat"), 2, { requestId: alphaIds.get("cat")! }), "key-beta").then(
+  it("request ids are scoped to the tenant: alpha's id neither lets beta in nor is refused to beta; alpha reusing it is refused", async () => {
+    const id = alphaIds.get("cat")!;
+    const beta = await generate(client, request(prompt("cat"), 2, { requestId: id }), "key-beta");
+    expect(beta.requestId).toBe(id);
+    expect(beta.usage.cachedTokens).toBe(0);
+    const again = await generate(client, request(prompt("cat"), 2, { requestId: id }), "key-alpha").then(
       () => undefined,
       (e: ServiceError) => e,
     );
-    expect(err?.code).toBe(status.ALREADY_EXISTS);
+    expect(again?.code).toBe(status.ALREADY_EXISTS);
   });
 
   it("a tenant claimed without a key is refused", async () => {

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@kvtier/local-stack";
+import { internalRequestId } from "@kvtier/platform";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { generate, request, routerClient } from "./client.js";
 import { testStack } from "./stack.js";
@@ -48,7 +49,7 @@ it("router, prefill and decode spans of one request share the caller's trace", a
   client.close();
   expect(r.usage.disaggregated).toBe(true);
   await new Promise((res) => setTimeout(res, 300)); // decode ends its span after the last write
-  const mine = spans().filter((s) => s.attributes["kvtier.request_id"] === r.requestId);
+  const mine = spans().filter((s) => s.attributes["kvtier.request_id"] === internalRequestId("alpha", r.requestId));
   expect(new Set(mine.map((s) => s.service))).toEqual(new Set(["router", "prefill", "decode"]));
   for (const s of mine) expect(s.traceId).toBe(traceId);
   const root = mine.find((s) => s.name === "kvtier.generate")!;

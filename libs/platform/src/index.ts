@@ -2,7 +2,7 @@
 // metrics, gRPC, NATS, Redis, registry, KV events). No algorithms live here.
 export { ConfigError, envString, envOptional, envInt, envBool, envId, ID_PATTERN } from "./env.js";
 export {
-  registryKey, requestKey, bullPrefix, prefillQueueName, prefillJobId, kvEventsSubject, kvEventsWildcard,
+  registryKey, requestKey, internalRequestId, bullPrefix, prefillQueueName, prefillJobId, kvEventsSubject, kvEventsWildcard,
   kvSnapshotSubject, loadSubject, loadWildcard, cancelSubject, kvReadySubject, kvSnapshotBroadcastSubject, routerLoadSubject,
   routerLoadWildcard,
 } from "./naming.js";

@@ -4,6 +4,12 @@
 /** Redis hash: worker id -> WorkerInfo JSON (refreshed by each heartbeat). */
 export const registryKey = (ns: string): string => `${ns}:workers`;
 
+/**
+ * The id a request has inside the system: the caller's id scoped to its tenant, so that one
+ * tenant can neither see nor block another tenant's ids. Tenant ids hold no '.'.
+ */
+export const internalRequestId = (tenant: string, clientRequestId: string): string => `${tenant}.${clientRequestId}`;
+
 /** Redis hash of one request's state (attempt, assigned workers, status), for cancel and idempotency. */
 export const requestKey = (ns: string, requestId: string): string => `${ns}:req:${requestId}`;
 

@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
 import {
-  KvtierError, cancelSubject, codeNameOf, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
+  KvtierError, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
@@ -118,11 +118,12 @@ export class RequestRunner {
     checkContext(tokens.length, params.maxTokens, this.d.seqLen);
     const ns = this.namespaces.of(tenant);
     const hashes = chainBlockHashes(ns, tokens, cfg.blockSize);
-    const requestId = params.requestId ?? randomUUID();
+    const clientRequestId = params.requestId ?? randomUUID();
+    const requestId = internalRequestId(tenant, clientRequestId);
     annotate("kvtier.request_id", requestId);
     annotate("kvtier.prompt_tokens", tokens.length);
     const key = requestKey(cfg.namespace, requestId);
-    if (!(await redis.hsetnx(key, "tenant", tenant))) throw new KvtierError("ALREADY_EXISTS", `request_id: "${requestId}" was already used`, { field: "request_id" });
+    if (!(await redis.hsetnx(key, "tenant", tenant))) throw new KvtierError("ALREADY_EXISTS", `request_id: "${clientRequestId}" was already used`, { field: "request_id" });
     await redis.expire(key, REQUEST_STATE_TTL_S);
 
     const plan: PlannedRequest = {
@@ -154,7 +155,7 @@ export class RequestRunner {
     metrics.disaggregated.inc({ mode: pl.disaggregated ? "disaggregated" : "local" });
     metrics.prefixTokens.inc({ kind: "available" }, pl.bestCachedTokens);
     metrics.prefixTokens.inc({ kind: "captured" }, pl.chosenCachedTokens);
-    write({ event: { $case: "started", value: { requestId, promptTokens: tokens.length } } });
+    write({ event: { $case: "started", value: { requestId: clientRequestId, promptTokens: tokens.length } } });
     try {
       await redis.hset(key, { attempt: 1, decode: pl.decode.info.workerId, prefill: pl.prefill.info.workerId, status: "running" });
       if (pl.disaggregated) await this.d.queues.enqueue(plan);
