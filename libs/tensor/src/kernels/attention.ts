@@ -1,4 +1,7 @@
 // Causal grouped-query attention of one query row over a sequence's paged keys/values, float64 softmax.
+// The arithmetic lives in attendHeads (head-attention.ts); a dense row is the case where every KV
+// head reads the same token list.
+import { attendHeads } from './head-attention.js';
 
 /**
  * Receives one head's attention probabilities over positions 0..position (valid only during the
@@ -21,6 +24,18 @@ export class AttentionScratch {
   offsets = new Int32Array(0);
   scores = new Float64Array(0);
   acc = new Float64Array(0);
+
+  private readonly everyHead: { offsets: Int32Array[]; counts: Int32Array } = { offsets: [], counts: new Int32Array(0) };
+
+  /** The same token list for each of `nKvHeads` KV heads, reusing arrays (no allocation per row). */
+  sameForEveryHead(tokenOffsets: Int32Array, count: number, nKvHeads: number): { offsets: Int32Array[]; counts: Int32Array } {
+    const e = this.everyHead;
+    if (e.counts.length !== nKvHeads) e.counts = new Int32Array(nKvHeads);
+    e.offsets.length = nKvHeads;
+    e.offsets.fill(tokenOffsets);
+    e.counts.fill(count);
+    return e;
+  }
 
   ensure(positions: number, headDim: number): void {
     if (this.offsets.length < positions) {
@@ -57,54 +72,6 @@ export function attendRow(
   scratch: AttentionScratch,
   observe?: (head: number, probs: Float64Array) => void,
 ): void {
-  const { nHeads, headDim } = shape;
-  const kvMul = nHeads / shape.nKvHeads;
-  const invScale = 1 / Math.sqrt(headDim);
-  const hd4 = headDim - (headDim % 4);
-  const scores = scratch.scores;
-  const acc = scratch.acc;
-  for (let h = 0; h < nHeads; h++) {
-    const qo = qOff + h * headDim;
-    const kvo = ((h / kvMul) | 0) * headDim;
-    let max = -Infinity;
-    for (let t = 0; t < count; t++) {
-      const ko = tokenOffsets[t] + kvo;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      let i = 0;
-      for (; i < hd4; i += 4) {
-        s0 += q[qo + i] * keys[ko + i];
-        s1 += q[qo + i + 1] * keys[ko + i + 1];
-        s2 += q[qo + i + 2] * keys[ko + i + 2];
-        s3 += q[qo + i + 3] * keys[ko + i + 3];
-      }
-      for (; i < headDim; i++) s0 += q[qo + i] * keys[ko + i];
-      const s = (s0 + s1 + (s2 + s3)) * invScale;
-      scores[t] = s;
-      if (s > max) max = s;
-    }
-    let sum = 0;
-    for (let t = 0; t < count; t++) {
-      const e = Math.exp(scores[t] - max);
-      scores[t] = e;
-      sum += e;
-    }
-    const invSum = 1 / sum;
-    for (let t = 0; t < count; t++) scores[t] *= invSum;
-    if (observe !== undefined) observe(h, scores.subarray(0, count));
-    acc.fill(0, 0, headDim);
-    for (let t = 0; t < count; t++) {
-      const vo = tokenOffsets[t] + kvo;
-      const p = scores[t];
-      let i = 0;
-      for (; i < hd4; i += 4) {
-        acc[i] += p * values[vo + i];
-        acc[i + 1] += p * values[vo + i + 1];
-        acc[i + 2] += p * values[vo + i + 2];
-        acc[i + 3] += p * values[vo + i + 3];
-      }
-      for (; i < headDim; i++) acc[i] += p * values[vo + i];
-    }
-    const oo = outOff + h * headDim;
-    for (let i = 0; i < headDim; i++) out[oo + i] = acc[i];
-  }
+  const every = scratch.sameForEveryHead(tokenOffsets, count, shape.nKvHeads);
+  attendHeads(out, outOff, q, qOff, keys, values, every.offsets, every.counts, shape, scratch, observe);
 }

@@ -1,6 +1,6 @@
 // Grouped-query attention of one query row where each KV head attends its own list of token
-// slots (selected caches: per-head slot maps). Same arithmetic, in the same order, as attendRow:
-// with every head's list equal to positions 0..pos it gives bit-identical outputs.
+// slots (selected caches: per-head slot maps). The one attention kernel: attendRow (dense rows)
+// calls it with the same list for every head, so dense and selected rows share their arithmetic.
 import type { AttentionScratch, AttentionShape } from './attention.js';
 
 /**
