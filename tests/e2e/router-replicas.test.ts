@@ -118,8 +118,12 @@ describe("router replicas", () => {
     // a long request of the session keeps its worker busy: ~28 decode blocks, 112 tokens of load at
     // decodeLoad 0.25, less than the 512-token affinity
     let longEnded = false;
-    const long = generate(client(stack.routerAddress), request(prompt(41), 400, { sessionId: "conversation-1" }), KEY).finally(() => (longEnded = true));
-    await new Promise((r) => setTimeout(r, 100));
+    let streaming!: () => void;
+    const longStreams = new Promise<void>((r) => (streaming = r));
+    const long = generate(client(stack.routerAddress), request(prompt(41), 400, { sessionId: "conversation-1" }), KEY, (n) => n === 1 && streaming()).finally(
+      () => (longEnded = true),
+    );
+    await longStreams; // the long request holds its decode worker from here on, for ~400 decode steps
     const sticky = await generate(via(1), request(prompt(42), 2, { sessionId: "conversation-1" }), KEY);
     const loose = await generate(client(stack.routerAddress), request(prompt(43), 2), KEY);
     const overlapped = !longEnded;
