@@ -35,3 +35,4 @@ export type { FeedOutcome, FeedCounters } from "./index-feed.js";
 export type { KvIndexEvent, KvIndexBatch } from "./kv-event.js";
 export { PrefixIndexError } from "./errors.js";
 export type { PrefixIndexErrorCode } from "./errors.js";
+export { seededUniform } from "./seeded-uniform.js";

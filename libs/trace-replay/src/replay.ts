@@ -3,7 +3,7 @@
 // workers for the `kv` policy (least-loaded is chooseWorker with the cache weights at zero).
 // Time is simulated: requests are taken at their trace timestamps, no wall-clock pacing.
 import {
-  DEFAULT_ROUTING_WEIGHTS, IndexFeed, assertRoutingWeights, chooseWorker, type LocationMatch, type RoutingWeights, type WorkerLoad,
+  seededUniform, DEFAULT_ROUTING_WEIGHTS, IndexFeed, assertRoutingWeights, chooseWorker, type LocationMatch, type RoutingWeights, type WorkerLoad,
 } from "@kvtier/prefix-index";
 import { LoadImbalanceMeter } from "./load-imbalance.js";
 import { LruBlockCache } from "./lru-block-cache.js";
@@ -56,17 +56,8 @@ export interface PolicyResult {
 
 const LEAST_LOADED_WEIGHTS: RoutingWeights = Object.freeze({ device: 0, host: 0, ssd: 0, prefillLoad: 1, decodeLoad: 1, sessionAffinity: 0, temperature: 0 });
 
-/** Seeded uniform generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform generator in [0, 1) (mulberry32, from the prefix index library). */
+export const seededRandom = seededUniform;
 
 /** Total prompt tokens of a trace. */
 export function totalInputTokens(trace: readonly TraceRequest[]): number {

@@ -4,7 +4,7 @@
 // At start, one broadcast discovers every announcer, kvstores included.
 import { SnapshotRequest } from "@kvtier/proto";
 import { kvEventsWildcard, kvSnapshotBroadcastSubject, kvSnapshotSubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
-import { IndexFeed, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/prefix-index";
+import { IndexFeed, seededUniform, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/prefix-index";
 import type { Subscription } from "@nats-io/transport-node";
 import { decodeKvEventBatch } from "./kv-event-decoder.js";
 
@@ -43,17 +43,6 @@ export interface KvIndexSyncOptions {
 /** Seed of the fault-injection drops. */
 const FAULT_SEED = 0x5eed;
 
-/** mulberry32: a small seeded uniform generator in [0, 1). */
-function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Retry {
   nextMs: number;

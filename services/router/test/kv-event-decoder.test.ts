@@ -2,21 +2,12 @@
 // batches, and the unusual but valid encodings (unknown fields, repeated scalars, several oneof
 // members, non-ASCII ids); random and cut bytes never hang it and fail with its own error.
 import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
-import type { KvIndexBatch } from "@kvtier/prefix-index";
+import { seededUniform, type KvIndexBatch } from "@kvtier/prefix-index";
 import { describe, expect, it } from "vitest";
 import { KvEventDecodeError, decodeKvEventBatch } from "../src/kv-event-decoder.js";
 import { batchFromWire } from "../src/wire-events.js";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededUniform;
 
 /** Plain arrays instead of Uint8Array views, so the two sides compare by content. */
 function plain(b: KvIndexBatch): unknown {
