@@ -42,9 +42,21 @@ export async function putBlocks(store: KvStoreClient, blocks: Uint8Array[], log:
   return bytes;
 }
 
+/** Leading blocks of `hashes` the store holds (0 when it cannot say: then they are written again). */
+async function leadingInStore(store: KvStoreClient, hashes: Uint8Array[], codec: string, log: Logger): Promise<number> {
+  if (hashes.length === 0) return 0;
+  try {
+    return await store.lookup(hashes, codec);
+  } catch (err) {
+    log.warn("kvstore lookup failed; writing the device blocks again", { err: messageOf(err) });
+    return 0;
+  }
+}
+
 /**
- * Prefill side: write every full prompt block that did not come from the store, and the tail.
- * A block already in the store is an idempotent put.
+ * Prefill side: write every full prompt block the store does not already hold, and the tail.
+ * Blocks attached from the device pool were usually written when first computed: one lookup
+ * finds the leading ones the store still holds, so they are not exported and sent again.
  */
 export async function writeHandoff(
   engine: EngineHost,
@@ -57,8 +69,9 @@ export async function writeHandoff(
   const seqId = sequenceId(plan);
   const full = Math.floor(plan.tokens.length / blockSize);
   const fromStore = [outcome.deviceBlocks, outcome.deviceBlocks + outcome.storeBlocks];
+  const alreadyStored = await leadingInStore(store, plan.blockHashes.slice(0, outcome.deviceBlocks), plan.codec, log);
   const ranges: [number, number][] = [
-    [0, fromStore[0]],
+    [alreadyStored, fromStore[0]],
     [fromStore[1], full],
   ];
   const blocks: Uint8Array[] = [];
