@@ -103,6 +103,21 @@ export class BlockTable {
     return this.overflow[-rest - 2]!;
   }
 
+  /**
+   * Whether two rest values name the same holders after the first: equal values, or two overflow
+   * lists with the same holders in the same order (a chain stored by the same events in the same
+   * order has such lists, one per record).
+   */
+  sameRest(a: number, b: number): boolean {
+    if (a === b) return true;
+    if (a >= NO_REST || b >= NO_REST) return false;
+    const x = this.overflow[-a - 2]!;
+    const y = this.overflow[-b - 2]!;
+    if (x.length !== y.length) return false;
+    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
+    return true;
+  }
+
   /** Bytes of typed-array storage (overflow lists not included). */
   get storageBytes(): number {
     return this.slots.byteLength + this.recs.byteLength + this.freeIds.byteLength;

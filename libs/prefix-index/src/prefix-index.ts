@@ -351,7 +351,7 @@ export class PrefixIndex {
       const w = next * RECORD_WORDS;
       const first = recs[w + RECORD_FIRST];
       const rest = recs[w + RECORD_REST];
-      if (i > 0 && next === id + 1 && first === recs[w - RECORD_WORDS + RECORD_FIRST] && rest === recs[w - RECORD_WORDS + RECORD_REST]) {
+      if (i > 0 && next === id + 1 && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
         // Block i sits in the record after block i - 1's with the same holders, so every state
         // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
         // move those states once.
@@ -362,7 +362,7 @@ export class PrefixIndex {
         let q = 4 * end;
         while (
           end < limit &&
-          recs[r + RECORD_FIRST] === first && recs[r + RECORD_REST] === rest &&
+          recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
           recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3]
         ) {
           end++;
