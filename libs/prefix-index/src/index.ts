@@ -25,13 +25,15 @@ export { AnnouncerTracker, RETIRED_INCARNATIONS_KEPT, MAX_ANNOUNCER_ID_CHARS } f
 export type { AcceptVerdict, AnnouncerState } from "./announcer-tracker.js";
 export {
   chooseWorker,
+  chooseCandidate,
+  CandidateSet,
   scoreWorker,
   assertRoutingWeights,
   shouldDisaggregate,
   DEFAULT_ROUTING_WEIGHTS,
   DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
 } from "./routing-cost.js";
-export type { WorkerLoad, RoutingWeights, WorkerChoice, ChooseOptions } from "./routing-cost.js";
+export type { WorkerLoad, RoutingWeights, WorkerChoice, ChooseOptions, ChooseCandidateOptions } from "./routing-cost.js";
 export { IndexFeed, MAX_BUFFERED_BATCHES } from "./index-feed.js";
 export type { FeedOutcome, FeedCounters } from "./index-feed.js";
 export type { KvIndexEvent, KvIndexBatch } from "./kv-event.js";

@@ -148,13 +148,101 @@ const isNonNegative = (value: number): boolean => typeof value === "number" && v
 const LOAD_KEYS = ["queuedPrefillTokens", "activeDecodeBlocks", "capacityBlocks", "recentWorkTokens"] as const;
 
 /**
- * Throws `INVALID_ARGUMENT` naming `candidates[i].<field>` unless every load count of `c` is a
- * finite number >= 0 (`recentWorkTokens` may be absent). Field names are built only on failure:
- * placement checks every candidate of every request.
+ * The candidates of one choice, column by column in typed arrays that are reused from call to
+ * call, so choosing among many workers allocates nothing per worker (a router places every
+ * request over its whole pool). Fill it with {@link reset}, {@link add} and {@link setMatch},
+ * then pick with {@link chooseCandidate}. Worker ids must be distinct ({@link chooseWorker}
+ * checks that; a router's workers come from a map keyed by id).
  */
-function assertCandidateLoad(c: WorkerLoad, i: number): void {
-  if (isNonNegative(c.queuedPrefillTokens) && isNonNegative(c.activeDecodeBlocks) && isNonNegative(c.capacityBlocks) && isNonNegative(c.recentWorkTokens ?? 0)) return;
-  for (const k of LOAD_KEYS) assertNonNegative(c[k] ?? 0, `candidates[${i}].${k}`);
+export class CandidateSet {
+  /** Candidates added since the last {@link reset}. */
+  length = 0;
+  /** Worker id per candidate. */
+  readonly ids: string[] = [];
+  /** 1 for a decode worker (admission needs free blocks), 0 for a prefill worker. */
+  isDecode = new Uint8Array(0);
+  queuedPrefillTokens = new Float64Array(0);
+  activeDecodeBlocks = new Float64Array(0);
+  capacityBlocks = new Float64Array(0);
+  recentWorkTokens = new Float64Array(0);
+  /** Leading blocks the candidate can load, per tier (nested, as {@link LocationMatch}). */
+  device = new Float64Array(0);
+  host = new Float64Array(0);
+  ssd = new Float64Array(0);
+  best = new Float64Array(0);
+  /** Sum of `recentWorkTokens` over the candidates (the bounded-load terms' mean). */
+  poolRecentWorkTokens = 0;
+
+  /** Empties the set (keeps its storage). */
+  reset(): void {
+    this.length = 0;
+    this.poolRecentWorkTokens = 0;
+  }
+
+  /**
+   * Adds a candidate with no cached blocks; returns its index (pass it to {@link setMatch}).
+   * @throws {PrefixIndexError} `INVALID_ARGUMENT` naming `candidates[i].<field>` unless every load
+   * count is a finite number >= 0 (field names are built only on failure).
+   */
+  add(workerId: string, role: "prefill" | "decode", queuedPrefillTokens: number, activeDecodeBlocks: number, capacityBlocks: number, recentWorkTokens: number): number {
+    const i = this.length;
+    if (!(isNonNegative(queuedPrefillTokens) && isNonNegative(activeDecodeBlocks) && isNonNegative(capacityBlocks) && isNonNegative(recentWorkTokens))) {
+      const load = { queuedPrefillTokens, activeDecodeBlocks, capacityBlocks, recentWorkTokens };
+      for (const k of LOAD_KEYS) assertNonNegative(load[k], `candidates[${i}].${k}`);
+    }
+    if (i === this.isDecode.length) this.grow(Math.max(16, 2 * i));
+    this.ids[i] = workerId;
+    this.isDecode[i] = role === "decode" ? 1 : 0;
+    this.queuedPrefillTokens[i] = queuedPrefillTokens;
+    this.activeDecodeBlocks[i] = activeDecodeBlocks;
+    this.capacityBlocks[i] = capacityBlocks;
+    this.recentWorkTokens[i] = recentWorkTokens;
+    this.device[i] = 0;
+    this.host[i] = 0;
+    this.ssd[i] = 0;
+    this.best[i] = 0;
+    this.poolRecentWorkTokens += recentWorkTokens;
+    this.length = i + 1;
+    return i;
+  }
+
+  /**
+   * Raises what candidate `i` can load to at least these leading blocks per tier (nested, as
+   * {@link LocationMatch}): a worker that can load from two locations (its own pool, its node's
+   * kvstore) gets the larger run of each, as {@link mergeMatches}.
+   */
+  mergeMatch(i: number, device: number, host: number, ssd: number, best: number): void {
+    this.device[i] = Math.max(this.device[i], device);
+    this.host[i] = Math.max(this.host[i], host);
+    this.ssd[i] = Math.max(this.ssd[i], ssd);
+    this.best[i] = Math.max(this.best[i], best);
+  }
+
+  /** The largest `best` match among the candidates (0 when empty). */
+  bestMatch(): number {
+    let most = 0;
+    for (let i = 0; i < this.length; i++) most = Math.max(most, this.best[i]);
+    return most;
+  }
+
+  private grow(n: number): void {
+    const f64 = (a: Float64Array): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const decode = new Uint8Array(n);
+    decode.set(this.isDecode);
+    this.isDecode = decode;
+    this.queuedPrefillTokens = f64(this.queuedPrefillTokens);
+    this.activeDecodeBlocks = f64(this.activeDecodeBlocks);
+    this.capacityBlocks = f64(this.capacityBlocks);
+    this.recentWorkTokens = f64(this.recentWorkTokens);
+    this.device = f64(this.device);
+    this.host = f64(this.host);
+    this.ssd = f64(this.ssd);
+    this.best = f64(this.best);
+  }
 }
 
 /**
@@ -174,43 +262,39 @@ export function scoreWorker(
   poolRecentWorkTokens = load.recentWorkTokens ?? 0,
   poolWorkers = 1,
 ): WorkerChoice | null {
-  const score = scoreOf(load, match, promptTokens, blockSize, weights, sessionWorkerId, poolRecentWorkTokens, poolWorkers);
-  return Number.isNaN(score) ? null : { workerId: load.workerId, score, cachedTokens: cachedTokensOf(match, promptTokens, blockSize) };
-}
-
-/** Prompt tokens a worker with `match` has cached in any tier (its full blocks, capped at the prompt). */
-function cachedTokensOf(match: LocationMatch | undefined, promptTokens: number, blockSize: number): number {
-  const best = Math.min((match ?? EMPTY_MATCH).best, Math.floor(promptTokens / blockSize));
-  return Math.min(best * blockSize, promptTokens);
-}
-
-/** {@link scoreWorker}'s score, without allocating; NaN when the worker cannot take the request. */
-function scoreOf(
-  load: WorkerLoad,
-  match: LocationMatch | undefined,
-  promptTokens: number,
-  blockSize: number,
-  weights: RoutingWeights,
-  sessionWorkerId: string | undefined,
-  poolRecentWorkTokens: number,
-  poolWorkers: number,
-): number {
-  if (load.role === "decode" && load.capacityBlocks - load.activeDecodeBlocks < Math.ceil(promptTokens / blockSize)) return NaN;
-  const promptBlocks = Math.floor(promptTokens / blockSize);
+  const set = new CandidateSet();
+  set.add(load.workerId, load.role, load.queuedPrefillTokens, load.activeDecodeBlocks, load.capacityBlocks, load.recentWorkTokens ?? 0);
   const m = match ?? EMPTY_MATCH;
-  const device = Math.min(m.device, promptBlocks);
-  const host = Math.min(m.host, promptBlocks);
-  const ssd = Math.min(m.ssd, promptBlocks);
-  const cachedTokens = cachedTokensOf(m, promptTokens, blockSize);
-  const recent = load.recentWorkTokens ?? 0;
+  set.mergeMatch(0, m.device, m.host, m.ssd, m.best);
+  set.poolRecentWorkTokens = poolRecentWorkTokens;
+  const score = scoreOf(set, 0, promptTokens, blockSize, weights, sessionWorkerId !== undefined && sessionWorkerId === load.workerId, poolWorkers);
+  return Number.isNaN(score) ? null : { workerId: load.workerId, score, cachedTokens: cachedTokensOf(m.best, promptTokens, blockSize) };
+}
+
+/** Prompt tokens a worker whose match is `best` blocks has cached in any tier (its full blocks, capped at the prompt). */
+function cachedTokensOf(best: number, promptTokens: number, blockSize: number): number {
+  return Math.min(Math.min(best, Math.floor(promptTokens / blockSize)) * blockSize, promptTokens);
+}
+
+/** Candidate `i`'s score, without allocating; NaN when it cannot take the request. */
+function scoreOf(set: CandidateSet, i: number, promptTokens: number, blockSize: number, weights: RoutingWeights, session: boolean, poolWorkers: number): number {
+  const promptBlocks = Math.floor(promptTokens / blockSize);
+  const activeDecodeBlocks = set.activeDecodeBlocks[i];
+  if (set.isDecode[i] === 1 && set.capacityBlocks[i] - activeDecodeBlocks < Math.ceil(promptTokens / blockSize)) return NaN;
+  const device = Math.min(set.device[i], promptBlocks);
+  const host = Math.min(set.host[i], promptBlocks);
+  const ssd = Math.min(set.ssd[i], promptBlocks);
+  const cachedTokens = cachedTokensOf(set.best[i], promptTokens, blockSize);
+  const recent = set.recentWorkTokens[i];
+  const poolRecent = set.poolRecentWorkTokens;
   const uncached = promptTokens - cachedTokens;
   let cachedValue = blockSize * (weights.device * device + weights.host * (host - device) + weights.ssd * (ssd - host));
   if (weights.overloadPenalty > 0 && cachedValue > 0) {
-    cachedValue -= Math.min(cachedValue, weights.overloadPenalty * excessFraction(recent, uncached, poolRecentWorkTokens, poolWorkers, weights.overloadPenaltySlack));
+    cachedValue -= Math.min(cachedValue, weights.overloadPenalty * excessFraction(recent, uncached, poolRecent, poolWorkers, weights.overloadPenaltySlack));
   }
-  const loadCost = weights.prefillLoad * load.queuedPrefillTokens + weights.decodeLoad * load.activeDecodeBlocks * blockSize;
-  const affinity = sessionWorkerId !== undefined && sessionWorkerId === load.workerId ? weights.sessionAffinity : 0;
-  const overloadCost = weights.overload === 0 ? 0 : weights.overload * overloadTokens(recent, uncached, poolRecentWorkTokens, poolWorkers, weights.overloadSlack);
+  const loadCost = weights.prefillLoad * set.queuedPrefillTokens[i] + weights.decodeLoad * activeDecodeBlocks * blockSize;
+  const affinity = session ? weights.sessionAffinity : 0;
+  const overloadCost = weights.overload === 0 ? 0 : weights.overload * overloadTokens(recent, uncached, poolRecent, poolWorkers, weights.overloadSlack);
   return cachedValue - loadCost + affinity - overloadCost;
 }
 
@@ -240,6 +324,58 @@ function overloadTokens(recent: number, uncached: number, poolRecent: number, wo
   return Math.max(0, recent + uncached - bound) - Math.max(0, recent - bound);
 }
 
+function assertPromptAndBlockSize(promptTokens: number, blockSize: number): void {
+  if (!Number.isSafeInteger(promptTokens) || promptTokens < 0) {
+    throw new PrefixIndexError("INVALID_ARGUMENT", "promptTokens", `promptTokens must be an integer >= 0, got ${promptTokens}`);
+  }
+  if (!Number.isSafeInteger(blockSize) || blockSize < 1) {
+    throw new PrefixIndexError("INVALID_ARGUMENT", "blockSize", `blockSize must be an integer >= 1, got ${blockSize}`);
+  }
+}
+
+/** Per-call options of {@link chooseCandidate}. */
+export interface ChooseCandidateOptions {
+  /** Uniform in [0, 1), for softmax sampling. @default Math.random */
+  rng?: () => number;
+  /** Index of the candidate that served this request's session last; gets `weights.sessionAffinity`. @default -1 (none) */
+  sessionIndex?: number;
+}
+
+/**
+ * {@link chooseWorker} over a {@link CandidateSet}: the index of the chosen candidate, or -1 when
+ * none can take the request. Same score, tie-breaks and sampling; allocates nothing at
+ * temperature 0.
+ * @throws {PrefixIndexError} `INVALID_ARGUMENT` on a bad prompt length, block size or weight.
+ */
+export function chooseCandidate(set: CandidateSet, promptTokens: number, blockSize: number, weights: RoutingWeights = DEFAULT_ROUTING_WEIGHTS, options: ChooseCandidateOptions = {}): number {
+  assertPromptAndBlockSize(promptTokens, blockSize);
+  assertRoutingWeights(weights);
+  const session = options.sessionIndex ?? -1;
+  const n = set.length;
+  const ids = set.ids;
+  const recentOf = set.recentWorkTokens;
+  // every score is kept only for softmax sampling
+  const scored: number[] | undefined = weights.temperature > 0 ? [] : undefined;
+  let bestIndex = -1;
+  let bestScore = 0;
+  let bestRecent = 0;
+  for (let i = 0; i < n; i++) {
+    const score = scoreOf(set, i, promptTokens, blockSize, weights, i === session, n);
+    if (Number.isNaN(score)) continue;
+    if (scored !== undefined) scored.push(i);
+    const recent = recentOf[i];
+    if (bestIndex < 0 || score > bestScore || (score === bestScore && (recent < bestRecent || (recent === bestRecent && ids[i] < ids[bestIndex])))) {
+      bestIndex = i;
+      bestScore = score;
+      bestRecent = recent;
+    }
+  }
+  if (bestIndex < 0 || scored === undefined) return bestIndex;
+  scored.sort((a, b) => (ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0));
+  const scores = scored.map((i) => scoreOf(set, i, promptTokens, blockSize, weights, i === session, n));
+  return scored[softmaxSample(scores, weights.temperature, options.rng ?? Math.random)];
+}
+
 /**
  * Picks a worker for a prompt of `promptTokens` tokens. `matches` maps worker id to what that
  * worker can load: for a worker, pass {@link mergeMatches} of its own device-pool match and its
@@ -266,64 +402,44 @@ export function chooseWorker(
   weights: RoutingWeights = DEFAULT_ROUTING_WEIGHTS,
   options: ChooseOptions = {},
 ): WorkerChoice | null {
-  if (!Number.isSafeInteger(promptTokens) || promptTokens < 0) {
-    throw new PrefixIndexError("INVALID_ARGUMENT", "promptTokens", `promptTokens must be an integer >= 0, got ${promptTokens}`);
-  }
-  if (!Number.isSafeInteger(blockSize) || blockSize < 1) {
-    throw new PrefixIndexError("INVALID_ARGUMENT", "blockSize", `blockSize must be an integer >= 1, got ${blockSize}`);
-  }
-  assertRoutingWeights(weights);
-  // the candidates' recent work, for the bounded-load term (a bad value is refused below)
-  let poolRecent = 0;
-  for (const c of candidates) poolRecent += c.recentWorkTokens ?? 0;
+  assertPromptAndBlockSize(promptTokens, blockSize);
+  const set = new CandidateSet();
   const seen = new Set<string>();
-  // every score is kept only for softmax sampling
-  const scored: WorkerChoice[] | undefined = weights.temperature > 0 ? [] : undefined;
-  let bestIndex = -1;
-  let bestScore = 0;
-  let bestRecent = 0;
+  let sessionIndex = -1;
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i];
     if (typeof c.workerId !== "string" || c.workerId.length === 0 || seen.has(c.workerId)) {
       throw new PrefixIndexError("INVALID_ARGUMENT", `candidates[${i}].workerId`, `candidates[${i}].workerId is empty or repeated`);
     }
     seen.add(c.workerId);
-    const recent = c.recentWorkTokens ?? 0;
-    assertCandidateLoad(c, i);
-    const match = matches.get(c.workerId);
-    const score = scoreOf(c, match, promptTokens, blockSize, weights, options.sessionWorkerId, poolRecent, candidates.length);
-    if (Number.isNaN(score)) continue;
-    if (scored !== undefined) scored.push({ workerId: c.workerId, score, cachedTokens: cachedTokensOf(match, promptTokens, blockSize) });
-    if (bestIndex < 0 || score > bestScore || (score === bestScore && (recent < bestRecent || (recent === bestRecent && c.workerId < candidates[bestIndex].workerId)))) {
-      bestIndex = i;
-      bestScore = score;
-      bestRecent = recent;
-    }
+    set.add(c.workerId, c.role, c.queuedPrefillTokens, c.activeDecodeBlocks, c.capacityBlocks, c.recentWorkTokens ?? 0);
+    const m = matches.get(c.workerId);
+    if (m !== undefined) set.mergeMatch(i, m.device, m.host, m.ssd, m.best);
+    if (c.workerId === options.sessionWorkerId) sessionIndex = i;
   }
-  const bestId = bestIndex < 0 ? "" : candidates[bestIndex].workerId;
-  const best: WorkerChoice | null = bestIndex < 0 ? null : { workerId: bestId, score: bestScore, cachedTokens: cachedTokensOf(matches.get(bestId), promptTokens, blockSize) };
-  if (best === null || scored === undefined) return best;
-  scored.sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
-  return softmaxSample(scored, weights.temperature, options.rng ?? Math.random);
+  const i = chooseCandidate(set, promptTokens, blockSize, weights, { rng: options.rng, sessionIndex });
+  if (i < 0) return null;
+  return { workerId: set.ids[i], score: scoreOf(set, i, promptTokens, blockSize, weights, i === sessionIndex, set.length), cachedTokens: cachedTokensOf(set.best[i], promptTokens, blockSize) };
 }
 
-function softmaxSample(scored: WorkerChoice[], temperature: number, rng: () => number): WorkerChoice {
+/** Index in `scores` drawn with probability ∝ exp(normalised score / temperature). */
+function softmaxSample(scores: readonly number[], temperature: number, rng: () => number): number {
   let min = Infinity;
   let max = -Infinity;
-  for (const s of scored) {
-    min = Math.min(min, s.score);
-    max = Math.max(max, s.score);
+  for (const s of scores) {
+    min = Math.min(min, s);
+    max = Math.max(max, s);
   }
   const spread = max - min;
   // exp((norm - 1) / T) keeps every term in (0, 1], so large scores never overflow.
-  const weights = scored.map((s) => (spread === 0 ? 1 : Math.exp(((s.score - min) / spread - 1) / temperature)));
+  const weights = scores.map((s) => (spread === 0 ? 1 : Math.exp(((s - min) / spread - 1) / temperature)));
   const total = weights.reduce((a, b) => a + b, 0);
   let r = rng() * total;
-  for (let i = 0; i < scored.length; i++) {
+  for (let i = 0; i < scores.length; i++) {
     r -= weights[i];
-    if (r < 0) return scored[i];
+    if (r < 0) return i;
   }
-  return scored[scored.length - 1]; // rounding left r at ~0
+  return scores.length - 1; // rounding left r at ~0
 }
 
 /**
