@@ -11,16 +11,17 @@ export interface WorkerShare {
   recentWorkTokens: number;
 }
 
-interface Recent {
-  tokens: number;
-  atMs: number;
+/** One worker's entry: in-flight work, and recent work as of `recentAtMs`. */
+interface Entry {
+  prefillTokens: number;
+  decodeBlocks: number;
+  recentTokens: number;
+  recentAtMs: number;
 }
 
-/** In-flight prefill tokens and decode blocks per worker, and decayed recent work. */
+/** In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement reads all three per candidate). */
 export class LoadLedger {
-  private readonly prefill = new Map<string, number>();
-  private readonly decode = new Map<string, number>();
-  private readonly recent = new Map<string, Recent>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     /** Time constant of the recent-work decay, ms. */
@@ -30,31 +31,30 @@ export class LoadLedger {
 
   /** `tokens` (negative to release) of prefill work on `workerId`; sending work also counts as recent work. */
   addPrefill(workerId: string, tokens: number): void {
-    bump(this.prefill, workerId, tokens);
-    if (tokens > 0) {
-      const t = this.now();
-      this.recent.set(workerId, { tokens: this.recentOf(workerId, t) + tokens, atMs: t });
-    }
+    const e = this.entryOf(workerId);
+    e.prefillTokens = Math.max(0, e.prefillTokens + tokens);
+    if (tokens > 0) this.addRecent(e, tokens);
+    this.dropIfIdle(workerId, e);
   }
 
   /** `tokens` of work just sent to `workerId` that is not prefill it queues (a request it admitted to decode). */
   noteWork(workerId: string, tokens: number): void {
-    if (tokens <= 0) return;
-    const t = this.now();
-    this.recent.set(workerId, { tokens: this.recentOf(workerId, t) + tokens, atMs: t });
+    if (tokens > 0) this.addRecent(this.entryOf(workerId), tokens);
   }
 
   /** `blocks` (negative to release) of decode KV held on `workerId`. */
   addDecode(workerId: string, blocks: number): void {
-    bump(this.decode, workerId, blocks);
+    const e = this.entryOf(workerId);
+    e.decodeBlocks = Math.max(0, e.decodeBlocks + blocks);
+    this.dropIfIdle(workerId, e);
   }
 
   prefillTokens(workerId: string): number {
-    return this.prefill.get(workerId) ?? 0;
+    return this.entries.get(workerId)?.prefillTokens ?? 0;
   }
 
   decodeBlocks(workerId: string): number {
-    return this.decode.get(workerId) ?? 0;
+    return this.entries.get(workerId)?.decodeBlocks ?? 0;
   }
 
   /** The ledger's clock, ms (read once per placement and passed to {@link recentWorkTokens}). */
@@ -64,37 +64,64 @@ export class LoadLedger {
 
   /** Work sent to `workerId` (tokens), each decayed by exp(-age / tau). `t`: now, ms (one reading for a whole placement). */
   recentWorkTokens(workerId: string, t: number = this.now()): number {
-    return this.recentOf(workerId, t);
+    const e = this.entries.get(workerId);
+    return e === undefined ? 0 : this.decayed(e, t);
+  }
+
+  /**
+   * `workerId`'s in-flight prefill tokens, decode blocks and recent work at `t` (one lookup; the
+   * result is `out`, filled).
+   */
+  loadInto(workerId: string, t: number, out: WorkerShare): WorkerShare {
+    const e = this.entries.get(workerId);
+    out.workerId = workerId;
+    out.prefillTokens = e === undefined ? 0 : e.prefillTokens;
+    out.decodeBlocks = e === undefined ? 0 : e.decodeBlocks;
+    out.recentWorkTokens = e === undefined ? 0 : this.decayed(e, t);
+    return out;
   }
 
   /** Every worker with in-flight or recent work, as shared with peers. Drops recent work decayed to nothing. */
   shares(): WorkerShare[] {
     const t = this.now();
-    const ids = new Set([...this.prefill.keys(), ...this.decode.keys(), ...this.recent.keys()]);
     const out: WorkerShare[] = [];
-    for (const id of ids) {
-      const recent = this.recentOf(id, t);
-      if (recent < 1) this.recent.delete(id);
-      out.push({ workerId: id, prefillTokens: this.prefillTokens(id), decodeBlocks: this.decodeBlocks(id), recentWorkTokens: recent });
+    for (const [id, e] of this.entries) {
+      const recent = this.decayed(e, t);
+      if (recent < 1) e.recentTokens = 0;
+      if (this.dropIfIdle(id, e) && recent < 1) continue;
+      out.push({ workerId: id, prefillTokens: e.prefillTokens, decodeBlocks: e.decodeBlocks, recentWorkTokens: recent });
     }
     return out;
   }
 
   /** Forgets a worker that left. */
   forget(workerId: string): void {
-    this.prefill.delete(workerId);
-    this.decode.delete(workerId);
-    this.recent.delete(workerId);
+    this.entries.delete(workerId);
   }
 
-  private recentOf(workerId: string, t: number): number {
-    const r = this.recent.get(workerId);
-    return r === undefined ? 0 : r.tokens * Math.exp(-Math.max(0, t - r.atMs) / this.recentTauMs);
+  private entryOf(workerId: string): Entry {
+    let e = this.entries.get(workerId);
+    if (e === undefined) {
+      e = { prefillTokens: 0, decodeBlocks: 0, recentTokens: 0, recentAtMs: 0 };
+      this.entries.set(workerId, e);
+    }
+    return e;
   }
-}
 
-function bump(map: Map<string, number>, id: string, n: number): void {
-  const v = (map.get(id) ?? 0) + n;
-  if (v <= 0) map.delete(id);
-  else map.set(id, v);
+  private addRecent(e: Entry, tokens: number): void {
+    const t = this.now();
+    e.recentTokens = this.decayed(e, t) + tokens;
+    e.recentAtMs = t;
+  }
+
+  private decayed(e: Entry, t: number): number {
+    return e.recentTokens === 0 ? 0 : e.recentTokens * Math.exp(-Math.max(0, t - e.recentAtMs) / this.recentTauMs);
+  }
+
+  /** Deletes an entry with nothing in flight and no recent work; returns whether it did. */
+  private dropIfIdle(workerId: string, e: Entry): boolean {
+    if (e.prefillTokens > 0 || e.decodeBlocks > 0 || e.recentTokens > 0) return false;
+    this.entries.delete(workerId);
+    return true;
+  }
 }

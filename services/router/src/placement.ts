@@ -2,8 +2,8 @@
 // against load (this replica's in-flight work, its peers', and the workers' own reports), plus
 // the session's last workers when the request names a session; and whether to disaggregate at
 // all (a short uncached part prefills on the decode worker).
-import { chooseWorker, mergeMatches, shouldDisaggregate, type LocationMatch, type RoutingWeights, type WorkerLoad } from "@kvtier/prefix-index";
-import type { LoadLedger } from "./load-ledger.js";
+import { CandidateSet, chooseCandidate, shouldDisaggregate, type LocationMatch, type RoutingWeights, type WorkerLoad } from "@kvtier/prefix-index";
+import type { LoadLedger, WorkerShare } from "./load-ledger.js";
 import type { PeerLoads } from "./peer-loads.js";
 import type { SessionWorkers } from "./session-table.js";
 import type { LiveWorker } from "./worker-table.js";
@@ -24,69 +24,136 @@ export interface PlacementOptions {
   blockSize: number;
 }
 
-/**
- * A worker's load as routing sees it: the larger of its own report (which lags) and the work the
- * replicas have sent it and not seen finish (this one's ledger plus its peers' shares). `nowMs`:
- * one reading of the ledger's clock for a whole placement (each reads its own clock when omitted).
- */
-export function workerLoad(w: LiveWorker, ledger: LoadLedger, peers: PeerLoads, nowMs?: number): WorkerLoad {
-  const id = w.info.workerId;
-  const p = peers.total(id, nowMs);
-  return {
-    workerId: id,
-    role: w.info.role as "prefill" | "decode",
-    queuedPrefillTokens: Math.max(w.load?.queuedPrefillTokens ?? 0, ledger.prefillTokens(id) + p.prefillTokens),
-    activeDecodeBlocks: Math.max(w.load?.activeDecodeBlocks ?? 0, ledger.decodeBlocks(id) + p.decodeBlocks),
-    capacityBlocks: w.info.capacityBlocks,
-    recentWorkTokens: ledger.recentWorkTokens(id, nowMs) + p.recentWorkTokens,
-  };
+/** Where placement reads each worker's load: this replica's ledger, its peers' shares, and one clock reading for the whole placement. */
+export interface LoadSources {
+  ledger: LoadLedger;
+  peers: PeerLoads;
+  nowMs: number;
 }
 
 /**
- * Choose workers among `workers` (minus `exclude`) for a prompt whose full-block hashes were
- * matched (`matches`, per location: each worker merges its own pool with its node's kvstore).
- * Returns null when no decode worker can take it.
+ * The workers placement chooses among, and where each location's match lands: a worker's own
+ * pool id and its node's kvstore id, each to the positions of the workers it serves. Built once
+ * per change of the worker set ({@link WorkerTable.roster}), so a placement looks up each matched
+ * location once instead of two locations per worker.
+ */
+export class Roster {
+  /** Per location id (worker or kvstore), the positions in `workers` of the workers it serves. */
+  readonly servedBy = new Map<string, number[]>();
+
+  constructor(readonly workers: readonly LiveWorker[]) {
+    workers.forEach((w, pos) => {
+      for (const loc of w.info.kvstoreId === w.info.workerId ? [w.info.workerId] : [w.info.workerId, w.info.kvstoreId]) {
+        if (loc === "") continue;
+        const list = this.servedBy.get(loc);
+        if (list === undefined) this.servedBy.set(loc, [pos]);
+        else list.push(pos);
+      }
+    });
+  }
+}
+
+/**
+ * A worker's load as routing sees it: the larger of its own report (which lags) and the work the
+ * replicas have sent it and not seen finish (this one's ledger plus its peers' shares).
+ */
+export function workerLoad(w: LiveWorker, src: LoadSources): WorkerLoad {
+  const set = new CandidateSet();
+  addCandidate(set, w, src);
+  return { workerId: w.info.workerId, role: w.info.role as "prefill" | "decode", queuedPrefillTokens: set.queuedPrefillTokens[0], activeDecodeBlocks: set.activeDecodeBlocks[0], capacityBlocks: set.capacityBlocks[0], recentWorkTokens: set.recentWorkTokens[0] };
+}
+
+const ledgerScratch: WorkerShare = { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
+
+/** Adds `w` with its load ({@link workerLoad}) to `set`; returns its index. */
+function addCandidate(set: CandidateSet, w: LiveWorker, { ledger, peers, nowMs }: LoadSources): number {
+  const id = w.info.workerId;
+  const p = peers.total(id, nowMs);
+  const own = ledger.loadInto(id, nowMs, ledgerScratch);
+  return set.add(
+    id,
+    w.info.role as "prefill" | "decode",
+    Math.max(w.load?.queuedPrefillTokens ?? 0, own.prefillTokens + p.prefillTokens),
+    Math.max(w.load?.activeDecodeBlocks ?? 0, own.decodeBlocks + p.decodeBlocks),
+    w.info.capacityBlocks,
+    own.recentWorkTokens + p.recentWorkTokens,
+  );
+}
+
+// Placement scratch, reused by every call (place is synchronous and calls nothing that places).
+const decodeSet = new CandidateSet();
+const prefillSet = new CandidateSet();
+/** Per roster position: its candidate index, as (index << 1) | 1 for the prefill set; -1 when not a candidate. */
+let slotOf = new Int32Array(64);
+/** Per candidate index of each set: its roster position. */
+const decodePositions: number[] = [];
+const prefillPositions: number[] = [];
+
+/**
+ * Choose workers among `roster`'s (minus `exclude`) for a prompt whose full-block hashes were
+ * matched (`matches`, per location: each worker merges its own pool with its node's kvstore, as
+ * mergeMatches, capped at `reusableBlocks`). Returns null when no decode worker can take it.
+ * Allocates nothing per worker.
  */
 export function place(
-  workers: readonly LiveWorker[],
+  roster: Roster,
   matches: ReadonlyMap<string, LocationMatch>,
   promptTokens: number,
   reusableBlocks: number,
-  loadOf: (w: LiveWorker) => WorkerLoad,
+  loads: LoadSources,
   opts: PlacementOptions,
   exclude: ReadonlySet<string> = new Set(),
   session?: SessionWorkers,
 ): Placement | null {
-  const merged = new Map<string, LocationMatch>();
-  const decodes: LiveWorker[] = [];
-  const prefills: LiveWorker[] = [];
+  const workers = roster.workers;
+  decodeSet.reset();
+  prefillSet.reset();
+  if (slotOf.length < workers.length) slotOf = new Int32Array(2 * workers.length);
+  let sessionDecode = -1;
+  let sessionPrefill = -1;
   const excluding = exclude.size > 0;
-  for (const w of workers) {
-    if (excluding && exclude.has(w.info.workerId)) continue;
-    // the worker's own pool merged with its node's kvstore (mergeMatches), capped at the reusable blocks
-    const own = matches.get(w.info.workerId);
-    const store = matches.get(w.info.kvstoreId);
-    if (own !== undefined || store !== undefined) {
-      const m = mergeMatches(own, store);
-      m.device = Math.min(m.device, reusableBlocks);
-      m.host = Math.min(m.host, reusableBlocks);
-      m.ssd = Math.min(m.ssd, reusableBlocks);
-      m.best = Math.min(m.best, reusableBlocks);
-      merged.set(w.info.workerId, m);
+  for (let pos = 0; pos < workers.length; pos++) {
+    const w = workers[pos];
+    const id = w.info.workerId;
+    const role = w.info.role;
+    if ((excluding && exclude.has(id)) || (role !== "decode" && role !== "prefill")) {
+      slotOf[pos] = -1;
+      continue;
     }
-    if (w.info.role === "decode") decodes.push(w);
-    else if (w.info.role === "prefill") prefills.push(w);
+    if (role === "decode") {
+      const i = addCandidate(decodeSet, w, loads);
+      slotOf[pos] = i << 1;
+      decodePositions[i] = pos;
+      if (id === session?.decode) sessionDecode = i;
+    } else {
+      const i = addCandidate(prefillSet, w, loads);
+      slotOf[pos] = (i << 1) | 1;
+      prefillPositions[i] = pos;
+      if (id === session?.prefill) sessionPrefill = i;
+    }
   }
-  const d = chooseWorker(decodes.map(loadOf), merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.decode });
-  if (!d) return null;
-  const decode = decodes.find((w) => w.info.workerId === d.workerId) as LiveWorker;
-  let bestCachedTokens = 0;
-  for (const m of merged.values()) bestCachedTokens = Math.max(bestCachedTokens, m.best * opts.blockSize);
-  const decodeCached = (merged.get(d.workerId)?.best ?? 0) * opts.blockSize;
-  const p = prefills.length > 0 && shouldDisaggregate(promptTokens - decodeCached, opts.localPrefillMaxTokens)
-    ? chooseWorker(prefills.map(loadOf), merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.prefill })
-    : null;
-  if (!p) return { decode, prefill: decode, disaggregated: false, bestCachedTokens, chosenCachedTokens: decodeCached };
-  const prefill = prefills.find((w) => w.info.workerId === p.workerId) as LiveWorker;
-  return { decode, prefill, disaggregated: true, bestCachedTokens, chosenCachedTokens: (merged.get(p.workerId)?.best ?? 0) * opts.blockSize };
+  // each matched location raises the match of the workers it serves (the union of two leading runs is the longer)
+  matches.forEach((m, location) => {
+    const served = roster.servedBy.get(location);
+    if (served === undefined) return;
+    const device = Math.min(m.device, reusableBlocks);
+    const host = Math.min(m.host, reusableBlocks);
+    const ssd = Math.min(m.ssd, reusableBlocks);
+    const best = Math.min(m.best, reusableBlocks);
+    for (const pos of served) {
+      const slot = slotOf[pos];
+      if (slot >= 0) ((slot & 1) === 0 ? decodeSet : prefillSet).mergeMatch(slot >>> 1, device, host, ssd, best);
+    }
+  });
+  const bestCachedTokens = Math.max(decodeSet.bestMatch(), prefillSet.bestMatch()) * opts.blockSize;
+  const d = chooseCandidate(decodeSet, promptTokens, opts.blockSize, opts.weights, { sessionIndex: sessionDecode });
+  if (d < 0) return null;
+  const decode = workers[decodePositions[d]];
+  const decodeCached = decodeSet.best[d] * opts.blockSize;
+  const p = prefillSet.length > 0 && shouldDisaggregate(promptTokens - decodeCached, opts.localPrefillMaxTokens)
+    ? chooseCandidate(prefillSet, promptTokens, opts.blockSize, opts.weights, { sessionIndex: sessionPrefill })
+    : -1;
+  if (p < 0) return { decode, prefill: decode, disaggregated: false, bestCachedTokens, chosenCachedTokens: decodeCached };
+  const prefill = workers[prefillPositions[p]];
+  return { decode, prefill, disaggregated: true, bestCachedTokens, chosenCachedTokens: prefillSet.best[p] * opts.blockSize };
 }

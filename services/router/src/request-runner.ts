@@ -20,7 +20,7 @@ import { checkContext, seedFor, type GenerateParams } from "./generate-params.js
 import type { KvIndexSync } from "./kv-index-sync.js";
 import type { LoadLedger } from "./load-ledger.js";
 import type { PeerLoads } from "./peer-loads.js";
-import { place, workerLoad, type Placement } from "./placement.js";
+import { place, type Placement } from "./placement.js";
 import type { PrefillQueues } from "./prefill-queues.js";
 import type { RouterMetrics } from "./router-metrics.js";
 import type { RouterPeers } from "./router-peers.js";
@@ -216,9 +216,8 @@ export class RequestRunner {
     const t0 = performance.now();
     const matches = matchForCodec(sync.index, chain, plan.codec);
     for (let tryNo = 1; ; tryNo++) {
-      const nowMs = ledger.nowMs(); // one clock reading per placement
-      const loadOf = (w: Parameters<typeof workerLoad>[0]): ReturnType<typeof workerLoad> => workerLoad(w, ledger, peers, nowMs);
-      const placement = place(table.all(), matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), loadOf, opts, exclude, session);
+      const loads = { ledger, peers, nowMs: ledger.nowMs() }; // one clock reading per placement
+      const placement = place(table.roster(), matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), loads, opts, exclude, session);
       if (tryNo === 1) metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
       if (!placement) {
         const refused = [...table.refusedWorkers()].map(([id, why]) => `${id}: ${why}`).join("; ");

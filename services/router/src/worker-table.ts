@@ -5,6 +5,7 @@
 // mismatched one is refused, said in the log, the metrics and the UNAVAILABLE message.
 import type { KvLayout, LoadReport, WorkerInfo } from "@kvtier/proto";
 import type { Logger, WorkerRegistry } from "@kvtier/platform";
+import { Roster } from "./placement.js";
 
 export interface LiveWorker {
   info: WorkerInfo;
@@ -36,6 +37,8 @@ export interface WorkerTableEvents {
 export class WorkerTable {
   private readonly workers = new Map<string, LiveWorker>();
   private readonly refused = new Map<string, string>();
+  /** The workers as placement reads them; rebuilt after a refresh. */
+  private currentRoster: Roster | undefined;
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -76,6 +79,7 @@ export class WorkerTable {
         this.events.onDropped(w.info);
       }
     }
+    this.currentRoster = undefined;
     const changed = refusedNow.size !== this.refused.size || [...refusedNow].some(([id, why]) => this.refused.get(id) !== why);
     this.refused.clear();
     for (const [id, why] of refusedNow) this.refused.set(id, why);
@@ -85,6 +89,12 @@ export class WorkerTable {
   /** Every live compatible worker. */
   all(): LiveWorker[] {
     return [...this.workers.values()];
+  }
+
+  /** Every live compatible worker, as placement reads them (the same object until the next refresh). */
+  roster(): Roster {
+    this.currentRoster ??= new Roster(this.all());
+    return this.currentRoster;
   }
 
   /** Whether `id` is a worker refused for its layout. */

@@ -2,13 +2,13 @@
 // its peers' shares, session affinity, wire events into the domain form, the index digest.
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@kvtier/platform";
-import { DEFAULT_ROUTING_WEIGHTS, IndexFeed, type LocationMatch } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS, IndexFeed, chooseWorker, mergeMatches, seededUniform, type LocationMatch, type WorkerLoad } from "@kvtier/prefix-index";
 import { Tier, type KvEventBatch, type WorkerInfo } from "@kvtier/proto";
 import { readRoutingConfig } from "../src/config.js";
 import { describeIndex } from "../src/index-debug.js";
 import { LoadLedger } from "../src/load-ledger.js";
 import { PEER_SHARE_PERIODS_KEPT, PeerLoads } from "../src/peer-loads.js";
-import { place, workerLoad } from "../src/placement.js";
+import { Roster, place, workerLoad, type LoadSources, type PlacementOptions } from "../src/placement.js";
 import { SessionTable } from "../src/session-table.js";
 import { batchFromWire } from "../src/wire-events.js";
 import type { LiveWorker } from "../src/worker-table.js";
@@ -92,12 +92,12 @@ describe("place", () => {
   const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 0, blockSize: 4 };
   const ledger = new LoadLedger(60_000);
   const peers = new PeerLoads(1000);
-  const loadOf = (w: LiveWorker) => workerLoad(w, ledger, peers);
+  const loads = { ledger, peers, nowMs: Date.now() };
 
   it("merges a worker's pool with its node's kvstore and reports available vs captured tokens", () => {
     const ws = [worker("d1", "decode"), worker("d2", "decode", "kv-2"), worker("p1", "prefill", "kv-2")];
     const matches = new Map([["d1", m(2)], ["kv-2", m(5)]]);
-    const pl = place(ws, matches, 40, 9, loadOf, opts)!;
+    const pl = place(new Roster(ws), matches, 40, 9, loads, opts)!;
     expect(pl.decode.info.workerId).toBe("d2"); // 5 blocks through kv-2
     expect(pl.prefill.info.workerId).toBe("p1");
     expect(pl.bestCachedTokens).toBe(20);
@@ -106,11 +106,81 @@ describe("place", () => {
 
   it("lets a peer's in-flight work steer the choice, and a session pull ties its way", () => {
     const ws = [worker("d1", "decode"), worker("d2", "decode")];
-    expect(place(ws, new Map(), 16, 3, loadOf, opts)!.decode.info.workerId).toBe("d1");
+    expect(place(new Roster(ws), new Map(), 16, 3, loads, opts)!.decode.info.workerId).toBe("d1");
     peers.update("r2", [{ workerId: "d1", prefillTokens: 0, decodeBlocks: 10, recentWorkTokens: 0 }]);
-    expect(place(ws, new Map(), 16, 3, loadOf, opts)!.decode.info.workerId).toBe("d2");
+    expect(place(new Roster(ws), new Map(), 16, 3, loads, opts)!.decode.info.workerId).toBe("d2");
     peers.update("r2", []);
-    expect(place(ws, new Map(), 16, 3, loadOf, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe("d2");
+    expect(place(new Roster(ws), new Map(), 16, 3, loads, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe("d2");
+  });
+});
+
+describe("place against a reference (each worker's own and kvstore matches merged, then chooseWorker)", () => {
+  /** What place must return, computed the plain way: a merged map per worker and chooseWorker on object loads. */
+  function referencePlace(ws: LiveWorker[], matches: Map<string, LocationMatch>, promptTokens: number, reusable: number, src: LoadSources, opts: PlacementOptions, exclude: Set<string>, session: { decode: string; prefill: string } | undefined) {
+    const merged = new Map<string, LocationMatch>();
+    const live = ws.filter((w) => !exclude.has(w.info.workerId));
+    for (const w of live) {
+      const own = matches.get(w.info.workerId);
+      const store = matches.get(w.info.kvstoreId);
+      if (own === undefined && store === undefined) continue;
+      const x = mergeMatches(own, store);
+      merged.set(w.info.workerId, { device: Math.min(x.device, reusable), host: Math.min(x.host, reusable), ssd: Math.min(x.ssd, reusable), best: Math.min(x.best, reusable) });
+    }
+    const bestCachedTokens = Math.max(0, ...[...merged.values()].map((x) => x.best)) * opts.blockSize;
+    const loadsOf = (role: string): WorkerLoad[] => live.filter((w) => w.info.role === role).map((w) => workerLoad(w, src));
+    const d = chooseWorker(loadsOf("decode"), merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.decode });
+    if (d === null) return null;
+    const decodeCached = (merged.get(d.workerId)?.best ?? 0) * opts.blockSize;
+    const prefills = loadsOf("prefill");
+    const p = prefills.length > 0 && promptTokens - decodeCached > opts.localPrefillMaxTokens
+      ? chooseWorker(prefills, merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.prefill })
+      : null;
+    return { decode: d.workerId, prefill: p?.workerId ?? d.workerId, disaggregated: p !== null, bestCachedTokens, chosenCachedTokens: p === null ? decodeCached : (merged.get(p.workerId)?.best ?? 0) * opts.blockSize };
+  }
+
+  it("agrees on 2000 random pools, matches, loads, exclusions and sessions", () => {
+    const rng = seededUniform(7);
+    const int = (n: number): number => Math.floor(rng() * n);
+    let disaggregated = 0;
+    for (let round = 0; round < 2000; round++) {
+      const c = clock();
+      const ledger = new LoadLedger(1000, c.now);
+      const peers = new PeerLoads(1000, c.now);
+      const nodes = 1 + int(4);
+      const ws = Array.from({ length: 1 + int(12) }, (_, k) => {
+        const w = worker(`w${k}`, rng() < 0.5 ? "decode" : "prefill", `kv-${int(nodes)}`);
+        w.info.capacityBlocks = 20 + int(200);
+        if (rng() < 0.5) w.load = { workerId: w.info.workerId, role: w.info.role, queuedPrefillTokens: int(3000), activeDecodeBlocks: int(50), freeBlocks: 0, runningRequests: 0, unixMs: 0 };
+        if (rng() < 0.5) ledger.addPrefill(w.info.workerId, int(2000));
+        if (rng() < 0.3) ledger.addDecode(w.info.workerId, int(40));
+        if (rng() < 0.5) ledger.noteWork(w.info.workerId, int(4000));
+        return w;
+      });
+      peers.update("peer", ws.filter(() => rng() < 0.3).map((w) => ({ workerId: w.info.workerId, prefillTokens: int(1000), decodeBlocks: int(20), recentWorkTokens: int(3000) })));
+      c.advance(int(500));
+      const matches = new Map<string, LocationMatch>();
+      for (const loc of [...ws.map((w) => w.info.workerId), ...Array.from({ length: nodes }, (_, k) => `kv-${k}`), "elsewhere"]) {
+        if (rng() < 0.4) continue;
+        const device = int(30);
+        const host = device + int(10);
+        const ssd = host + int(10);
+        matches.set(loc, { device, host, ssd, best: ssd });
+      }
+      const exclude = new Set(ws.filter(() => rng() < 0.15).map((w) => w.info.workerId));
+      const session = rng() < 0.3 ? { decode: `w${int(12)}`, prefill: `w${int(12)}` } : undefined;
+      const promptTokens = int(800);
+      const reusable = int(Math.floor(promptTokens / 4) + 1); // at most the prompt's full blocks, as reusableBlocks gives
+      const opts: PlacementOptions = { weights: { ...DEFAULT_ROUTING_WEIGHTS, overloadPenalty: rng() < 0.5 ? 0 : 4096 }, localPrefillMaxTokens: int(300), blockSize: 4 };
+      const src = { ledger, peers, nowMs: c.now() };
+      const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, exclude, session);
+      const got = place(new Roster(ws), matches, promptTokens, reusable, src, opts, exclude, session);
+      const shown = got === null ? null : { decode: got.decode.info.workerId, prefill: got.prefill.info.workerId, disaggregated: got.disaggregated, bestCachedTokens: got.bestCachedTokens, chosenCachedTokens: got.chosenCachedTokens };
+      expect(shown, `round ${round}`).toEqual(want);
+      if (got?.disaggregated) disaggregated++;
+    }
+    // both branches were exercised
+    expect(disaggregated).toBeGreaterThan(100);
+    expect(disaggregated).toBeLessThan(1900);
   });
 });
 

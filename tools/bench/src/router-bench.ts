@@ -11,7 +11,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { hashChain, namespaceHash, PackedHashes } from "@kvtier/prefix-index";
 import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
-import { LoadLedger, PeerLoads, matchForCodec, place, workerLoad, type LiveWorker } from "@kvtier/router";
+import { LoadLedger, PeerLoads, Roster, matchForCodec, place } from "@kvtier/router";
 import type { Benchmark } from "./main.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
 import { BENCH_BLOCK_TOKENS, BENCH_WORKERS, NaiveIndex, PROMPT_BLOCKS, buildIndex, makeDeployment } from "./router-bench-index.js";
@@ -103,8 +103,8 @@ export const routerBench: Benchmark = async (args) => {
   const ledger = new LoadLedger(60_000);
   const peers = new PeerLoads(1_000);
   // as the router does: one clock reading per placement (the bench's clock does not move)
-  const nowMs = ledger.nowMs();
-  const loadOf = (w: LiveWorker): ReturnType<typeof workerLoad> => workerLoad(w, ledger, peers, nowMs);
+  const loads = { ledger, peers, nowMs: ledger.nowMs() };
+  const roster = new Roster(dep.workers);
   const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: BENCH_BLOCK_TOKENS };
   const promptTokens = PROMPT_BLOCKS * BENCH_BLOCK_TOKENS;
   const docOf = (i: number): number => (i * 7919) % dep.documents.length;
@@ -114,23 +114,23 @@ export const routerBench: Benchmark = async (args) => {
     freshChain(dep.documents[docOf(i)].hashes.map((x, b) => (b < 32 ? x : Uint8Array.from(x, (v, k) => (k === 15 ? v ^ 0xa5 : v ^ (docOf(i) & 0xff))))));
   let placed = 0;
   const route = latencies(queries, docHashes, (hashes) => {
-    const p = place(dep.workers, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loadOf, opts);
+    const p = place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loads, opts);
     if (p !== null) placed += p.chosenCachedTokens > 0 ? 1 : 0;
   });
   // a prompt no one holds beyond its system prompt (the common cold case)
   const routeMiss = latencies(queries, coldHashes, (hashes) => {
-    place(dep.workers, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loadOf, opts);
+    place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loads, opts);
   });
   line(`route (8K-token prompt, 512 blocks, held up to all 512 blocks by its worker + kvstore): p50 ${percentile(route, 0.5).toFixed(1)} us, p99 ${percentile(route, 0.99).toFixed(1)} us; ${placed} of ${queries + WARMUP_QUERIES} found the cache`);
   line(`route (a prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`);
   const naive = new NaiveIndex(dep);
   const naiveRoute = latencies(Math.min(queries, 5_000), docHashes, (hashes) => {
-    place(dep.workers, naive.match(hashes.hashes), promptTokens, PROMPT_BLOCKS, loadOf, opts);
+    place(roster, naive.match(hashes.hashes), promptTokens, PROMPT_BLOCKS, loads, opts);
   });
   // the same prompt at 64 tokens per block: 128 lookups (the index keeps its 1M blocks)
   const shortHashes = (i: number): PackedHashes => freshChain(dep.documents[docOf(i)].hashes.slice(0, PROMPT_BLOCKS / 4));
   const route64 = latencies(queries, shortHashes, (hashes) => {
-    place(dep.workers, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS / 4, loadOf, { ...opts, blockSize: 4 * BENCH_BLOCK_TOKENS });
+    place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS / 4, loads, { ...opts, blockSize: 4 * BENCH_BLOCK_TOKENS });
   });
   line(`route, same 8K-token prompt at 64 tokens per block (128 lookups): p50 ${percentile(route64, 0.5).toFixed(1)} us, p99 ${percentile(route64, 0.99).toFixed(1)} us`);
   line(`route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us`);
