@@ -19,5 +19,8 @@ export { runReplay, replaySummary, replayLines } from "./replay-report.js";
 export type { ReplayReport } from "./replay-report.js";
 export { sweepReplay, sweepLines, sweepSummary, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED } from "./replay-sweep.js";
 export type { PoolSetting, NamedTrace, SweepRow } from "./replay-sweep.js";
+/** The kv policy's weights (the router's), re-exported for callers that adjust them. */
+export { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
+export type { RoutingWeights } from "@kvtier/prefix-index";
 export { generateTrace, TRACE_SHAPES, TRACE_SHAPE_NAMES, TRACE_RATE_PERIOD_S, MAX_GENERATED_REQUESTS } from "./trace-generator.js";
 export type { TraceShape, TraceShapeName } from "./trace-generator.js";

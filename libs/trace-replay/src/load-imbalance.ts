@@ -47,6 +47,16 @@ export class LoadImbalanceMeter {
     return this.meanOverWindows((max, win, mean) => Math.max(mean, win.largestRequest));
   }
 
+  /**
+   * The busiest worker's prefill tokens per window, averaged over the windows with work: the load
+   * that sets queueing delay, in absolute terms (the imbalance ratio divides by the mean, which
+   * shrinks as a policy caches more, so it compares policies that do different amounts of work
+   * unevenly).
+   */
+  meanPeakTokens(): number {
+    return this.meanOverWindows((max, _win, mean) => max * mean);
+  }
+
   private meanOverWindows(top: (max: number, win: Window, mean: number) => number): number {
     let sum = 0;
     let n = 0;

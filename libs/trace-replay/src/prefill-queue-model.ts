@@ -3,7 +3,7 @@
 // A worker's load is its queued uncached tokens — the unit of DEFAULT_ROUTING_WEIGHTS — and its
 // recent work (prefill tokens sent to it, decayed with a time constant) breaks routing ties.
 
-/** Time constant of the recent-work decay, in seconds (the load-imbalance window's length). */
+/** Default time constant of the recent-work decay, in seconds (the load-imbalance window's length). */
 export const RECENT_WORK_TAU_S = 60;
 
 /** Per-worker queues of prefill tokens draining at `tokensPerS` each. */
@@ -15,6 +15,8 @@ export class PrefillQueueModel {
   constructor(
     readonly workers: number,
     readonly tokensPerS: number,
+    /** Time constant of the recent-work decay, s. */
+    readonly recentTauS: number = RECENT_WORK_TAU_S,
   ) {
     this.queued = new Float64Array(workers);
     this.recent = new Float64Array(workers);
@@ -26,7 +28,7 @@ export class PrefillQueueModel {
     if (dt <= 0) return;
     this.nowS = tS;
     const drained = this.tokensPerS * dt;
-    const decay = Math.exp(-dt / RECENT_WORK_TAU_S);
+    const decay = Math.exp(-dt / this.recentTauS);
     for (let w = 0; w < this.workers; w++) {
       this.queued[w] = Math.max(0, this.queued[w] - drained);
       this.recent[w] *= decay;

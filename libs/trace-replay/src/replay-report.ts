@@ -20,6 +20,8 @@ export interface ReplayReport {
   capacityTokens: number;
   prefillTokensPerS: number;
   weights: RoutingWeights;
+  /** Time constant of the recent work the kv policy's bounded-load terms read, s. */
+  recentWorkTauS: number;
   /** Per policy, the chosen one included. */
   results: Record<ReplayPolicy, PolicyResult>;
   pooledLruHitRate: number;
@@ -42,6 +44,7 @@ export function runReplay(trace: readonly TraceRequest[], policy: ReplayPolicy, 
     capacityTokens: options.capacityTokens,
     prefillTokensPerS: resolvePrefillRate(trace, options),
     weights: options.weights ?? DEFAULT_ROUTING_WEIGHTS,
+    recentWorkTauS: options.recentWorkTauS ?? RECENT_WORK_TAU_S,
     results,
     pooledLruHitRate: pooledLruHitRate(trace, options.workers * options.capacityTokens),
     wallMs: performance.now() - t0,
@@ -65,6 +68,9 @@ export function replaySummary(report: ReplayReport): Record<string, unknown> {
     round_robin_hit_rate: r4(rr.hitRate),
     round_robin_load_imbalance: r4(rr.loadImbalance),
     round_robin_load_imbalance_floor: r4(rr.loadImbalanceFloor),
+    peak_window_tokens: Math.round(own.peakWindowTokens),
+    round_robin_peak_window_tokens: Math.round(rr.peakWindowTokens),
+    peak_vs_round_robin: r4(rr.peakWindowTokens === 0 ? 1 : own.peakWindowTokens / rr.peakWindowTokens),
     least_loaded_hit_rate: r4(ll.hitRate),
     least_loaded_load_imbalance: r4(ll.loadImbalance),
     random_hit_rate: r4(report.results.random.hitRate),
@@ -88,11 +94,11 @@ export function replayLines(report: ReplayReport): string[] {
   return [
     `trace: ${report.requests} requests, ${report.inputTokens} prompt tokens over ${report.durationS.toFixed(1)} s (simulated time, blocks of ${TRACE_BLOCK_TOKENS} tokens as in the trace)`,
     `pool: ${report.workers} workers x ${report.capacityTokens} tokens of LRU device cache; prefill ${Math.round(report.prefillTokensPerS)} tokens/s per worker`,
-    `kv weights: device ${w.device}, prefillLoad ${w.prefillLoad} per queued token, overload ${w.overload} per token of recent work above ${1 + w.overloadSlack} x the mean, penalty ${w.overloadPenalty} tokens of cached value per 100% of recent work above ${1 + w.overloadPenaltySlack} x the mean (tau ${RECENT_WORK_TAU_S} s); imbalance windows ${IMBALANCE_WINDOW_S} s`,
+    `kv weights: device ${w.device}, prefillLoad ${w.prefillLoad} per queued token, overload ${w.overload} per token of recent work above ${1 + w.overloadSlack} x the mean, penalty ${w.overloadPenalty} tokens of cached value per 100% of recent work above ${1 + w.overloadPenaltySlack} x the mean (tau ${report.recentWorkTauS} s); imbalance windows ${IMBALANCE_WINDOW_S} s; busiest: the busiest worker's uncached tokens per window, averaged`,
     `pooled LRU (${report.workers * report.capacityTokens} tokens): hit ${pct(report.pooledLruHitRate)}`,
     ...REPLAY_POLICIES.map((p) => {
       const r = report.results[p];
-      return `${p.padEnd(13)} hit ${pct(r.hitRate).padStart(7)}  (${pct(report.pooledLruHitRate === 0 ? 1 : r.hitRate / report.pooledLruHitRate)} of pooled)  load imbalance ${r.loadImbalance.toFixed(3)} (floor ${r.loadImbalanceFloor.toFixed(3)})${p === report.policy ? "  <- policy" : ""}`;
+      return `${p.padEnd(13)} hit ${pct(r.hitRate).padStart(7)}  (${pct(report.pooledLruHitRate === 0 ? 1 : r.hitRate / report.pooledLruHitRate)} of pooled)  load imbalance ${r.loadImbalance.toFixed(3)} (floor ${r.loadImbalanceFloor.toFixed(3)})  busiest ${Math.round(r.peakWindowTokens)}${p === report.policy ? "  <- policy" : ""}`;
     }),
   ];
 }

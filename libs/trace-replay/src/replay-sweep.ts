@@ -41,19 +41,21 @@ export interface SweepRow {
   hitVsPooled: number;
   hitTargetMet: boolean;
   imbalanceTargetMet: boolean;
+  /** kv's busiest worker's uncached tokens per window over round-robin's (see load-imbalance.ts: the absolute load the ratio hides). */
+  peakVsRoundRobin: number;
 }
 
 /**
  * Replays every trace at every setting (kv and round-robin, plus the pooled LRU).
  * @throws {ReplayError} `INVALID_OPTION` on an empty list or a bad setting.
  */
-export function sweepReplay(traces: readonly NamedTrace[], settings: readonly PoolSetting[], weights?: RoutingWeights): SweepRow[] {
+export function sweepReplay(traces: readonly NamedTrace[], settings: readonly PoolSetting[], weights?: RoutingWeights, recentWorkTauS?: number): SweepRow[] {
   if (traces.length === 0) throw new ReplayError("INVALID_OPTION", "traces", "expected at least one trace");
   if (settings.length === 0) throw new ReplayError("INVALID_OPTION", "settings", "expected at least one setting");
   const rows: SweepRow[] = [];
   for (const { name, trace } of traces) {
     for (const { workers, capacityTokens } of settings) {
-      const options = { workers, capacityTokens, weights };
+      const options = { workers, capacityTokens, weights, recentWorkTauS };
       const kv = replayPolicy(trace, "kv", options);
       const roundRobin = replayPolicy(trace, "round-robin", options);
       const pooledHitRate = pooledLruHitRate(trace, workers * capacityTokens);
@@ -62,6 +64,7 @@ export function sweepReplay(traces: readonly NamedTrace[], settings: readonly Po
         trace: name, workers, capacityTokens, pooledHitRate, kv, roundRobin, hitVsPooled,
         hitTargetMet: hitVsPooled >= TARGET_HIT_VS_POOLED,
         imbalanceTargetMet: kv.loadImbalance <= roundRobin.loadImbalance,
+        peakVsRoundRobin: roundRobin.peakWindowTokens === 0 ? 1 : kv.peakWindowTokens / roundRobin.peakWindowTokens,
       });
     }
   }
@@ -72,10 +75,10 @@ const r4 = (x: number): number => Math.round(x * 10_000) / 10_000;
 
 /** A table of the rows, one line each, with a header. */
 export function sweepLines(rows: readonly SweepRow[]): string[] {
-  const head = `${"trace".padEnd(22)} ${"pool".padEnd(12)} kv/pooled  kv imb (floor)    rr imb (floor)    targets`;
+  const head = `${"trace".padEnd(22)} ${"pool".padEnd(12)} kv/pooled  kv imb (floor)    rr imb (floor)    kv/rr busiest  targets`;
   return [head, ...rows.map((r) => {
     const ok = r.hitTargetMet && r.imbalanceTargetMet ? "met" : `MISSED (${[r.hitTargetMet ? "" : "hit", r.imbalanceTargetMet ? "" : "imbalance"].filter(Boolean).join(", ")})`;
-    return `${r.trace.padEnd(22)} ${`${r.workers}x${r.capacityTokens}`.padEnd(12)} ${r.hitVsPooled.toFixed(3).padStart(9)}  ${r.kv.loadImbalance.toFixed(3)} (${r.kv.loadImbalanceFloor.toFixed(3)})    ${r.roundRobin.loadImbalance.toFixed(3)} (${r.roundRobin.loadImbalanceFloor.toFixed(3)})    ${ok}`;
+    return `${r.trace.padEnd(22)} ${`${r.workers}x${r.capacityTokens}`.padEnd(12)} ${r.hitVsPooled.toFixed(3).padStart(9)}  ${r.kv.loadImbalance.toFixed(3)} (${r.kv.loadImbalanceFloor.toFixed(3)})    ${r.roundRobin.loadImbalance.toFixed(3)} (${r.roundRobin.loadImbalanceFloor.toFixed(3)})    ${r.peakVsRoundRobin.toFixed(3).padStart(13)}  ${ok}`;
   })];
 }
 
@@ -88,6 +91,7 @@ export function sweepSummary(rows: readonly SweepRow[]): Record<string, unknown>
       hit_rate: r4(r.kv.hitRate), pooled_lru_hit_rate: r4(r.pooledHitRate), hit_rate_vs_pooled: r4(r.hitVsPooled),
       load_imbalance: r4(r.kv.loadImbalance), load_imbalance_floor: r4(r.kv.loadImbalanceFloor),
       round_robin_hit_rate: r4(r.roundRobin.hitRate), round_robin_load_imbalance: r4(r.roundRobin.loadImbalance),
+      peak_vs_round_robin: r4(r.peakVsRoundRobin),
       targets_met: r.hitTargetMet && r.imbalanceTargetMet,
     })),
     rows_met: met,

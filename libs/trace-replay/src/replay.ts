@@ -35,6 +35,8 @@ export interface ReplayOptions {
   prefillTokensPerS?: number | "auto";
   /** Weights of the kv policy. @default DEFAULT_ROUTING_WEIGHTS */
   weights?: RoutingWeights;
+  /** Time constant of the recent-work decay that the bounded-load terms read, s (the router's KVTIER_ROUTING_RECENT_WORK_TAU_MS). @default RECENT_WORK_TAU_S */
+  recentWorkTauS?: number;
   /** Seed of the random policy. @default 1 */
   seed?: number;
 }
@@ -48,6 +50,8 @@ export interface PolicyResult {
   loadImbalance: number;
   /** The floor indivisible requests put under `loadImbalance` for this policy's work (see load-imbalance.ts). */
   loadImbalanceFloor: number;
+  /** The busiest worker's uncached prompt tokens per 60-second window, averaged over the windows (see load-imbalance.ts). */
+  peakWindowTokens: number;
   hitTokens: number;
   inputTokens: number;
   /** KV event batches the index applied. */
@@ -85,6 +89,8 @@ export function assertReplayOptions(options: ReplayOptions): void {
   if (prefillTokensPerS !== undefined && prefillTokensPerS !== "auto" && !(Number.isFinite(prefillTokensPerS) && prefillTokensPerS > 0)) {
     throw new ReplayError("INVALID_OPTION", "prefillTokensPerS", `expected a number > 0 or "auto", got ${prefillTokensPerS}`);
   }
+  const tau = options.recentWorkTauS;
+  if (tau !== undefined && !(Number.isFinite(tau) && tau > 0)) throw new ReplayError("INVALID_OPTION", "recentWorkTauS", `expected a number > 0, got ${tau}`);
   if (options.weights) {
     try {
       assertRoutingWeights(options.weights);
@@ -107,7 +113,7 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
   const feed = new IndexFeed();
   const workers = Array.from({ length: n }, (_, w) => new SimulatedWorker(`sim-${String(w).padStart(4, "0")}`, capacityBlocks, hashes));
   const indexOf = new Map(workers.map((w, i) => [w.id, i]));
-  const queue = new PrefillQueueModel(n, resolvePrefillRate(trace, options));
+  const queue = new PrefillQueueModel(n, resolvePrefillRate(trace, options), options.recentWorkTauS);
   const meter = new LoadImbalanceMeter(n);
   const weights = options.weights ?? DEFAULT_ROUTING_WEIGHTS;
   const rng = seededRandom(options.seed ?? 1);
@@ -147,7 +153,7 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
     queue.enqueue(chosen, r.inputTokens - hit);
     meter.add(tS, chosen, r.inputTokens - hit);
   });
-  return { policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceFloor: meter.indivisibleFloor(), hitTokens, inputTokens, eventBatches, indexMismatches };
+  return { policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
 }
 
 /** Prefix-hit rate of one LRU cache of `capacityTokens` shared by every request (the pooled baseline). */

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
 import { parseMooncakeTrace, type TraceRequest } from "../src/mooncake-trace.js";
 import { pooledLruHitRate, replayPolicy, type ReplayOptions } from "../src/replay.js";
 import { runReplay, replaySummary } from "../src/replay-report.js";
@@ -62,4 +63,33 @@ describe("replay of generated traces (8 workers x 1.25M tokens)", () => {
       });
     }
   }
+});
+
+describe("replay options", () => {
+  const trace = generateTrace("chat", 5, { durationS: 200 });
+
+  it("refuses a bad option naming it", () => {
+    const fieldOf = (options: ReplayOptions): string | undefined => {
+      try {
+        replayPolicy(trace, "kv", options);
+      } catch (e) {
+        return (e as { field?: string }).field;
+      }
+      return undefined;
+    };
+    expect(fieldOf({ ...OPTIONS, workers: 0 })).toBe("workers");
+    expect(fieldOf({ ...OPTIONS, recentWorkTauS: 0 })).toBe("recentWorkTauS");
+    expect(fieldOf({ ...OPTIONS, recentWorkTauS: Number.NaN })).toBe("recentWorkTauS");
+    expect(fieldOf({ ...OPTIONS, weights: { ...DEFAULT_ROUTING_WEIGHTS, overload: -1 } })).toBe("weights");
+  });
+
+  it("feeds the recent-work time constant to the kv policy's bounded-load terms, and reports the busiest worker's load", () => {
+    const small = { workers: 8, capacityTokens: 40_000 };
+    const slow = replayPolicy(trace, "kv", small);
+    const fast = replayPolicy(trace, "kv", { ...small, recentWorkTauS: 1 });
+    expect([fast.hitTokens, fast.loadImbalance]).not.toEqual([slow.hitTokens, slow.loadImbalance]);
+    const report = replaySummary(runReplay(trace, "kv", small));
+    expect(report.peak_vs_round_robin).toBeCloseTo((report.peak_window_tokens as number) / (report.round_robin_peak_window_tokens as number), 3);
+    expect(report.peak_window_tokens as number).toBeGreaterThan(0);
+  });
 });

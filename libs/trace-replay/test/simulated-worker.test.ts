@@ -56,6 +56,10 @@ describe("PrefillQueueModel and LoadImbalanceMeter", () => {
     expect(q.recentTokens(0)).toBeCloseTo(250 * Math.exp(-3 / 60), 9);
     q.advance(2); // the clock never goes back
     expect(q.recentTokens(0)).toBeCloseTo(250 * Math.exp(-3 / 60), 9);
+    const fast = new PrefillQueueModel(1, 100, 10); // recent work decays with its own time constant
+    fast.enqueue(0, 250);
+    fast.advance(3);
+    expect(fast.recentTokens(0)).toBeCloseTo(250 * Math.exp(-3 / 10), 9);
   });
 
   it("averages max over mean per 60-second window, skipping empty windows", () => {
@@ -65,6 +69,8 @@ describe("PrefillQueueModel and LoadImbalanceMeter", () => {
     m.add(130, 0, 50);
     m.add(170, 1, 50); // window 2: 1.0; window 1 is empty
     expect(m.imbalance()).toBeCloseTo((1.5 + 1.0) / 2, 12);
+    // the busiest worker's tokens per window, averaged: (300 + 50) / 2
+    expect(m.meanPeakTokens()).toBeCloseTo(175, 12);
     expect(new LoadImbalanceMeter(4).imbalance()).toBe(1);
   });
 });

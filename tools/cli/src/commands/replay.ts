@@ -4,11 +4,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
-  DEFAULT_SWEEP_SETTINGS, REPLAY_POLICIES, ReplayError, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
-  replaySummary, runReplay, sweepLines, sweepReplay, sweepSummary, type NamedTrace, type PoolSetting, type ReplayPolicy, type TraceRequest,
+  DEFAULT_ROUTING_WEIGHTS, DEFAULT_SWEEP_SETTINGS, REPLAY_POLICIES, ReplayError, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
+  replaySummary, runReplay, sweepLines, sweepReplay, sweepSummary, type NamedTrace, type PoolSetting, type ReplayPolicy, type RoutingWeights, type TraceRequest,
   type TraceShapeName,
 } from "@kvtier/trace-replay";
-import { flagString, intFlag, numberFlag, parseCommandLine, type FlagSpec } from "../args.js";
+import { flagString, intFlag, numberFlag, parseCommandLine, type FlagSpec, type FlagValues } from "../args.js";
 import { UsageError } from "../usage-error.js";
 
 /** Help of `replay` (printed for --help). */
@@ -26,6 +26,10 @@ export const REPLAY_HELP = `usage: pnpm kvtier replay --trace FILE --capacity-to
   --prefill-tokens-per-s X per-worker prefill throughput of the load model, or "auto" (default):
                            the trace's prompt tokens/s over the workers
   --seed S                 seed of the random policy (default 1)
+  --weights LIST           kv policy weights as NAME=VALUE, comma-separated, over the router's
+                           defaults (names: ${Object.keys(DEFAULT_ROUTING_WEIGHTS).join(", ")})
+  --recent-work-tau-s X    time constant of the recent work the bounded-load terms read (default 60,
+                           the router's KVTIER_ROUTING_RECENT_WORK_TAU_MS / 1000)
   --json                   print only the JSON summary line
 
 Sweep (kv against round-robin and the pooled LRU, over several traces and pools in one run):
@@ -35,7 +39,9 @@ Sweep (kv against round-robin and the pooled LRU, over several traces and pools 
   --trace-seeds LIST       seeds of the generated traces (default 1,2)
   --settings LIST          pools as WORKERSxCAPACITY, comma-separated
                            (default ${DEFAULT_SWEEP_SETTINGS.map((p) => `${p.workers}x${p.capacityTokens}`).join(",")})
+  --weights, --recent-work-tau-s, --json as above
   Targets per row: kv hit rate >= 0.95 of the pooled LRU's, kv load imbalance <= round-robin's.
+  "kv/rr busiest": kv's busiest worker's uncached tokens per window over round-robin's.
   "floor" is the imbalance no placement of the same uncached work could go below (one request
   per window larger than the window's mean work per worker). Exit status 0 either way.
 
@@ -59,7 +65,32 @@ const REPLAY_FLAGS = {
   shapes: { type: "string" },
   "trace-seeds": { type: "string" },
   settings: { type: "string" },
+  weights: { type: "string" },
+  "recent-work-tau-s": { type: "string" },
 } as const satisfies FlagSpec;
+
+/** How the kv policy scores: `--weights` over the defaults, and `--recent-work-tau-s`. */
+export interface KvPolicyFlags {
+  weights: RoutingWeights | undefined;
+  recentWorkTauS: number | undefined;
+}
+
+function parseKvPolicyFlags(values: FlagValues): KvPolicyFlags {
+  const raw = flagString(values, "weights");
+  let weights: RoutingWeights | undefined;
+  if (raw !== undefined) {
+    const w: Record<string, number> = { ...DEFAULT_ROUTING_WEIGHTS };
+    for (const item of commaList("--weights", raw)) {
+      const m = /^([A-Za-z]+)=(.*)$/.exec(item);
+      if (m === null) throw new UsageError("--weights", `expected NAME=VALUE, got "${item}"`);
+      if (!(m[1] in DEFAULT_ROUTING_WEIGHTS)) throw new UsageError("--weights", `unknown weight "${m[1]}" (names: ${Object.keys(DEFAULT_ROUTING_WEIGHTS).join(", ")})`);
+      w[m[1]] = numberFlag(`--weights ${m[1]}`, m[2], 0, Number.MAX_SAFE_INTEGER);
+    }
+    weights = w as unknown as RoutingWeights;
+  }
+  const tau = flagString(values, "recent-work-tau-s");
+  return { weights, recentWorkTauS: tau === undefined ? undefined : numberFlag("--recent-work-tau-s", tau, 0, 1e9, true) };
+}
 
 const SWEEP_ONLY_FLAGS = ["shapes", "trace-seeds", "settings"] as const;
 
@@ -69,6 +100,7 @@ export interface ReplaySweepCommand {
   shapes: TraceShapeName[];
   seeds: number[];
   settings: PoolSetting[];
+  kv: KvPolicyFlags;
   json: boolean;
 }
 
@@ -107,6 +139,7 @@ export function parseReplaySweepArgs(argv: string[]): ReplaySweepCommand {
     shapes: shapes as TraceShapeName[],
     seeds: seedsRaw === undefined ? [1, 2] : commaList("--trace-seeds", seedsRaw).map((x) => intFlag("--trace-seeds", x, 0)),
     settings: settingsRaw === undefined ? [...DEFAULT_SWEEP_SETTINGS] : parseSettings(settingsRaw),
+    kv: parseKvPolicyFlags(values),
     json: values["json"] === true,
   };
 }
@@ -119,6 +152,7 @@ export interface ReplayCommand {
   policy: ReplayPolicy;
   prefillTokensPerS: number | "auto";
   seed: number;
+  kv: KvPolicyFlags;
   json: boolean;
 }
 
@@ -147,6 +181,7 @@ export function parseReplayArgs(argv: string[]): ReplayCommand {
     policy: policy as ReplayPolicy,
     prefillTokensPerS: rate === "auto" ? "auto" : numberFlag("--prefill-tokens-per-s", rate, 0, Number.MAX_SAFE_INTEGER, true),
     seed: opt("seed", 1, 0),
+    kv: parseKvPolicyFlags(values),
     json: values["json"] === true,
   };
 }
@@ -185,7 +220,7 @@ export async function runReplayCommand(argv: string[], _env: Record<string, stri
     throw err;
   }
   const report = runReplay(trace, cmd.policy, {
-    workers: cmd.workers, capacityTokens: cmd.capacityTokens, prefillTokensPerS: cmd.prefillTokensPerS, seed: cmd.seed,
+    workers: cmd.workers, capacityTokens: cmd.capacityTokens, prefillTokensPerS: cmd.prefillTokensPerS, seed: cmd.seed, ...cmd.kv,
   });
   if (!cmd.json) process.stdout.write(replayLines(report).join("\n") + "\n");
   process.stdout.write(JSON.stringify(replaySummary(report)) + "\n");
@@ -201,7 +236,7 @@ function runSweep(cmd: ReplaySweepCommand): number {
     throw err;
   }
   for (const shape of cmd.shapes) for (const seed of cmd.seeds) traces.push({ name: `${shape}/seed${seed}`, trace: generateTrace(shape, seed) });
-  const rows = sweepReplay(traces, cmd.settings);
+  const rows = sweepReplay(traces, cmd.settings, cmd.kv.weights, cmd.kv.recentWorkTauS);
   if (!cmd.json) process.stdout.write(sweepLines(rows).join("\n") + "\n");
   process.stdout.write(JSON.stringify(sweepSummary(rows)) + "\n");
   return 0;
