@@ -58,26 +58,30 @@ export class Roster {
  * replicas have sent it and not seen finish (this one's ledger plus its peers' shares).
  */
 export function workerLoad(w: LiveWorker, src: LoadSources): WorkerLoad {
-  const set = new CandidateSet();
-  addCandidate(set, w, src);
-  return { workerId: w.info.workerId, role: w.info.role as "prefill" | "decode", queuedPrefillTokens: set.queuedPrefillTokens[0], activeDecodeBlocks: set.activeDecodeBlocks[0], capacityBlocks: set.capacityBlocks[0], recentWorkTokens: set.recentWorkTokens[0] };
+  return loadInto(w, src, { workerId: "", role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks: 0, recentWorkTokens: 0 });
 }
 
-const ledgerScratch: WorkerShare = { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
-
-/** Adds `w` with its load ({@link workerLoad}) to `set`; returns its index. */
-function addCandidate(set: CandidateSet, w: LiveWorker, { ledger, peers, nowMs }: LoadSources): number {
+/** {@link workerLoad} written into `out` (placement reuses one object for every worker). */
+function loadInto(w: LiveWorker, { ledger, peers, nowMs }: LoadSources, out: WorkerLoad): WorkerLoad {
   const id = w.info.workerId;
   const p = peers.total(id, nowMs);
   const own = ledger.loadInto(id, nowMs, ledgerScratch);
-  return set.add(
-    id,
-    w.info.role as "prefill" | "decode",
-    Math.max(w.load?.queuedPrefillTokens ?? 0, own.prefillTokens + p.prefillTokens),
-    Math.max(w.load?.activeDecodeBlocks ?? 0, own.decodeBlocks + p.decodeBlocks),
-    w.info.capacityBlocks,
-    own.recentWorkTokens + p.recentWorkTokens,
-  );
+  out.workerId = id;
+  out.role = w.info.role as "prefill" | "decode";
+  out.queuedPrefillTokens = Math.max(w.load?.queuedPrefillTokens ?? 0, own.prefillTokens + p.prefillTokens);
+  out.activeDecodeBlocks = Math.max(w.load?.activeDecodeBlocks ?? 0, own.decodeBlocks + p.decodeBlocks);
+  out.capacityBlocks = w.info.capacityBlocks;
+  out.recentWorkTokens = own.recentWorkTokens + p.recentWorkTokens;
+  return out;
+}
+
+const ledgerScratch: WorkerShare = { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
+const loadScratch: WorkerLoad = { workerId: "", role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks: 0, recentWorkTokens: 0 };
+
+/** Adds `w` with its load ({@link workerLoad}) to `set`; returns its index. */
+function addCandidate(set: CandidateSet, w: LiveWorker, src: LoadSources): number {
+  const l = loadInto(w, src, loadScratch);
+  return set.add(l.workerId, l.role, l.queuedPrefillTokens, l.activeDecodeBlocks, l.capacityBlocks, l.recentWorkTokens ?? 0);
 }
 
 // Placement scratch, reused by every call (place is synchronous and calls nothing that places).
