@@ -51,6 +51,7 @@ export class WorkerTable {
   /** Re-read the registry; drop workers whose heartbeat is older than the timeout. */
   async refresh(now = Date.now()): Promise<void> {
     const entries = await this.registry.list();
+    this.currentRoster = undefined; // the entries below are replaced (synchronously, whatever the callbacks do)
     const seen = new Set<string>();
     const refusedNow = new Map<string, string>();
     for (const info of entries) {
@@ -79,7 +80,6 @@ export class WorkerTable {
         this.events.onDropped(w.info);
       }
     }
-    this.currentRoster = undefined;
     const changed = refusedNow.size !== this.refused.size || [...refusedNow].some(([id, why]) => this.refused.get(id) !== why);
     this.refused.clear();
     for (const [id, why] of refusedNow) this.refused.set(id, why);
