@@ -150,7 +150,7 @@ const LOAD_KEYS = ["queuedPrefillTokens", "activeDecodeBlocks", "capacityBlocks"
 /**
  * The candidates of one choice, column by column in typed arrays that are reused from call to
  * call, so choosing among many workers allocates nothing per worker (a router places every
- * request over its whole pool). Fill it with {@link reset}, {@link add} and {@link setMatch},
+ * request over its whole pool). Fill it with {@link reset}, {@link add} and {@link mergeMatch},
  * then pick with {@link chooseCandidate}. Worker ids must be distinct ({@link chooseWorker}
  * checks that; a router's workers come from a map keyed by id).
  */
@@ -180,7 +180,7 @@ export class CandidateSet {
   }
 
   /**
-   * Adds a candidate with no cached blocks; returns its index (pass it to {@link setMatch}).
+   * Adds a candidate with no cached blocks; returns its index (pass it to {@link mergeMatch}).
    * @throws {PrefixIndexError} `INVALID_ARGUMENT` naming `candidates[i].<field>` unless every load
    * count is a finite number >= 0 (field names are built only on failure).
    */
