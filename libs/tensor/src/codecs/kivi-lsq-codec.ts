@@ -9,7 +9,7 @@
 import { affineDecodeFast } from './affine-fast.js';
 import { codeLevels, KIVI_RESIDUAL_TOKENS, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
 import type { KvCodec, KvSegmentShape } from './kv-codec.js';
-import { affineParams, finiteRange, LSQ_FIT_ITERATIONS, nearestHalfParams, type AffineParams } from './quant-params.js';
+import { affineParams, finiteRange, LSQ_FIT_ITERATIONS, lsqRefit, type AffineParams } from './quant-params.js';
 
 /** KIVI's group (tokens per key group, channels per value group). */
 const GROUP = 32;
@@ -101,14 +101,8 @@ function lsqParamsFast(values: Float32Array, count: number, levels: number): Aff
   measure(values, count, best, levels);
   let bestErr = pass.err;
   for (let it = 0; it < LSQ_FIT_ITERATIONS; it++) {
-    const { n, sq, sqq, sx, sqx } = pass;
-    const det = n * sqq - sq * sq;
-    if (!(det > 0)) break;
-    const s = (n * sqx - sq * sx) / det;
-    const m = (sx - s * sq) / n;
-    if (!(s > 0) || !Number.isFinite(m)) break;
-    const next = nearestHalfParams(s, m, lo, hi);
-    if (next.scale === 0) break;
+    const next = lsqRefit(pass.n, pass.sq, pass.sqq, pass.sx, pass.sqx, lo, hi);
+    if (next === undefined) break;
     measure(values, count, next, levels);
     if (pass.err < bestErr) {
       best = next;

@@ -154,9 +154,21 @@ function paramsOfHalves(scaleBits: number, minBits: number, lo: number, hi: numb
 
 const clampHalf = (x: number): number => (x > HALF_MAX ? HALF_MAX : x < -HALF_MAX ? -HALF_MAX : x);
 
-/** Grid parameters nearest to a least-squares fit (scale s, minimum m), as lsqAffineParams rounds them. */
-export function nearestHalfParams(s: number, m: number, lo: number, hi: number): AffineParams {
-  return paramsOfHalves(nearestHalfBits(clampHalf(s)), nearestHalfBits(clampHalf(m)), lo, hi);
+/**
+ * One least-squares refit of lsqAffineParams: from the sums of one pass over a group's finite
+ * values under a grid (n values, their codes q and values x: Σq, Σq², Σx, Σqx), the minimum and
+ * scale that fit those codes best, rounded to the nearest halves (values clamped to [lo, hi]).
+ * Undefined when no refit can follow: every value on one code (the grid is already exact enough),
+ * a scale that is not positive or a minimum that is not finite, or a scale that rounds to zero.
+ */
+export function lsqRefit(n: number, sq: number, sqq: number, sx: number, sqx: number, lo: number, hi: number): AffineParams | undefined {
+  const det = n * sqq - sq * sq;
+  if (!(det > 0)) return undefined;
+  const s = (n * sqx - sq * sx) / det;
+  const m = (sx - s * sq) / n;
+  if (!(s > 0) || !Number.isFinite(m)) return undefined;
+  const next = paramsOfHalves(nearestHalfBits(clampHalf(s)), nearestHalfBits(clampHalf(m)), lo, hi);
+  return next.scale === 0 ? undefined : next;
 }
 
 /**
@@ -189,13 +201,8 @@ export function lsqAffineParams(values: Float32Array, count: number, levels: num
       sx += x;
       sqx += q * x;
     }
-    const det = n * sqq - sq * sq;
-    if (!(det > 0)) break; // every value on one code: the min/max grid is already exact enough
-    const s = (n * sqx - sq * sx) / det;
-    const m = (sx - s * sq) / n;
-    if (!(s > 0) || !Number.isFinite(m)) break;
-    const next = nearestHalfParams(s, m, lo, hi);
-    if (next.scale === 0) break;
+    const next = lsqRefit(n, sq, sqq, sx, sqx, lo, hi);
+    if (next === undefined) break;
     const err = groupSquaredError(values, count, next, levels);
     if (err < bestErr) {
       best = next;
