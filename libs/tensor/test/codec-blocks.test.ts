@@ -1,8 +1,7 @@
 // Every registered codec in whole blocks: exact sizes, header/CRC round trip (full and partial
 // blocks), per-codec error bounds, aliases, and KIVI's block-size floor.
 import { describe, expect, it } from 'vitest';
-import { INT4_SPEC, INT8_SPEC, INT8_SYM_SPEC, kiviSpec } from '../src/codecs/affine-codecs.js';
-import { KIVI2_LSQ_SPEC } from '../src/codecs/kivi-lsq-codec.js';
+import { INT4_SPEC, INT8_SPEC, INT8_SYM_SPEC, KIVI2_LSQ_SPEC, kiviSpec } from '../src/codecs/affine-codecs.js';
 import { groupIndex, segmentGeometry, type AffineCodecSpec } from '../src/codecs/affine-spec.js';
 import { checkCodecBlockSize, getCodec, KNOWN_CODECS, resolveCodecId } from '../src/codecs/codec-registry.js';
 import { decodeKvBlock, encodeKvBlock, KV_BLOCK_HEADER_BYTES, readKvBlockHeader, type KvBlockShape } from '../src/kv-block.js';

@@ -2,12 +2,12 @@
 // random and adversarial segments and other bit widths/layouts), the fit never worse than the
 // min/max grid of plain KIVI-2 on any group, same layout and size as kivi2-g32-f16.
 import { describe, expect, it } from 'vitest';
-import { kiviSpec } from '../src/codecs/affine-codecs.js';
-import { affineDecodeFast } from '../src/codecs/affine-fast.js';
+import { KIVI2_LSQ_SPEC, kivi2LsqCodec, kiviSpec } from '../src/codecs/affine-codecs.js';
+import { affineDecodeFast, affineEncodeFast } from '../src/codecs/affine-fast.js';
+import { affineLsqEncodeFast } from '../src/codecs/affine-lsq-fast.js';
 import { affineDecodeReference, affineEncodeReference } from '../src/codecs/affine-reference.js';
 import { groupIndex, segmentGeometry, type AffineCodecSpec } from '../src/codecs/affine-spec.js';
 import { getCodec, resolveCodecId } from '../src/codecs/codec-registry.js';
-import { affineLsqEncodeFast, KIVI2_LSQ_SPEC, kivi2LsqCodec } from '../src/codecs/kivi-lsq-codec.js';
 import type { KvSegmentShape } from '../src/codecs/kv-codec.js';
 import { affineParams, groupSquaredError, lsqAffineParams } from '../src/codecs/quant-params.js';
 import { firstByteDiff, prng, sameFloats, segmentCases, SHAPES } from './codec-inputs.js';
@@ -33,6 +33,10 @@ describe('kivi2-g32-f16-lsq: fast equals reference', () => {
             affineLsqEncodeFast(spec, c.values, fast, c.segment);
             affineEncodeReference(spec, c.values, ref, c.segment);
             expect(firstByteDiff(fast, ref), `${c.name} ${kind} ${JSON.stringify(shape)}: first differing byte`).toBe(-1);
+            // affineEncodeFast, which every affine codec encodes through, sends the spec to the same encoder
+            const dispatched = new Uint8Array(n).fill(0x3c);
+            affineEncodeFast(spec, c.values, dispatched, c.segment);
+            expect(firstByteDiff(dispatched, ref), `${c.name} ${kind} via affineEncodeFast`).toBe(-1);
             const a = new Float32Array(c.values.length);
             const b = new Float32Array(c.values.length);
             affineDecodeFast(spec, ref, a, c.segment);

@@ -40,6 +40,22 @@ export const INT4_SPEC: AffineCodecSpec = {
   values: { axis: 'token', size: INT4_GROUP },
 };
 
+/**
+ * KIVI-2 with least-squares group grids: KIVI-2's layout, payload and decoder, each group's grid
+ * refitted to its values (quant-params.ts lsqAffineParams) instead of spanning its min/max. Only
+ * the encoder differs, so the id differs: one id, one byte stream.
+ */
+export const KIVI2_LSQ_SPEC: AffineCodecSpec = {
+  id: 'kivi2-g32-f16-lsq',
+  bits: 2,
+  symmetric: false,
+  keys: { axis: 'channel', size: KIVI_GROUP },
+  values: { axis: 'token', size: KIVI_GROUP },
+  minBlockTokens: KIVI_GROUP,
+  fit: 'lsq',
+  residualTokens: KIVI_RESIDUAL_TOKENS,
+};
+
 /** KIVI (Liu et al. 2024) at `bits`: keys per channel in 32-token groups, values per token in 32-channel groups. */
 export function kiviSpec(bits: 2 | 4): AffineCodecSpec {
   return {
@@ -85,3 +101,5 @@ export const int8Codec = affineCodec(INT8_SPEC, ['int8']);
 export const int4Codec = affineCodec(INT4_SPEC, ['int4']);
 export const kivi2Codec = affineCodec(kiviSpec(2), ['kivi2']);
 export const kivi4Codec = affineCodec(kiviSpec(4), ['kivi4']);
+/** "kivi2-g32-f16-lsq" (alias "kivi2-lsq"). */
+export const kivi2LsqCodec = affineCodec(KIVI2_LSQ_SPEC, ['kivi2-lsq']);

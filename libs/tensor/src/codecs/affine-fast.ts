@@ -6,6 +6,7 @@
 // [0, top] clamps anyway (Math.floor was the slowest step of the loop). The exported Fast functions
 // run the WebAssembly SIMD kernels (wasm/affine-wasm.ts) when they take the shape, else this code.
 import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
+import { affineLsqEncodeFast } from './affine-lsq-fast.js';
 import { halfToFloatBitsTable } from './half-float.js';
 import type { KvSegmentShape } from './kv-codec.js';
 import { affineParams, symmetricParams } from './quant-params.js';
@@ -100,14 +101,19 @@ function allParams(spec: AffineCodecSpec, geo: SegmentGeometry, levels: number, 
   return p;
 }
 
-/** Encode one segment; byte-identical to affineEncodeReference. WebAssembly SIMD when available, else JS. */
+/**
+ * Encode one segment; byte-identical to affineEncodeReference. WebAssembly SIMD when available,
+ * else JS; a least-squares spec (`fit: 'lsq'`) goes to its own encoder (affine-lsq-fast.ts).
+ */
 export function affineEncodeFast(spec: AffineCodecSpec, src: Float32Array, dst: Uint8Array, segment: KvSegmentShape): void {
+  if (spec.fit === 'lsq') return affineLsqEncodeFast(spec, src, dst, segment);
   const geo = segmentGeometry(spec, src.length, segment);
   if (!affineEncodeWasm(spec, geo, src, dst)) encodeJs(spec, geo, src, dst);
 }
 
 /** affineEncodeFast without WebAssembly: the JS fast path (and fallback). */
 export function affineEncodeJs(spec: AffineCodecSpec, src: Float32Array, dst: Uint8Array, segment: KvSegmentShape): void {
+  if (spec.fit === 'lsq') return affineLsqEncodeFast(spec, src, dst, segment);
   encodeJs(spec, segmentGeometry(spec, src.length, segment), src, dst);
 }
 

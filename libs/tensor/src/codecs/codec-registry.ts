@@ -2,13 +2,12 @@
 // codecs (fp32, fp16, bf16, fp8-e4m3 unscaled and scaled, int8, int4, KIVI, KIVI-2 with least-squares
 // grids) are registered at load.
 import { KvBlockError } from '../kv-block-error.js';
-import { int4Codec, int8Codec, int8SymCodec, kivi2Codec, kivi4Codec } from './affine-codecs.js';
+import { int4Codec, int8Codec, int8SymCodec, kivi2Codec, kivi2LsqCodec, kivi4Codec } from './affine-codecs.js';
 import { bf16Codec } from './bf16-codec.js';
 import { fp16Codec } from './fp16-codec.js';
 import { fp8E4m3Codec } from './fp8-e4m3-codec.js';
 import { fp8E4m3ScaledCodec } from './fp8-e4m3-scaled-codec.js';
 import { fp32Codec } from './fp32-codec.js';
-import { kivi2LsqCodec } from './kivi-lsq-codec.js';
 import type { KvCodec } from './kv-codec.js';
 
 /** Longest codec id, in UTF-8 bytes (the size of the header field). */

@@ -1,33 +1,19 @@
-// KIVI-2 with least-squares group grids: KIVI's layout, payload and decoder (keys per channel in
-// 32-token groups, values per token in 32-channel groups, fp16 scale and minimum per group), but
-// each group's grid is refitted to its values (quant-params.ts lsqAffineParams) instead of spanning
-// its min/max. Only the encoder differs, so the id differs ("kivi2-g32-f16-lsq"): one id, one byte
-// stream. The fast encoder below gathers each group in the reference's member order (the fit sums
-// in that order), runs lsqAffineParams with the quantizer inlined and one pass per refit (the
-// error of a grid and the sums for the next come from the same codes), and packs whole bytes;
-// decoding is the affine fast decoder.
-import { affineDecodeFast } from './affine-fast.js';
-import { codeLevels, KIVI_RESIDUAL_TOKENS, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
-import type { KvCodec, KvSegmentShape } from './kv-codec.js';
+// The fast encoder of asymmetric least-squares specs (`fit: 'lsq'`, e.g. kivi2-g32-f16-lsq, in
+// affine-codecs.ts): byte-identical to affineEncodeReference, whose grids come from
+// quant-params.ts lsqAffineParams. It gathers each group in the reference's member order (the fit
+// sums in that order), runs lsqAffineParams with the quantizer inlined and one pass per refit (the
+// error of a grid and the sums for the next come from the same codes), and packs whole bytes.
+// affineEncodeFast sends such specs here; decoding is the affine fast decoder (the layout is
+// the min/max codecs').
+import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
+import type { KvSegmentShape } from './kv-codec.js';
 import { affineParams, finiteRange, LSQ_FIT_ITERATIONS, lsqRefit, type AffineParams } from './quant-params.js';
 
-/** KIVI's group (tokens per key group, channels per value group). */
-const GROUP = 32;
+/** Scratch sizes before the first segment (KIVI's group). */
+const INITIAL_GROUP = 32;
 
-/** kivi2-g32-f16 with least-squares group grids. */
-export const KIVI2_LSQ_SPEC: AffineCodecSpec = {
-  id: 'kivi2-g32-f16-lsq',
-  bits: 2,
-  symmetric: false,
-  keys: { axis: 'channel', size: GROUP },
-  values: { axis: 'token', size: GROUP },
-  minBlockTokens: GROUP,
-  fit: 'lsq',
-  residualTokens: KIVI_RESIDUAL_TOKENS,
-};
-
-let groupValues = new Float32Array(GROUP);
-let groupIndexes = new Int32Array(GROUP);
+let groupValues = new Float32Array(INITIAL_GROUP);
+let groupIndexes = new Int32Array(INITIAL_GROUP);
 let codes = new Uint8Array(0);
 
 /** Byte-identical to affineEncodeReference for an asymmetric `lsq` spec whose bits divide 8. */
@@ -140,31 +126,3 @@ function pack(bits: number, count: number, dst: Uint8Array, codeBytes: number): 
   const perByte = 8 / bits;
   for (let i = 0; i < count; i++) dst[(i / perByte) | 0] |= codes[i] << ((i % perByte) * bits);
 }
-
-/** The codec of an asymmetric least-squares spec: this encoder, the affine fast decoder. */
-export function affineLsqCodec(spec: AffineCodecSpec, aliases: readonly string[]): KvCodec {
-  return {
-    id: spec.id,
-    aliases,
-    minBlockTokens: spec.minBlockTokens,
-    residualTokens: spec.residualTokens,
-    groupsAcrossTokens: spec.keys.axis === 'channel' || spec.values.axis === 'channel',
-    bytesFor(values: number, segment?: KvSegmentShape): number {
-      return segmentGeometry(spec, values, segment).totalBytes;
-    },
-    encode(src: Float32Array, dst: Uint8Array, segment?: KvSegmentShape): void {
-      affineLsqEncodeFast(spec, src, dst, requireSegment(spec, segment));
-    },
-    decode(src: Uint8Array, dst: Float32Array, segment?: KvSegmentShape): void {
-      affineDecodeFast(spec, src, dst, requireSegment(spec, segment));
-    },
-  };
-}
-
-function requireSegment(spec: AffineCodecSpec, segment: KvSegmentShape | undefined): KvSegmentShape {
-  if (segment === undefined) segmentGeometry(spec, 0, segment); // throws the named SIZE_MISMATCH error
-  return segment as KvSegmentShape;
-}
-
-/** "kivi2-g32-f16-lsq" (alias "kivi2-lsq"). */
-export const kivi2LsqCodec = affineLsqCodec(KIVI2_LSQ_SPEC, ['kivi2-lsq']);
