@@ -5,7 +5,7 @@ import { affineCodec, INT4_SPEC, INT8_SPEC, INT8_SYM_SPEC, kiviSpec } from '../s
 import { affineDecodeFast, affineEncodeFast } from '../src/codecs/affine-fast.js';
 import { affineDecodeReference, affineEncodeReference } from '../src/codecs/affine-reference.js';
 import { segmentGeometry, type AffineCodecSpec } from '../src/codecs/affine-spec.js';
-import { firstByteDiff, prng, sameFloats, segmentCases, SHAPES } from './codec-inputs.js';
+import { decodersAgreeOnRandomBytes, firstByteDiff, sameFloats, segmentCases, SHAPES } from './codec-inputs.js';
 
 /** The shipped specs plus variants that exercise the other code paths (symmetric 4/2-bit, channel groups). */
 const SPECS: AffineCodecSpec[] = [
@@ -49,17 +49,7 @@ describe('affine codecs: fast equals reference', () => {
     });
 
     it(`${spec.id}: decoding arbitrary bytes agrees too`, () => {
-      const rnd = prng(99);
-      for (const shape of SHAPES) {
-        const segment = { kind: 'k' as const, ...shape };
-        const n = shape.tokens * shape.nKvHeads * shape.headDim;
-        const bytes = new Uint8Array(segmentGeometry(spec, n, segment).totalBytes).map(() => Math.floor(rnd() * 256));
-        const a = new Float32Array(n);
-        const b = new Float32Array(n);
-        affineDecodeFast(spec, bytes, a, segment);
-        affineDecodeReference(spec, bytes, b, segment);
-        expect(sameFloats(a, b)).toBe(true);
-      }
+      expect(decodersAgreeOnRandomBytes(spec, SHAPES, 99, affineDecodeFast, affineDecodeReference)).toBe(true);
     });
   }
 

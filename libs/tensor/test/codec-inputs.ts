@@ -1,5 +1,6 @@
 // Test inputs for codecs: seeded random segments and adversarial ones (outlier channels, zeros,
 // constants, NaN/±Inf, values beyond fp16, subnormals, signed zeros).
+import { segmentGeometry, type AffineCodecSpec } from '../src/codecs/affine-spec.js';
 import type { KvSegmentShape } from '../src/codecs/kv-codec.js';
 
 /** A seeded uniform [0, 1) generator (LCG; plenty for test data). */
@@ -75,4 +76,23 @@ export function firstByteDiff(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
   return -1;
+}
+
+/** An affine decoder (fast, JS, reference: they share this signature). */
+export type AffineDecode = (spec: AffineCodecSpec, src: Uint8Array, dst: Float32Array, segment: KvSegmentShape) => void;
+
+/** Whether two decoders give the same floats on arbitrary bytes (NaN, Inf, subnormal parameters) of each key segment shape. */
+export function decodersAgreeOnRandomBytes(spec: AffineCodecSpec, shapes: readonly Omit<KvSegmentShape, 'kind'>[], seed: number, a: AffineDecode, b: AffineDecode): boolean {
+  const rnd = prng(seed);
+  for (const shape of shapes) {
+    const segment = { kind: 'k' as const, ...shape };
+    const n = shape.tokens * shape.nKvHeads * shape.headDim;
+    const bytes = new Uint8Array(segmentGeometry(spec, n, segment).totalBytes).map(() => Math.floor(rnd() * 256));
+    const x = new Float32Array(n);
+    const y = new Float32Array(n);
+    a(spec, bytes, x, segment);
+    b(spec, bytes, y, segment);
+    if (!sameFloats(x, y)) return false;
+  }
+  return true;
 }

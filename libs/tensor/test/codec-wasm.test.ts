@@ -12,7 +12,7 @@ import { floatToHalfBitsReference } from '../src/codecs/half-float.js';
 import type { KvSegmentShape } from '../src/codecs/kv-codec.js';
 import { codecBackend, setCodecBackend } from '../src/codecs/wasm/codec-kernels.js';
 import { wasmTakesGeometry } from '../src/codecs/wasm/affine-wasm.js';
-import { firstByteDiff, prng, sameFloats, segmentCases } from './codec-inputs.js';
+import { decodersAgreeOnRandomBytes, firstByteDiff, prng, sameFloats, segmentCases } from './codec-inputs.js';
 
 const SPECS: AffineCodecSpec[] = [
   INT8_SYM_SPEC,
@@ -92,17 +92,7 @@ describe('WebAssembly SIMD kernels', () => {
     });
 
     it(`${spec.id}: wasm decodes arbitrary bytes (NaN, Inf, subnormal parameters) like JS`, () => {
-      const rnd = prng(7);
-      for (const shape of WASM_SHAPES) {
-        const segment = { kind: 'k' as const, ...shape };
-        const n = shape.tokens * shape.nKvHeads * shape.headDim;
-        const bytes = new Uint8Array(segmentGeometry(spec, n, segment).totalBytes).map(() => Math.floor(rnd() * 256));
-        const a = new Float32Array(n);
-        const b = new Float32Array(n);
-        affineDecodeFast(spec, bytes, a, segment);
-        affineDecodeJs(spec, bytes, b, segment);
-        expect(sameFloats(a, b)).toBe(true);
-      }
+      expect(decodersAgreeOnRandomBytes(spec, WASM_SHAPES, 7, affineDecodeFast, affineDecodeJs)).toBe(true);
     });
   }
 
