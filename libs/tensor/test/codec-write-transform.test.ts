@@ -20,6 +20,14 @@ function logitsOf(e: LlamaEngine, tokens: number[], chunkTokens?: number): Float
   return out;
 }
 
+/** The logits of `tokens` fed one at a time: the first by prefill, the rest by decode steps. */
+function steppedLogitsOf(e: LlamaEngine, tokens: number[]): Float32Array[] {
+  e.openSequence('s');
+  const stepped = [e.prefill('s', tokens.slice(0, 1))];
+  for (const t of tokens.slice(1)) stepped.push(e.decodeStep([{ seqId: 's', token: t }])[0]);
+  return stepped;
+}
+
 function identity(granularity: 'token' | 'block', calls: number[]): KvWriteTransform {
   return {
     granularity,
@@ -66,11 +74,7 @@ describe('engine kvTransform hook', () => {
   it('with a block transform, chunked prefill equals token-by-token decode', () => {
     const transform = (): KvWriteTransform => codecWriteTransform('int8-kc-vt32-f16', stories().model.config);
     const chunked = logitsOf(engine(transform()), tokens, 64);
-    const e = engine(transform());
-    e.openSequence('s');
-    const stepped = [e.prefill('s', tokens.slice(0, 1))];
-    for (const t of tokens.slice(1)) stepped.push(e.decodeStep([{ seqId: 's', token: t }])[0]);
-    expect(stepped).toEqual(chunked);
+    expect(steppedLogitsOf(engine(transform()), tokens)).toEqual(chunked);
     expect(chunked).not.toEqual(logitsOf(engine(), tokens));
   });
 
@@ -131,11 +135,7 @@ describe('KIVI residual window', () => {
     const tokens = storyTokens(110);
     const transform = (): KvWriteTransform => codecWriteTransform('kivi2-g32-f16', config, { residualTokens: 40 });
     const chunked = logitsOf(engine(transform()), tokens, 64);
-    const e = engine(transform());
-    e.openSequence('s');
-    const stepped = [e.prefill('s', tokens.slice(0, 1))];
-    for (const t of tokens.slice(1)) stepped.push(e.decodeStep([{ seqId: 's', token: t }])[0]);
-    expect(stepped).toEqual(chunked);
+    expect(steppedLogitsOf(engine(transform()), tokens)).toEqual(chunked);
     expect(chunked).not.toEqual(logitsOf(engine(codecWriteTransform('kivi2-g32-f16', config, { residualTokens: 0 })), tokens));
   });
 
