@@ -17,8 +17,12 @@
 // stored again in order. Whenever the guess fails, the table is probed, so locality only ever
 // changes the speed, never the answer.
 //
-// Memory: 24 bytes per record (records grow by doubling) + 8 / load bytes per block in the
-// table, at most MAX_LOAD_FACTOR full: about 36-60 bytes per block with one or two holders.
+// Beside each record, a 16-bit signature of its children (the blocks stored right after it in some
+// chain, see linkChild): one bit per child, picked by the child's key, so a block with many
+// continuations (a shared system prompt) shows many bits and a session's own context one.
+//
+// Memory: 24 + 2 bytes per record (records grow by doubling) + 8 / load bytes per block in the
+// table, at most MAX_LOAD_FACTOR full: about 38-62 bytes per block with one or two holders.
 
 /** Slots of a new table. */
 const INITIAL_SLOTS = 1 << 10;
@@ -38,6 +42,24 @@ const RW = RECORD_WORDS;
 const FIRST = RECORD_FIRST;
 const REST = RECORD_REST;
 
+/**
+ * The signature bit of a child block whose key starts with word `w0`: one of 16, from the word
+ * mixed (keys need not be uniform: the trace replay's are sequential ids).
+ */
+export function childBit(w0: number): number {
+  let h = Math.imul(w0 ^ (w0 >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return 1 << ((h ^ (h >>> 16)) & 15);
+}
+
+/** Set bits of a 16-bit value. */
+export function bitCount16(x: number): number {
+  x -= (x >>> 1) & 0x5555;
+  x = (x & 0x3333) + ((x >>> 2) & 0x3333);
+  x = (x + (x >>> 4)) & 0x0f0f;
+  return (x + (x >>> 8)) & 0x1f;
+}
+
 /** Reads the 4 little-endian words of a 16-byte hash starting at `off`. */
 function word(h: Uint8Array, off: number): number {
   return h[off] | (h[off + 1] << 8) | (h[off + 2] << 16) | (h[off + 3] << 24);
@@ -52,6 +74,8 @@ export class BlockTable {
   private slots: Int32Array;
   private mask: number;
   private recs: Int32Array;
+  /** Per record: bit set of its children's signature bits (see {@link linkChild}). */
+  private childSigs: Uint16Array;
   /** Ids >= fresh were never used since the last compaction. */
   private fresh = 0;
   /** Freed record ids, reused last first. */
@@ -67,6 +91,7 @@ export class BlockTable {
     this.slots = BlockTable.emptySlots(INITIAL_SLOTS);
     this.mask = INITIAL_SLOTS - 1;
     this.recs = BlockTable.emptyRecords(INITIAL_RECORDS);
+    this.childSigs = new Uint16Array(INITIAL_RECORDS);
   }
 
   /** Distinct blocks held. */
@@ -120,7 +145,30 @@ export class BlockTable {
 
   /** Bytes of typed-array storage (overflow lists not included). */
   get storageBytes(): number {
-    return this.slots.byteLength + this.recs.byteLength + this.freeIds.byteLength;
+    return this.slots.byteLength + this.recs.byteLength + this.childSigs.byteLength + this.freeIds.byteLength;
+  }
+
+  /**
+   * Records that occupied record `child` continues occupied record `parent` in a chain: sets the
+   * child's bit in the parent's signature. Idempotent (the same child sets the same bit), so a
+   * chain stored again, by the same or another location, adds nothing. The signature lives as
+   * long as the parent's record: it is cleared when the block leaves the table.
+   */
+  linkChild(parent: number, child: number): void {
+    this.childSigs[parent] |= childBit(this.recs[RW * child]);
+  }
+
+  /**
+   * Per record, its children's signature (see {@link linkChild}); read-only, for the match walk.
+   * Replaced when the records grow or are compacted.
+   */
+  get childSignatures(): Uint16Array {
+    return this.childSigs;
+  }
+
+  /** Distinct children record `i` is known to have, as its signature counts them (at most 16; two children may share a bit). */
+  childCount(i: number): number {
+    return bitCount16(this.childSigs[i]);
   }
 
   private static emptySlots(n: number): Int32Array {
@@ -249,6 +297,7 @@ export class BlockTable {
     recs[r + 3] = word(hash, 12);
     recs[r + FIRST] = holder;
     recs[r + REST] = NO_REST;
+    this.childSigs[id] = 0;
     this.insertSlot(w0, id);
     this.used += 1;
     return id;
@@ -343,6 +392,9 @@ export class BlockTable {
     const recs = BlockTable.emptyRecords(n);
     recs.set(this.recs);
     this.recs = recs;
+    const sigs = new Uint16Array(n);
+    sigs.set(this.childSigs);
+    this.childSigs = sigs;
   }
 
   private appendHolder(i: number, holder: number): boolean {
@@ -433,13 +485,17 @@ export class BlockTable {
   /** Moves the live records, in id order, to ids [0, used) of `records` new ones, and re-indexes them in `slots` slots. */
   private compactRecords(records: number, slots: number): void {
     const old = this.recs;
+    const oldSigs = this.childSigs;
     const recs = BlockTable.emptyRecords(records);
+    const sigs = new Uint16Array(records);
     let next = 0;
     for (let k = 0; k < RW * this.fresh; k += RW) {
       if (old[k + FIRST] === EMPTY) continue;
+      sigs[next] = oldSigs[k / RW];
       recs.set(old.subarray(k, k + RW), RW * next++);
     }
     this.recs = recs;
+    this.childSigs = sigs;
     this.fresh = next;
     this.freeCount = 0;
     this.slots = BlockTable.emptySlots(slots);

@@ -102,18 +102,18 @@ export class IndexFeed {
         this.counters.restarts += 1;
         this.index.removeLocation(id);
         if (batch.snapshot) this.counters.snapshots += 1;
-        this.applyEvents(id, batch.events);
+        this.applyEvents(id, batch.events, !batch.snapshot);
         break;
       case "gap":
         this.counters.gaps += 1;
-        this.applyEvents(id, batch.events);
+        this.applyEvents(id, batch.events, !batch.snapshot);
         break;
       case "apply":
         if (batch.snapshot) {
           this.counters.snapshots += 1;
           this.index.removeLocation(id);
         }
-        this.applyEvents(id, batch.events);
+        this.applyEvents(id, batch.events, !batch.snapshot);
         break;
     }
     return { verdict, snapshotNeeded: this.snapshotNeeded(id) };
@@ -147,7 +147,7 @@ export class IndexFeed {
     this.pending.delete(id);
     this.counters.snapshots += 1;
     this.index.removeLocation(id);
-    this.applyEvents(id, batch.events);
+    this.applyEvents(id, batch.events, !batch.snapshot);
     if (pending.overflowed) this.tracker.requireSnapshot(id);
     else for (const b of pending.buffer) this.accept(b);
     return { verdict: "apply", snapshotNeeded: this.snapshotNeeded(id) };
@@ -191,10 +191,11 @@ export class IndexFeed {
     return this.tracker.size();
   }
 
-  private applyEvents(location: string, events: readonly KvIndexEvent[]): void {
+  /** `links`: whether stored events are chains (deltas) or plain lists of held blocks (snapshots). */
+  private applyEvents(location: string, events: readonly KvIndexEvent[], links: boolean): void {
     const index = this.index;
     for (const e of events) {
-      if (e.kind === "stored") index.applyStored(location, e.tier, e.codec, e.hashes, e.parent);
+      if (e.kind === "stored") index.applyStored(location, e.tier, e.codec, e.hashes, e.parent, links);
       else if (e.kind === "removed") index.applyRemoved(location, e.tier, e.codec, e.hashes);
       else index.applyCleared(location, e.tier);
     }

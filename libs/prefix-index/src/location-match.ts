@@ -11,12 +11,18 @@
  *   exists so callers that only want "how much is cached" need not know which tier is widest.
  * So blocks `[0, device)` load from device, `[device, host)` from host at worst, and
  * `[host, ssd)` from SSD at worst.
+ * - `shared` (<= `best`): the leading blocks that are a prefix many chains share, up to and
+ *   including the deepest branch point among the `best` blocks (a block the index has seen
+ *   continued by several different blocks, see PrefixIndexOptions.sharedPrefixChildren); 0 when
+ *   there is none. Blocks `[shared, best)` are this chain's own (a session's context). The
+ *   routing cost's overload penalty takes away only the value of the shared part.
  */
 export interface LocationMatch {
   device: number;
   host: number;
   ssd: number;
   best: number;
+  shared: number;
 }
 
 /** Per-tier block counts that do not overlap: how many matched blocks come from each tier. */
@@ -28,7 +34,7 @@ export interface TierBlockCounts {
 
 /** A match of zero blocks everywhere. */
 export function emptyMatch(): LocationMatch {
-  return { device: 0, host: 0, ssd: 0, best: 0 };
+  return { device: 0, host: 0, ssd: 0, best: 0, shared: 0 };
 }
 
 /**
@@ -46,6 +52,8 @@ export function mergeMatches(device: LocationMatch | undefined, store: LocationM
     host: Math.max(a.host, b.host),
     ssd: Math.max(a.ssd, b.ssd),
     best: Math.max(a.best, b.best),
+    // the shared depth grows with the match's depth along one chain, so the deeper match's is the larger
+    shared: Math.max(a.shared, b.shared),
   };
 }
 

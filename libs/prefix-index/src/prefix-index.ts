@@ -12,7 +12,7 @@
 // instead of keeping a per-location reverse set, which cost more than the table itself.
 import { randomInt } from "node:crypto";
 import { assertBlockHash, assertBlockHashes, BLOCK_HASH_BYTES, PackedHashes, type BlockHash } from "./block-hash.js";
-import { BlockTable, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./block-table.js";
+import { bitCount16, BlockTable, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./block-table.js";
 import { PrefixIndexError } from "./errors.js";
 import type { LocationMatch } from "./location-match.js";
 import { TIERS, type Tier } from "./tier.js";
@@ -66,7 +66,19 @@ export interface PrefixIndexOptions {
    * @default a random 31-bit integer per index
    */
   seed?: number;
+  /**
+   * A block with at least this many distinct children (blocks stored right after it in some
+   * chain) is a branch point, and a match's {@link LocationMatch.shared} prefix runs through the
+   * deepest one: a system prompt that many sessions continue is shared, a session's own context
+   * is not. Children are counted by a 16-bit signature (block-table.ts), so two of them may count
+   * as one. Integer in [2, 16].
+   * @default DEFAULT_SHARED_PREFIX_CHILDREN
+   */
+  sharedPrefixChildren?: number;
 }
+
+/** Default {@link PrefixIndexOptions.sharedPrefixChildren}. */
+export const DEFAULT_SHARED_PREFIX_CHILDREN = 3;
 
 /** One (block, location, tier, codec) entry, as {@link PrefixIndex.forEachHeld} visits it. */
 export type HeldVisitor = (hash: BlockHash, location: string, tier: Tier, codec: string) => void;
@@ -96,19 +108,30 @@ export class PrefixIndex {
   /** Per codec id, the bit set of match lanes counting it (set for the duration of one match). */
   private readonly laneMask = new Int32Array(MAX_INDEXED_CODECS);
   private epoch = 0;
+  /** match() scratch: chain positions of the branch points the walk passed, ascending. */
+  private branchAt: Int32Array = new Int32Array(64);
+  private nBranches = 0;
+  private readonly branchChildren: number;
 
   constructor(options: PrefixIndexOptions = {}) {
+    const children = options.sharedPrefixChildren ?? DEFAULT_SHARED_PREFIX_CHILDREN;
+    if (!Number.isSafeInteger(children) || children < 2 || children > 16) {
+      throw new PrefixIndexError("INVALID_ARGUMENT", "sharedPrefixChildren", `sharedPrefixChildren must be an integer in [2, 16], got ${children}`);
+    }
+    this.branchChildren = children;
     this.table = new BlockTable(options.seed ?? randomInt(0, 2 ** 31 - 1));
   }
 
   /**
    * Records that `location` holds `hashes` in `tier`, encoded with `codec` (a BlockStored event).
-   * `parent` is checked but not needed: a chained hash already stands for its whole prefix, and
-   * {@link match} walks the chain the query gives.
+   * `hashes` are in chain order (each block's parent is the one before it, the first one's is
+   * `parent`), as a worker's stored events are: each link is recorded as the parent's child, for
+   * {@link LocationMatch.shared}. Pass `links: false` for lists that are not chains (a snapshot's
+   * held blocks); their blocks are indexed all the same.
    * @throws {PrefixIndexError} on a bad argument, or `CAPACITY_EXCEEDED` when the location or
    * codec tables are full.
    */
-  applyStored(location: string, tier: Tier, codec: string, hashes: readonly BlockHash[], parent?: BlockHash): void {
+  applyStored(location: string, tier: Tier, codec: string, hashes: readonly BlockHash[], parent?: BlockHash, links = true): void {
     assertId(location, "location");
     assertId(codec, "codec");
     const t = tierIndex(tier, "tier");
@@ -120,11 +143,18 @@ export class PrefixIndex {
     const holder = (loc << LOCATION_SHIFT) | (c << CODEC_SHIFT) | t;
     let added = 0;
     let prev = -1;
+    const table = this.table;
+    const parentId = links && parent !== undefined ? table.find(parent) : -1;
     for (let i = 0; i < hashes.length; i++) {
-      if (i % TOUCH_AHEAD_BLOCKS === 0) this.table.touchMany(hashes, i, Math.min(hashes.length, i + TOUCH_AHEAD_BLOCKS));
-      const id = this.table.addHolder(hashes[i], holder, prev);
+      if (i % TOUCH_AHEAD_BLOCKS === 0) table.touchMany(hashes, i, Math.min(hashes.length, i + TOUCH_AHEAD_BLOCKS));
+      const id = table.addHolder(hashes[i], holder, prev);
       if (id >= 0) added++;
-      prev = id >= 0 ? id : ~id;
+      const rec = id >= 0 ? id : ~id;
+      if (links) {
+        const up = i === 0 ? parentId : prev;
+        if (up >= 0) table.linkChild(up, rec);
+      }
+      prev = rec;
     }
     this.heldEntries[loc] += added;
   }
@@ -212,15 +242,24 @@ export class PrefixIndex {
       const name = this.locationNames[idx >>> LANE_BITS];
       const any = this.runAny[idx];
       const prev = out.get(name);
-      if (prev === undefined) out.set(name, { device: this.runDevice[idx], host: this.runHost[idx], ssd: any, best: any });
+      if (prev === undefined) out.set(name, { device: this.runDevice[idx], host: this.runHost[idx], ssd: any, best: any, shared: this.sharedWithin(any) });
       else {
         prev.device = Math.max(prev.device, this.runDevice[idx]);
         prev.host = Math.max(prev.host, this.runHost[idx]);
         prev.ssd = Math.max(prev.ssd, any);
         prev.best = prev.ssd;
+        prev.shared = this.sharedWithin(prev.best);
       }
     }
     return out;
+  }
+
+  /** Leading blocks of the last walk's chain up to and including its deepest branch point before position `depth`. */
+  private sharedWithin(depth: number): number {
+    const at = this.branchAt;
+    let k = this.nBranches;
+    while (k > 0 && at[k - 1] >= depth) k--;
+    return k === 0 ? 0 : at[k - 1] + 1;
   }
 
   /** Number of distinct block hashes held by at least one location. */
@@ -314,7 +353,20 @@ export class PrefixIndex {
   private walk(hashes: PackedHashes, anyCodec: boolean, epoch: number): number {
     const { table, runDevice, runHost, runAny, stamp, started, laneMask } = this;
     const recs = table.records;
+    const sigs = table.childSignatures;
+    const minChildren = this.branchChildren;
     let nStarted = 0;
+    this.nBranches = 0;
+    // block i (record id) is a branch point: note its position
+    const branch = (i: number, id: number): void => {
+      if (bitCount16(sigs[id]) < minChildren) return;
+      if (this.nBranches === this.branchAt.length) {
+        const grown = new Int32Array(2 * this.branchAt.length);
+        grown.set(this.branchAt);
+        this.branchAt = grown;
+      }
+      this.branchAt[this.nBranches++] = i;
+    };
     // one holder h of block i: returns 1 when it moved a state from i to i + 1
     const visit = (h: number, i: number): number => {
       let moved = 0;
@@ -370,6 +422,10 @@ export class PrefixIndex {
           q += 4;
         }
         const last = next + (end - i - 1);
+        for (let k = next; k <= last; k++) {
+          const sig = sigs[k];
+          if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
+        }
         for (let k = 0; k < nStarted; k++) {
           const idx = started[k];
           if (runAny[idx] !== i) continue;
@@ -388,6 +444,8 @@ export class PrefixIndex {
         for (let j = 0; j < list.length; j++) moved |= visit(list[j], i);
       }
       if (moved === 0) return nStarted;
+      const sig = sigs[next];
+      if ((sig & (sig - 1)) !== 0) branch(i, next);
       id = next;
       i++;
     }

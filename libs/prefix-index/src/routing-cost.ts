@@ -57,12 +57,14 @@ export interface RoutingWeights {
   /**
    * Overload penalty, in tokens per 100% excess: a worker whose recent work already lies above
    * `(1 + overloadPenaltySlack) ×` the candidates' mean (this request's uncached work included)
-   * by a fraction x of that bound loses `overloadPenalty × x` tokens of its cached value, never
-   * more than the whole of it (0 = off). It moves the requests that are cheap to move: a new
-   * session whose only cached part is a hot prefix (a tenant's system prompt) leaves the
-   * prefix's overloaded holder, and the worker it goes to pays the prefix once and then shares
-   * the prefix's new sessions (the prefix is replicated); a continuation whose cached context is
-   * larger than the penalty stays. The marginal term ({@link RoutingWeights.overload}) cannot do
+   * by a fraction x of that bound loses `overloadPenalty × x` tokens of the value of the SHARED
+   * part of its cached prefix ({@link LocationMatch.shared}: up to the deepest block that several
+   * chains continue), never more than that part (0 = off). It moves the requests that are cheap
+   * to move: a new session whose only cached part is a hot prefix (a tenant's system prompt)
+   * leaves the prefix's overloaded holder, and the worker it goes to pays the prefix once and
+   * then shares the prefix's new sessions (the prefix is replicated). A continuation keeps the
+   * value of its own context (the blocks after the shared part), so it moves only when the
+   * marginal term outweighs that. The marginal term ({@link RoutingWeights.overload}) cannot do
    * this: it charges only the request's own uncached work, less than the prefix it would
    * recompute elsewhere.
    */
@@ -88,10 +90,11 @@ export interface RoutingWeights {
  *   or 2048 queued tokens (at `prefillLoad` 0.25).
  * - `temperature` 0: deterministic argmax.
  * - `overload` 1, `overloadSlack` 0.1: see {@link RoutingWeights.overload}.
- * - `overloadPenalty` 98304 (96K tokens per 100% excess), `overloadPenaltySlack` 0.05: a worker
- *   10% above the bound loses up to 9.8K tokens of cached value. Calibrated with
- *   `kvtier replay --sweep` (libs/trace-replay/README.md): 35 of 44 rows meet both targets
- *   (29 without it); 48K-64K tokens met 30-34, 0 slack 32, 0.1 slack fewer.
+ * - `overloadPenalty` 196608 (192K tokens per 100% excess), `overloadPenaltySlack` 0.03: a worker
+ *   10% above the bound loses up to 19.7K tokens of its shared prefix's value. Calibrated with
+ *   `kvtier replay --sweep` (libs/trace-replay/README.md) on generated-trace seeds 1-2 and checked
+ *   on seeds 3-6: 37, 35 and 38 of 44 rows meet both targets, against 35, 32 and 34 when the
+ *   penalty took the whole cached value (96K, 0.05), and 29 without a penalty.
  */
 export const DEFAULT_ROUTING_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
   device: 1.0,
@@ -103,8 +106,8 @@ export const DEFAULT_ROUTING_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
   temperature: 0,
   overload: 1,
   overloadSlack: 0.1,
-  overloadPenalty: 98_304,
-  overloadPenaltySlack: 0.05,
+  overloadPenalty: 196_608,
+  overloadPenaltySlack: 0.03,
 });
 
 /**
@@ -170,6 +173,8 @@ export class CandidateSet {
   host = new Float64Array(0);
   ssd = new Float64Array(0);
   best = new Float64Array(0);
+  /** Leading blocks of the best match that are a shared prefix ({@link LocationMatch.shared}). */
+  shared = new Float64Array(0);
   /** Sum of `recentWorkTokens` over the candidates (the bounded-load terms' mean). */
   poolRecentWorkTokens = 0;
 
@@ -201,6 +206,7 @@ export class CandidateSet {
     this.host[i] = 0;
     this.ssd[i] = 0;
     this.best[i] = 0;
+    this.shared[i] = 0;
     this.poolRecentWorkTokens += recentWorkTokens;
     this.length = i + 1;
     return i;
@@ -208,14 +214,15 @@ export class CandidateSet {
 
   /**
    * Raises what candidate `i` can load to at least these leading blocks per tier (nested, as
-   * {@link LocationMatch}): a worker that can load from two locations (its own pool, its node's
-   * kvstore) gets the larger run of each, as {@link mergeMatches}.
+   * {@link LocationMatch}, with its shared part): a worker that can load from two locations (its
+   * own pool, its node's kvstore) gets the larger run of each, as {@link mergeMatches}.
    */
-  mergeMatch(i: number, device: number, host: number, ssd: number, best: number): void {
+  mergeMatch(i: number, device: number, host: number, ssd: number, best: number, shared: number): void {
     this.device[i] = Math.max(this.device[i], device);
     this.host[i] = Math.max(this.host[i], host);
     this.ssd[i] = Math.max(this.ssd[i], ssd);
     this.best[i] = Math.max(this.best[i], best);
+    this.shared[i] = Math.max(this.shared[i], shared);
   }
 
   /** The largest `best` match among the candidates (0 when empty). */
@@ -242,6 +249,7 @@ export class CandidateSet {
     this.host = f64(this.host);
     this.ssd = f64(this.ssd);
     this.best = f64(this.best);
+    this.shared = f64(this.shared);
   }
 }
 
@@ -265,7 +273,7 @@ export function scoreWorker(
   const set = new CandidateSet();
   set.add(load.workerId, load.role, load.queuedPrefillTokens, load.activeDecodeBlocks, load.capacityBlocks, load.recentWorkTokens ?? 0);
   const m = match ?? EMPTY_MATCH;
-  set.mergeMatch(0, m.device, m.host, m.ssd, m.best);
+  set.mergeMatch(0, m.device, m.host, m.ssd, m.best, m.shared);
   set.poolRecentWorkTokens = poolRecentWorkTokens;
   const score = scoreOf(set, 0, promptTokens, blockSize, weights, sessionWorkerId !== undefined && sessionWorkerId === load.workerId, poolWorkers);
   return Number.isNaN(score) ? null : { workerId: load.workerId, score, cachedTokens: cachedTokensOf(m.best, promptTokens, blockSize) };
@@ -274,6 +282,11 @@ export function scoreWorker(
 /** Prompt tokens a worker whose match is `best` blocks has cached in any tier (its full blocks, capped at the prompt). */
 function cachedTokensOf(best: number, promptTokens: number, blockSize: number): number {
   return Math.min(Math.min(best, Math.floor(promptTokens / blockSize)) * blockSize, promptTokens);
+}
+
+/** Tokens of prefill saved by nested leading runs `device <= host <= ssd` blocks long, each tier at its weight. */
+function tierValue(device: number, host: number, ssd: number, blockSize: number, weights: RoutingWeights): number {
+  return blockSize * (weights.device * device + weights.host * (host - device) + weights.ssd * (ssd - host));
 }
 
 /** Candidate `i`'s score, without allocating; NaN when it cannot take the request. */
@@ -288,9 +301,11 @@ function scoreOf(set: CandidateSet, i: number, promptTokens: number, blockSize: 
   const recent = set.recentWorkTokens[i];
   const poolRecent = set.poolRecentWorkTokens;
   const uncached = promptTokens - cachedTokens;
-  let cachedValue = blockSize * (weights.device * device + weights.host * (host - device) + weights.ssd * (ssd - host));
-  if (weights.overloadPenalty > 0 && cachedValue > 0) {
-    cachedValue -= Math.min(cachedValue, weights.overloadPenalty * excessFraction(recent, uncached, poolRecent, poolWorkers, weights.overloadPenaltySlack));
+  let cachedValue = tierValue(device, host, ssd, blockSize, weights);
+  const shared = Math.min(set.shared[i], promptBlocks);
+  if (weights.overloadPenalty > 0 && shared > 0) {
+    const x = excessFraction(recent, uncached, poolRecent, poolWorkers, weights.overloadPenaltySlack);
+    if (x > 0) cachedValue -= Math.min(tierValue(Math.min(device, shared), Math.min(host, shared), Math.min(ssd, shared), blockSize, weights), weights.overloadPenalty * x);
   }
   const loadCost = weights.prefillLoad * set.queuedPrefillTokens[i] + weights.decodeLoad * activeDecodeBlocks * blockSize;
   const affinity = session ? weights.sessionAffinity : 0;
@@ -414,7 +429,7 @@ export function chooseWorker(
     seen.add(c.workerId);
     set.add(c.workerId, c.role, c.queuedPrefillTokens, c.activeDecodeBlocks, c.capacityBlocks, c.recentWorkTokens ?? 0);
     const m = matches.get(c.workerId);
-    if (m !== undefined) set.mergeMatch(i, m.device, m.host, m.ssd, m.best);
+    if (m !== undefined) set.mergeMatch(i, m.device, m.host, m.ssd, m.best, m.shared);
     if (c.workerId === options.sessionWorkerId) sessionIndex = i;
   }
   const i = chooseCandidate(set, promptTokens, blockSize, weights, { rng: options.rng, sessionIndex });

@@ -43,9 +43,14 @@ function makeChains(rng: () => number, count: number, maxTail: number): BlockHas
 }
 
 function randomRange(rng: () => number, chain: BlockHash[]): BlockHash[] {
+  return randomRun(rng, chain).hashes;
+}
+
+/** A random run of `chain` and the block before it (undefined when the run starts the chain). */
+function randomRun(rng: () => number, chain: BlockHash[]): { hashes: BlockHash[]; parent: BlockHash | undefined } {
   const start = rng() < 0.6 ? 0 : randInt(rng, chain.length);
   const end = start + 1 + randInt(rng, chain.length - start);
-  return chain.slice(start, end);
+  return { hashes: chain.slice(start, end), parent: start > 0 ? chain[start - 1] : undefined };
 }
 
 function runSequence(seed: number, shape: Shape): void {
@@ -76,10 +81,16 @@ function runSequence(seed: number, shape: Shape): void {
     const tier: Tier = pick(rng, TIERS);
     const codec = pick(rng, CODECS);
     if (r < 0.5) {
-      const hashes = randomRange(rng, pick(rng, chains));
-      log.push(`stored ${loc} ${tier} ${codec} x${hashes.length}`);
-      fast.applyStored(loc, tier, codec, hashes, undefined);
-      ref.applyStored(loc, tier, codec, hashes);
+      // runs of a chain with their parent (as workers announce them), some without it, some not
+      // chains at all (as a snapshot lists blocks)
+      const run = randomRun(rng, pick(rng, chains));
+      const kind = rng();
+      const parent = kind < 0.7 ? run.parent : undefined;
+      const links = kind < 0.9;
+      const hashes = links ? run.hashes : [...run.hashes].reverse();
+      log.push(`stored ${loc} ${tier} ${codec} x${hashes.length}${parent ? " with parent" : ""}${links ? "" : " (not a chain)"}`);
+      fast.applyStored(loc, tier, codec, hashes, parent, links);
+      ref.applyStored(loc, tier, codec, hashes, parent, links);
     } else if (r < 0.8) {
       const chain = pick(rng, chains);
       const hashes = rng() < 0.5 ? randomRange(rng, chain) : chain.filter(() => rng() < 0.3);

@@ -32,7 +32,7 @@ describe("PrefixIndex.match", () => {
     idx.applyStored("w1", "ssd", "fp16", [c[3]]);
     // c[4] held nowhere; c[5] in device again must not count.
     idx.applyStored("w1", "device", "fp16", [c[5], c[6]]);
-    expect(idx.match(c).get("w1")).toEqual({ device: 2, host: 3, ssd: 4, best: 4 });
+    expect(idx.match(c).get("w1")).toEqual({ device: 2, host: 3, ssd: 4, best: 4, shared: 0 });
   });
 
   it("a host block before a device block ends the device run but not the host run", () => {
@@ -40,7 +40,7 @@ describe("PrefixIndex.match", () => {
     const idx = new PrefixIndex();
     idx.applyStored("s1", "host", "fp16", [c[0]]);
     idx.applyStored("s1", "device", "fp16", [c[1], c[2]]);
-    expect(idx.match(c).get("s1")).toEqual({ device: 0, host: 3, ssd: 3, best: 3 });
+    expect(idx.match(c).get("s1")).toEqual({ device: 0, host: 3, ssd: 3, best: 3, shared: 0 });
   });
 
   it("leaves out locations that do not hold the first block", () => {
@@ -60,9 +60,9 @@ describe("PrefixIndex.match", () => {
     idx.applyStored("w2", "device", "fp16", c.slice(0, 4));
     idx.applyStored("kv", "ssd", "fp16", c);
     const m = idx.match(c);
-    expect(m.get("w1")).toEqual({ device: 2, host: 2, ssd: 2, best: 2 });
-    expect(m.get("w2")).toEqual({ device: 4, host: 4, ssd: 4, best: 4 });
-    expect(m.get("kv")).toEqual({ device: 0, host: 0, ssd: 5, best: 5 });
+    expect(m.get("w1")).toEqual({ device: 2, host: 2, ssd: 2, best: 2, shared: 0 });
+    expect(m.get("w2")).toEqual({ device: 4, host: 4, ssd: 4, best: 4, shared: 0 });
+    expect(m.get("kv")).toEqual({ device: 0, host: 0, ssd: 5, best: 5, shared: 0 });
   });
 
   it("with a codec, counts only blocks held in that codec", () => {
@@ -86,6 +86,59 @@ describe("PrefixIndex.match", () => {
   });
 });
 
+describe("PrefixIndex.match: shared prefix", () => {
+  /** Chains of 4 blocks that share their first 2 blocks (a "system prompt") and then differ. */
+  const branches = (n: number): BlockHash[][] =>
+    Array.from({ length: n }, (_, k) => chainBlockHashes(ns, [1, 2, 3, 4, 100 + k, 5, 200 + k, 6], 2));
+
+  it("runs through the deepest block that at least 3 different blocks continue", () => {
+    const cs = branches(4);
+    const idx = new PrefixIndex();
+    for (const c of cs.slice(0, 3)) idx.applyStored("w1", "device", "fp16", c);
+    // block 1 has 3 children: a match of the whole chain shares 2 blocks, the rest is its own
+    expect(idx.match(cs[0]).get("w1")).toEqual({ device: 4, host: 4, ssd: 4, best: 4, shared: 2 });
+    // a new chain that only finds the shared prefix: all of its match is shared
+    expect(idx.match(cs[3]).get("w1")).toEqual({ device: 2, host: 2, ssd: 2, best: 2, shared: 2 });
+    // another location holding only the first block shares nothing (the branch point is deeper)
+    idx.applyStored("w2", "host", "fp16", [cs[0][0]]);
+    expect(idx.match(cs[0]).get("w2")).toEqual({ device: 0, host: 1, ssd: 1, best: 1, shared: 0 });
+  });
+
+  it("counts children across locations and events, each child once, and needs 3 by default", () => {
+    const cs = branches(3);
+    const idx = new PrefixIndex();
+    idx.applyStored("w1", "device", "fp16", cs[0]);
+    idx.applyStored("w2", "device", "fp16", cs[1]);
+    idx.applyStored("w2", "device", "fp16", cs[1]); // the same child again
+    expect(idx.match(cs[0]).get("w1")!.shared).toBe(0);
+    // the third child arrives as a run announced with its parent
+    idx.applyStored("w2", "device", "fp16", cs[2].slice(2), cs[2][1]);
+    expect(idx.match(cs[0]).get("w1")!.shared).toBe(2);
+    // with a threshold of 2, two children already make a branch point
+    const two = new PrefixIndex({ sharedPrefixChildren: 2 });
+    two.applyStored("w1", "device", "fp16", cs[0]);
+    two.applyStored("w1", "device", "fp16", cs[1]);
+    expect(two.match(cs[0]).get("w1")!.shared).toBe(2);
+  });
+
+  it("learns nothing from lists that are not chains, and forgets a block nobody holds", () => {
+    const cs = branches(3);
+    const idx = new PrefixIndex();
+    for (const c of cs) idx.applyStored("w1", "device", "fp16", c, undefined, false);
+    expect(idx.match(cs[0]).get("w1")!.shared).toBe(0);
+    for (const c of cs) idx.applyStored("w1", "device", "fp16", c);
+    expect(idx.match(cs[0]).get("w1")!.shared).toBe(2);
+    // the branch point leaves the index and comes back with a single child
+    idx.applyCleared("w1");
+    idx.applyStored("w1", "device", "fp16", cs[0]);
+    expect(idx.match(cs[0]).get("w1")!.shared).toBe(0);
+  });
+
+  it("refuses a threshold outside [2, 16]", () => {
+    for (const bad of [1, 17, 2.5, Number.NaN]) expect(codeOf(() => new PrefixIndex({ sharedPrefixChildren: bad }))).toBe("INVALID_ARGUMENT");
+  });
+});
+
 describe("PrefixIndex updates", () => {
   it("is idempotent and counts distinct blocks and locations", () => {
     const c = chain(3);
@@ -104,7 +157,7 @@ describe("PrefixIndex updates", () => {
     idx.applyStored("kv", "host", "fp16", c);
     idx.applyStored("kv", "ssd", "fp16", c);
     idx.applyRemoved("kv", "host", "fp16", c);
-    expect(idx.match(c).get("kv")).toEqual({ device: 0, host: 0, ssd: 2, best: 2 });
+    expect(idx.match(c).get("kv")).toEqual({ device: 0, host: 0, ssd: 2, best: 2, shared: 0 });
     idx.applyRemoved("kv", "ssd", "int8", c); // not held in int8: no-op
     expect(idx.blockCount()).toBe(2);
     idx.applyRemoved("kv", "ssd", "fp16", [c[1]]);
@@ -121,7 +174,7 @@ describe("PrefixIndex updates", () => {
     idx.applyStored("kv", "ssd", "fp16", c);
     idx.applyStored("w1", "device", "fp16", c);
     idx.applyCleared("kv", "host");
-    expect(idx.match(c).get("kv")).toEqual({ device: 0, host: 0, ssd: 3, best: 3 });
+    expect(idx.match(c).get("kv")).toEqual({ device: 0, host: 0, ssd: 3, best: 3, shared: 0 });
     idx.applyCleared("kv");
     expect(idx.match(c).has("kv")).toBe(false);
     expect(idx.match(c).get("w1")!.device).toBe(3);

@@ -20,7 +20,8 @@ const idle = (workerId: string, role: WorkerLoad["role"] = "prefill"): WorkerLoa
   activeDecodeBlocks: 0,
   capacityBlocks: 1000,
 });
-const m = (device: number, host: number, ssd: number): LocationMatch => ({ device, host, ssd, best: ssd });
+/** A match; `shared` (the part a hot prefix many chains continue) defaults to all of it. */
+const m = (device: number, host: number, ssd: number, shared = ssd): LocationMatch => ({ device, host, ssd, best: ssd, shared });
 const greedy: RoutingWeights = { ...DEFAULT_ROUTING_WEIGHTS, temperature: 0 };
 
 describe("chooseWorker (temperature 0)", () => {
@@ -141,6 +142,23 @@ describe("chooseWorker (temperature 0)", () => {
       const choice = chooseWorker(pool(), matches, 2000, BS, w)!;
       expect(choice.workerId).toBe("hot");
       expect(choice.score).toBeCloseTo(1980 - (1024 * (3000 - b)) / b - 20, 9);
+    });
+
+    it("takes only the shared part's value: a continuation keeps its own context", () => {
+      // 600-token prompt, 125 blocks (500 tokens) cached on hot, of which the first 20 blocks are
+      // a prefix other chains continue; hot is ~87% above its penalty bound b, a penalty of ~895
+      const b = (1.05 * (6000 + 100)) / 4;
+      expect((1024 * (3000 - b)) / b).toBeGreaterThan(500);
+      // the penalty takes the 80 shared tokens only: 500 - 80 - 100 (marginal term) beats an idle worker's 0
+      const choice = chooseWorker(pool(), new Map([["hot", m(125, 125, 125, 20)]]), 600, BS, w)!;
+      expect(choice.workerId).toBe("hot");
+      expect(choice.score).toBeCloseTo(500 - 80 - 100, 9);
+      // the same cache all shared loses its whole value, and the request moves
+      expect(chooseWorker(pool(), new Map([["hot", m(125, 125, 125)]]), 600, BS, w)!.workerId).toBe("x");
+      // nothing shared: no penalty at all
+      expect(chooseWorker(pool(), new Map([["hot", m(125, 125, 125, 0)]]), 600, BS, w)!.score).toBeCloseTo(500 - 100, 9);
+      // a shared part in a slower tier is worth what that tier is worth: 20 shared blocks, 10 of them on host
+      expect(chooseWorker(pool(), new Map([["hot", m(10, 125, 125, 20)]]), 600, BS, w)!.score).toBeCloseTo(40 + 0.6 * 460 - (40 + 0.6 * 40) - 100, 9);
     });
 
     it("charges nothing at or under the bound, in proportion to the excess above it", () => {

@@ -30,11 +30,28 @@ export class SimulatedWorker {
     this.cache = new LruBlockCache(capacityBlocks);
   }
 
-  /** Prefills a request: counts its prefix hits, caches its blocks, and returns the events a real worker would publish. */
+  /**
+   * Prefills a request: counts its prefix hits, caches its blocks, and returns the events a real
+   * worker would publish: one stored event per run of newly cached blocks that are consecutive in
+   * the request's chain, with the block before the run as its parent.
+   */
   serve(blockIds: readonly number[]): ServedRequest {
     const touch = this.cache.touch(blockIds);
     const events: KvIndexEvent[] = [];
-    if (touch.inserted.length > 0) events.push({ kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes: this.hashes.chain(touch.inserted) });
+    if (touch.inserted.length > 0) {
+      const inserted = new Set(touch.inserted);
+      for (let i = 0; i < blockIds.length; ) {
+        if (!inserted.has(blockIds[i])) {
+          i++;
+          continue;
+        }
+        let end = i + 1;
+        while (end < blockIds.length && inserted.has(blockIds[end])) end++;
+        const hashes = this.hashes.chain(blockIds.slice(i, end));
+        events.push(i === 0 ? { kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes } : { kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes, parent: this.hashes.of(blockIds[i - 1]) });
+        i = end;
+      }
+    }
     if (touch.evicted.length > 0) events.push({ kind: "removed", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes: this.hashes.chain(touch.evicted) });
     if (events.length === 0) return { hitBlocks: touch.leadingHits, batch: null };
     this.seq += 1;

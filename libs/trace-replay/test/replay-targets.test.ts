@@ -15,10 +15,10 @@ const SHIPPED = fileURLToPath(new URL("../../../../shared/traces/mooncake-synthe
 const OPTIONS: ReplayOptions = { workers: 8, capacityTokens: 1_250_000 };
 const TARGET_VS_POOLED = 0.95;
 
-function checkTargets(trace: TraceRequest[], where: string): { kv: number; pooled: number } {
-  const pooled = pooledLruHitRate(trace, OPTIONS.workers * OPTIONS.capacityTokens);
-  const kv = replayPolicy(trace, "kv", OPTIONS);
-  const rr = replayPolicy(trace, "round-robin", OPTIONS);
+function checkTargets(trace: TraceRequest[], where: string, options: ReplayOptions = OPTIONS): { kv: number; pooled: number } {
+  const pooled = pooledLruHitRate(trace, options.workers * options.capacityTokens);
+  const kv = replayPolicy(trace, "kv", options);
+  const rr = replayPolicy(trace, "round-robin", options);
   expect(kv.indexMismatches, where).toBe(0);
   expect(kv.hitRate / pooled, `${where}: kv hit ${kv.hitRate} vs pooled ${pooled}`).toBeGreaterThanOrEqual(TARGET_VS_POOLED);
   expect(kv.loadImbalance, `${where}: kv imbalance vs round-robin`).toBeLessThanOrEqual(rr.loadImbalance);
@@ -63,6 +63,15 @@ describe("replay of generated traces (8 workers x 1.25M tokens)", () => {
       });
     }
   }
+});
+
+describe("replay of chats over many small pools (16 workers x 625K tokens)", () => {
+  // Sessions overflow their worker's recent-work bound here. The overload penalty takes only the
+  // value of a shared prefix, so a session stays with its context; when it took the whole cached
+  // value, sessions moved and recomputed theirs, and the hit rate fell to 0.945 of pooled.
+  it("meets the kv targets on chat (seed 2)", () => {
+    checkTargets(generateTrace("chat", 2), "chat/2 at 16x625K", { workers: 16, capacityTokens: 625_000 });
+  });
 });
 
 describe("replay options", () => {

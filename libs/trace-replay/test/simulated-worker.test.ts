@@ -45,6 +45,24 @@ describe("SimulatedWorker events through IndexFeed", () => {
   });
 });
 
+describe("SimulatedWorker stored events", () => {
+  it("announce each run of newly cached blocks as a chain with the block before it as parent", () => {
+    const hashes = new TraceBlockHashes();
+    const w = new SimulatedWorker("w", 5, hashes);
+    w.serve([1, 2, 3]);
+    w.serve([7, 8, 9]); // evicts 1
+    w.serve([3]); // 3 becomes the most recent: 2 is evicted next, 3 stays
+    // 1 is cached again (2 is evicted and cached again within the request, so the index's entry
+    // stands), 3 hits, 4 is new: two runs
+    const served = w.serve([1, 2, 3, 4]);
+    const stored = served.batch!.events.filter((e) => e.kind === "stored");
+    expect(stored.map((e) => (e.kind === "stored" ? { ids: e.hashes.map(hashHex), parent: e.parent && hashHex(e.parent) } : null))).toEqual([
+      { ids: [hashHex(hashes.of(1))], parent: undefined },
+      { ids: [hashHex(hashes.of(4))], parent: hashHex(hashes.of(3)) },
+    ]);
+  });
+});
+
 describe("PrefillQueueModel and LoadImbalanceMeter", () => {
   it("drains queues at the throughput and decays recent work", () => {
     const q = new PrefillQueueModel(2, 100);

@@ -30,9 +30,10 @@ export interface RoutingConfig {
    * KVTIER_ROUTING_SESSION_AFFINITY_TOKENS (512), KVTIER_ROUTING_TEMPERATURE (0),
    * KVTIER_ROUTING_OVERLOAD_WEIGHT (1.0: cost per uncached token that takes a worker's recent work
    * above the bound; 0 = no bounded-load term), KVTIER_ROUTING_OVERLOAD_SLACK (0.1: the bound is
-   * 1.1 × the candidates' mean recent work), KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS (98304: cached
-   * value a worker loses per 100% of recent work above its penalty bound, at most all of it; 0 =
-   * off), KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK (0.05: that bound is 1.05 × the mean).
+   * 1.1 × the candidates' mean recent work), KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS (196608: value of
+   * the shared part of its cached prefix that a worker loses per 100% of recent work above its
+   * penalty bound, at most all of that part; 0 = off), KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK (0.03:
+   * that bound is 1.03 × the mean).
    */
   weights: RoutingWeights;
   /** KVTIER_ROUTING_RECENT_WORK_TAU_MS, decay of the recent work that the bounded-load term weighs and that breaks ties. @default 60000 */

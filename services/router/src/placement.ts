@@ -144,9 +144,10 @@ export function place(
     const host = Math.min(m.host, reusableBlocks);
     const ssd = Math.min(m.ssd, reusableBlocks);
     const best = Math.min(m.best, reusableBlocks);
+    const shared = Math.min(m.shared, reusableBlocks);
     for (const pos of served) {
       const slot = slotOf[pos];
-      if (slot >= 0) ((slot & 1) === 0 ? decodeSet : prefillSet).mergeMatch(slot >>> 1, device, host, ssd, best);
+      if (slot >= 0) ((slot & 1) === 0 ? decodeSet : prefillSet).mergeMatch(slot >>> 1, device, host, ssd, best, shared);
     }
   });
   const bestCachedTokens = Math.max(decodeSet.bestMatch(), prefillSet.bestMatch()) * opts.blockSize;

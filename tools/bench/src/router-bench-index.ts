@@ -3,7 +3,7 @@
 // blocks (an 8K-token prompt) that start with one of a few shared system prompts; each document
 // sits in one worker's device pool (its first part) and in that node's kvstore (all of it).
 // Also a naive index of the same content (hex-string Map of holder objects) as the baseline.
-import { PrefixIndex, type BlockHash, type Tier } from "@kvtier/prefix-index";
+import { PrefixIndex, type BlockHash, type LocationMatch, type Tier } from "@kvtier/prefix-index";
 import type { LiveWorker } from "@kvtier/router";
 
 /** Tokens per block and blocks per query prompt (8192 tokens). */
@@ -112,9 +112,9 @@ export class NaiveIndex {
     }
   }
 
-  /** Leading runs per location (device / device-or-host / any). */
-  match(hashes: readonly BlockHash[]): Map<string, { device: number; host: number; ssd: number; best: number }> {
-    const out = new Map<string, { device: number; host: number; ssd: number; best: number }>();
+  /** Leading runs per location (device / device-or-host / any); no shared-prefix tracking (`shared` 0). */
+  match(hashes: readonly BlockHash[]): Map<string, LocationMatch> {
+    const out = new Map<string, LocationMatch>();
     for (let i = 0; i < hashes.length; i++) {
       const holders = this.blocks.get(Buffer.from(hashes[i]).toString("hex")) ?? [];
       const here = new Map<string, Set<Tier>>();
@@ -122,7 +122,7 @@ export class NaiveIndex {
       let any = false;
       for (const [loc, tiers] of here) {
         let st = out.get(loc);
-        if (!st && i === 0) out.set(loc, (st = { device: 0, host: 0, ssd: 0, best: 0 }));
+        if (!st && i === 0) out.set(loc, (st = { device: 0, host: 0, ssd: 0, best: 0, shared: 0 }));
         if (!st || st.ssd !== i) continue;
         any = true;
         if (st.device === i && tiers.has("device")) st.device++;
