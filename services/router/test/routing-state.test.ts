@@ -86,7 +86,7 @@ const worker = (workerId: string, role: "prefill" | "decode", kvstoreId = "kv-1"
   info: { workerId, role, endpoint: "", nodeId: "n", kvstoreEndpoint: "", kvstoreId, layout: undefined, incarnation: "i", heartbeatUnixMs: 0, capacityBlocks: 1000 } as WorkerInfo,
   load: undefined,
 });
-const m = (n: number): LocationMatch => ({ device: n, host: n, ssd: n, best: n });
+const m = (n: number): LocationMatch => ({ device: n, host: n, ssd: n, best: n, shared: 0 });
 
 describe("place", () => {
   const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 0, blockSize: 4 };
@@ -124,7 +124,7 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const store = matches.get(w.info.kvstoreId);
       if (own === undefined && store === undefined) continue;
       const x = mergeMatches(own, store);
-      merged.set(w.info.workerId, { device: Math.min(x.device, reusable), host: Math.min(x.host, reusable), ssd: Math.min(x.ssd, reusable), best: Math.min(x.best, reusable) });
+      merged.set(w.info.workerId, { device: Math.min(x.device, reusable), host: Math.min(x.host, reusable), ssd: Math.min(x.ssd, reusable), best: Math.min(x.best, reusable), shared: Math.min(x.shared, reusable) });
     }
     const bestCachedTokens = Math.max(0, ...[...merged.values()].map((x) => x.best)) * opts.blockSize;
     const loadsOf = (role: string): WorkerLoad[] => live.filter((w) => w.info.role === role).map((w) => workerLoad(w, src));
@@ -164,7 +164,7 @@ describe("place against a reference (each worker's own and kvstore matches merge
         const device = int(30);
         const host = device + int(10);
         const ssd = host + int(10);
-        matches.set(loc, { device, host, ssd, best: ssd });
+        matches.set(loc, { device, host, ssd, best: ssd, shared: int(ssd + 1) });
       }
       const exclude = new Set(ws.filter(() => rng() < 0.15).map((w) => w.info.workerId));
       const session = rng() < 0.3 ? { decode: `w${int(12)}`, prefill: `w${int(12)}` } : undefined;
