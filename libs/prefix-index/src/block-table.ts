@@ -166,11 +166,6 @@ export class BlockTable {
     return this.childSigs;
   }
 
-  /** Distinct children record `i` is known to have, as its signature counts them (at most 16; two children may share a bit). */
-  childCount(i: number): number {
-    return bitCount16(this.childSigs[i]);
-  }
-
   private static emptySlots(n: number): Int32Array {
     const a = new Int32Array(2 * n);
     for (let i = 1; i < a.length; i += 2) a[i] = EMPTY;

@@ -48,7 +48,7 @@ export class SimulatedWorker {
         let end = i + 1;
         while (end < blockIds.length && inserted.has(blockIds[end])) end++;
         const hashes = this.hashes.chain(blockIds.slice(i, end));
-        events.push(i === 0 ? { kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes } : { kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes, parent: this.hashes.of(blockIds[i - 1]) });
+        events.push({ kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes, ...(i > 0 && { parent: this.hashes.of(blockIds[i - 1]) }) });
         i = end;
       }
     }
