@@ -77,7 +77,7 @@ describe("chooseWorker (temperature 0)", () => {
     // the marginal term alone (the overload penalty has its own tests below)
     const marginal: RoutingWeights = { ...greedy, overloadPenalty: 0 };
     // 4 workers; "hot" holds an 8-block (32-token) prefix and was sent 3000 tokens of recent work,
-    // the others 1000 each: the mean is 1500 (+ this request's share), the bound 1.1 × that.
+    // the others 1000 each: the mean is 1500 (+ this request's share), the bound 1.3 × that (the default slack).
     const pool = (): WorkerLoad[] => [
       { ...idle("hot"), recentWorkTokens: 3000 },
       { ...idle("x"), recentWorkTokens: 1000 },

@@ -12,13 +12,13 @@ export { TraceBlockHashes } from "./trace-block-hash.js";
 export { PrefillQueueModel, RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
 export { LoadImbalanceMeter, IMBALANCE_WINDOW_S } from "./load-imbalance.js";
 export {
-  REPLAY_POLICIES, MAX_REPLAY_WORKERS, replayPolicy, pooledLruHitRate, resolvePrefillRate, assertReplayOptions, totalInputTokens, seededRandom,
+  REPLAY_POLICIES, MAX_REPLAY_WORKERS, replayPolicy, replayWindowOracle, pooledLruHitRate, resolvePrefillRate, assertReplayOptions, totalInputTokens, seededRandom,
 } from "./replay.js";
 export type { ReplayPolicy, ReplayOptions, PolicyResult } from "./replay.js";
 export { runReplay, replaySummary, replayLines } from "./replay-report.js";
 export type { ReplayReport } from "./replay-report.js";
 export { sweepReplay, sweepLines, sweepSummary, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED } from "./replay-sweep.js";
-export type { PoolSetting, NamedTrace, SweepRow } from "./replay-sweep.js";
+export type { PoolSetting, NamedTrace, SweepRow, SweepOptions } from "./replay-sweep.js";
 /** The kv policy's weights (the router's), re-exported for callers that adjust them. */
 export { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
 export type { RoutingWeights } from "@kvtier/prefix-index";

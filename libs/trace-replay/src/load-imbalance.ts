@@ -33,6 +33,11 @@ export class LoadImbalanceMeter {
     win.largestRequest = Math.max(win.largestRequest, tokens);
   }
 
+  /** Tokens worker `w` has prefilled so far in the window holding `tS` (0 in a window with no work yet). */
+  windowTokens(tS: number, w: number): number {
+    return this.windows.get(Math.floor(tS / this.windowS))?.perWorker[w] ?? 0;
+  }
+
   /** Mean over windows of max/mean per-worker tokens; 1 = perfectly even; 1 when there was no work. */
   imbalance(): number {
     return this.meanOverWindows((max) => max);

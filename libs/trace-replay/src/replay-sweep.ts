@@ -4,7 +4,7 @@
 import type { RoutingWeights } from "@kvtier/prefix-index";
 import type { TraceRequest } from "./mooncake-trace.js";
 import { ReplayError } from "./replay-error.js";
-import { pooledLruHitRate, replayPolicy, type PolicyResult } from "./replay.js";
+import { pooledLruHitRate, replayPolicy, replayWindowOracle, type PolicyResult } from "./replay.js";
 
 /** kv must reach this share of the pooled LRU's hit rate. */
 export const TARGET_HIT_VS_POOLED = 0.95;
@@ -43,13 +43,26 @@ export interface SweepRow {
   imbalanceTargetMet: boolean;
   /** kv's busiest worker's uncached tokens per window over round-robin's (see load-imbalance.ts: the absolute load the ratio hides). */
   peakVsRoundRobin: number;
+  /** The window oracle's load imbalance (see replayWindowOracle), when the sweep was asked for it. */
+  windowOracleImbalance?: number;
+}
+
+/** How a sweep scores and what it adds. */
+export interface SweepOptions {
+  /** Weights of the kv policy. @default DEFAULT_ROUTING_WEIGHTS */
+  weights?: RoutingWeights;
+  /** See ReplayOptions.recentWorkTauS. */
+  recentWorkTauS?: number;
+  /** Also replay the window oracle on every row (see replayWindowOracle). @default false */
+  windowOracle?: boolean;
 }
 
 /**
  * Replays every trace at every setting (kv and round-robin, plus the pooled LRU).
  * @throws {ReplayError} `INVALID_OPTION` on an empty list or a bad setting.
  */
-export function sweepReplay(traces: readonly NamedTrace[], settings: readonly PoolSetting[], weights?: RoutingWeights, recentWorkTauS?: number): SweepRow[] {
+export function sweepReplay(traces: readonly NamedTrace[], settings: readonly PoolSetting[], sweep: SweepOptions = {}): SweepRow[] {
+  const { weights, recentWorkTauS } = sweep;
   if (traces.length === 0) throw new ReplayError("INVALID_OPTION", "traces", "expected at least one trace");
   if (settings.length === 0) throw new ReplayError("INVALID_OPTION", "settings", "expected at least one setting");
   const rows: SweepRow[] = [];
@@ -65,6 +78,7 @@ export function sweepReplay(traces: readonly NamedTrace[], settings: readonly Po
         hitTargetMet: hitVsPooled >= TARGET_HIT_VS_POOLED,
         imbalanceTargetMet: kv.loadImbalance <= roundRobin.loadImbalance,
         peakVsRoundRobin: roundRobin.peakWindowTokens === 0 ? 1 : kv.peakWindowTokens / roundRobin.peakWindowTokens,
+        ...(sweep.windowOracle === true ? { windowOracleImbalance: replayWindowOracle(trace, options).loadImbalance } : {}),
       });
     }
   }
@@ -75,10 +89,12 @@ const r4 = (x: number): number => Math.round(x * 10_000) / 10_000;
 
 /** A table of the rows, one line each, with a header. */
 export function sweepLines(rows: readonly SweepRow[]): string[] {
-  const head = `${"trace".padEnd(22)} ${"pool".padEnd(12)} kv/pooled  kv imb (floor)    rr imb (floor)    kv/rr busiest  targets`;
+  const oracle = rows.some((r) => r.windowOracleImbalance !== undefined);
+  const head = `${"trace".padEnd(22)} ${"pool".padEnd(12)} kv/pooled  kv imb (floor)    rr imb (floor)    kv/rr busiest  ${oracle ? "oracle imb  " : ""}targets`;
   return [head, ...rows.map((r) => {
+    const oracleCell = oracle ? `${(r.windowOracleImbalance?.toFixed(3) ?? "-").padStart(10)}  ` : "";
     const ok = r.hitTargetMet && r.imbalanceTargetMet ? "met" : `MISSED (${[r.hitTargetMet ? "" : "hit", r.imbalanceTargetMet ? "" : "imbalance"].filter(Boolean).join(", ")})`;
-    return `${r.trace.padEnd(22)} ${`${r.workers}x${r.capacityTokens}`.padEnd(12)} ${r.hitVsPooled.toFixed(3).padStart(9)}  ${r.kv.loadImbalance.toFixed(3)} (${r.kv.loadImbalanceFloor.toFixed(3)})    ${r.roundRobin.loadImbalance.toFixed(3)} (${r.roundRobin.loadImbalanceFloor.toFixed(3)})    ${r.peakVsRoundRobin.toFixed(3).padStart(13)}  ${ok}`;
+    return `${r.trace.padEnd(22)} ${`${r.workers}x${r.capacityTokens}`.padEnd(12)} ${r.hitVsPooled.toFixed(3).padStart(9)}  ${r.kv.loadImbalance.toFixed(3)} (${r.kv.loadImbalanceFloor.toFixed(3)})    ${r.roundRobin.loadImbalance.toFixed(3)} (${r.roundRobin.loadImbalanceFloor.toFixed(3)})    ${r.peakVsRoundRobin.toFixed(3).padStart(13)}  ${oracleCell}${ok}`;
   })];
 }
 
@@ -92,6 +108,7 @@ export function sweepSummary(rows: readonly SweepRow[]): Record<string, unknown>
       load_imbalance: r4(r.kv.loadImbalance), load_imbalance_floor: r4(r.kv.loadImbalanceFloor),
       round_robin_hit_rate: r4(r.roundRobin.hitRate), round_robin_load_imbalance: r4(r.roundRobin.loadImbalance),
       peak_vs_round_robin: r4(r.peakVsRoundRobin),
+      ...(r.windowOracleImbalance !== undefined ? { window_oracle_load_imbalance: r4(r.windowOracleImbalance) } : {}),
       targets_met: r.hitTargetMet && r.imbalanceTargetMet,
     })),
     rows_met: met,

@@ -103,10 +103,34 @@ export function assertReplayOptions(options: ReplayOptions): void {
 /** Prefix-hit tokens of a request whose first `hitBlocks` blocks hit (the last block may be partial). */
 const hitTokensOf = (r: TraceRequest, hitBlocks: number): number => Math.min(hitBlocks * TRACE_BLOCK_TOKENS, r.inputTokens);
 
+/**
+ * A diagnostic, not a router: the placement {@link replayWindowOracle} makes, which knows the
+ * load-imbalance measure's window boundaries.
+ */
+const WINDOW_ORACLE = "window-oracle";
+
 /** Replays `trace` under one policy. Deterministic for given options. */
 export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolicy, options: ReplayOptions): PolicyResult {
-  assertReplayOptions(options);
   if (!REPLAY_POLICIES.includes(policy)) throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${REPLAY_POLICIES.join(", ")}, got ${String(policy)}`);
+  return replayRun(trace, policy, options);
+}
+
+/**
+ * How evenly the kv policy's sessions leave room to place the rest, seen by an oracle: every
+ * request that has context of its own cached somewhere (blocks past the shared part of a match,
+ * see LocationMatch.shared) goes where the kv policy sends it, and every other request (a new
+ * context) goes to the worker with the least uncached work in the load-imbalance measure's
+ * current 60-second window, this request's uncached work on that worker included. No router can
+ * do this (it knows where the measure's windows start and end); where even this oracle's
+ * imbalance exceeds round-robin's, no placement of the new contexts alone meets that target
+ * while the sessions keep their contexts.
+ */
+export function replayWindowOracle(trace: readonly TraceRequest[], options: ReplayOptions): PolicyResult {
+  return replayRun(trace, WINDOW_ORACLE, options);
+}
+
+function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof WINDOW_ORACLE, options: ReplayOptions): PolicyResult {
+  assertReplayOptions(options);
   const n = options.workers;
   const capacityBlocks = Math.floor(options.capacityTokens / TRACE_BLOCK_TOKENS);
   const hashes = new TraceBlockHashes();
@@ -138,7 +162,9 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
     else if (policy === "least-loaded") chosen = indexOf.get(chooseWorker(loads, noMatches, r.inputTokens, TRACE_BLOCK_TOKENS, LEAST_LOADED_WEIGHTS)!.workerId)!;
     else {
       matches = feed.index.match(hashes.chain(r.blockIds), SIMULATED_DEVICE_CODEC);
-      chosen = indexOf.get(chooseWorker(loads, matches, r.inputTokens, TRACE_BLOCK_TOKENS, weights)!.workerId)!;
+      chosen = policy === WINDOW_ORACLE && !hasOwnContext(matches)
+        ? leastWindowWork(meter, tS, r, workers.map((w) => matches!.get(w.id)?.device ?? 0))
+        : indexOf.get(chooseWorker(loads, matches, r.inputTokens, TRACE_BLOCK_TOKENS, weights)!.workerId)!;
     }
     const worker = workers[chosen];
     const served = worker.serve(r.blockIds);
@@ -153,7 +179,27 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
     queue.enqueue(chosen, r.inputTokens - hit);
     meter.add(tS, chosen, r.inputTokens - hit);
   });
-  return { policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
+  return { policy: policy === WINDOW_ORACLE ? "kv" : policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
+}
+
+/** Whether some location holds blocks of the request past the shared part of its match. */
+function hasOwnContext(matches: ReadonlyMap<string, LocationMatch>): boolean {
+  for (const m of matches.values()) if (m.device > m.shared) return true;
+  return false;
+}
+
+/** The worker with the least uncached work in `tS`'s window once this request's (given its device hits per worker) is added; lowest index on ties. */
+function leastWindowWork(meter: LoadImbalanceMeter, tS: number, r: TraceRequest, deviceHits: readonly number[]): number {
+  let best = 0;
+  let bestWork = Infinity;
+  for (let w = 0; w < deviceHits.length; w++) {
+    const work = meter.windowTokens(tS, w) + r.inputTokens - hitTokensOf(r, deviceHits[w]);
+    if (work < bestWork) {
+      bestWork = work;
+      best = w;
+    }
+  }
+  return best;
 }
 
 /** Prefix-hit rate of one LRU cache of `capacityTokens` shared by every request (the pooled baseline). */

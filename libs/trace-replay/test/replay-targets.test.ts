@@ -102,3 +102,22 @@ describe("replay options", () => {
     expect(report.peak_window_tokens as number).toBeGreaterThan(0);
   });
 });
+
+describe("replay of a few hot system prompts over many small pools (16 workers x 625K tokens)", () => {
+  // Requests carry a unique context of up to 35 blocks after a 1-4-block system prompt, so their
+  // uncached work is large and the marginal term's bound is crossed often. At 1.1 × the mean it
+  // moved requests off the worker holding their (rare) system prompt, which then lived on several
+  // workers and was evicted from each; at the default 1.3 × the mean they stay.
+  const trace = generateTrace("sysprompt", 2);
+  const options: ReplayOptions = { workers: 16, capacityTokens: 625_000 };
+
+  it("meets the kv targets on sysprompt (seed 2)", () => {
+    checkTargets(trace, "sysprompt/2 at 16x625K", options);
+  });
+
+  it("control: with the marginal bound at 1.1 × the mean (the previous defaults) the hit rate falls below 0.95 of pooled", () => {
+    const tight = { ...DEFAULT_ROUTING_WEIGHTS, overloadSlack: 0.1, overloadPenalty: 196_608 };
+    const kv = replayPolicy(trace, "kv", { ...options, weights: tight });
+    expect(kv.hitRate / pooledLruHitRate(trace, 16 * 625_000)).toBeLessThan(TARGET_VS_POOLED);
+  });
+});

@@ -89,6 +89,8 @@ describe("PrefillQueueModel and LoadImbalanceMeter", () => {
     expect(m.imbalance()).toBeCloseTo((1.5 + 1.0) / 2, 12);
     // the busiest worker's tokens per window, averaged: (300 + 50) / 2
     expect(m.meanPeakTokens()).toBeCloseTo(175, 12);
+    // each worker's tokens in the window holding a time
+    expect([m.windowTokens(0, 0), m.windowTokens(59.9, 1), m.windowTokens(150, 0), m.windowTokens(90, 0)]).toEqual([300, 100, 50, 0]);
     expect(new LoadImbalanceMeter(4).imbalance()).toBe(1);
   });
 });

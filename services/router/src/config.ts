@@ -29,8 +29,8 @@ export interface RoutingConfig {
    * (0.3), KVTIER_ROUTING_PREFILL_LOAD_WEIGHT (0.25), KVTIER_ROUTING_DECODE_LOAD_WEIGHT (0.25),
    * KVTIER_ROUTING_SESSION_AFFINITY_TOKENS (512), KVTIER_ROUTING_TEMPERATURE (0),
    * KVTIER_ROUTING_OVERLOAD_WEIGHT (1.0: cost per uncached token that takes a worker's recent work
-   * above the bound; 0 = no bounded-load term), KVTIER_ROUTING_OVERLOAD_SLACK (0.1: the bound is
-   * 1.1 × the candidates' mean recent work), KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS (196608: value of
+   * above the bound; 0 = no bounded-load term), KVTIER_ROUTING_OVERLOAD_SLACK (0.3: the bound is
+   * 1.3 × the candidates' mean recent work), KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS (262144: value of
    * the shared part of its cached prefix that a worker loses per 100% of recent work above its
    * penalty bound, at most all of that part; 0 = off), KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK (0.03:
    * that bound is 1.03 × the mean).
