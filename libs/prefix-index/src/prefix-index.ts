@@ -6,27 +6,26 @@
 // Layout, chosen for memory and for walking chains: one record per distinct block in typed arrays,
 // found through an open-addressing table over the 128-bit hashes (block-table.ts), listing the
 // (location, tier, codec) triples holding it; a chain stored in order sits in consecutive records,
-// so a walk reads it sequentially. A holder packs an interned location id, codec id and tier into
-// one small integer.
+// so a walk reads it sequentially (match-walk.ts). A holder packs an interned location id, codec
+// id and tier into one small integer (holder-code.ts).
 // Clearing or forgetting a location scans the records (rare: a restart, a snapshot, a dead worker)
 // instead of keeping a per-location reverse set, which cost more than the table itself.
 import { randomInt } from "node:crypto";
 import { assertBlockHash, assertBlockHashes, BLOCK_HASH_BYTES, PackedHashes, type BlockHash } from "./block-hash.js";
-import { bitCount16, BlockTable, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./block-table.js";
+import { BlockTable } from "./block-table.js";
 import { PrefixIndexError } from "./errors.js";
+import { CODEC_MASK, CODEC_SHIFT, MAX_INDEXED_CODECS, MAX_INDEXED_LOCATIONS, TIER_MASK, holderLocation, holderOf } from "./holder-code.js";
 import type { LocationMatch } from "./location-match.js";
+import { MAX_MATCH_CODECS, MatchWalk } from "./match-walk.js";
 import { TIERS, type Tier } from "./tier.js";
 
-/** Most locations indexed at once (ids of forgotten locations are reused). */
-export const MAX_INDEXED_LOCATIONS = 1 << 20;
-/** Most distinct codec ids ever indexed by one PrefixIndex. */
-export const MAX_INDEXED_CODECS = 1 << 8;
+export { MAX_INDEXED_CODECS, MAX_INDEXED_LOCATIONS } from "./holder-code.js";
+export { MAX_MATCH_CODECS } from "./match-walk.js";
+
 /** Longest accepted location id or codec id, in UTF-16 code units. */
 export const MAX_ID_CHARS = 256;
 /** Updates touch this many blocks' table slots ahead, so their cache misses overlap. */
 const TOUCH_AHEAD_BLOCKS = 32;
-/** Most codecs one {@link PrefixIndex.match} call may merge. */
-export const MAX_MATCH_CODECS = 4;
 
 /** One (block, tier, codec) a location holds, as {@link PrefixIndex.snapshot} lists it. */
 export interface HeldBlock {
@@ -35,17 +34,6 @@ export interface HeldBlock {
   codec: string;
 }
 
-// holder = location << LOCATION_SHIFT | codec << CODEC_SHIFT | tier: 20 + 8 + 2 = 30 bits, a Smi.
-const TIER_MASK = 0b11;
-const CODEC_SHIFT = 2;
-const CODEC_MASK = MAX_INDEXED_CODECS - 1;
-const LOCATION_SHIFT = 10;
-const TIER_DEVICE = 0;
-const TIER_HOST = 1;
-
-const holderLocation = (h: number): number => h >>> LOCATION_SHIFT;
-/** match() keeps one run state per (location, codec lane): index = location << LANE_BITS | lane. */
-const LANE_BITS = 2;
 
 function tierIndex(tier: Tier, field: string): number {
   const t = TIERS.indexOf(tier);
@@ -98,28 +86,17 @@ export class PrefixIndex {
   private readonly freeLocationIds: number[] = [];
   private readonly codecIds = new Map<string, number>();
   private readonly codecNames: string[] = [];
-  // match() scratch, indexed by location id; `stamp` tells which entries belong to the current call
-  private runDevice: Int32Array = new Int32Array(16 << LANE_BITS);
-  private runHost: Int32Array = new Int32Array(16 << LANE_BITS);
-  private runAny: Int32Array = new Int32Array(16 << LANE_BITS);
-  private stamp: Int32Array = new Int32Array(16 << LANE_BITS);
-  private started: Int32Array = new Int32Array(16 << LANE_BITS);
+  /** Codec ids of the current match's lanes (-1 = any codec). */
   private readonly laneCodecs = new Int32Array(MAX_MATCH_CODECS);
-  /** Per codec id, the bit set of match lanes counting it (set for the duration of one match). */
-  private readonly laneMask = new Int32Array(MAX_INDEXED_CODECS);
-  private epoch = 0;
-  /** match() scratch: chain positions of the branch points the walk passed, ascending. */
-  private branchAt: Int32Array = new Int32Array(64);
-  private nBranches = 0;
-  private readonly branchChildren: number;
+  private readonly walk: MatchWalk;
 
   constructor(options: PrefixIndexOptions = {}) {
     const children = options.sharedPrefixChildren ?? DEFAULT_SHARED_PREFIX_CHILDREN;
     if (!Number.isSafeInteger(children) || children < 2 || children > 16) {
       throw new PrefixIndexError("INVALID_ARGUMENT", "sharedPrefixChildren", `sharedPrefixChildren must be an integer in [2, 16], got ${children}`);
     }
-    this.branchChildren = children;
     this.table = new BlockTable(options.seed ?? randomInt(0, 2 ** 31 - 1));
+    this.walk = new MatchWalk(this.table, children);
   }
 
   /**
@@ -140,7 +117,7 @@ export class PrefixIndex {
     if (hashes.length === 0) return;
     const c = this.internCodec(codec);
     const loc = this.internLocation(location);
-    const holder = (loc << LOCATION_SHIFT) | (c << CODEC_SHIFT) | t;
+    const holder = holderOf(loc, c, t);
     let added = 0;
     let prev = -1;
     const table = this.table;
@@ -168,7 +145,7 @@ export class PrefixIndex {
     const loc = this.locationIds.get(location);
     const c = this.codecIds.get(codec);
     if (loc === undefined || c === undefined) return;
-    const holder = (loc << LOCATION_SHIFT) | (c << CODEC_SHIFT) | t;
+    const holder = holderOf(loc, c, t);
     let removed = 0;
     let prev = -1;
     for (let i = 0; i < hashes.length; i++) {
@@ -236,30 +213,22 @@ export class PrefixIndex {
       }
       if (nLanes === 0) return out;
     }
-    const n = this.runs(packed, nLanes);
+    const walk = this.walk;
+    const n = walk.run(packed, lanes, nLanes);
     for (let k = 0; k < n; k++) {
-      const idx = this.started[k];
-      const name = this.locationNames[idx >>> LANE_BITS];
-      const any = this.runAny[idx];
+      const name = this.locationNames[walk.locationOf(k)];
+      const any = walk.anyOf(k);
       const prev = out.get(name);
-      if (prev === undefined) out.set(name, { device: this.runDevice[idx], host: this.runHost[idx], ssd: any, best: any, shared: this.sharedWithin(any) });
+      if (prev === undefined) out.set(name, { device: walk.deviceOf(k), host: walk.hostOf(k), ssd: any, best: any, shared: walk.sharedWithin(any) });
       else {
-        prev.device = Math.max(prev.device, this.runDevice[idx]);
-        prev.host = Math.max(prev.host, this.runHost[idx]);
+        prev.device = Math.max(prev.device, walk.deviceOf(k));
+        prev.host = Math.max(prev.host, walk.hostOf(k));
         prev.ssd = Math.max(prev.ssd, any);
         prev.best = prev.ssd;
-        prev.shared = this.sharedWithin(prev.best);
+        prev.shared = walk.sharedWithin(prev.best);
       }
     }
     return out;
-  }
-
-  /** Leading blocks of the last walk's chain up to and including its deepest branch point before position `depth`. */
-  private sharedWithin(depth: number): number {
-    const at = this.branchAt;
-    let k = this.nBranches;
-    while (k > 0 && at[k - 1] >= depth) k--;
-    return k === 0 ? 0 : at[k - 1] + 1;
   }
 
   /** Number of distinct block hashes held by at least one location. */
@@ -322,136 +291,6 @@ export class PrefixIndex {
     );
   }
 
-  /**
-   * The leading runs of `hashes`, per (location, lane): lane l counts holders whose codec is
-   * `laneCodecs[l]` (-1 = any). Fills the scratch arrays at index `location << LANE_BITS | lane`
-   * for every (location, lane) holding the first block, lists those indexes in `started[0, n)`,
-   * and returns n.
-   */
-  private runs(hashes: PackedHashes, nLanes: number): number {
-    const { laneCodecs, laneMask } = this;
-    const anyCodec = laneCodecs[0] < 0;
-    if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[laneCodecs[lane]] |= 1 << lane;
-    let epoch = this.epoch + 1;
-    if (epoch > 0x7fffffff) {
-      this.stamp.fill(0);
-      epoch = 1;
-    }
-    this.epoch = epoch;
-    try {
-      return this.walk(hashes, anyCodec, epoch);
-    } finally {
-      if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[laneCodecs[lane]] = 0;
-    }
-  }
-
-  /**
-   * One pass over the chain. A (location, lane) state is running at block i while
-   * `runAny === i`; a holder of block i advances it to i + 1 and, by its tier, the device and
-   * device-or-host runs if they were still alive. Stops at the first block no state advanced on.
-   */
-  private walk(hashes: PackedHashes, anyCodec: boolean, epoch: number): number {
-    const { table, runDevice, runHost, runAny, stamp, started, laneMask } = this;
-    const recs = table.records;
-    const sigs = table.childSignatures;
-    const minChildren = this.branchChildren;
-    let nStarted = 0;
-    this.nBranches = 0;
-    // block i (record id) is a branch point: note its position
-    const branch = (i: number, id: number): void => {
-      if (bitCount16(sigs[id]) < minChildren) return;
-      if (this.nBranches === this.branchAt.length) {
-        const grown = new Int32Array(2 * this.branchAt.length);
-        grown.set(this.branchAt);
-        this.branchAt = grown;
-      }
-      this.branchAt[this.nBranches++] = i;
-    };
-    // one holder h of block i: returns 1 when it moved a state from i to i + 1
-    const visit = (h: number, i: number): number => {
-      let moved = 0;
-      let lanes = anyCodec ? 1 : laneMask[(h >>> CODEC_SHIFT) & CODEC_MASK];
-      const locBase = holderLocation(h) << LANE_BITS;
-      const tier = h & TIER_MASK;
-      for (let lane = 0; lanes !== 0; lane++, lanes >>>= 1) {
-        if ((lanes & 1) === 0) continue;
-        const idx = locBase | lane;
-        if (stamp[idx] !== epoch) {
-          if (i !== 0) continue; // did not hold an earlier block of the chain
-          stamp[idx] = epoch;
-          runDevice[idx] = 0;
-          runHost[idx] = 0;
-          runAny[idx] = 0;
-          started[nStarted++] = idx;
-        }
-        const any = runAny[idx];
-        if (any === i) {
-          runAny[idx] = i + 1;
-          moved = 1;
-        } else if (any !== i + 1) continue; // its run already ended
-        if (tier === TIER_DEVICE && runDevice[idx] === i) runDevice[idx] = i + 1;
-        if (tier <= TIER_HOST && runHost[idx] === i) runHost[idx] = i + 1;
-      }
-      return moved;
-    };
-    const n = hashes.length;
-    const words = hashes.words;
-    let id = -1;
-    for (let i = 0; i < n; ) {
-      const next = table.findWordsAfter(words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3], id);
-      if (next < 0) return nStarted;
-      const w = next * RECORD_WORDS;
-      const first = recs[w + RECORD_FIRST];
-      const rest = recs[w + RECORD_REST];
-      if (i > 0 && next === id + 1 && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
-        // Block i sits in the record after block i - 1's with the same holders, so every state
-        // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
-        // move those states once.
-        // (a record with these holders is in use, so it holds the key it shows)
-        const limit = Math.min(n, i + table.capacity - next);
-        let end = i + 1;
-        let r = w + RECORD_WORDS;
-        let q = 4 * end;
-        while (
-          end < limit &&
-          recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
-          recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3]
-        ) {
-          end++;
-          r += RECORD_WORDS;
-          q += 4;
-        }
-        const last = next + (end - i - 1);
-        for (let k = next; k <= last; k++) {
-          const sig = sigs[k];
-          if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
-        }
-        for (let k = 0; k < nStarted; k++) {
-          const idx = started[k];
-          if (runAny[idx] !== i) continue;
-          runAny[idx] = end;
-          if (runDevice[idx] === i) runDevice[idx] = end;
-          if (runHost[idx] === i) runHost[idx] = end;
-        }
-        i = end;
-        id = last;
-        continue;
-      }
-      let moved = visit(first, i);
-      if (rest >= 0) moved |= visit(rest, i);
-      else if (rest < -1) {
-        const list = table.overflowOf(rest);
-        for (let j = 0; j < list.length; j++) moved |= visit(list[j], i);
-      }
-      if (moved === 0) return nStarted;
-      const sig = sigs[next];
-      if ((sig & (sig - 1)) !== 0) branch(i, next);
-      id = next;
-      i++;
-    }
-    return nStarted;
-  }
-
   private internCodec(codec: string): number {
     let c = this.codecIds.get(codec);
     if (c !== undefined) return c;
@@ -478,21 +317,12 @@ export class PrefixIndex {
     return loc;
   }
 
-  /** Room for `n` locations (their held-entry counts, and match scratch for every lane). */
+  /** Room for `n` locations (their held-entry counts, and the match walk's run states). */
   private growScratch(n: number): void {
-    const grow = <T extends Int32Array | Float64Array>(a: T, make: (k: number) => T, size: number): T => {
-      const b = make(size);
-      b.set(a);
-      return b;
-    };
-    const lanes = n << LANE_BITS;
-    const i32 = (k: number): Int32Array => new Int32Array(k);
-    this.heldEntries = grow(this.heldEntries, (k) => new Float64Array(k), n);
-    this.runDevice = grow(this.runDevice, i32, lanes);
-    this.runHost = grow(this.runHost, i32, lanes);
-    this.runAny = grow(this.runAny, i32, lanes);
-    this.stamp = grow(this.stamp, i32, lanes);
-    this.started = grow(this.started, i32, lanes);
+    const held = new Float64Array(n);
+    held.set(this.heldEntries);
+    this.heldEntries = held;
+    this.walk.grow(n);
   }
 
   /** Frees the id of a location that holds nothing, so churn of worker ids does not leak. */

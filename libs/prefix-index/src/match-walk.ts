@@ -1,0 +1,211 @@
+// The walk behind PrefixIndex.match: one pass over a prompt's chain through the block table,
+// counting each (location, codec lane)'s leading run per tier, and noting the chain's branch
+// points (blocks that several chains continue) for LocationMatch.shared. Owns the walk's scratch
+// (typed arrays indexed by location id, reused from call to call); allocates nothing per call.
+import type { PackedHashes } from "./block-hash.js";
+import { bitCount16, type BlockTable, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./block-table.js";
+import { CODEC_MASK, CODEC_SHIFT, MAX_INDEXED_CODECS, TIER_DEVICE, TIER_HOST, TIER_MASK, holderLocation } from "./holder-code.js";
+
+/** Most codecs one {@link PrefixIndex.match} call may merge. */
+export const MAX_MATCH_CODECS = 4;
+/** One run state per (location, codec lane): index = location << LANE_BITS | lane. */
+const LANE_BITS = 2;
+/** Locations the scratch has room for before its first growth. */
+const INITIAL_LOCATIONS = 16;
+
+/** The match walk over one block table, with its scratch. */
+export class MatchWalk {
+  // run states, indexed by location << LANE_BITS | lane; `stamp` tells which belong to the current walk
+  private runDevice = new Int32Array(INITIAL_LOCATIONS << LANE_BITS);
+  private runHost = new Int32Array(INITIAL_LOCATIONS << LANE_BITS);
+  private runAny = new Int32Array(INITIAL_LOCATIONS << LANE_BITS);
+  private stamp = new Int32Array(INITIAL_LOCATIONS << LANE_BITS);
+  /** The states the current walk started, in order. */
+  private started = new Int32Array(INITIAL_LOCATIONS << LANE_BITS);
+  /** Per codec id, the bit set of lanes counting it (set for the duration of one walk). */
+  private readonly laneMask = new Int32Array(MAX_INDEXED_CODECS);
+  private epoch = 0;
+  /** Chain positions of the branch points the last walk passed, ascending. */
+  private branchAt = new Int32Array(64);
+  private nBranches = 0;
+
+  /** `branchChildren`: children (signature bits) that make a block a branch point. */
+  constructor(
+    private readonly table: BlockTable,
+    private readonly branchChildren: number,
+  ) {}
+
+  /** Room for location ids below `locations`. */
+  grow(locations: number): void {
+    const size = locations << LANE_BITS;
+    if (size <= this.stamp.length) return;
+    const grown = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    this.runDevice = grown(this.runDevice);
+    this.runHost = grown(this.runHost);
+    this.runAny = grown(this.runAny);
+    this.stamp = grown(this.stamp);
+    this.started = grown(this.started);
+  }
+
+  /**
+   * Walks `hashes`: lane l (of `nLanes`) counts holders whose codec id is `lanes[l]`; `lanes[0]`
+   * = -1 counts any codec (one lane). Returns n, the (location, lane) states that held the first
+   * block; read state k < n with {@link locationOf}, {@link deviceOf}, {@link hostOf},
+   * {@link anyOf}, valid until the next walk.
+   */
+  run(hashes: PackedHashes, lanes: Int32Array, nLanes: number): number {
+    const laneMask = this.laneMask;
+    const anyCodec = lanes[0] < 0;
+    if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[lanes[lane]] |= 1 << lane;
+    let epoch = this.epoch + 1;
+    if (epoch > 0x7fffffff) {
+      this.stamp.fill(0);
+      epoch = 1;
+    }
+    this.epoch = epoch;
+    try {
+      return this.walk(hashes, anyCodec, epoch);
+    } finally {
+      if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[lanes[lane]] = 0;
+    }
+  }
+
+  /** Location id of started state k. */
+  locationOf(k: number): number {
+    return this.started[k] >>> LANE_BITS;
+  }
+
+  /** Leading blocks state k holds in the device tier. */
+  deviceOf(k: number): number {
+    return this.runDevice[this.started[k]];
+  }
+
+  /** Leading blocks state k holds in device or host. */
+  hostOf(k: number): number {
+    return this.runHost[this.started[k]];
+  }
+
+  /** Leading blocks state k holds in any tier. */
+  anyOf(k: number): number {
+    return this.runAny[this.started[k]];
+  }
+
+  /** Leading blocks of the last walk's chain up to and including its deepest branch point before position `depth`. */
+  sharedWithin(depth: number): number {
+    const at = this.branchAt;
+    let k = this.nBranches;
+    while (k > 0 && at[k - 1] >= depth) k--;
+    return k === 0 ? 0 : at[k - 1] + 1;
+  }
+
+  /**
+   * One pass over the chain. A (location, lane) state is running at block i while
+   * `runAny === i`; a holder of block i advances it to i + 1 and, by its tier, the device and
+   * device-or-host runs if they were still alive. Stops at the first block no state advanced on.
+   */
+  private walk(hashes: PackedHashes, anyCodec: boolean, epoch: number): number {
+    const { table, runDevice, runHost, runAny, stamp, started, laneMask } = this;
+    const recs = table.records;
+    const sigs = table.childSignatures;
+    const minChildren = this.branchChildren;
+    let nStarted = 0;
+    this.nBranches = 0;
+    // block i (record id) is a branch point: note its position
+    const branch = (i: number, id: number): void => {
+      if (bitCount16(sigs[id]) < minChildren) return;
+      if (this.nBranches === this.branchAt.length) {
+        const grown = new Int32Array(2 * this.branchAt.length);
+        grown.set(this.branchAt);
+        this.branchAt = grown;
+      }
+      this.branchAt[this.nBranches++] = i;
+    };
+    // one holder h of block i: returns 1 when it moved a state from i to i + 1
+    const visit = (h: number, i: number): number => {
+      let moved = 0;
+      let lanes = anyCodec ? 1 : laneMask[(h >>> CODEC_SHIFT) & CODEC_MASK];
+      const locBase = holderLocation(h) << LANE_BITS;
+      const tier = h & TIER_MASK;
+      for (let lane = 0; lanes !== 0; lane++, lanes >>>= 1) {
+        if ((lanes & 1) === 0) continue;
+        const idx = locBase | lane;
+        if (stamp[idx] !== epoch) {
+          if (i !== 0) continue; // did not hold an earlier block of the chain
+          stamp[idx] = epoch;
+          runDevice[idx] = 0;
+          runHost[idx] = 0;
+          runAny[idx] = 0;
+          started[nStarted++] = idx;
+        }
+        const any = runAny[idx];
+        if (any === i) {
+          runAny[idx] = i + 1;
+          moved = 1;
+        } else if (any !== i + 1) continue; // its run already ended
+        if (tier === TIER_DEVICE && runDevice[idx] === i) runDevice[idx] = i + 1;
+        if (tier <= TIER_HOST && runHost[idx] === i) runHost[idx] = i + 1;
+      }
+      return moved;
+    };
+    const n = hashes.length;
+    const words = hashes.words;
+    let id = -1;
+    for (let i = 0; i < n; ) {
+      const next = table.findWordsAfter(words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3], id);
+      if (next < 0) return nStarted;
+      const w = next * RECORD_WORDS;
+      const first = recs[w + RECORD_FIRST];
+      const rest = recs[w + RECORD_REST];
+      if (i > 0 && next === id + 1 && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
+        // Block i sits in the record after block i - 1's with the same holders, so every state
+        // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
+        // move those states once.
+        // (a record with these holders is in use, so it holds the key it shows)
+        const limit = Math.min(n, i + table.capacity - next);
+        let end = i + 1;
+        let r = w + RECORD_WORDS;
+        let q = 4 * end;
+        while (
+          end < limit &&
+          recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
+          recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3]
+        ) {
+          end++;
+          r += RECORD_WORDS;
+          q += 4;
+        }
+        const last = next + (end - i - 1);
+        for (let k = next; k <= last; k++) {
+          const sig = sigs[k];
+          if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
+        }
+        for (let k = 0; k < nStarted; k++) {
+          const idx = started[k];
+          if (runAny[idx] !== i) continue;
+          runAny[idx] = end;
+          if (runDevice[idx] === i) runDevice[idx] = end;
+          if (runHost[idx] === i) runHost[idx] = end;
+        }
+        i = end;
+        id = last;
+        continue;
+      }
+      let moved = visit(first, i);
+      if (rest >= 0) moved |= visit(rest, i);
+      else if (rest < -1) {
+        const list = table.overflowOf(rest);
+        for (let j = 0; j < list.length; j++) moved |= visit(list[j], i);
+      }
+      if (moved === 0) return nStarted;
+      const sig = sigs[next];
+      if ((sig & (sig - 1)) !== 0) branch(i, next);
+      id = next;
+      i++;
+    }
+    return nStarted;
+  }
+}
