@@ -123,7 +123,7 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
  * current 60-second window, this request's uncached work on that worker included. No router can
  * do this (it knows where the measure's windows start and end); where even this oracle's
  * imbalance exceeds round-robin's, no placement of the new contexts alone meets that target
- * while the sessions keep their contexts.
+ * while the sessions keep their contexts. The result's `policy` reads `kv` (the sessions' placement).
  */
 export function replayWindowOracle(trace: readonly TraceRequest[], options: ReplayOptions): PolicyResult {
   return replayRun(trace, WINDOW_ORACLE, options);
