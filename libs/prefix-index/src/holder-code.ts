@@ -7,6 +7,7 @@ export const MAX_INDEXED_LOCATIONS = 1 << 20;
 /** Most distinct codec ids ever indexed by one PrefixIndex. */
 export const MAX_INDEXED_CODECS = 1 << 8;
 
+// exported for the match walk, which decodes holders inline (see match-walk.ts)
 export const TIER_MASK = 0b11;
 export const CODEC_SHIFT = 2;
 export const CODEC_MASK = MAX_INDEXED_CODECS - 1;
@@ -19,3 +20,7 @@ export const TIER_HOST = 1;
 export const holderOf = (loc: number, codec: number, tier: number): number => (loc << LOCATION_SHIFT) | (codec << CODEC_SHIFT) | tier;
 /** The location id of holder code `h`. */
 export const holderLocation = (h: number): number => h >>> LOCATION_SHIFT;
+/** The codec id of holder code `h`. */
+export const holderCodec = (h: number): number => (h >>> CODEC_SHIFT) & CODEC_MASK;
+/** The tier index of holder code `h`. */
+export const holderTier = (h: number): number => h & TIER_MASK;

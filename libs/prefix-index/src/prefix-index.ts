@@ -14,7 +14,7 @@ import { randomInt } from "node:crypto";
 import { assertBlockHash, assertBlockHashes, BLOCK_HASH_BYTES, PackedHashes, type BlockHash } from "./block-hash.js";
 import { BlockTable } from "./block-table.js";
 import { PrefixIndexError } from "./errors.js";
-import { CODEC_MASK, CODEC_SHIFT, MAX_INDEXED_CODECS, MAX_INDEXED_LOCATIONS, TIER_MASK, holderLocation, holderOf } from "./holder-code.js";
+import { MAX_INDEXED_CODECS, MAX_INDEXED_LOCATIONS, holderCodec, holderLocation, holderOf, holderTier } from "./holder-code.js";
 import type { LocationMatch } from "./location-match.js";
 import { MAX_MATCH_CODECS, MatchWalk } from "./match-walk.js";
 import { TIERS, type Tier } from "./tier.js";
@@ -33,7 +33,6 @@ export interface HeldBlock {
   tier: Tier;
   codec: string;
 }
-
 
 function tierIndex(tier: Tier, field: string): number {
   const t = TIERS.indexOf(tier);
@@ -164,7 +163,7 @@ export class PrefixIndex {
     const t = tier === undefined ? -1 : tierIndex(tier, "tier");
     const loc = this.locationIds.get(location);
     if (loc === undefined) return;
-    const drop = t < 0 ? (h: number) => holderLocation(h) === loc : (h: number) => holderLocation(h) === loc && (h & TIER_MASK) === t;
+    const drop = t < 0 ? (h: number) => holderLocation(h) === loc : (h: number) => holderLocation(h) === loc && holderTier(h) === t;
     const removed = (): void => {
       this.heldEntries[loc] -= 1;
     };
@@ -266,7 +265,7 @@ export class PrefixIndex {
       table.keyInto(i, key);
       for (let j = 0; j < table.holderCount(i); j++) {
         const h = table.holderAt(i, j);
-        visit(key, this.locationNames[holderLocation(h)], TIERS[h & TIER_MASK], this.codecNames[(h >>> CODEC_SHIFT) & CODEC_MASK]);
+        visit(key, this.locationNames[holderLocation(h)], TIERS[holderTier(h)], this.codecNames[holderCodec(h)]);
       }
     }
   }
