@@ -10,14 +10,14 @@ export { SimulatedWorker, SIMULATED_DEVICE_CODEC } from "./simulated-worker.js";
 export type { ServedRequest } from "./simulated-worker.js";
 export { TraceBlockHashes } from "./trace-block-hash.js";
 export { PrefillQueueModel, RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
-export { LoadImbalanceMeter, IMBALANCE_WINDOW_S } from "./load-imbalance.js";
+export { LoadImbalanceMeter, IMBALANCE_WINDOW_S, IMBALANCE_PHASES } from "./load-imbalance.js";
 export {
   REPLAY_POLICIES, MAX_REPLAY_WORKERS, replayPolicy, replayWindowOracle, pooledLruHitRate, resolvePrefillRate, assertReplayOptions, totalInputTokens, seededRandom,
 } from "./replay.js";
-export type { ReplayPolicy, ReplayOptions, PolicyResult } from "./replay.js";
+export type { ReplayPolicy, ReplayOptions, PolicyResult, WindowOracleOptions } from "./replay.js";
 export { runReplay, replaySummary, replayLines } from "./replay-report.js";
 export type { ReplayReport } from "./replay-report.js";
-export { sweepReplay, sweepLines, sweepSummary, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED } from "./replay-sweep.js";
+export { sweepReplay, sweepLines, sweepSummary, phaseMetCounts, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED, SWEEP_ORACLE_MOVE_SLACK } from "./replay-sweep.js";
 export type { PoolSetting, NamedTrace, SweepRow, SweepOptions } from "./replay-sweep.js";
 /** The kv policy's weights (the router's), re-exported for callers that adjust them. */
 export { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";

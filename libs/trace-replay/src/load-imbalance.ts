@@ -6,6 +6,13 @@
 
 /** Window length of the load-imbalance measure, in seconds. */
 export const IMBALANCE_WINDOW_S = 60;
+/**
+ * Phases of the measure's windows {@link LoadImbalanceMeter.imbalanceAtPhase} can report: the
+ * windows start at 0, 1/4, 1/2 and 3/4 of a window after the trace's time origin (0, 15, 30
+ * and 45 s). The issue's measure is phase 0; the others show how much a ratio owes to where the
+ * windows happen to start.
+ */
+export const IMBALANCE_PHASES = 4;
 
 interface Window {
   perWorker: Float64Array;
@@ -15,6 +22,8 @@ interface Window {
 /** Accumulates per-window, per-worker prefill tokens. */
 export class LoadImbalanceMeter {
   private readonly windows = new Map<number, Window>();
+  /** Per-worker tokens per 1/IMBALANCE_PHASES of a window, by bucket index from time 0. */
+  private readonly buckets = new Map<number, Float64Array>();
 
   constructor(
     readonly workers: number,
@@ -31,6 +40,13 @@ export class LoadImbalanceMeter {
     }
     win.perWorker[w] += tokens;
     win.largestRequest = Math.max(win.largestRequest, tokens);
+    const b = Math.floor((tS * IMBALANCE_PHASES) / this.windowS);
+    let bucket = this.buckets.get(b);
+    if (bucket === undefined) {
+      bucket = new Float64Array(this.workers);
+      this.buckets.set(b, bucket);
+    }
+    bucket[w] += tokens;
   }
 
   /** Tokens worker `w` has prefilled so far in the window holding `tS` (0 in a window with no work yet). */
@@ -41,6 +57,34 @@ export class LoadImbalanceMeter {
   /** Mean over windows of max/mean per-worker tokens; 1 = perfectly even; 1 when there was no work. */
   imbalance(): number {
     return this.meanOverWindows((max) => max);
+  }
+
+  /**
+   * {@link imbalance} with every window starting `phase` quarters of a window later (phase 0 is
+   * {@link imbalance}, up to rounding): the same placements judged by windows that start elsewhere.
+   * A policy whose ratio holds only at one phase fits the windows' edges, not the load.
+   */
+  imbalanceAtPhase(phase: number): number {
+    if (!Number.isSafeInteger(phase) || phase < 0 || phase >= IMBALANCE_PHASES) throw new RangeError(`phase must be an integer in [0, ${IMBALANCE_PHASES}), got ${phase}`);
+    const shifted = new Map<number, Float64Array>();
+    for (const [b, bucket] of this.buckets) {
+      const k = Math.floor((b - phase) / IMBALANCE_PHASES);
+      let win = shifted.get(k);
+      if (win === undefined) {
+        win = new Float64Array(this.workers);
+        shifted.set(k, win);
+      }
+      for (let w = 0; w < this.workers; w++) win[w] += bucket[w];
+    }
+    let sum = 0;
+    let n = 0;
+    for (const perWorker of shifted.values()) {
+      const ratio = maxOverMean(perWorker);
+      if (ratio === undefined) continue;
+      sum += ratio;
+      n += 1;
+    }
+    return n === 0 ? 1 : sum / n;
   }
 
   /**
@@ -79,4 +123,15 @@ export class LoadImbalanceMeter {
     }
     return n === 0 ? 1 : sum / n;
   }
+}
+
+/** max / mean of a window's per-worker tokens; undefined for a window without work. */
+function maxOverMean(perWorker: Float64Array): number | undefined {
+  let total = 0;
+  let max = 0;
+  for (const x of perWorker) {
+    total += x;
+    max = Math.max(max, x);
+  }
+  return total === 0 ? undefined : max / (total / perWorker.length);
 }

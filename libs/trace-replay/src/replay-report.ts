@@ -68,6 +68,8 @@ export function replaySummary(report: ReplayReport): Record<string, unknown> {
     round_robin_hit_rate: r4(rr.hitRate),
     round_robin_load_imbalance: r4(rr.loadImbalance),
     round_robin_load_imbalance_floor: r4(rr.loadImbalanceFloor),
+    load_imbalance_by_phase: own.loadImbalanceByPhase.map(r4),
+    round_robin_load_imbalance_by_phase: rr.loadImbalanceByPhase.map(r4),
     peak_window_tokens: Math.round(own.peakWindowTokens),
     round_robin_peak_window_tokens: Math.round(rr.peakWindowTokens),
     peak_vs_round_robin: r4(rr.peakWindowTokens === 0 ? 1 : own.peakWindowTokens / rr.peakWindowTokens),

@@ -5,7 +5,7 @@
 import {
   seededUniform, DEFAULT_ROUTING_WEIGHTS, IndexFeed, assertRoutingWeights, chooseWorker, type LocationMatch, type RoutingWeights, type WorkerLoad,
 } from "@kvtier/prefix-index";
-import { LoadImbalanceMeter } from "./load-imbalance.js";
+import { IMBALANCE_PHASES, LoadImbalanceMeter } from "./load-imbalance.js";
 import { LruBlockCache } from "./lru-block-cache.js";
 import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";
 import { PrefillQueueModel } from "./prefill-queue-model.js";
@@ -48,6 +48,8 @@ export interface PolicyResult {
   hitRate: number;
   /** See load-imbalance.ts. */
   loadImbalance: number;
+  /** `loadImbalance` with the windows starting 0, 1/4, 1/2 and 3/4 of a window later (LoadImbalanceMeter.imbalanceAtPhase); [0] is `loadImbalance`. */
+  loadImbalanceByPhase: number[];
   /** The floor indivisible requests put under `loadImbalance` for this policy's work (see load-imbalance.ts). */
   loadImbalanceFloor: number;
   /** The busiest worker's uncached prompt tokens per 60-second window, averaged over the windows (see load-imbalance.ts). */
@@ -125,11 +127,26 @@ export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolic
  * imbalance exceeds round-robin's, no placement of the new contexts alone meets that target
  * while the sessions keep their contexts. The result's `policy` reads `kv` (the sessions' placement).
  */
-export function replayWindowOracle(trace: readonly TraceRequest[], options: ReplayOptions): PolicyResult {
-  return replayRun(trace, WINDOW_ORACLE, options);
+export function replayWindowOracle(trace: readonly TraceRequest[], options: ReplayOptions, oracle: WindowOracleOptions = {}): PolicyResult {
+  const slack = oracle.moveSessionsAbove;
+  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0)) throw new ReplayError("INVALID_OPTION", "moveSessionsAbove", `expected a number >= 0, got ${slack}`);
+  return replayRun(trace, WINDOW_ORACLE, options, slack);
 }
 
-function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof WINDOW_ORACLE, options: ReplayOptions): PolicyResult {
+/** What the window oracle may do besides placing new contexts. */
+export interface WindowOracleOptions {
+  /**
+   * Also move sessions: a request with context of its own cached goes to the worker with the
+   * least uncached work in the current window (recomputing its context there) when, where kv
+   * sends it, it would take that worker's window work above `(1 + moveSessionsAbove) ×` the
+   * window's mean (this request included). Undefined: sessions always stay where kv sends them.
+   * This oracle trades hits for balance knowing the windows; where even it misses the ratio,
+   * no placement rule of this kind meets it at that slack.
+   */
+  moveSessionsAbove?: number;
+}
+
+function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof WINDOW_ORACLE, options: ReplayOptions, moveSessionsAbove?: number): PolicyResult {
   assertReplayOptions(options);
   const n = options.workers;
   const capacityBlocks = Math.floor(options.capacityTokens / TRACE_BLOCK_TOKENS);
@@ -162,9 +179,14 @@ function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof
     else if (policy === "least-loaded") chosen = indexOf.get(chooseWorker(loads, noMatches, r.inputTokens, TRACE_BLOCK_TOKENS, LEAST_LOADED_WEIGHTS)!.workerId)!;
     else {
       matches = feed.index.match(hashes.chain(r.blockIds), SIMULATED_DEVICE_CODEC);
-      chosen = policy === WINDOW_ORACLE && !hasOwnContext(matches)
-        ? leastWindowWork(meter, tS, r, workers.map((w) => matches!.get(w.id)?.device ?? 0))
-        : indexOf.get(chooseWorker(loads, matches, r.inputTokens, TRACE_BLOCK_TOKENS, weights)!.workerId)!;
+      const kvChoice = (): number => indexOf.get(chooseWorker(loads, matches!, r.inputTokens, TRACE_BLOCK_TOKENS, weights)!.workerId)!;
+      if (policy !== WINDOW_ORACLE) chosen = kvChoice();
+      else {
+        const deviceHits = workers.map((w) => matches!.get(w.id)?.device ?? 0);
+        const own = hasOwnContext(matches);
+        chosen = own ? kvChoice() : leastWindowWork(meter, tS, r, deviceHits);
+        if (own && moveSessionsAbove !== undefined && aboveWindowMean(meter, tS, r, deviceHits, chosen, moveSessionsAbove)) chosen = leastWindowWork(meter, tS, r, deviceHits);
+      }
     }
     const worker = workers[chosen];
     const served = worker.serve(r.blockIds);
@@ -179,8 +201,11 @@ function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof
     queue.enqueue(chosen, r.inputTokens - hit);
     meter.add(tS, chosen, r.inputTokens - hit);
   });
-  return { policy: policy === WINDOW_ORACLE ? "kv" : policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
+  return { policy: policy === WINDOW_ORACLE ? "kv" : policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceByPhase: phases(meter), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
 }
+
+/** The meter's imbalance at every window phase. */
+const phases = (meter: LoadImbalanceMeter): number[] => Array.from({ length: IMBALANCE_PHASES }, (_, k) => meter.imbalanceAtPhase(k));
 
 /** Whether some location holds blocks of the request past the shared part of its match. */
 function hasOwnContext(matches: ReadonlyMap<string, LocationMatch>): boolean {
@@ -200,6 +225,14 @@ function leastWindowWork(meter: LoadImbalanceMeter, tS: number, r: TraceRequest,
     }
   }
   return best;
+}
+
+/** Whether worker `k` taking this request (given its device hits per worker) puts its window work above `(1 + slack) ×` the window's mean, this request included. */
+function aboveWindowMean(meter: LoadImbalanceMeter, tS: number, r: TraceRequest, deviceHits: readonly number[], k: number, slack: number): boolean {
+  const work = r.inputTokens - hitTokensOf(r, deviceHits[k]);
+  let total = work;
+  for (let w = 0; w < deviceHits.length; w++) total += meter.windowTokens(tS, w);
+  return meter.windowTokens(tS, k) + work > ((1 + slack) * total) / deviceHits.length;
 }
 
 /** Prefix-hit rate of one LRU cache of `capacityTokens` shared by every request (the pooled baseline). */

@@ -49,6 +49,10 @@ describe.skipIf(!existsSync(SHIPPED))("replay of the shipped Mooncake trace (8 w
     for (const k of ["hit_rate", "pooled_lru_hit_rate", "round_robin_hit_rate", "load_imbalance", "round_robin_load_imbalance", "least_loaded_hit_rate"]) {
       expect(typeof s[k], k).toBe("number");
     }
+    // the ratio at the four window phases, the issue's windows first
+    expect(s.load_imbalance_by_phase).toHaveLength(4);
+    expect((s.load_imbalance_by_phase as number[])[0]).toBe(s.load_imbalance);
+    expect((s.round_robin_load_imbalance_by_phase as number[])[0]).toBe(s.round_robin_load_imbalance);
   });
 });
 

@@ -93,4 +93,17 @@ describe("PrefillQueueModel and LoadImbalanceMeter", () => {
     expect([m.windowTokens(0, 0), m.windowTokens(59.9, 1), m.windowTokens(150, 0), m.windowTokens(90, 0)]).toEqual([300, 100, 50, 0]);
     expect(new LoadImbalanceMeter(4).imbalance()).toBe(1);
   });
+
+  it("judges the same placements with windows starting a quarter, a half and three quarters of a window later", () => {
+    const m = new LoadImbalanceMeter(2);
+    m.add(10, 0, 100);
+    m.add(20, 1, 100);
+    m.add(50, 0, 100);
+    // phase 0: [0, 60) holds 200 / 100 -> 4/3. Phase 1: [-45, 15) 100 / 0 -> 2, [15, 75) 100 / 100 -> 1.
+    // Phase 2: [-30, 30) 1, [30, 90) 2. Phase 3: [-15, 45) 1, [45, 105) 2.
+    expect([0, 1, 2, 3].map((k) => m.imbalanceAtPhase(k))).toEqual([4 / 3, 1.5, 1.5, 1.5]);
+    expect(m.imbalanceAtPhase(0)).toBe(m.imbalance());
+    for (const bad of [-1, 4, 0.5]) expect(() => m.imbalanceAtPhase(bad)).toThrow(RangeError);
+    expect(new LoadImbalanceMeter(3).imbalanceAtPhase(2)).toBe(1);
+  });
 });

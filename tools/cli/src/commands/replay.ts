@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
-  DEFAULT_ROUTING_WEIGHTS, DEFAULT_SWEEP_SETTINGS, REPLAY_POLICIES, ReplayError, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
+  DEFAULT_ROUTING_WEIGHTS, DEFAULT_SWEEP_SETTINGS, REPLAY_POLICIES, ReplayError, SWEEP_ORACLE_MOVE_SLACK, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
   replaySummary, runReplay, sweepLines, sweepReplay, sweepSummary, type NamedTrace, type PoolSetting, type ReplayPolicy, type RoutingWeights, type TraceRequest,
   type TraceShapeName,
 } from "@kvtier/trace-replay";
@@ -45,7 +45,12 @@ Sweep (kv against round-robin and the pooled LRU, over several traces and pools 
                            the worker with the least uncached work in the measure's current
                            60-second window. Not a router (it knows the measure's windows): a
                            row where even it exceeds round-robin's imbalance cannot meet that
-                           target while sessions keep their contexts.
+                           target while sessions keep their contexts. Also the moving oracle
+                           ("moving oracle hit/imb", moving_oracle_* in the JSON): the same, but
+                           a session leaves (and recomputes its context) when it would take its
+                           worker above ${1 + SWEEP_ORACLE_MOVE_SLACK} x the window's mean.
+  After the rows: how many meet the imbalance ratio with the windows starting 0, 15, 30 and
+  45 s after the trace's start (the same placements; imbalance_met_by_phase in the JSON).
   --weights, --recent-work-tau-s, --json as above
   Targets per row: kv hit rate >= 0.95 of the pooled LRU's, kv load imbalance <= round-robin's.
   "kv/rr busiest": kv's busiest worker's uncached tokens per window over round-robin's.
