@@ -137,9 +137,10 @@ export function replayWindowOracle(trace: readonly TraceRequest[], options: Repl
 export interface WindowOracleOptions {
   /**
    * Also move sessions: a request with context of its own cached goes to the worker with the
-   * least uncached work in the current window (recomputing its context there) when, where kv
-   * sends it, it would take that worker's window work above `(1 + moveSessionsAbove) ×` the
-   * window's mean (this request included). Undefined: sessions always stay where kv sends them.
+   * least uncached work in the current window, its own work there included (so it recomputes its
+   * context unless that worker holds it too), when, where kv sends it, it would take that
+   * worker's window work above `(1 + moveSessionsAbove) ×` the window's mean (this request
+   * included). Undefined: sessions always stay where kv sends them.
    * This oracle trades hits for balance knowing the windows; where even it misses the ratio,
    * no placement rule of this kind meets it at that slack.
    */
