@@ -40,13 +40,7 @@ export class LoadImbalanceMeter {
     }
     win.perWorker[w] += tokens;
     win.largestRequest = Math.max(win.largestRequest, tokens);
-    const b = Math.floor((tS * IMBALANCE_PHASES) / this.windowS);
-    let bucket = this.buckets.get(b);
-    if (bucket === undefined) {
-      bucket = new Float64Array(this.workers);
-      this.buckets.set(b, bucket);
-    }
-    bucket[w] += tokens;
+    tokensOf(this.buckets, Math.floor((tS * IMBALANCE_PHASES) / this.windowS), this.workers)[w] += tokens;
   }
 
   /** Tokens worker `w` has prefilled so far in the window holding `tS` (0 in a window with no work yet). */
@@ -56,7 +50,7 @@ export class LoadImbalanceMeter {
 
   /** Mean over windows of max/mean per-worker tokens; 1 = perfectly even; 1 when there was no work. */
   imbalance(): number {
-    return this.meanOverWindows((max) => max);
+    return meanOverWindows(this.windows.values(), (win) => win.perWorker, (max) => max);
   }
 
   /**
@@ -68,23 +62,10 @@ export class LoadImbalanceMeter {
     if (!Number.isSafeInteger(phase) || phase < 0 || phase >= IMBALANCE_PHASES) throw new RangeError(`phase must be an integer in [0, ${IMBALANCE_PHASES}), got ${phase}`);
     const shifted = new Map<number, Float64Array>();
     for (const [b, bucket] of this.buckets) {
-      const k = Math.floor((b - phase) / IMBALANCE_PHASES);
-      let win = shifted.get(k);
-      if (win === undefined) {
-        win = new Float64Array(this.workers);
-        shifted.set(k, win);
-      }
+      const win = tokensOf(shifted, Math.floor((b - phase) / IMBALANCE_PHASES), this.workers);
       for (let w = 0; w < this.workers; w++) win[w] += bucket[w];
     }
-    let sum = 0;
-    let n = 0;
-    for (const perWorker of shifted.values()) {
-      const ratio = maxOverMean(perWorker);
-      if (ratio === undefined) continue;
-      sum += ratio;
-      n += 1;
-    }
-    return n === 0 ? 1 : sum / n;
+    return meanOverWindows(shifted.values(), (perWorker) => perWorker, (max) => max);
   }
 
   /**
@@ -93,7 +74,7 @@ export class LoadImbalanceMeter {
    * imbalance sits at this floor, its windows hold too little work to split more evenly.
    */
   indivisibleFloor(): number {
-    return this.meanOverWindows((max, win, mean) => Math.max(mean, win.largestRequest));
+    return meanOverWindows(this.windows.values(), (win) => win.perWorker, (max, win, mean) => Math.max(mean, win.largestRequest));
   }
 
   /**
@@ -103,35 +84,36 @@ export class LoadImbalanceMeter {
    * unevenly).
    */
   meanPeakTokens(): number {
-    return this.meanOverWindows((max, _win, mean) => max * mean);
-  }
-
-  private meanOverWindows(top: (max: number, win: Window, mean: number) => number): number {
-    let sum = 0;
-    let n = 0;
-    for (const win of this.windows.values()) {
-      let total = 0;
-      let max = 0;
-      for (const x of win.perWorker) {
-        total += x;
-        max = Math.max(max, x);
-      }
-      if (total === 0) continue;
-      const mean = total / this.workers;
-      sum += top(max, win, mean) / mean;
-      n += 1;
-    }
-    return n === 0 ? 1 : sum / n;
+    return meanOverWindows(this.windows.values(), (win) => win.perWorker, (max, _win, mean) => max * mean);
   }
 }
 
-/** max / mean of a window's per-worker tokens; undefined for a window without work. */
-function maxOverMean(perWorker: Float64Array): number | undefined {
-  let total = 0;
-  let max = 0;
-  for (const x of perWorker) {
-    total += x;
-    max = Math.max(max, x);
+/** The per-worker tokens of window (or bucket) `k`, created empty on first use. */
+function tokensOf(map: Map<number, Float64Array>, k: number, workers: number): Float64Array {
+  let row = map.get(k);
+  if (row === undefined) {
+    row = new Float64Array(workers);
+    map.set(k, row);
   }
-  return total === 0 ? undefined : max / (total / perWorker.length);
+  return row;
+}
+
+/** Mean of `top(max, win, mean) / mean` over the windows with work (max and mean of their per-worker tokens); 1 when none had work. */
+function meanOverWindows<W>(windows: Iterable<W>, tokens: (win: W) => Float64Array, top: (max: number, win: W, mean: number) => number): number {
+  let sum = 0;
+  let n = 0;
+  for (const win of windows) {
+    const perWorker = tokens(win);
+    let total = 0;
+    let max = 0;
+    for (const x of perWorker) {
+      total += x;
+      max = Math.max(max, x);
+    }
+    if (total === 0) continue;
+    const mean = total / perWorker.length;
+    sum += top(max, win, mean) / mean;
+    n += 1;
+  }
+  return n === 0 ? 1 : sum / n;
 }
