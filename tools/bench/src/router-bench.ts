@@ -8,6 +8,7 @@
 // (4) Bytes per indexed block (heap + array buffers after GC).
 // Flags: --blocks N (indexed blocks, default 1000000), --queries N, --ingest-ops N.
 import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { hashChain, namespaceHash, PackedHashes } from "@kvtier/prefix-index";
@@ -15,6 +16,7 @@ import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
 import { LoadLedger, PeerLoads, Roster, matchForCodec, place } from "@kvtier/router";
 import type { Benchmark } from "./main.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
+import { queryTimes, tailDuringGc, watchGc, type QueryTimes } from "./latency-tail.js";
 import { BENCH_BLOCK_TOKENS, BENCH_WORKERS, NaiveIndex, PROMPT_BLOCKS, buildIndex, makeDeployment } from "./router-bench-index.js";
 
 /** Defaults of the flags. */
@@ -51,15 +53,17 @@ const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(
  * before query i and gives its input: a router hashes a prompt right before it looks it up, so
  * the query's hashes are fresh in the cache, not scattered over the setup's heap.
  */
-function latencies<T>(queries: number, prepare: (i: number) => T, fn: (input: T) => void): Float64Array {
+function latencies<T>(queries: number, prepare: (i: number) => T, fn: (input: T) => void, record?: QueryTimes): Float64Array {
   for (let i = 0; i < WARMUP_QUERIES; i++) fn(prepare(i));
   const out = new Float64Array(queries);
   for (let i = 0; i < queries; i++) {
     const input = prepare(i);
+    if (record !== undefined) record.startMs[i] = performance.now();
     const t0 = process.hrtime.bigint();
     fn(input);
     out[i] = Number(process.hrtime.bigint() - t0) / 1e3;
   }
+  if (record !== undefined) record.us.set(out);
   return out.sort();
 }
 
@@ -71,13 +75,33 @@ const freshChain = (hashes: readonly Uint8Array[]): PackedHashes => PackedHashes
 
 const line = (s: string): void => void process.stdout.write(`${s}\n`);
 
+/** A trivial integer loop of `n` iterations (the machine measures and the jitter control). */
+function spin(n: number): number {
+  let sink = 0;
+  for (let i = 0; i < n; i++) sink += i & 7;
+  return sink;
+}
+
+/**
+ * Per-query microseconds of a fixed loop that takes about `targetUs` (calibrated with `loopNs`),
+ * timed as the route is: the spread of work that never varies and allocates nothing, so the
+ * route's p99 can be read against how far this machine's scheduling alone stretches a query.
+ */
+function jitterControl(queries: number, targetUs: number, loopNs: number): Float64Array {
+  const n = Math.max(1, Math.round((targetUs * 1e3) / loopNs));
+  let sink = 0;
+  const out = latencies(queries, () => n, (k) => void (sink += spin(k)));
+  if (sink < 0) throw new Error("unreachable");
+  return out;
+}
+
 /** Nanoseconds per iteration of a trivial integer loop: how fast this machine runs JS (for reading the rest). */
 function loopNsPerIteration(): number {
   let best = Infinity;
   let sink = 0;
   for (let r = 0; r < 5; r++) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 20_000_000; i++) sink += i & 7;
+    sink += spin(20_000_000);
     best = Math.min(best, Number(process.hrtime.bigint() - t0) / 20_000_000);
   }
   if (sink < 0) throw new Error("unreachable");
@@ -114,10 +138,14 @@ export const routerBench: Benchmark = async (args) => {
   const coldHashes = (i: number): PackedHashes =>
     freshChain(dep.documents[docOf(i)].hashes.map((x, b) => (b < 32 ? x : Uint8Array.from(x, (v, k) => (k === 15 ? v ^ 0xa5 : v ^ (docOf(i) & 0xff))))));
   let placed = 0;
+  const routeTimes = queryTimes(queries);
+  const gcWatch = watchGc();
   const route = latencies(queries, docHashes, (hashes) => {
     const p = place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loads, opts);
     if (p !== null) placed += p.chosenCachedTokens > 0 ? 1 : 0;
-  });
+  }, routeTimes);
+  await gcWatch.stop();
+  const routeTail = tailDuringGc(routeTimes, percentile(route, 0.99), gcWatch.pauses);
   // a prompt no one holds beyond its system prompt (the common cold case)
   const routeMiss = latencies(queries, coldHashes, (hashes) => {
     place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loads, opts);
@@ -126,6 +154,9 @@ export const routerBench: Benchmark = async (args) => {
   // where the time goes: the same queries, the index walk and the placement timed apart
   const matchOnly = latencies(queries, docHashes, (hashes) => void matchForCodec(index, hashes, "fp16"));
   const placeOnly = latencies(queries, (i) => matchForCodec(index, docHashes(i), "fp16"), (matches) => void place(roster, matches, promptTokens, PROMPT_BLOCKS, loads, opts));
+  const control = jitterControl(queries, percentile(route, 0.5), loopNs);
+  const spread = (a: Float64Array): number => percentile(a, 0.99) / percentile(a, 0.5);
+  line(`  machine jitter control (a fixed loop taking the route's p50, allocating nothing): p50 ${percentile(control, 0.5).toFixed(1)} us, p99 ${percentile(control, 0.99).toFixed(1)} us; p99/p50 ${spread(control).toFixed(2)} vs the route's ${spread(route).toFixed(2)}; ${routeTail.duringGc} of the route's ${routeTail.tail} queries at or above its p99 overlapped one of ${gcWatch.pauses.length} garbage collections`);
   line(`  of which the index walk (matchForCodec) p50 ${percentile(matchOnly, 0.5).toFixed(1)} us, p99 ${percentile(matchOnly, 0.99).toFixed(1)} us; placement over ${BENCH_WORKERS} workers (place) p50 ${percentile(placeOnly, 0.5).toFixed(1)} us, p99 ${percentile(placeOnly, 0.99).toFixed(1)} us`);
   line(`route (a prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`);
   const naive = new NaiveIndex(dep);
@@ -175,6 +206,9 @@ export const routerBench: Benchmark = async (args) => {
     generated_decode_events_per_s: Math.round(stream.blockOps / generatedDecodeS),
     route_p50_us: Number(percentile(route, 0.5).toFixed(2)),
     route_p99_us: Number(percentile(route, 0.99).toFixed(2)),
+    route_p99_over_p50: Number(spread(route).toFixed(2)),
+    control_p99_over_p50: Number(spread(control).toFixed(2)),
+    route_tail_during_gc: routeTail.duringGc,
     route_cold_p99_us: Number(percentile(routeMiss, 0.99).toFixed(2)),
     match_p99_us: Number(percentile(matchOnly, 0.99).toFixed(2)),
     place_p99_us: Number(percentile(placeOnly, 0.99).toFixed(2)),
