@@ -11,23 +11,45 @@ export interface WorkerShare {
   recentWorkTokens: number;
 }
 
+/** A worker's in-flight work as placement reads it: the ledger updates it in place (read it, never write it). */
+export interface LedgerEntry {
+  readonly prefillTokens: number;
+  readonly decodeBlocks: number;
+}
+
 /** One worker's entry: in-flight work, and recent work as of `recentAtMs`. */
 interface Entry {
   prefillTokens: number;
   decodeBlocks: number;
   recentTokens: number;
   recentAtMs: number;
+  /** `recentTokens × exp((recentAtMs - base) / tau)`: the recent work at any later t is this times one factor shared by every entry. */
+  recentScaled: number;
 }
+
+/**
+ * The ledger moves its decay base to now when it lies this many time constants behind (bounds
+ * `recentScaled` by e^30 times the tokens; rescaling every entry then is one pass every 30 tau).
+ */
+const REBASE_AFTER_TAUS = 30;
 
 /** In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement reads all three per candidate). */
 export class LoadLedger {
   private readonly entries = new Map<string, Entry>();
+  /** The time the entries' `recentScaled` are relative to, ms. */
+  private base: number;
+  /** `exp((base - factorAtMs) / tau)` as of `factorAtMs`: placement reads every worker at one clock reading, so one exp serves them all. */
+  private factorAtMs = Number.NaN;
+  private factor = 1;
+  private entriesGeneration = 0;
 
   constructor(
     /** Time constant of the recent-work decay, ms. */
     private readonly recentTauMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.base = now();
+  }
 
   /** `tokens` (negative to release) of prefill work on `workerId`; sending work also counts as recent work. */
   addPrefill(workerId: string, tokens: number): void {
@@ -81,13 +103,31 @@ export class LoadLedger {
     return out;
   }
 
+  /**
+   * Changes whenever an entry is created or deleted (entries are otherwise updated in place): a
+   * reader may keep the entries {@link entry} gave it until this changes.
+   */
+  get generation(): number {
+    return this.entriesGeneration;
+  }
+
+  /** `workerId`'s entry, or undefined when the ledger holds nothing for it (see {@link generation}). */
+  entry(workerId: string): LedgerEntry | undefined {
+    return this.entries.get(workerId);
+  }
+
+  /** The recent work at `t` of an entry {@link entry} gave (0 for none): as {@link recentWorkTokens}, without the lookup. */
+  recentOf(entry: LedgerEntry | undefined, t: number): number {
+    return entry === undefined ? 0 : this.decayed(entry as Entry, t);
+  }
+
   /** Every worker with in-flight or recent work, as shared with peers. Drops recent work decayed to nothing. */
   shares(): WorkerShare[] {
     const t = this.now();
     const out: WorkerShare[] = [];
     for (const [id, e] of this.entries) {
       const recent = this.decayed(e, t);
-      if (recent < 1) e.recentTokens = 0;
+      if (recent < 1) e.recentTokens = e.recentScaled = 0;
       if (this.dropIfIdle(id, e) && recent < 1) continue;
       out.push({ workerId: id, prefillTokens: e.prefillTokens, decodeBlocks: e.decodeBlocks, recentWorkTokens: recent });
     }
@@ -96,32 +136,54 @@ export class LoadLedger {
 
   /** Forgets a worker that left. */
   forget(workerId: string): void {
-    this.entries.delete(workerId);
+    if (this.entries.delete(workerId)) this.entriesGeneration += 1;
   }
 
   private entryOf(workerId: string): Entry {
     let e = this.entries.get(workerId);
     if (e === undefined) {
-      e = { prefillTokens: 0, decodeBlocks: 0, recentTokens: 0, recentAtMs: 0 };
+      e = { prefillTokens: 0, decodeBlocks: 0, recentTokens: 0, recentAtMs: 0, recentScaled: 0 };
       this.entries.set(workerId, e);
+      this.entriesGeneration += 1;
     }
     return e;
   }
 
   private addRecent(e: Entry, tokens: number): void {
     const t = this.now();
+    if (t - this.base > REBASE_AFTER_TAUS * this.recentTauMs) this.rebase(t);
     e.recentTokens = this.decayed(e, t) + tokens;
     e.recentAtMs = t;
+    e.recentScaled = e.recentTokens * Math.exp((t - this.base) / this.recentTauMs);
   }
 
+  /**
+   * `e`'s recent work at `t`: recentTokens × exp(-(t - recentAtMs) / tau), no decay before
+   * `recentAtMs`. Computed as recentScaled × exp((base - t) / tau), the exp shared by every
+   * entry read at the same `t` (Math.exp per worker was a fifth of a placement's time).
+   */
   private decayed(e: Entry, t: number): number {
-    return e.recentTokens === 0 ? 0 : e.recentTokens * Math.exp(-Math.max(0, t - e.recentAtMs) / this.recentTauMs);
+    if (e.recentTokens === 0) return 0;
+    if (t <= e.recentAtMs) return e.recentTokens;
+    if (t !== this.factorAtMs) {
+      this.factorAtMs = t;
+      this.factor = Math.exp((this.base - t) / this.recentTauMs);
+    }
+    return e.recentScaled * this.factor;
+  }
+
+  /** Moves the decay base to `t`, rescaling every entry. */
+  private rebase(t: number): void {
+    this.base = t;
+    this.factorAtMs = Number.NaN;
+    for (const e of this.entries.values()) e.recentScaled = e.recentTokens * Math.exp((e.recentAtMs - t) / this.recentTauMs);
   }
 
   /** Deletes an entry with nothing in flight and no recent work; returns whether it did. */
   private dropIfIdle(workerId: string, e: Entry): boolean {
     if (e.prefillTokens > 0 || e.decodeBlocks > 0 || e.recentTokens > 0) return false;
     this.entries.delete(workerId);
+    this.entriesGeneration += 1;
     return true;
   }
 }

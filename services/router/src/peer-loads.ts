@@ -26,6 +26,7 @@ export class PeerLoads {
   private totals = new Map<string, PeerTotal>();
   /** When the sums stop being valid: the next peer expiry, or an update. */
   private validUntilMs = -Infinity;
+  private totalsGeneration = 0;
 
   constructor(
     /** The peers' share period, ms (a peer silent for PEER_SHARE_PERIODS_KEPT of them is gone). */
@@ -41,8 +42,18 @@ export class PeerLoads {
 
   /** Sum over live peers of their shares for `workerId` (do not modify the result). `t`: now, ms (one reading for a whole placement). */
   total(workerId: string, t: number = this.now()): PeerTotal {
-    if (t >= this.validUntilMs) this.recompute();
+    this.refresh(t);
     return this.totals.get(workerId) ?? NONE;
+  }
+
+  /** Recomputes the sums if an update came or a peer may have expired by `t` (placement calls it once, then reads sums it kept). */
+  refresh(t: number = this.now()): void {
+    if (t >= this.validUntilMs) this.recompute();
+  }
+
+  /** Changes whenever the sums are recomputed: a reader may keep the totals {@link total} gave it until then. */
+  get generation(): number {
+    return this.totalsGeneration;
   }
 
   /** Ids of the peers heard from recently, sorted. */
@@ -73,5 +84,6 @@ export class PeerLoads {
     }
     this.totals = totals;
     this.validUntilMs = validUntil;
+    this.totalsGeneration += 1;
   }
 }

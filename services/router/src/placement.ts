@@ -3,8 +3,8 @@
 // the session's last workers when the request names a session; and whether to disaggregate at
 // all (a short uncached part prefills on the decode worker).
 import { CandidateSet, chooseCandidate, shouldDisaggregate, type LocationMatch, type RoutingWeights, type WorkerLoad } from "@kvtier/prefix-index";
-import type { LoadLedger, WorkerShare } from "./load-ledger.js";
-import type { PeerLoads } from "./peer-loads.js";
+import type { LedgerEntry, LoadLedger } from "./load-ledger.js";
+import type { PeerLoads, PeerTotal } from "./peer-loads.js";
 import type { SessionWorkers } from "./session-table.js";
 import type { LiveWorker } from "./worker-table.js";
 
@@ -57,30 +57,67 @@ export class Roster {
  * A worker's load as routing sees it: the larger of its own report (which lags) and the work the
  * replicas have sent it and not seen finish (this one's ledger plus its peers' shares).
  */
-export function workerLoad(w: LiveWorker, src: LoadSources): WorkerLoad {
-  return loadInto(w, src, { workerId: "", role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks: 0, recentWorkTokens: 0 });
+export function workerLoad(w: LiveWorker, { ledger, peers, nowMs }: LoadSources): WorkerLoad {
+  const own = ledger.entry(w.info.workerId);
+  const out: WorkerLoad = { workerId: "", role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks: 0, recentWorkTokens: 0 };
+  return loadInto(w, own, ledger.recentOf(own, nowMs), peers.total(w.info.workerId, nowMs), out);
 }
 
-/** {@link workerLoad} written into `out` (placement reuses one object for every worker). */
-function loadInto(w: LiveWorker, { ledger, peers, nowMs }: LoadSources, out: WorkerLoad): WorkerLoad {
-  const id = w.info.workerId;
-  const p = peers.total(id, nowMs);
-  const own = ledger.loadInto(id, nowMs, ledgerScratch);
-  out.workerId = id;
+/** {@link workerLoad} from the worker's ledger entry (and its recent work) and peer total, written into `out`. */
+function loadInto(w: LiveWorker, own: LedgerEntry | undefined, ownRecent: number, p: PeerTotal, out: WorkerLoad): WorkerLoad {
+  out.workerId = w.info.workerId;
   out.role = w.info.role as "prefill" | "decode";
-  out.queuedPrefillTokens = Math.max(w.load?.queuedPrefillTokens ?? 0, own.prefillTokens + p.prefillTokens);
-  out.activeDecodeBlocks = Math.max(w.load?.activeDecodeBlocks ?? 0, own.decodeBlocks + p.decodeBlocks);
+  out.queuedPrefillTokens = Math.max(w.load?.queuedPrefillTokens ?? 0, (own?.prefillTokens ?? 0) + p.prefillTokens);
+  out.activeDecodeBlocks = Math.max(w.load?.activeDecodeBlocks ?? 0, (own?.decodeBlocks ?? 0) + p.decodeBlocks);
   out.capacityBlocks = w.info.capacityBlocks;
-  out.recentWorkTokens = own.recentWorkTokens + p.recentWorkTokens;
+  out.recentWorkTokens = ownRecent + p.recentWorkTokens;
   return out;
 }
 
-const ledgerScratch: WorkerShare = { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
+/**
+ * Per roster position, the ledger entry and the peers' total that placement looked up last
+ * (string-keyed lookups per worker were a fifth of a placement's time). Kept while the roster and
+ * the ledger's and peers' generations stay the same: between those changes entries and totals are
+ * updated in place, never replaced.
+ */
+class LoadLookups {
+  private roster: Roster | undefined;
+  private ledger: LoadLedger | undefined;
+  private peers: PeerLoads | undefined;
+  private ledgerGeneration = -1;
+  private peersGeneration = -1;
+  readonly own: Array<LedgerEntry | undefined> = [];
+  readonly peer: PeerTotal[] = [];
+
+  /** Brings the lookups up to date for a placement over `roster` at `src.nowMs`. */
+  sync(roster: Roster, { ledger, peers, nowMs }: LoadSources): void {
+    peers.refresh(nowMs);
+    const workers = roster.workers;
+    const sameRoster = roster === this.roster;
+    if (!sameRoster || ledger !== this.ledger || ledger.generation !== this.ledgerGeneration) {
+      this.own.length = workers.length;
+      for (let pos = 0; pos < workers.length; pos++) this.own[pos] = ledger.entry(workers[pos].info.workerId);
+      this.ledger = ledger;
+      this.ledgerGeneration = ledger.generation;
+    }
+    if (!sameRoster || peers !== this.peers || peers.generation !== this.peersGeneration) {
+      this.peer.length = workers.length;
+      for (let pos = 0; pos < workers.length; pos++) this.peer[pos] = peers.total(workers[pos].info.workerId, nowMs);
+      this.peers = peers;
+      this.peersGeneration = peers.generation;
+    }
+    this.roster = roster;
+  }
+}
+
+const lookups = new LoadLookups();
+const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
 const loadScratch: WorkerLoad = { workerId: "", role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks: 0, recentWorkTokens: 0 };
 
-/** Adds `w` with its load ({@link workerLoad}) to `set`; returns its index. */
-function addCandidate(set: CandidateSet, w: LiveWorker, src: LoadSources): number {
-  const l = loadInto(w, src, loadScratch);
+/** Adds the worker at roster position `pos` with its load ({@link workerLoad}, from the synced lookups) to `set`; returns its index. */
+function addCandidate(set: CandidateSet, w: LiveWorker, pos: number, ledger: LoadLedger, nowMs: number): number {
+  const own = lookups.own[pos];
+  const l = loadInto(w, own, ledger.recentOf(own, nowMs), lookups.peer[pos], loadScratch);
   return set.add(l.workerId, l.role, l.queuedPrefillTokens, l.activeDecodeBlocks, l.capacityBlocks, l.recentWorkTokens ?? 0);
 }
 
@@ -106,7 +143,7 @@ export function place(
   reusableBlocks: number,
   loads: LoadSources,
   opts: PlacementOptions,
-  exclude: ReadonlySet<string> = new Set(),
+  exclude: ReadonlySet<string> = NO_EXCLUSIONS,
   session?: SessionWorkers,
 ): Placement | null {
   const workers = roster.workers;
@@ -116,6 +153,8 @@ export function place(
   let sessionDecode = -1;
   let sessionPrefill = -1;
   const excluding = exclude.size > 0;
+  lookups.sync(roster, loads);
+  const { ledger, nowMs } = loads;
   for (let pos = 0; pos < workers.length; pos++) {
     const w = workers[pos];
     const id = w.info.workerId;
@@ -125,12 +164,12 @@ export function place(
       continue;
     }
     if (role === "decode") {
-      const i = addCandidate(decodeSet, w, loads);
+      const i = addCandidate(decodeSet, w, pos, ledger, nowMs);
       slotOf[pos] = i << 1;
       decodePositions[i] = pos;
       if (id === session?.decode) sessionDecode = i;
     } else {
-      const i = addCandidate(prefillSet, w, loads);
+      const i = addCandidate(prefillSet, w, pos, ledger, nowMs);
       slotOf[pos] = (i << 1) | 1;
       prefillPositions[i] = pos;
       if (id === session?.prefill) sessionPrefill = i;

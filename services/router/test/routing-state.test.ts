@@ -67,6 +67,38 @@ describe("LoadLedger and PeerLoads", () => {
   });
 });
 
+describe("LoadLedger's decay", () => {
+  it("equals exp(-age / tau) per send over 200 time constants, across rebases and reads behind the last send", () => {
+    const r = seededUniform(11);
+    const c = clock();
+    const tau = 1000;
+    const ledger = new LoadLedger(tau, c.now);
+    // the plain model: per worker, recent work as of its last send, decayed by Math.exp when read
+    const model = new Map<string, { tokens: number; at: number }>();
+    const modelAt = (id: string, t: number): number => {
+      const e = model.get(id);
+      return e === undefined ? 0 : e.tokens * Math.exp(-Math.max(0, t - e.at) / tau);
+    };
+    const ids = ["w1", "w2", "w3"];
+    for (let step = 0; step < 3000; step++) {
+      c.advance(Math.floor(r() * r() * 400)); // 200 tau in all: a rebase every 30
+      const id = ids[Math.floor(r() * ids.length)];
+      if (r() < 0.5) {
+        const tokens = 1 + Math.floor(r() * 5000);
+        model.set(id, { tokens: modelAt(id, c.now()) + tokens, at: c.now() });
+        ledger.noteWork(id, tokens);
+      }
+      // a placement's clock reading may be a little older than the ledger's last send
+      const t = c.now() - (r() < 0.2 ? Math.floor(r() * 50) : 0);
+      for (const w of ids) {
+        const want = modelAt(w, t);
+        const got = ledger.recentWorkTokens(w, t);
+        expect(Math.abs(got - want), `step ${step} ${w}`).toBeLessThanOrEqual(1e-9 * Math.max(1, want));
+      }
+    }
+  });
+});
+
 describe("SessionTable", () => {
   it("is scoped by tenant, expires, and keeps at most its capacity", () => {
     const c = clock();
@@ -181,6 +213,50 @@ describe("place against a reference (each worker's own and kvstore matches merge
     // both branches were exercised
     expect(disaggregated).toBeGreaterThan(100);
     expect(disaggregated).toBeLessThan(1900);
+  });
+
+  it("agrees over 3000 placements on one roster, ledger and peers changing between them (the lookups placement keeps stay true)", () => {
+    const rng = seededUniform(9);
+    const int = (n: number): number => Math.floor(rng() * n);
+    const c = clock();
+    const ledger = new LoadLedger(1000, c.now);
+    const peers = new PeerLoads(1000, c.now);
+    const ws = Array.from({ length: 10 }, (_, k) => worker(`w${k}`, k % 2 === 0 ? "decode" : "prefill", `kv-${k % 3}`));
+    let roster = new Roster(ws);
+    const opts: PlacementOptions = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 64, blockSize: 4 };
+    const kinds = new Map<string, number>();
+    for (let step = 0; step < 3000; step++) {
+      const id = `w${int(10)}`;
+      const r = rng();
+      // each change placement must see: in-flight work added and released (entries created and
+      // dropped), entries forgotten, peers' shares replaced and expiring, a new roster
+      const kind = r < 0.3 ? "add" : r < 0.5 ? "release" : r < 0.55 ? "shares" : r < 0.6 ? "forget" : r < 0.7 ? "peer" : r < 0.75 ? "expire" : r < 0.78 ? "roster" : "none";
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      if (kind === "add") {
+        ledger.addPrefill(id, 1 + int(3000));
+        if (rng() < 0.5) ledger.addDecode(id, 1 + int(30));
+      } else if (kind === "release") {
+        ledger.addPrefill(id, -int(4000));
+        ledger.addDecode(id, -int(40));
+      } else if (kind === "shares") {
+        c.advance(int(20_000)); // recent work decays below one token: idle entries go
+        ledger.shares();
+      } else if (kind === "forget") ledger.forget(id);
+      else if (kind === "peer") peers.update(`r${int(2)}`, ws.filter(() => rng() < 0.5).map((w) => ({ workerId: w.info.workerId, prefillTokens: int(3000), decodeBlocks: int(30), recentWorkTokens: int(5000) })));
+      else if (kind === "expire") c.advance(PEER_SHARE_PERIODS_KEPT * 1000 + int(100));
+      else if (kind === "roster") roster = new Roster(ws);
+      c.advance(int(50));
+      const matches = new Map<string, LocationMatch>(rng() < 0.5 ? [[`w${int(10)}`, m(int(20))], [`kv-${int(3)}`, m(int(20))]] : []);
+      const src = { ledger, peers, nowMs: c.now() };
+      const promptTokens = 4 + int(400);
+      const reusable = Math.floor(promptTokens / 4);
+      // placement first: the reference's own lookups would bring the peers' sums up to date for it
+      const got = place(roster, matches, promptTokens, reusable, src, opts);
+      const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, new Set(), undefined);
+      const shown = got === null ? null : { decode: got.decode.info.workerId, prefill: got.prefill.info.workerId, disaggregated: got.disaggregated, bestCachedTokens: got.bestCachedTokens, chosenCachedTokens: got.chosenCachedTokens };
+      expect(shown, `step ${step} after ${kind}`).toEqual(want);
+    }
+    for (const k of ["add", "release", "shares", "forget", "peer", "expire", "roster"]) expect(kinds.get(k), k).toBeGreaterThan(50);
   });
 });
 

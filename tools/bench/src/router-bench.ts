@@ -2,8 +2,8 @@
 // in the same run. (1) Event ingest: block operations per second through protobuf decoding,
 // batchFromWire and IndexFeed (baseline: decoding alone). (2) Lookup and score of an 8K-token
 // prompt (512 blocks of 16 tokens) over 64 workers with ~1M indexed blocks: matchForCodec + place
-// with live loads, as the router does per request, tokenizing and hashing excluded (baseline: a
-// hex-keyed Map of holder objects). (3) Chain hashing throughput (baseline: createHash per block).
+// with live loads (reports, this replica's ledger, a peer's shares), as the router does per
+// request, tokenizing and hashing excluded (baseline: a hex-keyed Map of holder objects). (3) Chain hashing throughput (baseline: createHash per block).
 // The route figure is also split: the index walk alone and the placement alone.
 // (4) Bytes per indexed block (heap + array buffers after GC).
 // Flags: --blocks N (indexed blocks, default 1000000), --queries N, --ingest-ops N.
@@ -127,7 +127,16 @@ export const routerBench: Benchmark = async (args) => {
   // (2) lookup and score, per request, as the router does it
   const ledger = new LoadLedger(60_000);
   const peers = new PeerLoads(1_000);
-  // as the router does: one clock reading per placement (the bench's clock does not move)
+  // a busy deployment's load state: this replica has prefill and decode work in flight on every
+  // worker (so its ledger holds an entry, with decaying recent work, per worker), and a peer
+  // replica shares its own in-flight work on every worker; each worker's own report is in `dep`
+  for (const [k, w] of dep.workers.entries()) {
+    ledger.addPrefill(w.info.workerId, 512 + ((k * 389) % 6000));
+    ledger.addDecode(w.info.workerId, 16 + ((k * 53) % 400));
+  }
+  peers.update("bench-peer-router", dep.workers.map((w, k) => ({ workerId: w.info.workerId, prefillTokens: (k * 131) % 4000, decodeBlocks: (k * 17) % 300, recentWorkTokens: (k * 977) % 20000 })));
+  // as the router does: one clock reading per placement (the bench's clock does not move, so the
+  // peer's share stays live and the recent work decays to the same value every time)
   const loads = { ledger, peers, nowMs: ledger.nowMs() };
   const roster = new Roster(dep.workers);
   const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: BENCH_BLOCK_TOKENS };
