@@ -33,7 +33,7 @@ interface Entry {
  */
 const REBASE_AFTER_TAUS = 30;
 
-/** In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement reads all three per candidate). */
+/** In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement keeps the entries it looked up, see {@link LoadLedger.generation}). */
 export class LoadLedger {
   private readonly entries = new Map<string, Entry>();
   /** The time the entries' `recentScaled` are relative to, ms. */
@@ -88,19 +88,6 @@ export class LoadLedger {
   recentWorkTokens(workerId: string, t: number = this.now()): number {
     const e = this.entries.get(workerId);
     return e === undefined ? 0 : this.decayed(e, t);
-  }
-
-  /**
-   * `workerId`'s in-flight prefill tokens, decode blocks and recent work at `t` (one lookup; the
-   * result is `out`, filled).
-   */
-  loadInto(workerId: string, t: number, out: WorkerShare): WorkerShare {
-    const e = this.entries.get(workerId);
-    out.workerId = workerId;
-    out.prefillTokens = e === undefined ? 0 : e.prefillTokens;
-    out.decodeBlocks = e === undefined ? 0 : e.decodeBlocks;
-    out.recentWorkTokens = e === undefined ? 0 : this.decayed(e, t);
-    return out;
   }
 
   /**

@@ -3,8 +3,10 @@
 // batchFromWire and IndexFeed (baseline: decoding alone). (2) Lookup and score of an 8K-token
 // prompt (512 blocks of 16 tokens) over 64 workers with ~1M indexed blocks: matchForCodec + place
 // with live loads (reports, this replica's ledger, a peer's shares), as the router does per
-// request, tokenizing and hashing excluded (baseline: a hex-keyed Map of holder objects). (3) Chain hashing throughput (baseline: createHash per block).
-// The route figure is also split: the index walk alone and the placement alone.
+// request, tokenizing and hashing excluded (baseline: a hex-keyed Map of holder objects). The
+// route figure is also split: the index walk alone and the placement alone; and its tail is read
+// against a fixed loop's (machine jitter) and the garbage collections seen meanwhile.
+// (3) Chain hashing throughput (baseline: createHash per block).
 // (4) Bytes per indexed block (heap + array buffers after GC).
 // Flags: --blocks N (indexed blocks, default 1000000), --queries N, --ingest-ops N.
 import { createHash } from "node:crypto";
