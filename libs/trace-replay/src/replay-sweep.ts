@@ -89,6 +89,7 @@ export function sweepReplay(traces: readonly NamedTrace[], settings: readonly Po
       const hitVsPooled = vsPooled(kv);
       const oracle = sweep.windowOracle === true ? replayWindowOracle(trace, options) : undefined;
       const moving = sweep.windowOracle === true ? replayWindowOracle(trace, options, { moveSessionsAbove: SWEEP_ORACLE_MOVE_SLACK }) : undefined;
+      const movingHit = moving === undefined ? 0 : vsPooled(moving);
       rows.push({
         trace: name, workers, capacityTokens, pooledHitRate, kv, roundRobin, hitVsPooled,
         hitTargetMet: hitVsPooled >= TARGET_HIT_VS_POOLED,
@@ -97,8 +98,8 @@ export function sweepReplay(traces: readonly NamedTrace[], settings: readonly Po
         ...(oracle !== undefined ? { windowOracleImbalance: oracle.loadImbalance, windowOracleImbalanceByPhase: oracle.loadImbalanceByPhase } : {}),
         ...(moving !== undefined ? {
           movingOracle: {
-            hitVsPooled: vsPooled(moving), loadImbalance: moving.loadImbalance, loadImbalanceByPhase: moving.loadImbalanceByPhase,
-            targetsMet: vsPooled(moving) >= TARGET_HIT_VS_POOLED && moving.loadImbalance <= roundRobin.loadImbalance,
+            hitVsPooled: movingHit, loadImbalance: moving.loadImbalance, loadImbalanceByPhase: moving.loadImbalanceByPhase,
+            targetsMet: movingHit >= TARGET_HIT_VS_POOLED && moving.loadImbalance <= roundRobin.loadImbalance,
           },
         } : {}),
       });

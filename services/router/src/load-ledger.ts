@@ -86,8 +86,7 @@ export class LoadLedger {
 
   /** Work sent to `workerId` (tokens), each decayed by exp(-age / tau). `t`: now, ms (one reading for a whole placement). */
   recentWorkTokens(workerId: string, t: number = this.now()): number {
-    const e = this.entries.get(workerId);
-    return e === undefined ? 0 : this.decayed(e, t);
+    return this.recentOf(this.entries.get(workerId), t);
   }
 
   /**
