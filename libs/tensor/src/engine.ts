@@ -190,7 +190,7 @@ export class LlamaEngine {
     if (seq.kvTransform !== null) return;
     const settled = Math.floor((seq.length - residualTokensOf(this.transformOf(seq))) / this.blockSize);
     const count = Math.max(0, Math.min(hashes.length, settled - firstBlock));
-    this.withEvents(() => hashes.slice(0, count).forEach((hash, i) => this.pool.register(seq.pages[firstBlock + i], hash)));
+    this.withEvents(() => hashes.slice(0, count).forEach((hash, i) => this.pool.register(seq.pages[firstBlock + i], hash, i > 0)));
   }
 
   /** Encode full blocks [firstBlock, firstBlock + count) with `codec`, keys pre-RoPE. */

@@ -71,7 +71,10 @@ export class KvPool {
   private readonly sequences = new Map<string, SequencePages>();
   private readonly storedListeners = new Set<KvCacheListener>();
   private readonly removedListeners = new Set<KvCacheListener>();
-  private pendingStored: Uint8Array[] = [];
+  /** Blocks entered since the last flush, as runs of one chain each, in chain order. */
+  private pendingStored: Uint8Array[][] = [];
+  /** Whether the last register call entered its block (a following block of its chain joins that run). */
+  private runOpen = false;
   private pendingRemoved: Uint8Array[] = [];
 
   constructor(shape: KvPoolShape, rope: RopeTable) {
@@ -105,7 +108,12 @@ export class KvPool {
     return this.cache.size;
   }
 
-  /** Subscribe to pages entering the cache; returns an unsubscribe function. */
+  /**
+   * Subscribe to pages entering the cache; returns an unsubscribe function. Each call is one run
+   * of a chain, in chain order (each block the child of the one before it), as a stored event
+   * must list them: a flush with blocks of two sequences, or with a block already cached between
+   * two new ones, calls the listener once per run.
+   */
   onStored(listener: KvCacheListener): () => void {
     this.storedListeners.add(listener);
     return () => this.storedListeners.delete(listener);
@@ -117,14 +125,15 @@ export class KvPool {
     return () => this.removedListeners.delete(listener);
   }
 
-  /** Deliver events collected during one engine call, in one batch per kind (removals first). */
+  /** Deliver events collected during one engine call: removals in one batch, first, then each stored run. */
   flushEvents(): void {
     const removed = this.pendingRemoved;
     const stored = this.pendingStored;
     this.pendingRemoved = [];
     this.pendingStored = [];
     if (removed.length > 0) for (const l of this.removedListeners) l(removed);
-    if (stored.length > 0) for (const l of this.storedListeners) l(stored);
+    this.runOpen = false;
+    for (const run of stored) for (const l of this.storedListeners) l(run);
   }
 
   /** Start an empty page table; throws DUPLICATE_SEQUENCE if the id is open. */
@@ -179,11 +188,15 @@ export class KvPool {
 
   /**
    * Enter a full page into the cache under `hash`. A hash already cached (another page with the
-   * same tokens) or a page already registered under that hash is left as it is.
+   * same tokens) or a page already registered under that hash is left as it is. `follows`: the
+   * block is the child of the one the previous call named (the next block of the same chain), so
+   * when both entered the cache they are announced in one run.
    */
-  register(page: number, hash: Uint8Array): void {
+  register(page: number, hash: Uint8Array, follows = false): void {
     const key = blockHashKey(hash);
     const current = this.pageHash[page];
+    const continues = follows && this.runOpen;
+    this.runOpen = false;
     if (current !== null) {
       if (blockHashKey(current) !== key) throw new EngineError('INVALID_ARGUMENT', `page already cached under another hash`);
       return;
@@ -192,7 +205,9 @@ export class KvPool {
     const owned = hash.slice();
     this.cache.set(key, page);
     this.pageHash[page] = owned;
-    this.pendingStored.push(owned);
+    if (continues) this.pendingStored[this.pendingStored.length - 1].push(owned);
+    else this.pendingStored.push([owned]);
+    this.runOpen = true;
   }
 
   /** True when `page` is in the prefix cache (shared: never written). */

@@ -92,6 +92,24 @@ describe('KV export / import', () => {
 });
 
 describe('prefix cache in the device pool', () => {
+  it('announces new blocks as runs of one chain: a block already cached splits the run', () => {
+    const prompt = storyTokens(53);
+    const engine = newEngine();
+    const runs: string[][] = [];
+    engine.onStored((hs) => runs.push(hs.map((h) => Buffer.from(h).toString('hex'))));
+    const hex = (h: Uint8Array): string => Buffer.from(h).toString('hex');
+    engine.openSequence('a');
+    engine.prefill('a', prompt);
+    engine.registerBlocks('a', 0, hashes(3));
+    expect(runs).toEqual([hashes(3).map(hex)]);
+    // another sequence whose middle block hashes as one already cached: its new blocks are two runs
+    engine.openSequence('b');
+    engine.prefill('b', prompt);
+    const mixed = [fakeHash('b0'), hashes(3)[1], fakeHash('b2')];
+    engine.registerBlocks('b', 0, mixed);
+    expect(runs.slice(1)).toEqual([[hex(mixed[0])], [hex(mixed[2])]]);
+  });
+
   it('attachCached reuse gives bit-identical logits to a fresh prefill', () => {
     const prompt = storyTokens(53);
     const engine = newEngine();

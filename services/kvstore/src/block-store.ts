@@ -282,7 +282,8 @@ export class KvBlockStore {
     let n = 0;
     for (const [codec, hashes] of hashesByCodec(this.ssd.keys())) {
       for (let i = 0; i < hashes.length; i += ANNOUNCE_HASHES_PER_CHUNK) {
-        this.events?.stored("ssd", codec, hashes.slice(i, i + ANNOUNCE_HASHES_PER_CHUNK));
+        // one block per stored event: the keys come in no chain order, and an event's list is a chain
+        for (const h of hashes.slice(i, i + ANNOUNCE_HASHES_PER_CHUNK)) this.events?.stored("ssd", codec, [h]);
         n += Math.min(ANNOUNCE_HASHES_PER_CHUNK, hashes.length - i);
         await new Promise((r) => setImmediate(r));
       }
