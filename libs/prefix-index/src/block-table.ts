@@ -21,6 +21,15 @@
 // chain, see linkChild): one bit per child, picked by the child's key, so a block with many
 // continuations (a shared system prompt) shows many bits and a session's own context one.
 //
+// Beside each record too, three bits (see runBit): whether its block was stored as the child of
+// the record before it ("linked"), whether it is a possible branch point (two or more signature
+// bits), and whether it continues the run of the record before it: linked to it, with the same
+// holders. A walk down a chain skips a whole run by checking only its last key: block hashes are
+// chained (each commits to its parent), so a query block equal to a linked record's key has the
+// parent that record's predecessor holds. The bits are kept exact on every change of a record's
+// holders, links or key (a few neighbouring words, in cache); a stored event must list a chain in
+// order, as the wire format says (events.proto).
+//
 // Memory: 24 + 2 bytes per record (records grow by doubling) + 8 / load bytes per block in the
 // table, at most MAX_LOAD_FACTOR full: about 38-62 bytes per block with one or two holders.
 
@@ -60,6 +69,19 @@ export function bitCount16(x: number): number {
   return (x + (x >>> 8)) & 0x1f;
 }
 
+/** Bit `i` of a bit set kept 32 per int32 word. */
+function bitAt(bits: Int32Array, i: number): boolean {
+  return (bits[i >>> 5] & (1 << (i & 31))) !== 0;
+}
+
+function setBit(bits: Int32Array, i: number, on: boolean): void {
+  if (on) bits[i >>> 5] |= 1 << (i & 31);
+  else bits[i >>> 5] &= ~(1 << (i & 31));
+}
+
+/** Int32 words for one bit per record of `records`. */
+const bitWords = (records: number): number => (records + 31) >>> 5;
+
 /** Reads the 4 little-endian words of a 16-byte hash starting at `off`. */
 function word(h: Uint8Array, off: number): number {
   return h[off] | (h[off + 1] << 8) | (h[off + 2] << 16) | (h[off + 3] << 24);
@@ -76,6 +98,12 @@ export class BlockTable {
   private recs: Int32Array;
   /** Per record: bit set of its children's signature bits (see {@link linkChild}). */
   private childSigs: Uint16Array;
+  /** Per record, a bit: its block was stored as the child of record id - 1's block (see {@link linkChild}). */
+  private linkedBits: Int32Array;
+  /** Per record, a bit: it continues record id - 1's run (see {@link runBits}). */
+  private runBitSet: Int32Array;
+  /** Per record, a bit: its child signature has two bits or more (see {@link forkBits}). */
+  private forkBitSet: Int32Array;
   /** Ids >= fresh were never used since the last compaction. */
   private fresh = 0;
   /** Freed record ids, reused last first. */
@@ -92,6 +120,9 @@ export class BlockTable {
     this.mask = INITIAL_SLOTS - 1;
     this.recs = BlockTable.emptyRecords(INITIAL_RECORDS);
     this.childSigs = new Uint16Array(INITIAL_RECORDS);
+    this.linkedBits = new Int32Array(bitWords(INITIAL_RECORDS));
+    this.runBitSet = new Int32Array(bitWords(INITIAL_RECORDS));
+    this.forkBitSet = new Int32Array(bitWords(INITIAL_RECORDS));
   }
 
   /** Distinct blocks held. */
@@ -145,7 +176,7 @@ export class BlockTable {
 
   /** Bytes of typed-array storage (overflow lists not included). */
   get storageBytes(): number {
-    return this.slots.byteLength + this.recs.byteLength + this.childSigs.byteLength + this.freeIds.byteLength;
+    return this.slots.byteLength + this.recs.byteLength + this.childSigs.byteLength + this.freeIds.byteLength + 3 * this.runBitSet.byteLength;
   }
 
   /**
@@ -155,7 +186,51 @@ export class BlockTable {
    * long as the parent's record: it is cleared when the block leaves the table.
    */
   linkChild(parent: number, child: number): void {
-    this.childSigs[parent] |= childBit(this.recs[RW * child]);
+    const sig = (this.childSigs[parent] |= childBit(this.recs[RW * child]));
+    if ((sig & (sig - 1)) !== 0) setBit(this.forkBitSet, parent, true);
+    if (child === parent + 1 && !bitAt(this.linkedBits, child)) {
+      setBit(this.linkedBits, child, true);
+      this.refreshRun(child);
+    }
+  }
+
+  /**
+   * Per record, a bit (record i: word i >>> 5, bit i & 31): record i continues record i - 1's
+   * run. Both are in use, with the same holders (as {@link sameRest}), and record i's block was
+   * stored as the child of record i - 1's ({@link linkChild}), so a chained query whose block
+   * equals record i's key has record i - 1's key before it. Read-only, for the match walk;
+   * replaced when the records grow or are compacted.
+   */
+  get runBits(): Int32Array {
+    return this.runBitSet;
+  }
+
+  /**
+   * Per record, a bit: its child signature has two bits or more (a branch point at the lowest
+   * threshold a walk may ask for). Read-only, replaced as {@link runBits}.
+   */
+  get forkBits(): Int32Array {
+    return this.forkBitSet;
+  }
+
+  /** Recomputes record `i`'s run bit (after a change of its holders or links, or of record i - 1's). */
+  private refreshRun(i: number): void {
+    if (i >= this.fresh) return;
+    const recs = this.recs;
+    const k = RW * i;
+    const on =
+      i > 0 &&
+      bitAt(this.linkedBits, i) &&
+      recs[k + FIRST] !== EMPTY &&
+      recs[k + FIRST] === recs[k - RW + FIRST] &&
+      this.sameRest(recs[k + REST], recs[k - RW + REST]);
+    setBit(this.runBitSet, i, on);
+  }
+
+  /** Recomputes the run bits that record `i`'s holders take part in (its own, and the next record's). */
+  private holdersChanged(i: number): void {
+    this.refreshRun(i);
+    this.refreshRun(i + 1);
   }
 
   /**
@@ -280,7 +355,11 @@ export class BlockTable {
    */
   addHolder(hash: Uint8Array, holder: number, prev = -1): number {
     const found = this.findAfter(hash, prev);
-    if (found >= 0) return this.appendHolder(found, holder) ? found : ~found;
+    if (found >= 0) {
+      if (!this.appendHolder(found, holder)) return ~found;
+      this.holdersChanged(found);
+      return found;
+    }
     if (this.used + 1 > MAX_LOAD_FACTOR * this.slotCount) this.resizeSlots(2 * this.slotCount);
     const id = this.allocate(prev);
     const w0 = word(hash, 0);
@@ -295,6 +374,7 @@ export class BlockTable {
     this.childSigs[id] = 0;
     this.insertSlot(w0, id);
     this.used += 1;
+    // its run bit and the next record's are clear: a free record's links were cleared with it
     return id;
   }
 
@@ -315,6 +395,7 @@ export class BlockTable {
       if (recs[k + FIRST] === holder) recs[k + FIRST] = r;
       else if (r !== holder) return 0;
       recs[k + REST] = NO_REST;
+      this.holdersChanged(i);
       return 1;
     }
     let found = false;
@@ -351,6 +432,7 @@ export class BlockTable {
     }
     recs[RW * i + FIRST] = kept[0];
     recs[RW * i + REST] = kept.length === 1 ? NO_REST : kept.length === 2 ? kept[1] : this.newOverflow(kept.slice(1));
+    this.holdersChanged(i);
     return false;
   }
 
@@ -390,6 +472,14 @@ export class BlockTable {
     const sigs = new Uint16Array(n);
     sigs.set(this.childSigs);
     this.childSigs = sigs;
+    const bits = (old: Int32Array): Int32Array => {
+      const b = new Int32Array(bitWords(n));
+      b.set(old);
+      return b;
+    };
+    this.linkedBits = bits(this.linkedBits);
+    this.runBitSet = bits(this.runBitSet);
+    this.forkBitSet = bits(this.forkBitSet);
   }
 
   private appendHolder(i: number, holder: number): boolean {
@@ -441,6 +531,14 @@ export class BlockTable {
     this.deleteSlot(s);
     recs[k + FIRST] = EMPTY;
     recs[k + REST] = NO_REST;
+    // the record's links end with its block: a block stored here later has other parents and children
+    setBit(this.linkedBits, id, false);
+    setBit(this.runBitSet, id, false);
+    setBit(this.forkBitSet, id, false);
+    if (id + 1 < this.fresh) {
+      setBit(this.linkedBits, id + 1, false);
+      setBit(this.runBitSet, id + 1, false);
+    }
     if (this.freeCount === this.freeIds.length) {
       const grown = new Int32Array(2 * this.freeIds.length);
       grown.set(this.freeIds);
@@ -481,17 +579,31 @@ export class BlockTable {
   private compactRecords(records: number, slots: number): void {
     const old = this.recs;
     const oldSigs = this.childSigs;
+    const oldLinked = this.linkedBits;
     const recs = BlockTable.emptyRecords(records);
     const sigs = new Uint16Array(records);
+    const linked = new Int32Array(bitWords(records));
+    const forks = new Int32Array(bitWords(records));
     let next = 0;
+    let lastMoved = -2;
     for (let k = 0; k < RW * this.fresh; k += RW) {
       if (old[k + FIRST] === EMPTY) continue;
-      sigs[next] = oldSigs[k / RW];
+      const id = k / RW;
+      const sig = (sigs[next] = oldSigs[id]);
+      if ((sig & (sig - 1)) !== 0) setBit(forks, next, true);
+      // a link survives when its parent moved too, right before it (always so: freeing a
+      // record clears the link of the record after it)
+      if (lastMoved === id - 1 && bitAt(oldLinked, id)) setBit(linked, next, true);
+      lastMoved = id;
       recs.set(old.subarray(k, k + RW), RW * next++);
     }
     this.recs = recs;
     this.childSigs = sigs;
+    this.linkedBits = linked;
+    this.forkBitSet = forks;
+    this.runBitSet = new Int32Array(bitWords(records));
     this.fresh = next;
+    for (let id = 1; id < next; id++) this.refreshRun(id);
     this.freeCount = 0;
     this.slots = BlockTable.emptySlots(slots);
     this.mask = slots - 1;

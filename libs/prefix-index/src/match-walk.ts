@@ -111,6 +111,8 @@ export class MatchWalk {
     const { table, runDevice, runHost, runAny, stamp, started, laneMask } = this;
     const recs = table.records;
     const sigs = table.childSignatures;
+    const runBits = table.runBits;
+    const forkBits = table.forkBits;
     const minChildren = this.branchChildren;
     let nStarted = 0;
     this.nBranches = 0;
@@ -166,25 +168,39 @@ export class MatchWalk {
         // Block i sits in the record after block i - 1's with the same holders, so every state
         // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
         // move those states once.
-        // (a record with these holders is in use, so it holds the key it shows)
         const limit = Math.min(n, i + table.capacity - next);
-        let end = i + 1;
-        let r = w + RECORD_WORDS;
-        let q = 4 * end;
-        while (
-          end < limit &&
-          recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
-          recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3]
-        ) {
-          end++;
-          r += RECORD_WORDS;
-          q += 4;
+        let end: number;
+        if ((runBits[next >>> 5] & (1 << (next & 31))) !== 0) {
+          // Records next.. are linked one to the next with the same holders (their run bits):
+          // block i + k matches record next + k only if every block before it does (the hashes
+          // are chained), so the last record that matches is found by its key alone, checking
+          // the run's last record and, when the query leaves the run, O(log) more.
+          const len = runLength(runBits, next, limit - i);
+          end = i + matchedInRun(recs, words, next, i, len);
+          for (let k = forkAtOrAfter(forkBits, next, next + (end - i)); k >= 0; k = forkAtOrAfter(forkBits, k + 1, next + (end - i))) {
+            branch(i + (k - next), k);
+          }
+        } else {
+          // not linked (a snapshot's blocks): every key is compared
+          // (a record with these holders is in use, so it holds the key it shows)
+          end = i + 1;
+          let r = w + RECORD_WORDS;
+          let q = 4 * end;
+          while (
+            end < limit &&
+            recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
+            recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3]
+          ) {
+            end++;
+            r += RECORD_WORDS;
+            q += 4;
+          }
+          for (let k = next; k < next + (end - i); k++) {
+            const sig = sigs[k];
+            if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
+          }
         }
         const last = next + (end - i - 1);
-        for (let k = next; k <= last; k++) {
-          const sig = sigs[k];
-          if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
-        }
         for (let k = 0; k < nStarted; k++) {
           const idx = started[k];
           if (runAny[idx] !== i) continue;
@@ -210,4 +226,60 @@ export class MatchWalk {
     }
     return nStarted;
   }
+}
+
+/**
+ * Consecutive records from `from` whose run bits are set, at most `max` (>= 1; record `from`'s
+ * bit is set).
+ */
+function runLength(bits: Int32Array, from: number, max: number): number {
+  const stop = from + max;
+  let at = from;
+  while (at < stop) {
+    // the zeros of word at >>> 5 at or above bit at & 31
+    const zeros = ~bits[at >>> 5] & (-1 << (at & 31));
+    if (zeros !== 0) {
+      at = (at & ~31) + (31 - Math.clz32(zeros & -zeros));
+      break;
+    }
+    at = (at | 31) + 1;
+  }
+  return Math.min(at, stop) - from;
+}
+
+/**
+ * How many of blocks i, i + 1, .. (at most `len`) of the query match records next, next + 1, ..,
+ * a run of linked records whose first matches: the matches are a prefix of the run (chained
+ * hashes), so the last one is found by binary search on the keys.
+ */
+function matchedInRun(recs: Int32Array, words: Int32Array, next: number, i: number, len: number): number {
+  const same = (k: number): boolean => {
+    const r = (next + k) * RECORD_WORDS;
+    const q = 4 * (i + k);
+    return recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3];
+  };
+  if (same(len - 1)) return len;
+  // block i + lo matches, block i + hi does not
+  let lo = 0;
+  let hi = len - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (same(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo + 1;
+}
+
+/** The first record in [from, to) whose fork bit is set, or -1. */
+function forkAtOrAfter(bits: Int32Array, from: number, to: number): number {
+  let at = from;
+  while (at < to) {
+    const ones = bits[at >>> 5] & (-1 << (at & 31));
+    if (ones !== 0) {
+      const k = (at & ~31) + (31 - Math.clz32(ones & -ones));
+      return k < to ? k : -1;
+    }
+    at = (at | 31) + 1;
+  }
+  return -1;
 }

@@ -84,6 +84,34 @@ describe("PrefixIndex.match", () => {
     expect(idx.match(c).get("kv")!.best).toBe(2);
     expect(idx.match(c, "fp16").get("kv")!.best).toBe(1);
   });
+
+  it("stops where the query leaves a stored chain, wherever that is inside a run of linked records", () => {
+    // one event stores 40 blocks in consecutive linked records with one holder: the walk checks
+    // the run's last key, then finds where the query left it
+    const stored = chain(40);
+    for (let d = 0; d <= 40; d++) {
+      const idx = new PrefixIndex();
+      idx.applyStored("w1", "device", "fp16", stored);
+      // the same tokens for d blocks, then others: the hashes agree on exactly d blocks
+      const q = chainBlockHashes(ns, Array.from({ length: 80 }, (_, i) => (i < 2 * d ? i : 5000 + i)), 2);
+      expect(idx.match(q).get("w1")?.best ?? 0, `left after ${d} blocks`).toBe(d);
+      // and a query shorter than the run
+      expect(idx.match(stored.slice(0, d)).get("w1")?.best ?? 0, `a query of ${d} blocks`).toBe(d);
+    }
+  });
+
+  it("does not skip over a block whose holders changed inside a run", () => {
+    const c = chain(40);
+    const idx = new PrefixIndex();
+    idx.applyStored("w1", "device", "fp16", c);
+    idx.applyStored("w2", "device", "fp16", c);
+    idx.applyRemoved("w2", "device", "fp16", [c[25]]);
+    expect(idx.match(c).get("w1")!.best).toBe(40);
+    expect(idx.match(c).get("w2")!.best).toBe(25);
+    // stored again, on its own: the run is whole again only once the link is stored again
+    idx.applyStored("w2", "device", "fp16", [c[25]]);
+    expect(idx.match(c).get("w2")!.best).toBe(40);
+  });
 });
 
 describe("PrefixIndex.match: shared prefix", () => {
