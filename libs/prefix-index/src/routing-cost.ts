@@ -152,6 +152,13 @@ const isNonNegative = (value: number): boolean => typeof value === "number" && v
 
 const LOAD_KEYS = ["queuedPrefillTokens", "activeDecodeBlocks", "capacityBlocks", "recentWorkTokens"] as const;
 
+/** Throws naming `candidates[i].<field>` unless every load count is a finite number >= 0 (names built only on failure). */
+function checkLoad(i: number, queuedPrefillTokens: number, activeDecodeBlocks: number, capacityBlocks: number, recentWorkTokens: number): void {
+  if (isNonNegative(queuedPrefillTokens) && isNonNegative(activeDecodeBlocks) && isNonNegative(capacityBlocks) && isNonNegative(recentWorkTokens)) return;
+  const load = { queuedPrefillTokens, activeDecodeBlocks, capacityBlocks, recentWorkTokens };
+  for (const k of LOAD_KEYS) assertNonNegative(load[k], `candidates[${i}].${k}`);
+}
+
 /**
  * The candidates of one choice, column by column in typed arrays that are reused from call to
  * call, so choosing among many workers allocates nothing per worker (a router places every
@@ -193,25 +200,50 @@ export class CandidateSet {
    */
   add(workerId: string, role: "prefill" | "decode", queuedPrefillTokens: number, activeDecodeBlocks: number, capacityBlocks: number, recentWorkTokens: number): number {
     const i = this.length;
-    if (!(isNonNegative(queuedPrefillTokens) && isNonNegative(activeDecodeBlocks) && isNonNegative(capacityBlocks) && isNonNegative(recentWorkTokens))) {
-      const load = { queuedPrefillTokens, activeDecodeBlocks, capacityBlocks, recentWorkTokens };
-      for (const k of LOAD_KEYS) assertNonNegative(load[k], `candidates[${i}].${k}`);
-    }
+    checkLoad(i, queuedPrefillTokens, activeDecodeBlocks, capacityBlocks, recentWorkTokens);
     if (i === this.isDecode.length) this.grow(Math.max(16, 2 * i));
     this.ids[i] = workerId;
     this.isDecode[i] = role === "decode" ? 1 : 0;
-    this.queuedPrefillTokens[i] = queuedPrefillTokens;
-    this.activeDecodeBlocks[i] = activeDecodeBlocks;
     this.capacityBlocks[i] = capacityBlocks;
-    this.recentWorkTokens[i] = recentWorkTokens;
     this.device[i] = 0;
     this.host[i] = 0;
     this.ssd[i] = 0;
     this.best[i] = 0;
     this.shared[i] = 0;
-    this.poolRecentWorkTokens += recentWorkTokens;
     this.length = i + 1;
+    this.writeLoad(i, queuedPrefillTokens, activeDecodeBlocks, recentWorkTokens);
     return i;
+  }
+
+  /**
+   * Starts another choice among the same candidates: their ids, roles and capacities stay, their
+   * matches are cleared, and each one's load must be set again with {@link setLoad} (a router
+   * keeps its workers' set between placements and refreshes only what changes).
+   */
+  again(): void {
+    const n = this.length;
+    this.poolRecentWorkTokens = 0;
+    this.device.fill(0, 0, n);
+    this.host.fill(0, 0, n);
+    this.ssd.fill(0, 0, n);
+    this.best.fill(0, 0, n);
+    this.shared.fill(0, 0, n);
+  }
+
+  /**
+   * Sets candidate `i`'s load after {@link again}, as {@link add} set it.
+   * @throws {PrefixIndexError} as {@link add}.
+   */
+  setLoad(i: number, queuedPrefillTokens: number, activeDecodeBlocks: number, recentWorkTokens: number): void {
+    checkLoad(i, queuedPrefillTokens, activeDecodeBlocks, 0, recentWorkTokens);
+    this.writeLoad(i, queuedPrefillTokens, activeDecodeBlocks, recentWorkTokens);
+  }
+
+  private writeLoad(i: number, queuedPrefillTokens: number, activeDecodeBlocks: number, recentWorkTokens: number): void {
+    this.queuedPrefillTokens[i] = queuedPrefillTokens;
+    this.activeDecodeBlocks[i] = activeDecodeBlocks;
+    this.recentWorkTokens[i] = recentWorkTokens;
+    this.poolRecentWorkTokens += recentWorkTokens;
   }
 
   /**

@@ -40,9 +40,12 @@ export interface LoadSources {
 export class Roster {
   /** Per location id (worker or kvstore), the positions in `workers` of the workers it serves. */
   readonly servedBy = new Map<string, number[]>();
+  /** Per worker id, its position in `workers`. */
+  readonly positionOf = new Map<string, number>();
 
   constructor(readonly workers: readonly LiveWorker[]) {
     workers.forEach((w, pos) => {
+      this.positionOf.set(w.info.workerId, pos);
       for (const loc of w.info.kvstoreId === w.info.workerId ? [w.info.workerId] : [w.info.workerId, w.info.kvstoreId]) {
         if (loc === "") continue;
         const list = this.servedBy.get(loc);
@@ -67,11 +70,21 @@ export function workerLoad(w: LiveWorker, { ledger, peers, nowMs }: LoadSources)
 function loadInto(w: LiveWorker, own: LedgerEntry | undefined, ownRecent: number, p: PeerTotal, out: WorkerLoad): WorkerLoad {
   out.workerId = w.info.workerId;
   out.role = w.info.role as "prefill" | "decode";
-  out.queuedPrefillTokens = Math.max(w.load?.queuedPrefillTokens ?? 0, (own?.prefillTokens ?? 0) + p.prefillTokens);
-  out.activeDecodeBlocks = Math.max(w.load?.activeDecodeBlocks ?? 0, (own?.decodeBlocks ?? 0) + p.decodeBlocks);
+  out.queuedPrefillTokens = queuedOf(w, own, p);
+  out.activeDecodeBlocks = activeOf(w, own, p);
   out.capacityBlocks = w.info.capacityBlocks;
   out.recentWorkTokens = ownRecent + p.recentWorkTokens;
   return out;
+}
+
+/** Prefill tokens queued on `w`: its own report, or the replicas' in-flight work when larger. */
+function queuedOf(w: LiveWorker, own: LedgerEntry | undefined, p: PeerTotal): number {
+  return Math.max(w.load?.queuedPrefillTokens ?? 0, (own?.prefillTokens ?? 0) + p.prefillTokens);
+}
+
+/** Decode blocks active on `w`, as {@link queuedOf}. */
+function activeOf(w: LiveWorker, own: LedgerEntry | undefined, p: PeerTotal): number {
+  return Math.max(w.load?.activeDecodeBlocks ?? 0, (own?.decodeBlocks ?? 0) + p.decodeBlocks);
 }
 
 /**
@@ -110,25 +123,69 @@ class LoadLookups {
   }
 }
 
-const lookups = new LoadLookups();
-const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
-const loadScratch: WorkerLoad = { workerId: "", role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks: 0, recentWorkTokens: 0 };
+/**
+ * The candidate sets of a placement: the roster's decode and prefill workers minus the excluded
+ * ones, with their ids, roles and capacities. Kept while the roster is the same and nothing is
+ * excluded (rebuilding them per placement was most of its per-worker cost); only the loads and
+ * matches are set again.
+ */
+class Members {
+  private roster: Roster | undefined;
+  readonly decode = new CandidateSet();
+  readonly prefill = new CandidateSet();
+  /** Per roster position: its candidate index, as (index << 1) | 1 for the prefill set; -1 when not a candidate. */
+  slotOf = new Int32Array(64);
+  /** Per candidate index of each set: its roster position. */
+  readonly decodePositions: number[] = [];
+  readonly prefillPositions: number[] = [];
 
-/** Adds the worker at roster position `pos` with its load ({@link workerLoad}, from the synced lookups) to `set`; returns its index. */
-function addCandidate(set: CandidateSet, w: LiveWorker, pos: number, ledger: LoadLedger, nowMs: number): number {
-  const own = lookups.own[pos];
-  const l = loadInto(w, own, ledger.recentOf(own, nowMs), lookups.peer[pos], loadScratch);
-  return set.add(l.workerId, l.role, l.queuedPrefillTokens, l.activeDecodeBlocks, l.capacityBlocks, l.recentWorkTokens ?? 0);
+  /** Makes the sets hold `roster`'s workers minus `exclude`, matches cleared (set the loads next). */
+  take(roster: Roster, exclude: ReadonlySet<string>): void {
+    if (exclude.size === 0 && roster === this.roster) {
+      this.decode.again();
+      this.prefill.again();
+      return;
+    }
+    this.roster = exclude.size === 0 ? roster : undefined;
+    const workers = roster.workers;
+    this.decode.reset();
+    this.prefill.reset();
+    if (this.slotOf.length < workers.length) this.slotOf = new Int32Array(2 * workers.length);
+    for (let pos = 0; pos < workers.length; pos++) {
+      const { workerId, role, capacityBlocks } = workers[pos].info;
+      if (exclude.has(workerId) || (role !== "decode" && role !== "prefill")) {
+        this.slotOf[pos] = -1;
+        continue;
+      }
+      const set = role === "decode" ? this.decode : this.prefill;
+      const i = set.add(workerId, role, 0, 0, capacityBlocks, 0);
+      this.slotOf[pos] = (i << 1) | (role === "decode" ? 0 : 1);
+      (role === "decode" ? this.decodePositions : this.prefillPositions)[i] = pos;
+    }
+  }
+
+  /** The candidate index of worker `id` in the decode (`prefill` false) or prefill set, or -1. */
+  indexOf(roster: Roster, id: string | undefined, prefill: boolean): number {
+    const pos = id === undefined ? undefined : roster.positionOf.get(id);
+    const slot = pos === undefined ? -1 : this.slotOf[pos];
+    return slot >= 0 && (slot & 1) === (prefill ? 1 : 0) ? slot >>> 1 : -1;
+  }
 }
 
-// Placement scratch, reused by every call (place is synchronous and calls nothing that places).
-const decodeSet = new CandidateSet();
-const prefillSet = new CandidateSet();
-/** Per roster position: its candidate index, as (index << 1) | 1 for the prefill set; -1 when not a candidate. */
-let slotOf = new Int32Array(64);
-/** Per candidate index of each set: its roster position. */
-const decodePositions: number[] = [];
-const prefillPositions: number[] = [];
+const lookups = new LoadLookups();
+const members = new Members();
+const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
+
+/** Sets each candidate's load in `set` ({@link workerLoad}, from the synced lookups). */
+function setLoads(set: CandidateSet, positions: readonly number[], workers: readonly LiveWorker[], ledger: LoadLedger, nowMs: number): void {
+  for (let i = 0; i < set.length; i++) {
+    const pos = positions[i];
+    const w = workers[pos];
+    const own = lookups.own[pos];
+    const p = lookups.peer[pos];
+    set.setLoad(i, queuedOf(w, own, p), activeOf(w, own, p), ledger.recentOf(own, nowMs) + p.recentWorkTokens);
+  }
+}
 
 /**
  * Choose workers among `roster`'s (minus `exclude`) for a prompt whose full-block hashes were
@@ -147,34 +204,13 @@ export function place(
   session?: SessionWorkers,
 ): Placement | null {
   const workers = roster.workers;
-  decodeSet.reset();
-  prefillSet.reset();
-  if (slotOf.length < workers.length) slotOf = new Int32Array(2 * workers.length);
-  let sessionDecode = -1;
-  let sessionPrefill = -1;
-  const excluding = exclude.size > 0;
   lookups.sync(roster, loads);
-  const { ledger, nowMs } = loads;
-  for (let pos = 0; pos < workers.length; pos++) {
-    const w = workers[pos];
-    const id = w.info.workerId;
-    const role = w.info.role;
-    if ((excluding && exclude.has(id)) || (role !== "decode" && role !== "prefill")) {
-      slotOf[pos] = -1;
-      continue;
-    }
-    if (role === "decode") {
-      const i = addCandidate(decodeSet, w, pos, ledger, nowMs);
-      slotOf[pos] = i << 1;
-      decodePositions[i] = pos;
-      if (id === session?.decode) sessionDecode = i;
-    } else {
-      const i = addCandidate(prefillSet, w, pos, ledger, nowMs);
-      slotOf[pos] = (i << 1) | 1;
-      prefillPositions[i] = pos;
-      if (id === session?.prefill) sessionPrefill = i;
-    }
-  }
+  members.take(roster, exclude);
+  const { decode: decodeSet, prefill: prefillSet, slotOf, decodePositions, prefillPositions } = members;
+  setLoads(decodeSet, decodePositions, workers, loads.ledger, loads.nowMs);
+  setLoads(prefillSet, prefillPositions, workers, loads.ledger, loads.nowMs);
+  const sessionDecode = members.indexOf(roster, session?.decode, false);
+  const sessionPrefill = members.indexOf(roster, session?.prefill, true);
   // each matched location raises the match of the workers it serves (the union of two leading runs is the longer)
   matches.forEach((m, location) => {
     const served = roster.servedBy.get(location);

@@ -215,7 +215,7 @@ describe("place against a reference (each worker's own and kvstore matches merge
     expect(disaggregated).toBeLessThan(1900);
   });
 
-  it("agrees over 3000 placements on one roster, ledger and peers changing between them (the lookups placement keeps stay true)", () => {
+  it("agrees over 3000 placements on one roster, ledger, peers and exclusions changing between them (what placement keeps stays true)", () => {
     const rng = seededUniform(9);
     const int = (n: number): number => Math.floor(rng() * n);
     const c = clock();
@@ -250,9 +250,13 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const src = { ledger, peers, nowMs: c.now() };
       const promptTokens = 4 + int(400);
       const reusable = Math.floor(promptTokens / 4);
+      // some placements exclude workers (a retry) or name a session: the candidate sets kept for
+      // the roster must not leak into or out of them
+      const exclude = rng() < 0.2 ? new Set(ws.filter(() => rng() < 0.3).map((w) => w.info.workerId)) : new Set<string>();
+      const session = rng() < 0.2 ? { decode: `w${int(10)}`, prefill: `w${int(10)}` } : undefined;
       // placement first: the reference's own lookups would bring the peers' sums up to date for it
-      const got = place(roster, matches, promptTokens, reusable, src, opts);
-      const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, new Set(), undefined);
+      const got = place(roster, matches, promptTokens, reusable, src, opts, exclude, session);
+      const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, exclude, session);
       const shown = got === null ? null : { decode: got.decode.info.workerId, prefill: got.prefill.info.workerId, disaggregated: got.disaggregated, bestCachedTokens: got.bestCachedTokens, chosenCachedTokens: got.chosenCachedTokens };
       expect(shown, `step ${step} after ${kind}`).toEqual(want);
     }
