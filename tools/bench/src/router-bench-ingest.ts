@@ -4,7 +4,9 @@
 // half, so the index keeps its size (about 1.26M blocks over the 1M of the deployment).
 // Timed: decoding (the router's decodeKvEventBatch, straight to the domain form) and
 // IndexFeed.accept, exactly the router's path minus NATS; also the generated decoder's cost
-// (KvEventBatch.decode + batchFromWire) as the baseline.
+// (KvEventBatch.decode + batchFromWire) as the baseline. Each pass goes through a fresh feed and
+// is drained afterwards, untimed (removals of every block it left), so the same stream can be
+// timed again over the same index: the bench reports the median of its passes.
 import { IndexFeed, type PrefixIndex } from "@kvtier/prefix-index";
 import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
 import { batchFromWire, decodeKvEventBatch } from "@kvtier/router";
@@ -21,7 +23,12 @@ export const STEADY_BLOCKS_PER_ANNOUNCER = 4096;
 export interface EventStream {
   messages: Uint8Array[];
   blockOps: number;
+  /** Batches, numbered after `messages`, removing every block the stream leaves (not timed). */
+  drain: Uint8Array[];
 }
+
+/** Blocks per removal event of the drain. */
+const DRAIN_BLOCKS_PER_EVENT = 256;
 
 /** About `blockOps` block operations as encoded batches, numbered per worker from seq 1 of a fresh incarnation. */
 export function makeEventStream(blockOps: number, seed = 7): EventStream {
@@ -64,17 +71,34 @@ export function makeEventStream(blockOps: number, seed = 7): EventStream {
       ops += n;
     }
     seq[w] += 1;
-    messages.push(KvEventBatch.encode({ announcerId: `${workerId(w)}-ev`, incarnation: "bench-1", seq: seq[w], ts: 0, events, snapshot: false }).finish());
+    messages.push(encodeBatch(w, seq[w], events));
   }
-  return { messages, blockOps: ops };
+  const drain: Uint8Array[] = [];
+  for (let w = 0; w < BENCH_WORKERS; w++) {
+    for (let i = 0; i < live[w].length; i += DRAIN_BLOCKS_PER_EVENT) {
+      const hashes = live[w].slice(i, i + DRAIN_BLOCKS_PER_EVENT);
+      seq[w] += 1;
+      drain.push(encodeBatch(w, seq[w], [{ event: { $case: "removed", value: { blockHashes: hashes, medium: Tier.TIER_DEVICE, codec: "raw" } } }]));
+    }
+  }
+  return { messages, blockOps: ops, drain };
 }
 
-/** Seconds to decode, convert and apply `stream` to a feed over `index`. */
+function encodeBatch(w: number, seq: number, events: KvEvent[]): Uint8Array {
+  return KvEventBatch.encode({ announcerId: `${workerId(w)}-ev`, incarnation: "bench-1", seq, ts: 0, events, snapshot: false }).finish();
+}
+
+/**
+ * Seconds to decode, convert and apply `stream` to a fresh feed over `index`; then, untimed, the
+ * stream's drain, which leaves `index` as it was (so the stream can be timed again).
+ */
 export function timeIngest(index: PrefixIndex, stream: EventStream): number {
   const feed = new IndexFeed(index);
   const t0 = process.hrtime.bigint();
   for (const m of stream.messages) feed.accept(decodeKvEventBatch(m));
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  for (const m of stream.drain) feed.accept(decodeKvEventBatch(m));
+  return s;
 }
 
 /**

@@ -27,6 +27,8 @@ export const DEFAULT_QUERIES = 20_000;
 export const DEFAULT_INGEST_OPS = 2_000_000;
 /** Untimed queries before timing starts (JIT warm-up). */
 const WARMUP_QUERIES = 2_000;
+/** Timed passes of the ingest stream (odd: the median is one of them). */
+const INGEST_PASSES = 3;
 /** Prompts hashed for the hashing figure. */
 const HASH_PROMPTS = 400;
 
@@ -146,8 +148,17 @@ export const routerBench: Benchmark = async (args) => {
   const docOf = (i: number): number => (i * 7919) % dep.documents.length;
   const docHashes = (i: number): PackedHashes => freshChain(dep.documents[docOf(i)].hashes);
   // a chained prompt diverging after the 32-block system prompt shares no later hash with anything
-  const coldHashes = (i: number): PackedHashes =>
-    freshChain(dep.documents[docOf(i)].hashes.map((x, b) => (b < 32 ? x : Uint8Array.from(x, (v, k) => (k === 15 ? v ^ 0xa5 : v ^ (docOf(i) & 0xff))))));
+  // (fresh copies, changed in place: allocated as the other queries' hashes are)
+  const coldHashes = (i: number): PackedHashes => {
+    const d = docOf(i);
+    return PackedHashes.from(
+      dep.documents[d].hashes.map((x, b) => {
+        const h = Uint8Array.from(x);
+        if (b >= 32) for (let k = 0; k < 16; k++) h[k] ^= k === 15 ? 0xa5 : d & 0xff;
+        return h;
+      }),
+    );
+  };
   let placed = 0;
   const routeTimes = queryTimes(queries);
   const gcWatch = watchGc();
@@ -186,10 +197,14 @@ export const routerBench: Benchmark = async (args) => {
   const stream = makeEventStream(ingestOps);
   const decodeS = timeDecodeOnly(stream, false);
   const generatedDecodeS = timeDecodeOnly(stream, true);
-  const ingestS = timeIngest(index, stream);
+  const blocksBefore = index.blockCount();
+  // the median of the passes: one pass lasts about a second, and a shared VM stalls now and then
+  const passS = Array.from({ length: INGEST_PASSES }, () => timeIngest(index, stream)).sort((a, b) => a - b);
+  if (index.blockCount() !== blocksBefore) throw new Error(`the ingest passes left ${index.blockCount() - blocksBefore} blocks behind`);
+  const ingestS = passS[INGEST_PASSES >> 1];
   const eventsPerS = stream.blockOps / ingestS;
   const mops = (s: number): string => `${(stream.blockOps / s / 1e6).toFixed(2)}M/s`;
-  line(`ingest: ${stream.messages.length} batches, ${stream.blockOps} block ops (1-16 blocks per event, ${EVENTS_PER_BATCH} events per batch): ${(eventsPerS / 1e6).toFixed(2)}M block ops/s decoded and applied`);
+  line(`ingest: ${stream.messages.length} batches, ${stream.blockOps} block ops (1-16 blocks per event, ${EVENTS_PER_BATCH} events per batch): ${(eventsPerS / 1e6).toFixed(2)}M block ops/s decoded and applied (median of ${INGEST_PASSES} passes: ${passS.map(mops).join(", ")})`);
   line(`  decoding alone ${mops(decodeS)} (${((100 * decodeS) / ingestS).toFixed(0)}% of the ingest time); the generated decoder + batchFromWire ${mops(generatedDecodeS)}`);
 
   // (3) hashing: hashChain (hashes and their packed words, as the router hashes) against one createHash per block
@@ -213,6 +228,7 @@ export const routerBench: Benchmark = async (args) => {
 
   return {
     events_per_s: Math.round(eventsPerS),
+    ingest_pass_events_per_s: passS.map((x) => Math.round(stream.blockOps / x)),
     decode_only_events_per_s: Math.round(stream.blockOps / decodeS),
     generated_decode_events_per_s: Math.round(stream.blockOps / generatedDecodeS),
     route_p50_us: Number(percentile(route, 0.5).toFixed(2)),
