@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { PrefixIndexError } from "../src/errors.js";
 import { blocksByFastestTier, emptyMatch, mergeMatches, type LocationMatch } from "../src/location-match.js";
 import {
+  CandidateSet,
   DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+  chooseCandidate,
   DEFAULT_ROUTING_WEIGHTS,
   chooseWorker,
   scoreWorker,
@@ -285,6 +287,36 @@ describe("chooseWorker input checks", () => {
       "INVALID_ARGUMENT",
       "candidates[0].recentWorkTokens",
     ]);
+  });
+});
+
+describe("CandidateSet.again / setLoad", () => {
+  it("chooses among the same candidates with new loads as a set built afresh would", () => {
+    const rng = mulberry32(21);
+    const kept = new CandidateSet();
+    const roles = Array.from({ length: 12 }, (_, k) => (k % 3 === 0 ? "prefill" : "decode") as const);
+    roles.forEach((role, k) => kept.add(`w${k}`, role, 0, 0, 50 + k, 0));
+    for (let round = 0; round < 200; round++) {
+      const loads = roles.map(() => [Math.floor(rng() * 4000), Math.floor(rng() * 40), Math.floor(rng() * 9000)]);
+      const matches = roles.map(() => (rng() < 0.4 ? Math.floor(rng() * 30) : 0));
+      const fresh = new CandidateSet();
+      roles.forEach((role, k) => fresh.add(`w${k}`, role, loads[k][0], loads[k][1], 50 + k, loads[k][2]));
+      kept.again();
+      roles.forEach((_, k) => kept.setLoad(k, loads[k][0], loads[k][1], loads[k][2]));
+      for (const set of [fresh, kept]) matches.forEach((b, k) => b > 0 && set.mergeMatch(k, b, b, b, b, 0));
+      expect(kept.poolRecentWorkTokens, `round ${round}`).toBe(fresh.poolRecentWorkTokens);
+      expect(kept.bestMatch(), `round ${round}`).toBe(fresh.bestMatch());
+      expect(chooseCandidate(kept, 64, BS, greedy), `round ${round}`).toBe(chooseCandidate(fresh, 64, BS, greedy));
+    }
+  });
+
+  it("refuses a bad load, naming the candidate's field", () => {
+    const set = new CandidateSet();
+    set.add("a", "decode", 0, 0, 10, 0);
+    set.add("b", "decode", 0, 0, 10, 0);
+    set.again();
+    expect(() => set.setLoad(1, Number.NaN, 0, 0)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", field: "candidates[1].queuedPrefillTokens" }));
+    expect(() => set.setLoad(0, 0, 0, -1)).toThrow(expect.objectContaining({ field: "candidates[0].recentWorkTokens" }));
   });
 });
 
