@@ -199,7 +199,7 @@ export function hashChain(ns: BlockHash, tokens: ArrayLike<number>, blockSize: n
     if (LITTLE_ENDIAN) packed.set(parent, BLOCK_HASH_BYTES * i);
     else for (let w = 0; w < 4; w++) words[4 * i + w] = parent[4 * w] | (parent[4 * w + 1] << 8) | (parent[4 * w + 2] << 16) | (parent[4 * w + 3] << 24);
   }
-  return new PackedHashes(words, out);
+  return new PackedHashes(words, out, true);
 }
 
 /**
@@ -220,15 +220,22 @@ export class PackedHashes {
     readonly words: Int32Array,
     /** The hashes the words pack. */
     readonly hashes: readonly BlockHash[],
+    /**
+     * Whether the hashes are a true chain, each computed from the one before it ({@link hashChain}'s
+     * are): a walk that finds two of them in consecutive records of the index then knows the second
+     * record's block is the first's child, and keeps that link for later walks.
+     */
+    readonly chained = false,
   ) {
     this.length = hashes.length;
   }
 
   /**
-   * Packs `hashes` (each checked to be a 16-byte hash).
+   * Packs `hashes` (each checked to be a 16-byte hash). Pass `chained` only for a true chain (see
+   * the constructor): a walk would keep links the hashes claim.
    * @throws {PrefixIndexError} `INVALID_ARGUMENT` when `hashes` is not an array, `INVALID_BLOCK_HASH` naming the bad index.
    */
-  static from(hashes: readonly BlockHash[]): PackedHashes {
+  static from(hashes: readonly BlockHash[], chained = false): PackedHashes {
     assertBlockHashes(hashes, "hashes");
     const n = hashes.length;
     const words = new Int32Array(4 * n);
@@ -236,7 +243,7 @@ export class PackedHashes {
       const h = hashes[i];
       for (let w = 0; w < 4; w++) words[4 * i + w] = h[4 * w] | (h[4 * w + 1] << 8) | (h[4 * w + 2] << 16) | (h[4 * w + 3] << 24);
     }
-    return new PackedHashes(words, hashes);
+    return new PackedHashes(words, hashes, chained);
   }
 }
 

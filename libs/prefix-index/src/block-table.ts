@@ -213,6 +213,23 @@ export class BlockTable {
     return this.forkBitSet;
   }
 
+  /**
+   * Records that record `child`'s block is the child of record `child - 1`'s, both in use, as a
+   * walk with a true chain learns it ({@link PackedHashes.chained}: two of its hashes, one after
+   * the other, are the keys of these two records). An index built from snapshots, whose lists are
+   * not chains, links nothing until then.
+   */
+  learnLink(child: number): void {
+    if (bitAt(this.linkedBits, child)) return;
+    setBit(this.linkedBits, child, true);
+    this.refreshRun(child);
+  }
+
+  /** Whether record `i`'s block was stored (or found by a walk) as the child of record i - 1's. */
+  linked(i: number): boolean {
+    return i < this.fresh && bitAt(this.linkedBits, i);
+  }
+
   /** Recomputes record `i`'s run bit (after a change of its holders or links, or of record i - 1's). */
   private refreshRun(i: number): void {
     if (i >= this.fresh) return;

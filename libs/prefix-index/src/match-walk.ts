@@ -108,6 +108,7 @@ export class MatchWalk {
    * device-or-host runs if they were still alive. Stops at the first block no state advanced on.
    */
   private walk(hashes: PackedHashes, anyCodec: boolean, epoch: number): number {
+    const learn = hashes.chained;
     const { table, runDevice, runHost, runAny, stamp, started, laneMask } = this;
     const recs = table.records;
     const sigs = table.childSignatures;
@@ -164,6 +165,8 @@ export class MatchWalk {
       const w = next * RECORD_WORDS;
       const first = recs[w + RECORD_FIRST];
       const rest = recs[w + RECORD_REST];
+      // a true chain's blocks i - 1 and i in consecutive records: the second is the first's child
+      if (learn && i > 0 && next === id + 1) table.learnLink(next);
       if (i > 0 && next === id + 1 && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
         // Block i sits in the record after block i - 1's with the same holders, so every state
         // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
@@ -181,7 +184,7 @@ export class MatchWalk {
             branch(i + (k - next), k);
           }
         } else {
-          // not linked (a snapshot's blocks): every key is compared
+          // not linked (a snapshot's blocks, until a walk with a true chain links them): every key is compared
           // (a record with these holders is in use, so it holds the key it shows)
           end = i + 1;
           let r = w + RECORD_WORDS;
@@ -198,6 +201,8 @@ export class MatchWalk {
           for (let k = next; k < next + (end - i); k++) {
             const sig = sigs[k];
             if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
+            // keys compared one after the other: with a true chain, each record is the last one's child
+            if (learn && k > next) table.learnLink(k);
           }
         }
         const last = next + (end - i - 1);

@@ -187,10 +187,15 @@ export class PrefixIndex {
    * blocks held in that codec count; with several codecs, each codec's leading runs are counted
    * separately and merged per tier by maximum (as {@link mergeMatches}), in one walk. Locations
    * holding no leading block are absent from the map.
-   * Cost: per block of the leading run, one sequential read when the chain was stored in order
-   * (else one table probe), plus its holders, visited only where they change along the chain;
-   * stops at the first block no running location holds. Pass `hashes` as {@link PackedHashes}
-   * (packed once per request) to skip packing them here.
+   * `hashes` must be a chain, each hash computed from the one before it (a prompt's, as
+   * {@link hashChain} gives): a run of records linked one to the next is checked by its last key
+   * alone, so a list that is not a chain may be counted past a block it does not share.
+   * Cost: per run of blocks stored together with the same holders, one sequential read and a
+   * few key checks (else one per block, and a table probe where the chain left the stored order),
+   * plus the holders, visited only where they change along the chain; stops at the first block no
+   * running location holds. Pass `hashes` as {@link PackedHashes} (packed once per request) to
+   * skip packing them here; a {@link PackedHashes.chained} one also teaches the index the links
+   * it walks (an index built from snapshots has none).
    * @throws {PrefixIndexError} `INVALID_ARGUMENT` for more than MAX_MATCH_CODECS codecs.
    */
   match(hashes: readonly BlockHash[] | PackedHashes, codec?: string | readonly string[]): Map<string, LocationMatch> {

@@ -1,6 +1,6 @@
 // BlockTable's run bits, which let the match walk skip a run of records by checking its last key
-// only, never claim more than is true: over random chain stores (linked or not), holder removals,
-// location clears and compactions, a record's run bit is set only when it and the record before
+// only, never claim more than is true: over random chain stores (linked or not), links a walk
+// learns, holder removals, location clears and compactions, a record's run bit is set only when it and the record before
 // it are in use with the same holders, and its block was stored as the child of that record's
 // block since both last entered the table. (The walk's answers are checked against a brute-force
 // reference in prefix-index.property.test.ts; this checks the bits themselves, including states
@@ -70,6 +70,16 @@ function runRandom(seed: number, steps: number): number {
         }
         prev = linked ? rec : -1;
         hint = rec;
+      }
+    } else if (r < 0.6) {
+      // a walk with a true chain finding two of its blocks in consecutive records links them
+      const k = 1 + randInt(rng, chain.length - 1);
+      const parent = t.find(chain[k - 1]);
+      const child = t.find(chain[k]);
+      op = `walk links ${k - 1}..${k}`;
+      if (parent >= 0 && child === parent + 1) {
+        t.learnLink(child);
+        links.add(`${hex(chain[k - 1])}>${hex(chain[k])}`);
       }
     } else if (r < 0.8) {
       // a removal: a tail of the chain (as an eviction) or scattered blocks

@@ -1,6 +1,6 @@
 // PrefixIndex against the brute-force ReferenceIndex over long random event sequences.
 import { describe, expect, it } from "vitest";
-import { chainBlockHashes, namespaceHash, PackedHashes, type BlockHash } from "../src/block-hash.js";
+import { chainBlockHashes, hashHex, namespaceHash, PackedHashes, type BlockHash } from "../src/block-hash.js";
 import { mergeMatches, type LocationMatch } from "../src/location-match.js";
 import { PrefixIndex } from "../src/prefix-index.js";
 import { TIERS, type Tier } from "../src/tier.js";
@@ -56,6 +56,9 @@ function randomRun(rng: () => number, chain: BlockHash[]): { hashes: BlockHash[]
 function runSequence(seed: number, shape: Shape): void {
   const rng = mulberry32(seed);
   const chains = makeChains(rng, shape.chains, shape.maxTail);
+  // each block's parent (chains sharing a trunk agree on it: the hashes are chained)
+  const parentOf = new Map<string, string>();
+  for (const c of chains) for (let k = 1; k < c.length; k++) parentOf.set(hashHex(c[k]), hashHex(c[k - 1]));
   const fast = new PrefixIndex({ seed });
   const ref = new ReferenceIndex();
   const log: string[] = [];
@@ -66,9 +69,23 @@ function runSequence(seed: number, shape: Shape): void {
     const queryLen = randInt(rng, chain.length + 1);
     const q = chain.slice(0, queryLen);
     const want = refMatch(ref, q, codec);
+    // as the router queries: a true chain, whose walk also links the consecutive records it finds
+    // (an index built from snapshots has no links until then), answered as the reference
+    expect(Object.fromEntries(fast.match(PackedHashes.from(q, true), codec)), `${where}\nchained, query codec ${JSON.stringify(codec)}`).toEqual(want);
     expect(Object.fromEntries(fast.match(q, codec)), `${where}\nquery codec ${JSON.stringify(codec)}`).toEqual(want);
     // the packed form of the same query answers the same
     expect(Object.fromEntries(fast.match(PackedHashes.from(q), codec)), `${where}\npacked, query codec ${JSON.stringify(codec)}`).toEqual(want);
+    // every link the table keeps (from stored chains, or learned by chained walks) is true: the
+    // walk skips runs by them (white-box: the table's bits)
+    const table = (fast as unknown as { table: { capacity: number; occupied(i: number): boolean; linked(i: number): boolean; keyInto(i: number, out: Uint8Array): void } }).table;
+    const key = new Uint8Array(16);
+    const before = new Uint8Array(16);
+    for (let i = 1; i < table.capacity; i++) {
+      if (!table.occupied(i) || !table.linked(i)) continue;
+      table.keyInto(i, key);
+      table.keyInto(i - 1, before);
+      expect(parentOf.get(hashHex(key)), `${where}\nrecord ${i} linked to record ${i - 1}`).toBe(hashHex(before));
+    }
     if (!full) return;
     expect(fast.blockCount(), where).toBe(ref.blockCount());
     expect(fast.locations(), where).toEqual(ref.locations());
@@ -85,10 +102,11 @@ function runSequence(seed: number, shape: Shape): void {
       // chains at all (as a snapshot lists blocks)
       const run = randomRun(rng, pick(rng, chains));
       const kind = rng();
-      const parent = kind < 0.7 ? run.parent : undefined;
-      const links = kind < 0.9;
-      const hashes = links ? run.hashes : [...run.hashes].reverse();
-      log.push(`stored ${loc} ${tier} ${codec} x${hashes.length}${parent ? " with parent" : ""}${links ? "" : " (not a chain)"}`);
+      const parent = kind < 0.6 ? run.parent : undefined;
+      const links = kind < 0.8;
+      // a snapshot's list links nothing, whether or not its blocks come in chain order
+      const hashes = links || kind < 0.9 ? run.hashes : [...run.hashes].reverse();
+      log.push(`stored ${loc} ${tier} ${codec} x${hashes.length}${parent ? " with parent" : ""}${links ? "" : " (a snapshot's list)"}`);
       fast.applyStored(loc, tier, codec, hashes, parent, links);
       ref.applyStored(loc, tier, codec, hashes, parent, links);
     } else if (r < 0.8) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chainBlockHashes, hashHex, namespaceHash, type BlockHash } from "../src/block-hash.js";
+import { chainBlockHashes, hashHex, namespaceHash, PackedHashes, type BlockHash } from "../src/block-hash.js";
 import { PrefixIndexError } from "../src/errors.js";
 import { MAX_INDEXED_CODECS, PrefixIndex } from "../src/prefix-index.js";
 
@@ -98,6 +98,24 @@ describe("PrefixIndex.match", () => {
       // and a query shorter than the run
       expect(idx.match(stored.slice(0, d)).get("w1")?.best ?? 0, `a query of ${d} blocks`).toBe(d);
     }
+  });
+
+  it("learns links from a walk with a true chain, never from other lists (an index built from snapshots)", () => {
+    const c = chain(20);
+    const idx = new PrefixIndex();
+    idx.applyStored("w1", "device", "fp16", c, undefined, false); // a snapshot: no links
+    // white-box: the table's links (the bits the walk skips runs by)
+    const table = (idx as unknown as { table: { find(h: BlockHash): number; linked(i: number): boolean } }).table;
+    const linkedCount = (): number => c.filter((h, k) => k > 0 && table.linked(table.find(h))).length;
+    expect(linkedCount()).toBe(0);
+    expect(idx.match(PackedHashes.from(c)).get("w1")!.best).toBe(20);
+    expect(linkedCount()).toBe(0);
+    expect(idx.match(PackedHashes.from(c, true)).get("w1")!.best).toBe(20);
+    expect(linkedCount()).toBe(19);
+    // the learned run still ends where the holders change
+    idx.applyRemoved("w1", "device", "fp16", [c[12]]);
+    expect(idx.match(PackedHashes.from(c, true)).get("w1")!.best).toBe(12);
+    expect(idx.match(c.slice(0, 10)).get("w1")!.best).toBe(10);
   });
 
   it("does not skip over a block whose holders changed inside a run", () => {
