@@ -21,14 +21,15 @@
 // chain, see linkChild): one bit per child, picked by the child's key, so a block with many
 // continuations (a shared system prompt) shows many bits and a session's own context one.
 //
-// Beside each record too, three bits (see runBit): whether its block was stored as the child of
-// the record before it ("linked"), whether it is a possible branch point (two or more signature
-// bits), and whether it continues the run of the record before it: linked to it, with the same
-// holders. A walk down a chain skips a whole run by checking only its last key: block hashes are
-// chained (each commits to its parent), so a query block equal to a linked record's key has the
-// parent that record's predecessor holds. The bits are kept exact on every change of a record's
-// holders, links or key (a few neighbouring words, in cache); a stored event must list a chain in
-// order, as the wire format says (events.proto).
+// Beside each record too, three bits (see runBits): whether its block is the child of the record
+// before it ("linked": a stored chain said so, or a walk with a true chain found them in a row),
+// whether it is a possible branch point (two or more signature bits), and whether it continues the
+// run of the record before it: linked to it, with the same holders. A walk down a chain skips a
+// whole run by checking only its last key: block hashes are chained (each commits to its parent),
+// so a query block equal to a linked record's key has the parent that record's predecessor holds.
+// The bits are kept exact on every change of a record's holders, links or key (a few neighbouring
+// words, in cache); a stored event must list a chain in order, as the wire format says
+// (events.proto).
 //
 // Memory: 24 + 2 bytes per record (records grow by doubling) + 8 / load bytes per block in the
 // table, at most MAX_LOAD_FACTOR full: about 38-62 bytes per block with one or two holders.
@@ -98,7 +99,7 @@ export class BlockTable {
   private recs: Int32Array;
   /** Per record: bit set of its children's signature bits (see {@link linkChild}). */
   private childSigs: Uint16Array;
-  /** Per record, a bit: its block was stored as the child of record id - 1's block (see {@link linkChild}). */
+  /** Per record, a bit: its block is the child of record id - 1's block (see {@link linkChild}, {@link learnLink}). */
   private linkedBits: Int32Array;
   /** Per record, a bit: it continues record id - 1's run (see {@link runBits}). */
   private runBitSet: Int32Array;

@@ -258,21 +258,23 @@ function runLength(bits: Int32Array, from: number, max: number): number {
  * hashes), so the last one is found by binary search on the keys.
  */
 function matchedInRun(recs: Int32Array, words: Int32Array, next: number, i: number, len: number): number {
-  const same = (k: number): boolean => {
-    const r = (next + k) * RECORD_WORDS;
-    const q = 4 * (i + k);
-    return recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3];
-  };
-  if (same(len - 1)) return len;
+  if (sameKey(recs, words, next + len - 1, i + len - 1)) return len;
   // block i + lo matches, block i + hi does not
   let lo = 0;
   let hi = len - 1;
   while (hi - lo > 1) {
     const mid = (lo + hi) >>> 1;
-    if (same(mid)) lo = mid;
+    if (sameKey(recs, words, next + mid, i + mid)) lo = mid;
     else hi = mid;
   }
   return lo + 1;
+}
+
+/** Whether record `rec` holds the query's block `block`. */
+function sameKey(recs: Int32Array, words: Int32Array, rec: number, block: number): boolean {
+  const r = rec * RECORD_WORDS;
+  const q = 4 * block;
+  return recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3];
 }
 
 /** The first record in [from, to) whose fork bit is set, or -1. */
