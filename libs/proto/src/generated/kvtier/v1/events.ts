@@ -12,6 +12,12 @@ export const protobufPackage = "kvtier.v1";
 
 export const protobufFileName = "kvtier/v1/events.proto";
 
+/**
+ * One chain: each block is the child of the one before it (the first, of parent_block_hash). The
+ * router's index links consecutive blocks from it and skips runs of linked blocks by their last
+ * hash, so a list that is not a chain (blocks of several sequences, or with gaps) must go out as
+ * one event per run.
+ */
 export interface BlockStored {
   /** in chain order */
   blockHashes: Uint8Array[];
