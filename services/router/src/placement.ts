@@ -146,7 +146,7 @@ class Members {
       this.prefill.again();
       return;
     }
-    this.roster = exclude.size === 0 ? roster : undefined;
+    this.roster = undefined; // until the sets are whole (add throws on a bad capacity)
     const workers = roster.workers;
     this.decode.reset();
     this.prefill.reset();
@@ -162,6 +162,7 @@ class Members {
       this.slotOf[pos] = (i << 1) | (role === "decode" ? 0 : 1);
       (role === "decode" ? this.decodePositions : this.prefillPositions)[i] = pos;
     }
+    if (exclude.size === 0) this.roster = roster;
   }
 
   /** The candidate index of worker `id` in the decode (`prefill` false) or prefill set, or -1. */
@@ -172,6 +173,7 @@ class Members {
   }
 }
 
+// Placement state, reused by every call (place is synchronous and calls nothing that places).
 const lookups = new LoadLookups();
 const members = new Members();
 const NO_EXCLUSIONS: ReadonlySet<string> = new Set();

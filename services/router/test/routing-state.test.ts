@@ -144,6 +144,13 @@ describe("place", () => {
     peers.update("r2", []);
     expect(place(new Roster(ws), new Map(), 16, 3, loads, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe("d2");
   });
+
+  it("refuses a worker with a bad capacity on every placement over its roster, never placing on a half-built set", () => {
+    const bad = worker("d2", "decode");
+    (bad.info as { capacityBlocks: number }).capacityBlocks = -1;
+    const roster = new Roster([worker("d1", "decode"), bad]);
+    for (let k = 0; k < 2; k++) expect(() => place(roster, new Map(), 16, 3, loads, opts)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", field: "candidates[1].capacityBlocks" }));
+  });
 });
 
 describe("place against a reference (each worker's own and kvstore matches merged, then chooseWorker)", () => {
