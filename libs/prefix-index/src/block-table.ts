@@ -34,6 +34,8 @@
 // Memory: 24 + 2 bytes per record (records grow by doubling) + 8 / load bytes per block in the
 // table, at most MAX_LOAD_FACTOR full: about 38-62 bytes per block with one or two holders.
 
+import { bitAt, bitWords, setBit } from "./bit-set.js";
+
 /** Slots of a new table. */
 const INITIAL_SLOTS = 1 << 10;
 /** Records of a new table. */
@@ -69,19 +71,6 @@ export function bitCount16(x: number): number {
   x = (x + (x >>> 4)) & 0x0f0f;
   return (x + (x >>> 8)) & 0x1f;
 }
-
-/** Bit `i` of a bit set kept 32 per int32 word. */
-function bitAt(bits: Int32Array, i: number): boolean {
-  return (bits[i >>> 5] & (1 << (i & 31))) !== 0;
-}
-
-function setBit(bits: Int32Array, i: number, on: boolean): void {
-  if (on) bits[i >>> 5] |= 1 << (i & 31);
-  else bits[i >>> 5] &= ~(1 << (i & 31));
-}
-
-/** Int32 words for one bit per record of `records`. */
-const bitWords = (records: number): number => (records + 31) >>> 5;
 
 /** Reads the 4 little-endian words of a 16-byte hash starting at `off`. */
 function word(h: Uint8Array, off: number): number {

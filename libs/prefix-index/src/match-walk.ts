@@ -2,6 +2,7 @@
 // counting each (location, codec lane)'s leading run per tier, and noting the chain's branch
 // points (blocks that several chains continue) for LocationMatch.shared. Owns the walk's scratch
 // (typed arrays indexed by location id, reused from call to call); allocates nothing per call.
+import { bitAt, firstBit } from "./bit-set.js";
 import type { PackedHashes } from "./block-hash.js";
 import { bitCount16, type BlockTable, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./block-table.js";
 import { CODEC_MASK, CODEC_SHIFT, MAX_INDEXED_CODECS, TIER_DEVICE, TIER_HOST, TIER_MASK, holderLocation } from "./holder-code.js";
@@ -165,24 +166,22 @@ export class MatchWalk {
       const w = next * RECORD_WORDS;
       const first = recs[w + RECORD_FIRST];
       const rest = recs[w + RECORD_REST];
-      // a true chain's blocks i - 1 and i in consecutive records: the second is the first's child
-      if (learn && i > 0 && next === id + 1) table.learnLink(next);
-      if (i > 0 && next === id + 1 && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
+      // blocks i - 1 and i in consecutive records: with a true chain, the second is the first's child
+      const follows = i > 0 && next === id + 1;
+      if (learn && follows) table.learnLink(next);
+      if (follows && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
         // Block i sits in the record after block i - 1's with the same holders, so every state
         // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
         // move those states once.
         const limit = Math.min(n, i + table.capacity - next);
         let end: number;
-        if ((runBits[next >>> 5] & (1 << (next & 31))) !== 0) {
+        if (bitAt(runBits, next)) {
           // Records next.. are linked one to the next with the same holders (their run bits):
           // block i + k matches record next + k only if every block before it does (the hashes
           // are chained), so the last record that matches is found by its key alone, checking
           // the run's last record and, when the query leaves the run, O(log) more.
-          const len = runLength(runBits, next, limit - i);
+          const len = firstBit(runBits, next, next + (limit - i), false) - next;
           end = i + matchedInRun(recs, words, next, i, len);
-          for (let k = forkAtOrAfter(forkBits, next, next + (end - i)); k >= 0; k = forkAtOrAfter(forkBits, k + 1, next + (end - i))) {
-            branch(i + (k - next), k);
-          }
         } else {
           // not linked (a snapshot's blocks, until a walk with a true chain links them): every key is compared
           // (a record with these holders is in use, so it holds the key it shows)
@@ -198,14 +197,11 @@ export class MatchWalk {
             r += RECORD_WORDS;
             q += 4;
           }
-          for (let k = next; k < next + (end - i); k++) {
-            const sig = sigs[k];
-            if ((sig & (sig - 1)) !== 0) branch(i + (k - next), k); // two bits or more
-            // keys compared one after the other: with a true chain, each record is the last one's child
-            if (learn && k > next) table.learnLink(k);
-          }
+          // keys compared one after the other: with a true chain, each record is the last one's child
+          if (learn) for (let k = next + 1; k < next + (end - i); k++) table.learnLink(k);
         }
         const last = next + (end - i - 1);
+        for (let k = firstBit(forkBits, next, last + 1, true); k <= last; k = firstBit(forkBits, k + 1, last + 1, true)) branch(i + (k - next), k);
         for (let k = 0; k < nStarted; k++) {
           const idx = started[k];
           if (runAny[idx] !== i) continue;
@@ -224,32 +220,12 @@ export class MatchWalk {
         for (let j = 0; j < list.length; j++) moved |= visit(list[j], i);
       }
       if (moved === 0) return nStarted;
-      const sig = sigs[next];
-      if ((sig & (sig - 1)) !== 0) branch(i, next);
+      if (bitAt(forkBits, next)) branch(i, next);
       id = next;
       i++;
     }
     return nStarted;
   }
-}
-
-/**
- * Consecutive records from `from` whose run bits are set, at most `max` (>= 1; record `from`'s
- * bit is set).
- */
-function runLength(bits: Int32Array, from: number, max: number): number {
-  const stop = from + max;
-  let at = from;
-  while (at < stop) {
-    // the zeros of word at >>> 5 at or above bit at & 31
-    const zeros = ~bits[at >>> 5] & (-1 << (at & 31));
-    if (zeros !== 0) {
-      at = (at & ~31) + (31 - Math.clz32(zeros & -zeros));
-      break;
-    }
-    at = (at | 31) + 1;
-  }
-  return Math.min(at, stop) - from;
 }
 
 /**
@@ -275,18 +251,4 @@ function sameKey(recs: Int32Array, words: Int32Array, rec: number, block: number
   const r = rec * RECORD_WORDS;
   const q = 4 * block;
   return recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3];
-}
-
-/** The first record in [from, to) whose fork bit is set, or -1. */
-function forkAtOrAfter(bits: Int32Array, from: number, to: number): number {
-  let at = from;
-  while (at < to) {
-    const ones = bits[at >>> 5] & (-1 << (at & 31));
-    if (ones !== 0) {
-      const k = (at & ~31) + (31 - Math.clz32(ones & -ones));
-      return k < to ? k : -1;
-    }
-    at = (at | 31) + 1;
-  }
-  return -1;
 }
