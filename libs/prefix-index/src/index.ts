@@ -26,7 +26,6 @@ export type { AcceptVerdict, AnnouncerState } from "./announcer-tracker.js";
 export {
   chooseWorker,
   chooseCandidate,
-  CandidateSet,
   scoreWorker,
   assertRoutingWeights,
   shouldDisaggregate,
@@ -34,6 +33,7 @@ export {
   DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
 } from "./routing-cost.js";
 export type { WorkerLoad, RoutingWeights, WorkerChoice, ChooseOptions, ChooseCandidateOptions } from "./routing-cost.js";
+export { CandidateSet } from "./candidate-set.js";
 export { IndexFeed, MAX_BUFFERED_BATCHES } from "./index-feed.js";
 export type { FeedOutcome, FeedCounters } from "./index-feed.js";
 export type { KvIndexEvent, KvIndexBatch } from "./kv-event.js";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { PrefixIndexError } from "../src/errors.js";
 import { blocksByFastestTier, emptyMatch, mergeMatches, type LocationMatch } from "../src/location-match.js";
+import { CandidateSet } from "../src/candidate-set.js";
 import {
-  CandidateSet,
   DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
   chooseCandidate,
   DEFAULT_ROUTING_WEIGHTS,
