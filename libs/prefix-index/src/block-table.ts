@@ -5,9 +5,10 @@
 // Two arrays:
 // - Records, one per distinct block, at a record id: six int32 words side by side, the 16-byte
 //   key, the first holder (EMPTY when the record is free), and "rest": -1 (none), a second holder
-//   (>= 0), or a reference (<= -2) to an overflow list of every holder after the first.
-// - An open-addressing table (linear probing, backward-shift deletion, no tombstones) of
-//   (first key word, record id) pairs, 8 bytes per slot, that finds a record from a hash.
+//   (>= 0), or a reference (<= -2) to an overflow list of every holder after the first
+//   (record-layout.ts).
+// - An open-addressing table (slot-table.ts) of (first key word, record id) pairs, 8 bytes per
+//   slot, that finds a record from a hash.
 //
 // Why the split: a prompt is looked up along its chain, and the blocks of one chain are usually
 // stored by one event, in chain order. Records of new blocks are given consecutive ids, so a walk
@@ -35,24 +36,23 @@
 // table, at most MAX_LOAD_FACTOR full: about 38-62 bytes per block with one or two holders.
 
 import { bitAt, bitWords, setBit } from "./bit-set.js";
+import { EMPTY as EMPTY_, NO_REST as NO_REST_, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./record-layout.js";
+import { INITIAL_SLOTS, emptySlots, findSlot, homeSlot, insertSlot, removeSlot, resizedSlots, slotCount, slotUsed } from "./slot-table.js";
 
-/** Slots of a new table. */
-const INITIAL_SLOTS = 1 << 10;
+// module constants, not the imported bindings: optimised code reads an import from its module
+// cell on every use (the adds ran 10-15% slower with them in an A/B)
+const RW = RECORD_WORDS;
+const FIRST = RECORD_FIRST;
+const REST = RECORD_REST;
+const EMPTY = EMPTY_;
+const NO_REST = NO_REST_;
+
 /** Records of a new table. */
 const INITIAL_RECORDS = 1 << 9;
 /** The table grows (doubles) when more than this share of its slots is used. */
 const MAX_LOAD_FACTOR = 0.7;
 /** The table (and the records) shrink when fewer than this share is used, at compact(). */
 const MIN_LOAD_FACTOR = 0.15;
-const EMPTY = -1;
-const NO_REST = -1;
-/** Words per record: key 0..3, first holder 4, rest 5 (exported for PrefixIndex's match walk). */
-export const RECORD_WORDS = 6;
-export const RECORD_FIRST = 4;
-export const RECORD_REST = 5;
-const RW = RECORD_WORDS;
-const FIRST = RECORD_FIRST;
-const REST = RECORD_REST;
 
 /**
  * The signature bit of a child block whose key starts with word `w0`: one of 16, from the word
@@ -77,14 +77,10 @@ function word(h: Uint8Array, off: number): number {
   return h[off] | (h[off + 1] << 8) | (h[off + 2] << 16) | (h[off + 3] << 24);
 }
 
-/**
- * Records keyed by 16-byte block hashes. `seed` keys the slot function so that prompts cannot be
- * crafted (offline) to collide in one probe run.
- */
+/** Records keyed by 16-byte block hashes; `seed` keys the slot table's slot function. */
 export class BlockTable {
-  /** (first key word, record id) per slot; id EMPTY = free slot. */
+  /** The slot table (slot-table.ts): (first key word, record id) per slot. */
   private slots: Int32Array;
-  private mask: number;
   private recs: Int32Array;
   /** Per record: bit set of its children's signature bits (see {@link linkChild}). */
   private childSigs: Uint16Array;
@@ -106,8 +102,7 @@ export class BlockTable {
   private sink = 0;
 
   constructor(private readonly seed: number) {
-    this.slots = BlockTable.emptySlots(INITIAL_SLOTS);
-    this.mask = INITIAL_SLOTS - 1;
+    this.slots = emptySlots(INITIAL_SLOTS);
     this.recs = BlockTable.emptyRecords(INITIAL_RECORDS);
     this.childSigs = new Uint16Array(INITIAL_RECORDS);
     this.linkedBits = new Int32Array(bitWords(INITIAL_RECORDS));
@@ -132,7 +127,7 @@ export class BlockTable {
 
   /** Number of slots of the hash table (tests and diagnostics). */
   get slotCount(): number {
-    return this.mask + 1;
+    return slotCount(this.slots);
   }
 
   /**
@@ -248,38 +243,24 @@ export class BlockTable {
     return this.childSigs;
   }
 
-  private static emptySlots(n: number): Int32Array {
-    const a = new Int32Array(2 * n);
-    for (let i = 1; i < a.length; i += 2) a[i] = EMPTY;
-    return a;
-  }
-
   /** Room for `n` records. Ids >= `fresh` are never read, so they need no initialisation. */
   private static emptyRecords(n: number): Int32Array {
     return new Int32Array(RW * n);
   }
 
-  private slotOf(w0: number): number {
-    let h = Math.imul(w0 ^ this.seed, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h & this.mask;
-  }
-
   /** The table slot a probe for `hash` starts at (tests and diagnostics). */
   homeSlot(hash: Uint8Array): number {
-    return this.slotOf(word(hash, 0));
+    return homeSlot(this.slots, this.seed, word(hash, 0));
   }
 
   /** Whether table slot `s` is used (tests and diagnostics). */
   slotUsed(s: number): boolean {
-    return this.slots[2 * s + 1] !== EMPTY;
+    return slotUsed(this.slots, s);
   }
 
   /** The record id of `hash`, or -1. */
   find(hash: Uint8Array): number {
-    return this.probe(word(hash, 0), word(hash, 4), word(hash, 8), word(hash, 12));
+    return findSlot(this.slots, this.seed, this.recs, word(hash, 0), word(hash, 4), word(hash, 8), word(hash, 12));
   }
 
   /**
@@ -297,23 +278,7 @@ export class BlockTable {
     if (prev >= 0 && prev + 1 < this.fresh && recs[r] === w0 && recs[r + 1] === w1 && recs[r + 2] === w2 && recs[r + 3] === w3 && recs[r + FIRST] !== EMPTY) {
       return prev + 1;
     }
-    return this.probe(w0, w1, w2, w3);
-  }
-
-  private probe(w0: number, w1: number, w2: number, w3: number): number {
-    const slots = this.slots;
-    const recs = this.recs;
-    const mask = this.mask;
-    let i = this.slotOf(w0);
-    for (;;) {
-      const id = slots[2 * i + 1];
-      if (id === EMPTY) return -1;
-      if (slots[2 * i] === w0) {
-        const r = RW * id;
-        if (recs[r + 1] === w1 && recs[r + 2] === w2 && recs[r + 3] === w3) return id;
-      }
-      i = (i + 1) & mask;
-    }
+    return findSlot(this.slots, this.seed, recs, w0, w1, w2, w3);
   }
 
   /**
@@ -323,7 +288,7 @@ export class BlockTable {
   touchMany(hashes: readonly Uint8Array[], from: number, to: number): void {
     const slots = this.slots;
     let touched = 0;
-    for (let k = from; k < to; k++) touched ^= slots[2 * this.slotOf(word(hashes[k], 0))];
+    for (let k = from; k < to; k++) touched ^= slots[2 * homeSlot(slots, this.seed, word(hashes[k], 0))];
     this.sink ^= touched;
   }
 
@@ -367,7 +332,7 @@ export class BlockTable {
       this.holdersChanged(found);
       return found;
     }
-    if (this.used + 1 > MAX_LOAD_FACTOR * this.slotCount) this.resizeSlots(2 * this.slotCount);
+    if (this.used + 1 > MAX_LOAD_FACTOR * this.slotCount) this.slots = resizedSlots(this.slots, this.seed, 2 * this.slotCount);
     const id = this.allocate(prev);
     const w0 = word(hash, 0);
     const r = RW * id;
@@ -379,7 +344,7 @@ export class BlockTable {
     recs[r + FIRST] = holder;
     recs[r + REST] = NO_REST;
     this.childSigs[id] = 0;
-    this.insertSlot(w0, id);
+    insertSlot(this.slots, this.seed, w0, id);
     this.used += 1;
     // its run bit and the next record's are clear: a free record's links were cleared with it
     return id;
@@ -453,7 +418,7 @@ export class BlockTable {
     let records = this.recordRoom;
     while (records > INITIAL_RECORDS && this.used < MIN_LOAD_FACTOR * records) records >>>= 1;
     if (records < this.recordRoom) this.compactRecords(records, slots);
-    else if (slots < this.slotCount) this.resizeSlots(slots);
+    else if (slots < this.slotCount) this.slots = resizedSlots(this.slots, this.seed, slots);
   }
 
   /** A free record id: the last freed one, else the next never used (the records grow when full). */
@@ -520,22 +485,11 @@ export class BlockTable {
     this.freeOverflow.push(id);
   }
 
-  private insertSlot(w0: number, id: number): void {
-    const slots = this.slots;
-    let i = this.slotOf(w0);
-    while (slots[2 * i + 1] !== EMPTY) i = (i + 1) & this.mask;
-    slots[2 * i] = w0;
-    slots[2 * i + 1] = id;
-  }
-
   /** Frees record `i` and removes its table slot. */
   private deleteRecord(id: number): void {
     const k = RW * id;
     const recs = this.recs;
-    const slots = this.slots;
-    let s = this.slotOf(recs[k]);
-    while (slots[2 * s + 1] !== id) s = (s + 1) & this.mask;
-    this.deleteSlot(s);
+    removeSlot(this.slots, this.seed, recs[k], id);
     recs[k + FIRST] = EMPTY;
     recs[k + REST] = NO_REST;
     // the record's links end with its block: a block stored here later has other parents and children
@@ -553,33 +507,6 @@ export class BlockTable {
     }
     this.freeIds[this.freeCount++] = id;
     this.used -= 1;
-  }
-
-  /** Backward-shift deletion: later entries of the probe run move back so lookups stay exact. */
-  private deleteSlot(hole: number): void {
-    const mask = this.mask;
-    const slots = this.slots;
-    let i = hole;
-    let j = hole;
-    for (;;) {
-      j = (j + 1) & mask;
-      if (slots[2 * j + 1] === EMPTY) break;
-      const ideal = this.slotOf(slots[2 * j]);
-      // entry j may move to i only if its ideal slot is not cyclically within (i, j]
-      const between = i <= j ? ideal > i && ideal <= j : ideal > i || ideal <= j;
-      if (between) continue;
-      slots[2 * i] = slots[2 * j];
-      slots[2 * i + 1] = slots[2 * j + 1];
-      i = j;
-    }
-    slots[2 * i + 1] = EMPTY;
-  }
-
-  private resizeSlots(n: number): void {
-    const old = this.slots;
-    this.slots = BlockTable.emptySlots(n);
-    this.mask = n - 1;
-    for (let s = 0; s < old.length; s += 2) if (old[s + 1] !== EMPTY) this.insertSlot(old[s], old[s + 1]);
   }
 
   /** Moves the live records, in id order, to ids [0, used) of `records` new ones, and re-indexes them in `slots` slots. */
@@ -612,8 +539,7 @@ export class BlockTable {
     this.fresh = next;
     for (let id = 1; id < next; id++) this.refreshRun(id);
     this.freeCount = 0;
-    this.slots = BlockTable.emptySlots(slots);
-    this.mask = slots - 1;
-    for (let id = 0; id < next; id++) this.insertSlot(recs[RW * id], id);
+    this.slots = emptySlots(slots);
+    for (let id = 0; id < next; id++) insertSlot(this.slots, this.seed, recs[RW * id], id);
   }
 }

@@ -4,7 +4,8 @@
 // (typed arrays indexed by location id, reused from call to call); allocates nothing per call.
 import { bitAt, firstBit } from "./bit-set.js";
 import type { PackedHashes } from "./block-hash.js";
-import { bitCount16, type BlockTable, RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./block-table.js";
+import { bitCount16, type BlockTable } from "./block-table.js";
+import { RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./record-layout.js";
 import { CODEC_MASK, CODEC_SHIFT, MAX_INDEXED_CODECS, TIER_DEVICE, TIER_HOST, TIER_MASK, holderLocation } from "./holder-code.js";
 
 /** Most codecs one {@link PrefixIndex.match} call may merge. */
