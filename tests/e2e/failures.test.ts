@@ -3,7 +3,7 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { KvStoreClient, bullPrefix, internalRequestId, prefillQueueName, requestKey } from "@kvtier/platform";
+import { KvStoreClient, ServiceToken, bullPrefix, internalRequestId, prefillQueueName, requestKey } from "@kvtier/platform";
 import { chainBlockHashes, namespaceHash, tenantSalt } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
 import { afterEach, describe, expect, it } from "vitest";
@@ -50,7 +50,7 @@ describe("failures, end to end", () => {
     const { model, tokenizer } = referenceModel();
     const ns = namespaceHash({ modelId: model.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: 16, tenantSalt: tenantSalt("alpha", SECRET) });
     const hashes = chainBlockHashes(ns, tokenizer.encode(PROMPT, { bos: true }), 16);
-    const store = new KvStoreClient(stack.kvstoreEndpoint);
+    const store = new KvStoreClient(stack.kvstoreEndpoint, { serviceToken: new ServiceToken(stack.serviceToken) });
     const run = await store.getRun(hashes.slice(0, 1), "fp32");
     expect(run.blocks).toHaveLength(1);
     const { header, k, v } = decodeKvBlock(run.blocks[0]);

@@ -2,7 +2,7 @@
 // announcer (worker or kvstore) really holds (its own snapshot, asked over NATS), for comparing
 // the two in end-to-end tests.
 import { KvEventBatch, SnapshotRequest, Tier } from "@kvtier/proto";
-import { kvSnapshotSubject, type NatsConnection } from "@kvtier/platform";
+import { SERVICE_TOKEN_HEADER, kvSnapshotSubject, type NatsConnection } from "@kvtier/platform";
 
 /** One entry as /debug/index lists it. */
 export interface HeldEntry {
@@ -19,10 +19,10 @@ export interface IndexDebug {
   held?: HeldEntry[];
 }
 
-/** GET /debug/index (with `?location=` when given) from a router's metrics port. */
-export async function routerIndex(metricsPort: number, location?: string): Promise<IndexDebug> {
+/** GET /debug/index (with `?location=` when given) from a router's metrics port, presenting the stack's service token. */
+export async function routerIndex(metricsPort: number, serviceToken: string, location?: string): Promise<IndexDebug> {
   const q = location === undefined ? "" : `?location=${encodeURIComponent(location)}`;
-  const res = await fetch(`http://127.0.0.1:${metricsPort}/debug/index${q}`);
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/debug/index${q}`, { headers: { [SERVICE_TOKEN_HEADER]: serviceToken } });
   if (!res.ok) throw new Error(`GET /debug/index: ${res.status}`);
   return (await res.json()) as IndexDebug;
 }

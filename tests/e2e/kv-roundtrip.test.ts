@@ -1,7 +1,7 @@
 // Exporting KV blocks, sending them through a real kvstore process and importing them gives the
 // same next tokens and logits as keeping them in place (fp32 bit-identical; fp16 close).
 import type { Stack } from "@kvtier/local-stack";
-import { KvStoreClient } from "@kvtier/platform";
+import { KvStoreClient, ServiceToken } from "@kvtier/platform";
 import { chainBlockHashes, namespaceHash } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, LlamaEngine } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ let store: KvStoreClient;
 
 beforeAll(async () => {
   stack = await testStack({ prefillWorkers: 0 });
-  store = new KvStoreClient(stack.kvstoreEndpoint);
+  store = new KvStoreClient(stack.kvstoreEndpoint, { serviceToken: new ServiceToken(stack.serviceToken) });
 });
 afterAll(async () => {
   store?.close();

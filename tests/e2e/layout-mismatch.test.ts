@@ -27,7 +27,7 @@ describe("layout mismatch", () => {
     expect(await metricWithLabels(port, "kvtier_router_refused_workers", { worker: "decode-2", reason: "block_size 32 != 16" })).toBe(1);
     const client = routerClient(stack.routerAddress);
     for (let i = 0; i < 3; i++) expect((await generate(client, request(`${PROMPT} ${i}`, 2), "key-alpha")).usage.decodeWorker).toBe("decode-1");
-    expect(Object.keys((await routerIndex(port)).locations)).not.toContain("decode-2");
+    expect(Object.keys((await routerIndex(port, stack.serviceToken)).locations)).not.toContain("decode-2");
 
     await stack.kill("decode-1");
     let err: ServiceError | undefined;

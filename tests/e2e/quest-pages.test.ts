@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { KvTierServiceClient } from "@kvtier/proto";
 import type { Stack } from "@kvtier/local-stack";
-import { internalRequestId, KvStoreClient } from "@kvtier/platform";
+import { internalRequestId, KvStoreClient, ServiceToken } from "@kvtier/platform";
 import { namespaceHash, tenantSalt } from "@kvtier/prefix-index";
 import { budgetTokens, KV_BLOCK_LAYOUT_VERSION, LlamaEngine, questPageHash } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +34,7 @@ let store: KvStoreClient;
 beforeAll(async () => {
   stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1, blockSize: BLOCK, tenantSecret: TENANT_SECRET, serviceEnv: { router: { KVTIER_DEFAULT_CODEC: "fp32" } } });
   client = routerClient(stack.routerAddress);
-  store = new KvStoreClient(stack.kvstoreEndpoint);
+  store = new KvStoreClient(stack.kvstoreEndpoint, { serviceToken: new ServiceToken(stack.serviceToken) });
 });
 afterAll(async () => {
   client?.close();

@@ -35,7 +35,7 @@ const announcers = (): string[] => ["decode-1", "decode-2", "prefill-1", "kvstor
 async function matchesTruth(p: StackProcess): Promise<true | string> {
   for (const id of announcers()) {
     const truth = await announcerTruth(nc, stack.namespace, id);
-    const seen = sortedHeld((await routerIndex(p.metricsPort!, id)).held);
+    const seen = sortedHeld((await routerIndex(p.metricsPort!, stack.serviceToken, id)).held);
     if (JSON.stringify(seen) !== JSON.stringify(truth)) return `${p.name} lists ${seen.length} entries of ${id}, which holds ${truth.length}`;
   }
   return true;
@@ -75,7 +75,7 @@ describe("router replicas", () => {
     expect(await metricWithLabels(port, "kvtier_router_kv_snapshots_total", { result: "applied" })).toBeGreaterThan(0);
     // the replica without faults saw no gap at all
     expect(await metricWithLabels(stack.process("router").metricsPort!, "kvtier_router_kv_event_batches_total", { outcome: "gap" })).toBe(0);
-    expect((await routerIndex(port)).blocks).toBeGreaterThan(12);
+    expect((await routerIndex(port, stack.serviceToken)).blocks).toBeGreaterThan(12);
   });
 
   it("a replica killed and started again rebuilds an index equal to its peer's, kvstore included", async () => {
@@ -85,11 +85,11 @@ describe("router replicas", () => {
     const restarted = await stack.addRouter();
     let last = "";
     await eventually("the restarted replica's index equals its peer's", CONVERGE_MS, async () => {
-      const [mine, theirs] = await Promise.all([routerIndex(restarted.metricsPort!), routerIndex(peer.metricsPort!)]);
+      const [mine, theirs] = await Promise.all([routerIndex(restarted.metricsPort!, stack.serviceToken), routerIndex(peer.metricsPort!, stack.serviceToken)]);
       last = `${mine.blocks} blocks (${mine.digest.slice(0, 8)}) vs ${theirs.blocks} (${theirs.digest.slice(0, 8)})`;
       return mine.digest === theirs.digest ? true : last;
     });
-    const idx = await routerIndex(restarted.metricsPort!);
+    const idx = await routerIndex(restarted.metricsPort!, stack.serviceToken);
     expect(Object.keys(idx.locations).sort()).toEqual(announcers().sort());
     expect(idx.locations["kvstore-1"].entries).toBeGreaterThan(0);
     expect(await matchesTruth(restarted)).toBe(true);
@@ -138,7 +138,7 @@ describe("router replicas", () => {
   it("a worker that stops heartbeating leaves every replica's index", async () => {
     await stack.kill("decode-2");
     for (const p of stack.processes.filter((x) => x.service === "router" && x.name !== "router-2")) {
-      await eventually(`${p.name} drops decode-2`, 10_000, async () => !Object.keys((await routerIndex(p.metricsPort!)).locations).includes("decode-2"));
+      await eventually(`${p.name} drops decode-2`, 10_000, async () => !Object.keys((await routerIndex(p.metricsPort!, stack.serviceToken)).locations).includes("decode-2"));
     }
   });
 });

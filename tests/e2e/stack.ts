@@ -12,7 +12,7 @@ export async function testStack(opts: StackOptions = {}): Promise<Stack> {
     heartbeatMs: 250,
     heartbeatTimeoutMs: 1000,
     ...opts,
-    serviceEnv: { ...opts.serviceEnv, router: { KVTIER_LOCAL_PREFILL_MAX_TOKENS: "0", ...opts.serviceEnv?.router } },
+    serviceEnv: { ...opts.serviceEnv, router: { KVTIER_LOCAL_PREFILL_MAX_TOKENS: "0", KVTIER_DEBUG_ENDPOINTS: "1", ...opts.serviceEnv?.router } },
   });
 }
 

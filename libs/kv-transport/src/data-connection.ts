@@ -1,7 +1,9 @@
 // One client connection to a kvstore's fast port: requests are pipelined (each has an id; many
 // may be in flight), responses are matched by id, and response payloads are read by the socket
 // straight into one buffer per answer (net `onread` with a buffer chosen per read), so the bytes
-// of a run are copied once, by the kernel. The connection's owner is its BlockPath.
+// of a run are copied once, by the kernel. A connection authenticates first (AUTH with the
+// deployment's service credential) and is handed out only once the store accepted it. The
+// connection's owner is its BlockPath.
 import { connect, type Socket } from "node:net";
 import { FrameKind, type FrameHeader } from "./frame-format.js";
 import { decodeError } from "./frame-messages.js";
@@ -11,7 +13,7 @@ import { TransportError, unavailable } from "./transport-error.js";
 
 /** Size of the buffer reads go to when they are not aimed at a payload. */
 export const SCRATCH_READ_BYTES = 64 * 1024;
-/** How long connecting may take. */
+/** How long connecting, authentication included, may take. */
 export const CONNECT_TIMEOUT_MS = 5_000;
 
 interface Pending {
@@ -44,9 +46,13 @@ export class DataConnection {
     );
   }
 
-  /** Connect to `ep`; rejects with UNAVAILABLE when nothing answers in time. */
-  static open(ep: FastEndpoint, timeoutMs = CONNECT_TIMEOUT_MS): Promise<DataConnection> {
+  /**
+   * Connect to `ep` and authenticate with `credential` (the service token's bytes); rejects with
+   * UNAVAILABLE when nothing answers in time, UNAUTHENTICATED when the store refuses the credential.
+   */
+  static open(ep: FastEndpoint, credential: Uint8Array, timeoutMs = CONNECT_TIMEOUT_MS): Promise<DataConnection> {
     const c = new DataConnection();
+    const deadline = Date.now() + timeoutMs;
     return new Promise((resolve, reject) => {
       const socket = connect({
         host: ep.host,
@@ -58,7 +64,13 @@ export class DataConnection {
       const timer = setTimeout(() => socket.destroy(unavailable("connect_timeout", `no answer from ${ep.host}:${ep.port} within ${timeoutMs} ms`)), timeoutMs);
       socket.once("connect", () => {
         clearTimeout(timer);
-        resolve(c);
+        c.request(FrameKind.AUTH, 0, 0, credential, [], deadline).then(
+          () => resolve(c),
+          (err: unknown) => {
+            c.fail(err instanceof Error ? err : unavailable("auth", String(err)));
+            reject(err);
+          },
+        );
       });
       socket.on("error", (err) => {
         clearTimeout(timer);

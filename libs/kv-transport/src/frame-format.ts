@@ -8,8 +8,8 @@ import { frameError } from "./transport-error.js";
 
 /** "KVT1" read as a little-endian u32. */
 export const FRAME_MAGIC = 0x3154564b;
-/** Wire version in byte 4; bump on any incompatible change. */
-export const FRAME_VERSION = 1;
+/** Wire version in byte 4; bump on any incompatible change (2: a connection starts with AUTH). */
+export const FRAME_VERSION = 2;
 /** Size of the fixed frame header, in bytes. */
 export const FRAME_HEADER_BYTES = 32;
 /** Largest metadata section, in bytes (16,384 hashes with sizes and strings fit in well under this). */
@@ -21,16 +21,22 @@ export const MAX_RUN_BLOCKS = 16_384;
 /** Largest block, in bytes (the block format's own limit). */
 export const MAX_BLOCK_BYTES = MAX_KV_BLOCK_BYTES;
 
-/** What a frame is. Responses are their request's kind with bit 7 set. */
+/**
+ * What a frame is. Responses are their request's kind with bit 7 set. A connection's first
+ * request is AUTH (the metadata is the deployment's service credential); the store answers
+ * AUTH_OK, or an ERROR with request id 0 and closes the connection.
+ */
 export const FrameKind = {
   PUT_RUN: 1,
   GET_RUN: 2,
   SHM_ATTACH: 3,
   PUT_RUN_SHM: 4,
   GET_RUN_SHM: 5,
+  AUTH: 6,
   PUT_RESULT: 0x81,
   GET_RESULT: 0x82,
   SHM_ATTACHED: 0x83,
+  AUTH_OK: 0x86,
   ERROR: 0xff,
 } as const;
 /** A frame kind value. */

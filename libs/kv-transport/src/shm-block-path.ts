@@ -43,12 +43,12 @@ export class ShmBlockPath implements BlockPath {
     readonly arena: ShmArena,
   ) {}
 
-  /** Create an arena under `loc`, connect and have the store attach it; cleans up on failure. */
-  static async open(ep: FastEndpoint, loc: ShmLocation, opts: ShmPathOptions = {}): Promise<ShmBlockPath> {
+  /** Create an arena under `loc`, connect (authenticating with `credential`) and have the store attach it; cleans up on failure. */
+  static async open(ep: FastEndpoint, credential: Uint8Array, loc: ShmLocation, opts: ShmPathOptions = {}): Promise<ShmBlockPath> {
     const arena = await ShmArena.create(loc, opts.slotBytes ?? DEFAULT_SHM_SLOT_BYTES, opts.slots ?? DEFAULT_SHM_SLOTS);
     let conn: DataConnection | undefined;
     try {
-      conn = await DataConnection.open(ep);
+      conn = await DataConnection.open(ep, credential);
       const meta = encodeAttach({ name: arena.name, arenaBytes: arena.arenaBytes });
       await conn.request(FrameKind.SHM_ATTACH, 0, 0, meta, [], Date.now() + SHM_ATTACH_TIMEOUT_MS);
       return new ShmBlockPath(conn, arena);

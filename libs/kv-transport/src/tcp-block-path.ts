@@ -62,8 +62,9 @@ export class TcpBlockPath implements BlockPath {
 
   private constructor(private readonly conn: DataConnection) {}
 
-  static async open(ep: FastEndpoint): Promise<TcpBlockPath> {
-    return new TcpBlockPath(await DataConnection.open(ep));
+  /** Connect to `ep` and authenticate with `credential` (the service token's bytes). */
+  static async open(ep: FastEndpoint, credential: Uint8Array): Promise<TcpBlockPath> {
+    return new TcpBlockPath(await DataConnection.open(ep, credential));
   }
 
   get usable(): boolean {

@@ -5,6 +5,7 @@
 /** Status names a data-path failure maps to (the subset of gRPC codes the data plane uses). */
 export type TransportErrorCode =
   | "INVALID_ARGUMENT"
+  | "UNAUTHENTICATED"
   | "RESOURCE_EXHAUSTED"
   | "FAILED_PRECONDITION"
   | "ALREADY_EXISTS"
@@ -15,7 +16,7 @@ export type TransportErrorCode =
 
 /** Every code a peer may send; anything else read off the wire becomes INTERNAL. */
 export const TRANSPORT_ERROR_CODES: readonly TransportErrorCode[] = [
-  "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ALREADY_EXISTS", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "INTERNAL",
+  "INVALID_ARGUMENT", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ALREADY_EXISTS", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "INTERNAL",
 ];
 
 /** A refused or failed data-path request, or a broken frame. */

@@ -60,6 +60,7 @@ export function serviceEnvironment(plan: ProcessPlan, opts: StackOptionsWithDefa
     REDIS_URL: wiring.redisUrl,
     NATS_URL: wiring.natsUrl,
     KVTIER_NAMESPACE: opts.namespace,
+    KVTIER_SERVICE_TOKEN: opts.serviceToken,
     KVTIER_NODE_ID: LOCAL_NODE_ID,
     KVTIER_METRICS_PORT: "0",
     ...optional("KVTIER_HEARTBEAT_MS", opts.heartbeatMs),

@@ -50,6 +50,8 @@ export interface StackOptions {
   allowAnonymous?: boolean;
   /** KVTIER_TENANT_SECRET of the router. @default a fresh random secret */
   tenantSecret?: string;
+  /** KVTIER_SERVICE_TOKEN of every process, the stack's service credential (32+ characters). @default a fresh random token */
+  serviceToken?: string;
   /** KVTIER_HEARTBEAT_MS of every process. @default unset (the services' default, 1000) */
   heartbeatMs?: number;
   /** KVTIER_HEARTBEAT_TIMEOUT_MS of every process. @default unset (the services' default, 3000) */
@@ -107,6 +109,15 @@ function positive(name: string, value: number | undefined): number | undefined {
   return value;
 }
 
+/** Shortest service token the services accept (platform's MIN_SERVICE_TOKEN_CHARS). */
+const MIN_SERVICE_TOKEN_CHARS = 32;
+
+function serviceTokenOf(given: string | undefined): string {
+  if (given === undefined) return randomBytes(32).toString("base64url");
+  if (given.length < MIN_SERVICE_TOKEN_CHARS) throw badOption("serviceToken", `must have at least ${MIN_SERVICE_TOKEN_CHARS} characters, got ${given.length}`);
+  return given;
+}
+
 /** Validate `opts` and fill in the defaults; throws a BAD_OPTION LocalStackError naming the option. */
 export function stackOptionsWithDefaults(opts: StackOptions): StackOptionsWithDefaults {
   const namespace = opts.namespace ?? `t${randomBytes(6).toString("hex")}`;
@@ -127,6 +138,7 @@ export function stackOptionsWithDefaults(opts: StackOptions): StackOptionsWithDe
     apiKeys,
     allowAnonymous: opts.allowAnonymous ?? Object.keys(apiKeys).length === 0,
     tenantSecret: opts.tenantSecret ?? randomBytes(16).toString("hex"),
+    serviceToken: serviceTokenOf(opts.serviceToken),
     heartbeatMs: positive("heartbeatMs", opts.heartbeatMs),
     heartbeatTimeoutMs: positive("heartbeatTimeoutMs", opts.heartbeatTimeoutMs),
     blockSize: positive("blockSize", opts.blockSize),

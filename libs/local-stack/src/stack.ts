@@ -22,6 +22,8 @@ export interface Stack {
   /** `127.0.0.1:<port>` of the kvstore's KvStoreService. */
   readonly kvstoreEndpoint: string;
   readonly namespace: string;
+  /** The stack's service credential (KVTIER_SERVICE_TOKEN of every process): internal endpoints require it. */
+  readonly serviceToken: string;
   readonly redisUrl: string;
   readonly natsUrl: string;
   /** Every process started, in start order (killed ones stay listed; see `exited`). */
@@ -60,6 +62,9 @@ export class LocalStack implements Stack {
   }
   get namespace(): string {
     return this.opts.namespace;
+  }
+  get serviceToken(): string {
+    return this.opts.serviceToken;
   }
   get redisUrl(): string {
     return this.wiring.redisUrl;

@@ -1,6 +1,7 @@
 // Settings every service shares, read from the environment by each service's config module.
 import { fileURLToPath } from "node:url";
 import { ConfigError, envId, envInt, envOptional, envString } from "./env.js";
+import { MAX_SERVICE_TOKEN_CHARS, MIN_SERVICE_TOKEN_CHARS, ServiceToken } from "./service-token.js";
 import type { TracingConfig } from "./tracing.js";
 
 /** Default heartbeat period. */
@@ -43,6 +44,13 @@ export interface CommonConfig {
   nodeKvstoreId: string;
   /** KVTIER_LOG_LEVEL. @default "info" */
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * KVTIER_SERVICE_TOKEN, the deployment's service credential: every internal endpoint (kvstore
+   * gRPC and fast port, worker gRPC, debug pages) requires it, every internal client presents it.
+   * Required: a per-deployment secret of at least 32 characters (`kvtier up` and the Kubernetes
+   * package generate one).
+   */
+  serviceToken: ServiceToken;
   /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, KVTIER_TRACE_DIR. @default both unset: no spans recorded */
   tracing: TracingConfig;
 }
@@ -55,6 +63,22 @@ function otlpTracesEndpoint(env: Record<string, string | undefined>): string | u
   if (traces) return traces;
   const base = envOptional(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
   return base ? `${base.replace(/\/$/, "")}/v1/traces` : undefined;
+}
+
+/** The service credential from KVTIER_SERVICE_TOKEN; a ConfigError saying what to set when it is missing or malformed. */
+export function readServiceToken(env: Record<string, string | undefined>): ServiceToken {
+  const value = envOptional(env, "KVTIER_SERVICE_TOKEN");
+  if (value === undefined) {
+    throw new ConfigError(
+      "KVTIER_SERVICE_TOKEN",
+      "required: the deployment's service credential, shared by its routers, workers and kvstores (a secret of at least " +
+        `${MIN_SERVICE_TOKEN_CHARS} characters, e.g. from \`openssl rand -base64 32\`; \`kvtier up\` generates one)`,
+    );
+  }
+  if (value.length < MIN_SERVICE_TOKEN_CHARS || value.length > MAX_SERVICE_TOKEN_CHARS) {
+    throw new ConfigError("KVTIER_SERVICE_TOKEN", `must have ${MIN_SERVICE_TOKEN_CHARS}-${MAX_SERVICE_TOKEN_CHARS} characters, got ${value.length}`);
+  }
+  return new ServiceToken(value);
 }
 
 /** Read the shared settings from `env`. */
@@ -79,6 +103,7 @@ export function readCommonConfig(env: Record<string, string | undefined>): Commo
     nodeId,
     nodeKvstoreId: `kvstore-${nodeId}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64),
     logLevel: logLevel as CommonConfig["logLevel"],
+    serviceToken: readServiceToken(env),
     tracing: { otlpEndpoint: otlpTracesEndpoint(env), traceDir: envOptional(env, "KVTIER_TRACE_DIR") },
   };
 }

@@ -13,14 +13,20 @@ export type { Logger, LogLevel } from "./log.js";
 export { MetricsEndpoint } from "./metrics.js";
 export type { HttpRouteHandler, HttpRouteResponse } from "./metrics.js";
 export {
-  MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, createGrpcServer, bindGrpcServer, shutdownGrpcServer,
-  insecureCredentials, toGrpcStatus,
+  MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, GRPC_KEEPALIVE_TIME_MS, GRPC_KEEPALIVE_TIMEOUT_MS, GRPC_IDLE_CONNECTION_MS,
+  GRPC_HANDSHAKE_TIMEOUT_MS, GRPC_SILENT_CONNECTION_MS, GRPC_MAX_CONNECTIONS_PER_PORT, GRPC_CONNECTION_LIMITS, GrpcPort, createGrpcServer,
+  insecureCredentials, internalClientOptions, toGrpcStatus,
 } from "./grpc.js";
+export { addGuardedService, tolerantDefinition, guardInterceptor, statusName, MalformedRequest } from "./grpc-guard.js";
+export type { GrpcServerGuard } from "./grpc-guard.js";
+export { ConnectionGuard, CONNECTION_SWEEP_INTERVAL_MS } from "./connection-guard.js";
+export type { ConnectionLimits } from "./connection-guard.js";
+export { ServiceToken, SERVICE_TOKEN_HEADER, MIN_SERVICE_TOKEN_CHARS, MAX_SERVICE_TOKEN_CHARS } from "./service-token.js";
 export { connectNats, closeNats } from "./nats.js";
 export type { NatsConnection } from "./nats.js";
 export { connectRedis, closeRedis, Redis } from "./redis.js";
 export { onShutdown, SHUTDOWN_GRACE_MS } from "./lifecycle.js";
-export { readCommonConfig, DEFAULT_HEARTBEAT_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_BLOCK_SIZE, DEFAULT_MODEL_DIR } from "./common-config.js";
+export { readCommonConfig, readServiceToken, DEFAULT_HEARTBEAT_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_BLOCK_SIZE, DEFAULT_MODEL_DIR } from "./common-config.js";
 export type { CommonConfig } from "./common-config.js";
 export { WorkerRegistry, Heartbeat } from "./worker-registry.js";
 export { KvEventAnnouncer, SNAPSHOT_HASHES_PER_EVENT, MAX_SNAPSHOT_BYTES } from "./kv-event-announcer.js";

@@ -17,6 +17,8 @@ export interface PathChoice {
   /** Paths allowed, fastest first. */
   paths: readonly DataPathName[];
   shm: ShmPathOptions;
+  /** The service credential's bytes, presented on the fast port. */
+  credential: Uint8Array;
   /** The portable path (always available). */
   grpc: BlockPath;
   /** Told why a faster path was not taken. */
@@ -40,7 +42,7 @@ export async function selectBlockPath(announced: DataPlane | undefined, c: PathC
     else if (!(await probeSharedMemory(announced.shmDir, announced.shmProbeFile, announced.shmProbeToken))) fallback("shm", `the store's probe is not readable in ${announced.shmDir} (another machine or container)`);
     else {
       try {
-        return await ShmBlockPath.open(fast, { dir: announced.shmDir, prefix: announced.shmPrefix }, c.shm);
+        return await ShmBlockPath.open(fast, c.credential, { dir: announced.shmDir, prefix: announced.shmPrefix }, c.shm);
       } catch (err) {
         fallback("shm", messageOf(err));
       }
@@ -50,7 +52,7 @@ export async function selectBlockPath(announced: DataPlane | undefined, c: PathC
     if (!fast) fallback("tcp", "the store announces no TCP fast path");
     else {
       try {
-        return await TcpBlockPath.open(fast);
+        return await TcpBlockPath.open(fast, c.credential);
       } catch (err) {
         fallback("tcp", messageOf(err));
       }

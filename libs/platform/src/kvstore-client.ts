@@ -8,9 +8,10 @@ import { TransportError, type BlockPath, type BlockRun, type DataPathName, type 
 import { KvStoreServiceClient, type DataPlane, type DeleteResponse, type InfoResponse, type LookupResponse } from "@kvtier/proto";
 import { KvBlockError, readKvBlockHeader } from "@kvtier/tensor";
 import { KvtierError } from "./errors.js";
-import { GRPC_OPTIONS, insecureCredentials } from "./grpc.js";
+import { insecureCredentials, internalClientOptions } from "./grpc.js";
 import { GrpcBlockPath, callError } from "./kvstore-client-grpc-path.js";
 import { selectBlockPath } from "./kvstore-client-paths.js";
+import type { ServiceToken } from "./service-token.js";
 
 /** Deadline of every call unless the caller gives one. */
 export const DEFAULT_KVSTORE_DEADLINE_MS = 30_000;
@@ -21,6 +22,8 @@ export const RESELECT_AFTER_MS = 1_000;
 
 /** Options of a {@link KvStoreClient}. */
 export interface KvStoreClientOptions {
+  /** The deployment's service credential, presented on every call and data connection (required: the store serves no one else). */
+  serviceToken: ServiceToken;
   /** Deadline of each call, in milliseconds. @default DEFAULT_KVSTORE_DEADLINE_MS (30 s) */
   deadlineMs?: number;
   /** This process's KVTIER_NODE_ID; when given, shared memory is used only with a store of the same node. @default undefined (the probe file decides) */
@@ -105,9 +108,9 @@ export class KvStoreClient {
 
   constructor(
     readonly endpoint: string,
-    private readonly opts: KvStoreClientOptions = {},
+    private readonly opts: KvStoreClientOptions,
   ) {
-    this.client = new KvStoreServiceClient(endpoint, insecureCredentials(), GRPC_OPTIONS);
+    this.client = new KvStoreServiceClient(endpoint, insecureCredentials(), internalClientOptions(opts.serviceToken));
     this.grpc = new GrpcBlockPath(this.client, endpoint);
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_KVSTORE_DEADLINE_MS;
   }
@@ -260,6 +263,7 @@ export class KvStoreClient {
       fastEndpoint: this.opts.fastEndpoint,
       paths: this.opts.dataPaths ?? DEFAULT_DATA_PATHS,
       shm: this.opts.shm ?? {},
+      credential: this.opts.serviceToken.bytes(),
       grpc: this.grpc,
       onFallback: this.opts.onFallback,
     });

@@ -9,6 +9,7 @@ import { encodeKvBlock, readKvBlockHeader } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvtierError } from "../src/errors.js";
 import { KvStoreClient } from "../src/kvstore-client.js";
+import { ServiceToken } from "../src/service-token.js";
 import { startCorruptingProxy } from "./support/corrupting-proxy.js";
 import { metric, startKvStore, type KvStore } from "./support/kvstore-process.js";
 
@@ -24,6 +25,8 @@ function makeBlock(seed: number, layers = 2, blockSize = 16): Uint8Array {
 }
 const hashOf = (b: Uint8Array): Uint8Array => readKvBlockHeader(b).blockHash;
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(b);
+/** Bytes of the AUTH frame a fast-path connection starts with (header and the token). */
+const authFrameBytes = (): number => FRAME_HEADER_BYTES + store.token.bytes().length;
 
 async function rejection(p: Promise<unknown>): Promise<KvtierError> {
   const err = await p.then(
@@ -44,7 +47,7 @@ afterAll(async () => {
 
 describe.each(PATHS)("KvStoreClient over %s", (path) => {
   it("uses that path and round-trips runs byte for byte, stopping at the first block not held", async () => {
-    const client = new KvStoreClient(store.endpoint, { dataPaths: [path] });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: [path] });
     expect(await client.dataPath()).toBe(path);
     const chain = [makeBlock(1, 10), makeBlock(2), makeBlock(3), makeBlock(4, 3)]; // the first is 2.5 MiB: several gRPC chunks
     const put = await client.putRun(chain);
@@ -60,7 +63,7 @@ describe.each(PATHS)("KvStoreClient over %s", (path) => {
   });
 
   it("maps the store's refusals to KvtierError with their code and field, per block", async () => {
-    const client = new KvStoreClient(store.endpoint, { dataPaths: [path] });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: [path] });
     const malformed = await rejection(client.put(new Uint8Array(200)));
     expect([malformed.code, malformed.field]).toEqual(["INVALID_ARGUMENT", "block"]);
     const a = makeBlock(10);
@@ -80,12 +83,12 @@ describe.each(PATHS)("KvStoreClient over %s", (path) => {
 describe("KvStoreClient receive-side verification through a corrupting proxy", () => {
   it("TCP fast path: a payload byte flipped on its way to the client ends the run there, is counted and never returned", async () => {
     const chain = [makeBlock(21), makeBlock(22), makeBlock(23)];
-    const writer = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"] });
+    const writer = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp"] });
     await writer.putRun(chain);
     await writer.close();
     // The answer is a 32-byte header, 5 bytes of metadata per block, then the blocks: flip inside the second.
-    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", FRAME_HEADER_BYTES + 3 * 5 + chain[0].length + 500);
-    const client = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", FRAME_HEADER_BYTES + FRAME_HEADER_BYTES + 3 * 5 + chain[0].length + 500); // after the AUTH_OK frame
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
     const run = await client.getRun(chain.map(hashOf), "fp32");
     expect(proxy.flipped).toBe(true);
     expect(run.blocks).toHaveLength(1);
@@ -99,8 +102,8 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
   it("TCP fast path: a byte flipped on its way to the store is refused there (checksum), counted, and not stored", async () => {
     const before = await metric(store, "kvtier_kvstore_checksum_failures_total", { stage: "receive" });
     const [a, b] = [makeBlock(31), makeBlock(32)];
-    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-server", FRAME_HEADER_BYTES + (1 + 4) + 2 * 16 + 2 * 4 + a.length + 700);
-    const client = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-server", authFrameBytes() + FRAME_HEADER_BYTES + (1 + 4) + 2 * 16 + 2 * 4 + a.length + 700);
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
     const [ra, rb] = await client.putRun([a, b]);
     expect(proxy.flipped).toBe(true);
     expect(ra).toEqual({ created: true });
@@ -113,12 +116,12 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
 
   it("TCP fast path: a flipped byte in an answer's header is the store's fault: the call goes on over gRPC", async () => {
     const chain = [makeBlock(61), makeBlock(62)];
-    const writer = new KvStoreClient(store.endpoint);
+    const writer = new KvStoreClient(store.endpoint, { serviceToken: store.token });
     await writer.putRun(chain);
     await writer.close();
-    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", 13); // the answer's count
+    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", FRAME_HEADER_BYTES + 13); // the answer's count (after the AUTH_OK frame)
     const reasons: string[] = [];
-    const client = new KvStoreClient(store.endpoint, { dataPaths: ["tcp", "grpc"], fastEndpoint: proxy.endpoint, onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp", "grpc"], fastEndpoint: proxy.endpoint, onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
     const run = await client.getRun(chain.map(hashOf), "fp32");
     expect(proxy.flipped).toBe(true);
     expect([run.blocks.length, run.corrupt]).toEqual([2, 0]);
@@ -131,12 +134,12 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
 
   it("gRPC path: a byte flipped inside a streamed block ends the run there and is counted", async () => {
     const chain = [makeBlock(41, 10), makeBlock(42)];
-    const writer = new KvStoreClient(store.endpoint, { dataPaths: ["grpc"] });
+    const writer = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["grpc"] });
     await writer.putRun(chain);
     await writer.close();
     const port = Number(store.endpoint.split(":")[1]);
     const proxy = await startCorruptingProxy({ host: "127.0.0.1", port }, "to-client", 1_500_000); // inside the 2.5 MiB first block
-    const client = new KvStoreClient(proxy.endpoint, { dataPaths: ["grpc"] });
+    const client = new KvStoreClient(proxy.endpoint, { serviceToken: store.token, dataPaths: ["grpc"] });
     const run = await client.getRun(chain.map(hashOf), "fp32");
     expect(proxy.flipped).toBe(true);
     expect([run.blocks.length, run.corrupt]).toEqual([0, 1]);
@@ -147,7 +150,7 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
 
 describe("KvStoreClient control plane", () => {
   it("passes lookup, delete and info through", async () => {
-    const client = new KvStoreClient(store.endpoint);
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token });
     const [a, b] = [makeBlock(51), makeBlock(52)];
     await client.putRun([a, b]);
     expect(await client.lookup([hashOf(a), hashOf(b), new Uint8Array(16)], "fp32")).toBe(2);
@@ -164,7 +167,7 @@ describe("KvStoreClient control plane", () => {
     const probe = new Server();
     const port = await new Promise<number>((resolve, reject) => probe.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
     probe.forceShutdown(); // nothing listens there now
-    const client = new KvStoreClient(`127.0.0.1:${port}`, { deadlineMs: 2_000 });
+    const client = new KvStoreClient(`127.0.0.1:${port}`, { serviceToken: ServiceToken.generate(), deadlineMs: 2_000 });
     const err = await rejection(client.info());
     expect(["UNAVAILABLE", "DEADLINE_EXCEEDED"]).toContain(err.code);
     const get = await rejection(client.getRun([new Uint8Array(16)], "fp32"));

@@ -47,7 +47,7 @@ export class WorkerRuntime {
     const nc = await connectNats(cfg.natsUrl, cfg.workerId);
     const redis = connectRedis(cfg.redisUrl, cfg.workerId);
     // the node id lets the client take the co-located (shared-memory) path to its own node's store
-    const store = new KvStoreClient(cfg.kvstoreEndpoint, { nodeId: cfg.nodeId });
+    const store = new KvStoreClient(cfg.kvstoreEndpoint, { serviceToken: cfg.serviceToken, nodeId: cfg.nodeId });
     const announcer = new KvEventAnnouncer(nc, cfg.namespace, cfg.workerId, cfg.blockSize);
     const device = new DeviceTier(engine, announcer);
     announcer.serveSnapshots(() => [{ tier: Tier.TIER_DEVICE, codec: DEVICE_CODEC, hashes: device.held() }], (e) => log.warn("snapshot failed", { err: messageOf(e) }));

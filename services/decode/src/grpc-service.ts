@@ -20,6 +20,12 @@ export function decodeService(worker: DecodeWorker, log: Logger): DecodeWorkerSe
         },
         fail: (err: KvtierError): void => fail(err),
       };
+      // the caller may go away while admission runs: the session it gets is aborted at once
+      const gone = { cancelled: false, abort: (): void => undefined };
+      call.on("cancelled", () => {
+        gone.cancelled = true;
+        gone.abort();
+      });
       let plan;
       try {
         plan = planFromWire(call.request.plan);
@@ -30,7 +36,8 @@ export function decodeService(worker: DecodeWorker, log: Logger): DecodeWorkerSe
       worker
         .admit(plan, sink)
         .then((session) => {
-          call.on("cancelled", () => session.abort(new KvtierError("CANCELLED", "caller went away")));
+          gone.abort = () => session.abort(new KvtierError("CANCELLED", "caller went away"));
+          if (gone.cancelled) gone.abort();
           session.whenEnded(() => {
             if (!ended) {
               ended = true;

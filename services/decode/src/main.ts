@@ -1,7 +1,7 @@
 // Decode worker wiring: the shared worker runtime (engine thread, kvstore client, NATS, Redis,
 // device-tier events, registry), plus this worker's gRPC server and KV-ready subscription.
 import { DecodeWorkerServiceService } from "@kvtier/proto";
-import { announceReady, bindGrpcServer, createGrpcServer, onShutdown, shutdownGrpcServer } from "@kvtier/platform";
+import { GrpcPort, addGuardedService, announceReady, createGrpcServer, onShutdown } from "@kvtier/platform";
 import { Tokenizer } from "@kvtier/tensor";
 import { WorkerRuntime } from "@kvtier/serving";
 import { readDecodeConfig } from "./config.js";
@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   const tokenizer = Tokenizer.fromFile(cfg.tokenizerPath, model.config.vocabSize);
   const worker = new DecodeWorker({ cfg, engine, store, tokenizer, redis, metrics, log, seqLen: model.config.seqLen, tracer: rt.tracing.tracer });
 
-  const server = createGrpcServer();
-  server.addService(DecodeWorkerServiceService, decodeService(worker, log));
-  const port = await bindGrpcServer(server, cfg.host, cfg.port);
+  const server = createGrpcServer({ serviceToken: cfg.serviceToken });
+  addGuardedService(server, DecodeWorkerServiceService, decodeService(worker, log));
+  const grpc = await GrpcPort.bind(server, cfg.host, cfg.port);
+  const port = grpc.port;
   rt.own(subscribeKvReady(rt.nc, cfg.namespace, cfg.workerId, worker, log));
   rt.onCancel((requestId, reason) => worker.cancel(requestId, reason));
   await rt.startHeartbeat(`${cfg.host}:${port}`, () => worker.load());
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
 
   onShutdown(log, async () => {
     await rt.deregister();
-    const stopServer = shutdownGrpcServer(server, DRAIN_GRACE_MS);
+    const stopServer = grpc.shutdown(DRAIN_GRACE_MS);
     const drained = await Promise.race([worker.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_GRACE_MS))]);
     if (!drained) worker.abortAll(`decode worker ${cfg.workerId} shut down`);
     await stopServer;

@@ -1,6 +1,6 @@
 // The KvStoreService implementation and a grpc-js server carrying it (not yet bound).
 import type { sendUnaryData, Server } from "@grpc/grpc-js";
-import { createGrpcServer, type Logger } from "@kvtier/platform";
+import { addGuardedService, createGrpcServer, type Logger, type ServiceToken } from "@kvtier/platform";
 import { KvStoreServiceService, type DataPlane, type KvStoreServiceServer } from "@kvtier/proto";
 import type { KvBlockStore } from "./block-store.js";
 import { getHandler } from "./get-handler.js";
@@ -16,6 +16,8 @@ import { tierToWire } from "./wire-tier.js";
 /** What a kvstore server serves and reports to. */
 export interface KvStoreServerOptions {
   store: KvBlockStore;
+  /** The deployment's service credential, required on every call. */
+  serviceToken: ServiceToken;
   /** @default no metrics */
   metrics?: KvStoreMetrics;
   /** @default no logs */
@@ -63,9 +65,9 @@ export function createKvStoreService(opts: KvStoreServerOptions): KvStoreService
   };
 }
 
-/** A grpc-js server (project limits) serving KvStoreService; bind it with bindGrpcServer. */
+/** A grpc-js server (project limits, service credential required) serving KvStoreService; listen with GrpcPort.bind. */
 export function createKvStoreServer(opts: KvStoreServerOptions): Server {
-  const server = createGrpcServer();
-  server.addService(KvStoreServiceService, createKvStoreService(opts));
+  const server = createGrpcServer({ serviceToken: opts.serviceToken });
+  addGuardedService(server, KvStoreServiceService, createKvStoreService(opts));
   return server;
 }

@@ -1,8 +1,7 @@
 // The kvstore process: the one wiring point. Connects NATS, builds the store, binds gRPC and
 // metrics, prints the ready line, and shuts down cleanly on SIGTERM.
 import {
-  KvEventAnnouncer, MetricsEndpoint, SHUTDOWN_GRACE_MS, announceReady, bindGrpcServer, closeNats, connectNats, createLogger,
-  onShutdown, shutdownGrpcServer,
+  GrpcPort, KvEventAnnouncer, MetricsEndpoint, SHUTDOWN_GRACE_MS, announceReady, closeNats, connectNats, createLogger, onShutdown,
 } from "@kvtier/platform";
 import { announcerSink, snapshotOf } from "./announcer-sink.js";
 import { KvBlockStore } from "./block-store.js";
@@ -42,14 +41,15 @@ async function main(): Promise<void> {
   announcer.serveSnapshots(() => snapshotOf(store), (err) => log.warn("snapshot request failed", { err: String(err) }));
 
   const fast = cfg.fastPath
-    ? new FastPathServer({ store, nodeId: cfg.common.nodeId, namespace: cfg.common.namespace, shmDir: cfg.shmDir, metrics, log })
+    ? new FastPathServer({ store, serviceToken: cfg.common.serviceToken, nodeId: cfg.common.nodeId, namespace: cfg.common.namespace, shmDir: cfg.shmDir, metrics, log })
     : undefined;
   const fastPort = await fast?.listen(cfg.host, cfg.fastPort);
-  const server = createKvStoreServer({ store, metrics, log, dataPlane: fast && (() => fast.announcement()) });
-  const port = await bindGrpcServer(server, cfg.host, cfg.port);
+  const server = createKvStoreServer({ store, serviceToken: cfg.common.serviceToken, metrics, log, dataPlane: fast && (() => fast.announcement()) });
+  const grpc = await GrpcPort.bind(server, cfg.host, cfg.port);
+  const port = grpc.port;
   const metricsPort = await endpoint.listen(cfg.common.metricsPort, cfg.host);
   onShutdown(log, async () => {
-    await Promise.all([shutdownGrpcServer(server, GRPC_DRAIN_MS), fast?.close(GRPC_DRAIN_MS)]);
+    await Promise.all([grpc.shutdown(GRPC_DRAIN_MS), fast?.close(GRPC_DRAIN_MS)]);
     await store.close();
     announcer.close();
     await closeNats(nc);

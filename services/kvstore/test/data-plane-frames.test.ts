@@ -18,8 +18,8 @@ const stored = [makeBlock({ seed: 1 }), makeBlock({ seed: 2 })];
 
 beforeAll(async () => {
   store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-frames" });
-  fastPort = (await dataPlaneOf(store.endpoint)).fastPort;
-  healthy = new KvStoreClient(store.endpoint, { dataPaths: ["tcp"] });
+  fastPort = (await dataPlaneOf(store)).fastPort;
+  healthy = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp"] });
   await healthy.putRun(stored);
 });
 afterAll(async () => {
@@ -47,14 +47,14 @@ const getMeta = (codec = "fp32"): Uint8Array => encodeGetRun({ codec, hashes: st
 
 describe("fast port, bad input", () => {
   it("garbage gets bad_magic and the connection closes; others are served", async () => {
-    const c = await RawFrameClient.open(fastPort);
+    const c = await RawFrameClient.open(fastPort, store.token);
     c.send(Buffer.from("GET /metrics HTTP/1.1\r\nHost: kvstore\r\nAccept: */*\r\n\r\n"));
     expect((await streamRefusal(c)).reason).toBe("bad_magic");
     await stillServing();
   });
 
   it("an oversized declaration is refused before any of it is read", async () => {
-    const c = await RawFrameClient.open(fastPort);
+    const c = await RawFrameClient.open(fastPort, store.token);
     const meta = encodePutRun({ codec: "fp32", hashes: [hashOf(stored[0])], sizes: [stored[0].length], durable: false });
     const [head] = frameParts({ kind: FrameKind.PUT_RUN, flags: 0, requestId: 1, count: 1, payloadBytes: 1 }, meta);
     const view = Buffer.from(head.buffer, head.byteOffset, head.length);
@@ -66,7 +66,7 @@ describe("fast port, bad input", () => {
   });
 
   it("a stream that ends inside a frame gets truncated", async () => {
-    const c = await RawFrameClient.open(fastPort);
+    const c = await RawFrameClient.open(fastPort, store.token);
     const b = makeBlock({ seed: 9 });
     const meta = encodePutRun({ codec: "fp32", hashes: [hashOf(b)], sizes: [b.length], durable: false });
     c.sendFrame({ kind: FrameKind.PUT_RUN, flags: 0, requestId: 3, count: 1, payloadBytes: b.length }, meta, [b.subarray(0, 100)]);
@@ -77,7 +77,7 @@ describe("fast port, bad input", () => {
   });
 
   it("a flipped header byte fails the header checksum", async () => {
-    const c = await RawFrameClient.open(fastPort);
+    const c = await RawFrameClient.open(fastPort, store.token);
     const parts = frameParts({ kind: FrameKind.GET_RUN, flags: 0, requestId: 4, count: 2, payloadBytes: 0 }, getMeta());
     const bytes = Buffer.concat(parts);
     bytes[9] ^= 1; // the request id
@@ -87,7 +87,7 @@ describe("fast port, bad input", () => {
   });
 
   it("a bad request in a good frame gets an ERROR with its id, and the same connection goes on", async () => {
-    const c = await RawFrameClient.open(fastPort);
+    const c = await RawFrameClient.open(fastPort, store.token);
     const b = makeBlock({ seed: 10 });
     // Sizes adding up to more than the payload declared: refused, its payload skipped.
     const lying = encodePutRun({ codec: "fp32", hashes: [hashOf(b)], sizes: [b.length + 8], durable: false });

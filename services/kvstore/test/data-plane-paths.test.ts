@@ -31,10 +31,10 @@ const sum = (bs: Uint8Array[]): number => bs.reduce((n, b) => n + b.length, 0);
 
 describe("fast data paths of the real kvstore", () => {
   it("announces a TCP port and a shared-memory dir, and a co-located client picks shared memory", async () => {
-    const dp = await dataPlaneOf(store.endpoint);
+    const dp = await dataPlaneOf(store);
     expect(dp.fastPort).toBeGreaterThan(0);
     expect([dp.shmDir, dp.shmPrefix, dp.nodeId]).toEqual(["/dev/shm", ARENAS, "node-1"]);
-    const client = new KvStoreClient(store.endpoint, { nodeId: "node-1" });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, nodeId: "node-1" });
     expect(await client.dataPath()).toBe("shm");
     await client.close();
   });
@@ -42,7 +42,7 @@ describe("fast data paths of the real kvstore", () => {
   for (const path of ["tcp", "shm"] as const) {
     it(`${path}: runs round-trip byte for byte and every byte is counted on path="${path}", none on grpc`, async () => {
       const before = await scrapeMetrics(store);
-      const client = new KvStoreClient(store.endpoint, { dataPaths: [path] });
+      const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: [path] });
       const chain = [makeLargeBlock(1), makeBlock({ seed: 2 }), makeBlock({ seed: 3, tokens: 5 }), makeLargeBlock(4)];
       expect((await client.putRun(chain)).map((r) => r.created)).toEqual([true, true, true, true]);
       const run = await client.getRun([...chain.map(hashOf), new Uint8Array(16)], "fp32");
@@ -62,7 +62,7 @@ describe("fast data paths of the real kvstore", () => {
   }
 
   it("shm: a run larger than an arena slot comes back whole, asked for in slot-sized parts", async () => {
-    const client = new KvStoreClient(store.endpoint, { dataPaths: ["shm"], shm: { slotBytes: 5 * 1024 * 1024, slots: 2 } });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["shm"], shm: { slotBytes: 5 * 1024 * 1024, slots: 2 } });
     const chain = Array.from({ length: 7 }, (_v, i) => makeLargeBlock(100 + i)); // 2 MiB each: 2 per slot
     expect((await client.putRun(chain)).every((r) => r.created && !r.error)).toBe(true);
     const [a, b] = await Promise.all([client.getRun(chain.map(hashOf), "fp32"), client.getRun(chain.slice(2).map(hashOf), "fp32")]);
@@ -73,7 +73,7 @@ describe("fast data paths of the real kvstore", () => {
   });
 
   it("shm: the arena file exists while the client is open and is removed by close()", async () => {
-    const client = new KvStoreClient(store.endpoint, { dataPaths: ["shm"] });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["shm"] });
     expect(await client.dataPath()).toBe("shm");
     const mine = filesWithPrefix(`${ARENAS}${process.pid}-`);
     expect(mine).toHaveLength(1);
@@ -83,8 +83,8 @@ describe("fast data paths of the real kvstore", () => {
 
   it("shm: the store removes the arena of a client that was killed", async () => {
     const script = `
-      import { KvStoreClient } from "@kvtier/platform";
-      const c = new KvStoreClient(${JSON.stringify(store.endpoint)}, { dataPaths: ["shm"] });
+      import { KvStoreClient, ServiceToken } from "@kvtier/platform";
+      const c = new KvStoreClient(${JSON.stringify(store.endpoint)}, { serviceToken: new ServiceToken(${JSON.stringify(store.token.value)}), dataPaths: ["shm"] });
       console.log(await c.dataPath());
       setInterval(() => undefined, 1000);`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "inherit"] });
@@ -109,7 +109,7 @@ describe("falling back to a slower path", () => {
 
   it("uses TCP when the store is on another node, or its probe cannot be read here", async () => {
     const reasons: string[] = [];
-    const other = new KvStoreClient(store.endpoint, { nodeId: "node-2", onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const other = new KvStoreClient(store.endpoint, { serviceToken: store.token, nodeId: "node-2", onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
     expect(await other.dataPath()).toBe("tcp");
     await roundTrip(other);
     await other.close();
@@ -118,7 +118,7 @@ describe("falling back to a slower path", () => {
     const dir = mkdtempSync(join(tmpdir(), "kvtier-shm-"));
     const elsewhere = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-elsewhere", KVTIER_KVSTORE_SHM_DIR: dir });
     rmSync(dir, { recursive: true }); // as if the store's /dev/shm were not this process's
-    const c = new KvStoreClient(elsewhere.endpoint, { onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const c = new KvStoreClient(elsewhere.endpoint, { serviceToken: elsewhere.token, onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
     expect(await c.dataPath()).toBe("tcp");
     await roundTrip(c);
     await c.close();
@@ -128,7 +128,7 @@ describe("falling back to a slower path", () => {
 
   it("uses TCP when the store offers no shared memory (absent shm dir), and gRPC when it offers no fast path", async () => {
     const noShm = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-noshm", KVTIER_KVSTORE_SHM_DIR: "/nonexistent/kvtier-shm" });
-    const a = new KvStoreClient(noShm.endpoint);
+    const a = new KvStoreClient(noShm.endpoint, { serviceToken: noShm.token });
     expect(await a.dataPath()).toBe("tcp");
     await roundTrip(a);
     await a.close();
@@ -136,7 +136,7 @@ describe("falling back to a slower path", () => {
     expect(await noShm.stop()).toBe(0);
 
     const grpcOnly = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-grpc", KVTIER_KVSTORE_FAST_PATH: "false" });
-    const b = new KvStoreClient(grpcOnly.endpoint);
+    const b = new KvStoreClient(grpcOnly.endpoint, { serviceToken: grpcOnly.token });
     expect(await b.dataPath()).toBe("grpc");
     await roundTrip(b);
     await b.close();
@@ -147,7 +147,7 @@ describe("falling back to a slower path", () => {
 
   it("goes on over gRPC when the fast connection breaks mid-use", async () => {
     // A plain forwarder in front of the fast port, closed under the client.
-    const fastPort = (await dataPlaneOf(store.endpoint)).fastPort;
+    const fastPort = (await dataPlaneOf(store)).fastPort;
     const links = new Set<Socket>();
     const forwarder = createServer((c) => {
       const up = connect(fastPort, "127.0.0.1");
@@ -159,7 +159,7 @@ describe("falling back to a slower path", () => {
     });
     await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
     const reasons: string[] = [];
-    const client = new KvStoreClient(store.endpoint, { fastEndpoint: `127.0.0.1:${(forwarder.address() as AddressInfo).port}`, dataPaths: ["tcp", "grpc"], onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, fastEndpoint: `127.0.0.1:${(forwarder.address() as AddressInfo).port}`, dataPaths: ["tcp", "grpc"], onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
     const b = makeBlock({ seed: 88 });
     await client.put(b);
     expect(client.stats().path).toBe("tcp");

@@ -2,13 +2,14 @@
 // frame client for sending what no KvStoreClient would, and the arena files of a namespace.
 import { readdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { FrameReader, decodeError, frameParts, type ErrorBody, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
+import { FrameKind, FrameReader, decodeError, frameParts, type ErrorBody, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
+import type { ServiceToken } from "@kvtier/platform";
 import type { DataPlane } from "@kvtier/proto";
 import { rawClient } from "./support/raw-client.js";
 
 /** What the store announces in Info.data_plane. */
-export function dataPlaneOf(endpoint: string): Promise<DataPlane> {
-  const c = rawClient(endpoint);
+export function dataPlaneOf(store: { endpoint: string; token: ServiceToken }): Promise<DataPlane> {
+  const c = rawClient(store);
   return new Promise((resolve, reject) =>
     c.info({}, (err, res) => {
       c.close();
@@ -43,11 +44,22 @@ export class RawFrameClient {
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
   }
 
-  static open(port: number): Promise<RawFrameClient> {
+  /** A connection that has not authenticated (what an outsider who can reach the port has). */
+  static connect(port: number): Promise<RawFrameClient> {
     return new Promise((resolve, reject) => {
       const s = connect(port, "127.0.0.1", () => resolve(new RawFrameClient(s)));
       s.once("error", reject);
     });
+  }
+
+  /** A connection authenticated with `token` (its AUTH_OK is not kept in `frames`). */
+  static async open(port: number, token: ServiceToken): Promise<RawFrameClient> {
+    const c = await RawFrameClient.connect(port);
+    c.sendFrame({ kind: FrameKind.AUTH, flags: 0, requestId: 1, count: 0, payloadBytes: 0 }, token.bytes());
+    const ok = await c.frame(0);
+    if (ok.header.kind !== FrameKind.AUTH_OK) throw new Error(`the store refused the credential: ${JSON.stringify(errorOf(ok))}`);
+    c.frames.length = 0;
+    return c;
   }
 
   /** Send raw bytes. */

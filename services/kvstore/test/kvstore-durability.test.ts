@@ -33,7 +33,7 @@ const stores: KvStoreProcess[] = [];
 async function start(dir: string, env: Record<string, string> = {}): Promise<{ store: KvStoreProcess; client: KvStoreClient }> {
   const store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: STORE_ID, NATS_URL, KVTIER_SSD_DIR: dir, ...env });
   stores.push(store);
-  return { store, client: new KvStoreClient(store.endpoint, { dataPaths: ["grpc"] }) };
+  return { store, client: new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["grpc"] }) };
 }
 
 beforeAll(async () => {
@@ -100,7 +100,7 @@ describe("kvstore durability", () => {
     // the keys come off disk in no chain order, and a stored event's list is a chain: one block per event
     const lists = events.batches.filter((b) => b.incarnation === second.store.incarnation).flatMap((b) => b.events.flatMap((e) => (e.event?.$case === "stored" ? [e.event.value.blockHashes.length] : [])));
     expect(Math.max(...lists)).toBe(1);
-    const raw = rawClient(second.store.endpoint);
+    const raw = rawClient(second.store);
     const first = [...acked][0];
     expect(await lookupTiers(raw, [blocks[first]])).toEqual([Tier.TIER_HOST]); // promoted by the reads above
     raw.close();
@@ -117,7 +117,7 @@ describe("kvstore durability", () => {
     await fsp.writeFile(file, bytes);
 
     const third = await start(dir);
-    const raw = rawClient(third.store.endpoint);
+    const raw = rawClient(third.store);
     expect(await lookupTiers(raw, [blocks[victim]])).toEqual([Tier.TIER_SSD]); // the index cannot know yet
     const run = await third.client.getRun([hashOf(blocks[victim])], "fp32");
     expect([run.blocks.length, run.corrupt]).toEqual([0, 0]); // a miss, not corrupt bytes

@@ -52,7 +52,7 @@ beforeAll(async () => {
     KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: STORE_ID, KVTIER_HOST_CAPACITY_BYTES: String(CAPACITY), NATS_URL,
     KVTIER_EVICTION_POLICY: "lru", KVTIER_HOST_HIGH_WATERMARK_PCT: "100", KVTIER_HOST_LOW_WATERMARK_PCT: "100",
   });
-  client = new KvStoreClient(store.endpoint);
+  client = new KvStoreClient(store.endpoint, { serviceToken: store.token });
 });
 
 afterAll(async () => {
@@ -128,7 +128,7 @@ describe("kvstore eviction and KV events", () => {
 
   it("serves request-scoped blocks on every data path but never announces them, in events or snapshots", async () => {
     for (const [i, path] of (["grpc", "tcp", "shm"] as const).entries()) {
-      const c = new KvStoreClient(store.endpoint, { dataPaths: [path] });
+      const c = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: [path] });
       try {
         const scoped = makeBlock({ seed: 300 + i });
         const marker = makeBlock({ seed: 400 + i });

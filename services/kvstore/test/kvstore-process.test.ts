@@ -18,8 +18,8 @@ let raw: KvStoreServiceClient;
 
 beforeAll(async () => {
   store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-main" });
-  client = new KvStoreClient(store.endpoint, { dataPaths: ["grpc"] }); // this file checks the gRPC path
-  raw = rawClient(store.endpoint);
+  client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["grpc"] }); // this file checks the gRPC path
+  raw = rawClient(store);
 });
 
 afterAll(async () => {
@@ -126,7 +126,7 @@ describe("kvstore process", () => {
     ];
 
     // Meanwhile another client keeps putting and reading its own blocks.
-    const other = new KvStoreClient(store.endpoint);
+    const other = new KvStoreClient(store.endpoint, { serviceToken: store.token });
     const busy = (async () => {
       const served: boolean[] = [];
       for (let i = 0; i < 20; i++) {

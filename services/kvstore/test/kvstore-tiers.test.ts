@@ -25,7 +25,7 @@ async function start(id: string, env: Record<string, string>): Promise<{ store: 
   const events = new EventLog(nc, NS, id);
   await nc.flush();
   const store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: id, NATS_URL, ...env });
-  const raw = rawClient(store.endpoint);
+  const raw = rawClient(store);
   running.push({ store, raw });
   return { store, raw, events };
 }

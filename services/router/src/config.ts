@@ -76,6 +76,8 @@ export interface RouterConfig extends CommonConfig {
   decodeAdmitTries: number;
   /** KVTIER_ROUTING_* and related settings. */
   routing: RoutingConfig;
+  /** KVTIER_DEBUG_ENDPOINTS: serve GET /debug/index on the metrics port (to callers presenting the service token). @default false */
+  debugEndpoints: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -152,5 +154,6 @@ export function readRouterConfig(env: Env = process.env): RouterConfig {
     prefillJobAttempts: envInt(env, "KVTIER_PREFILL_ATTEMPTS", 2, 1, 10),
     decodeAdmitTries: envInt(env, "KVTIER_DECODE_ADMIT_TRIES", 2, 1, 16),
     routing: readRoutingConfig(env, common.heartbeatMs),
+    debugEndpoints: envBool(env, "KVTIER_DEBUG_ENDPOINTS", false),
   };
 }

@@ -1,14 +1,17 @@
-// gRPC clients of the decode workers, one per endpoint, created on first use.
+// gRPC clients of the decode workers, one per endpoint, created on first use; each call presents
+// the deployment's service credential.
 import { DecodeWorkerServiceClient } from "@kvtier/proto";
-import { GRPC_OPTIONS, insecureCredentials } from "@kvtier/platform";
+import { insecureCredentials, internalClientOptions, type ServiceToken } from "@kvtier/platform";
 
 export class DecodeClients {
   private readonly clients = new Map<string, DecodeWorkerServiceClient>();
 
+  constructor(private readonly serviceToken: ServiceToken) {}
+
   get(endpoint: string): DecodeWorkerServiceClient {
     let c = this.clients.get(endpoint);
     if (!c) {
-      c = new DecodeWorkerServiceClient(endpoint, insecureCredentials(), GRPC_OPTIONS);
+      c = new DecodeWorkerServiceClient(endpoint, insecureCredentials(), internalClientOptions(this.serviceToken));
       this.clients.set(endpoint, c);
     }
     return c;

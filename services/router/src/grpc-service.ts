@@ -8,37 +8,36 @@ import { authenticate } from "./auth.js";
 import { MAX_PROMPT_BYTES, type RouterConfig } from "./config.js";
 import { parseGenerateRequest } from "./generate-params.js";
 import type { RequestRunner } from "./request-runner.js";
-import type { RouterMetrics } from "./router-metrics.js";
 
-export function kvTierService(cfg: RouterConfig, runner: RequestRunner, metrics: RouterMetrics, log: Logger): KvTierServiceServer {
+/**
+ * The client-facing service. Final statuses are counted by the server's guard (createGrpcServer's
+ * onCallEnd), so a call that is cancelled or refused before it gets here is counted too.
+ */
+export function kvTierService(cfg: RouterConfig, runner: RequestRunner, log: Logger): KvTierServiceServer {
   return {
     generate(call: ServerWritableStream<GenerateRequest, GenerateResponse>): void {
+      // the caller may go away at any moment, even before the runner starts: the signal keeps it
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
       let done = false;
       const end = (err?: unknown): void => {
-        if (done) return;
+        if (done || gone.signal.aborted) return; // a cancelled call can be sent nothing more
         done = true;
         if (err === undefined) {
-          metrics.requests.inc({ code: "OK" });
           call.end();
           return;
         }
         const st = toGrpcStatus(err);
-        metrics.requests.inc({ code: err instanceof KvtierError ? err.code : "INTERNAL" });
         if (!(err instanceof KvtierError)) log.error("generate failed", { err: st.details });
         call.emit("error", st);
       };
-      const cancelHandlers: Array<() => void> = [];
-      call.on("cancelled", () => {
-        done = true; // nothing can be sent any more
-        for (const fn of cancelHandlers) fn();
-      });
       try {
         const tenant = authenticate(call.metadata, cfg.apiKeys, cfg.allowAnonymous);
         const params = parseGenerateRequest(call.request, cfg.defaultCodec, KNOWN_CODECS, cfg.defaultPolicy, cfg.blockSize);
         const deadline = call.getDeadline();
         const traceparent = call.metadata.get("traceparent")[0];
         runner
-          .generate(tenant, params, (ev) => !done && call.write(ev), (fn) => cancelHandlers.push(fn), deadline instanceof Date ? deadline : undefined,
+          .generate(tenant, params, (ev) => !done && !gone.signal.aborted && call.write(ev), gone.signal, deadline instanceof Date ? deadline : undefined,
             typeof traceparent === "string" ? traceparent : undefined)
           .then(() => end(), (err: unknown) => end(err));
       } catch (err) {

@@ -3,8 +3,8 @@
 // the client-facing gRPC API, metrics and GET /debug/index.
 import { KvTierServiceService, LoadReport } from "@kvtier/proto";
 import {
-  MetricsEndpoint, Tracing, WorkerRegistry, announceReady, bindGrpcServer, closeNats, closeRedis, connectNats, connectRedis, createGrpcServer,
-  createLogger, loadWildcard, messageOf, onShutdown, shutdownGrpcServer,
+  GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
+  createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown,
 } from "@kvtier/platform";
 import { HASH_SCHEME } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, Tokenizer, loadCheckpoint } from "@kvtier/tensor";
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     metrics, log,
   );
   sync.start();
-  metricsEndpoint.route("/debug/index", indexDebugRoute(sync.feed));
+  if (cfg.debugEndpoints) metricsEndpoint.route("/debug/index", indexDebugRoute(sync.feed), { serviceToken: cfg.serviceToken });
   const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
   const loadSub = nc.subscribe(loadWildcard(cfg.namespace), {
     callback: (err, msg) => {
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const routerPeers = new RouterPeers(nc, cfg.namespace, routerId, ledger, peers, sessions, routing.peerShareMs, log);
   routerPeers.start();
   const queues = new PrefillQueues(redis, cfg.namespace, cfg.prefillJobAttempts, log);
-  const decodeClients = new DecodeClients();
+  const decodeClients = new DecodeClients(cfg.serviceToken);
   const runner: RequestRunner = new RequestRunner({
     cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, table, ledger, peers, sessions, routerPeers, sync, queues, decodeClients,
     redis, nc, metrics, log, tracer: tracing.tracer,
@@ -100,14 +100,16 @@ async function main(): Promise<void> {
   await Promise.all([...known].map((a) => sync.snapshot(a)));
   const poll = setInterval(() => void table.refresh().catch((e: unknown) => log.warn("registry refresh failed", { err: messageOf(e) })), cfg.heartbeatMs);
 
-  const server = createGrpcServer();
-  server.addService(KvTierServiceService, kvTierService(cfg, runner, metrics, log));
-  const port = await bindGrpcServer(server, cfg.host, cfg.port);
+  // every Generate that reached the router is counted once with its final status, cancelled and refused ones too
+  const server = createGrpcServer({ onCallEnd: (method, code) => method === "Generate" && metrics.requests.inc({ code }) });
+  addGuardedService(server, KvTierServiceService, kvTierService(cfg, runner, log));
+  const grpc = await GrpcPort.bind(server, cfg.host, cfg.port);
+  const port = grpc.port;
   announceReady("router", { id: routerId, port, metricsPort, modelId: model.modelId });
   log.info("router ready", { port, metricsPort, workers: table.all().length, announcers: sync.feed.announcerCount(), indexedBlocks: sync.index.blockCount() });
 
   onShutdown(log, async () => {
-    await shutdownGrpcServer(server, DRAIN_GRACE_MS);
+    await grpc.shutdown(DRAIN_GRACE_MS);
     clearInterval(poll);
     loadSub.unsubscribe();
     routerPeers.close();

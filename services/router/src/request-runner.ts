@@ -29,6 +29,9 @@ import { TenantNamespaces } from "./tenant-namespaces.js";
 import { relayTokens } from "./token-relay.js";
 import type { WorkerTable } from "./worker-table.js";
 
+/** The error of a request whose caller went away. */
+const cancelledByClient = (): KvtierError => new KvtierError("CANCELLED", "client cancelled");
+
 /** Times a request's prefill may move to another worker when its worker is lost. */
 export const MAX_PREFILL_MOVES = 2;
 
@@ -84,18 +87,19 @@ export class RequestRunner {
   /**
    * Run one request; events go to `write`. Resolves when completed, rejects with a KvtierError.
    * The request is one trace: its span continues the caller's `traceparent` when one came in.
+   * `signal` aborts when the caller goes away: the request stops wherever it is (CANCELLED).
    */
   async generate(
     tenant: string,
     params: GenerateParams,
     write: (ev: GenerateResponse) => void,
-    onCancel: (fn: () => void) => void,
+    signal: AbortSignal,
     deadline?: Date,
     traceparent?: string,
   ): Promise<void> {
     const span = startSpan(this.d.tracer, "kvtier.generate", traceparent, { "kvtier.tenant": tenant });
     try {
-      await this.run(tenant, params, write, onCancel, deadline, traceparentOf(span), (k, v) => span.setAttribute(k, v));
+      await this.run(tenant, params, write, signal, deadline, traceparentOf(span), (k, v) => span.setAttribute(k, v));
       endSpan(span);
     } catch (err) {
       endSpan(span, err);
@@ -107,7 +111,7 @@ export class RequestRunner {
     tenant: string,
     params: GenerateParams,
     write: (ev: GenerateResponse) => void,
-    onCancel: (fn: () => void) => void,
+    signal: AbortSignal,
     deadline: Date | undefined,
     traceParent: string,
     annotate: (key: string, value: string | number | boolean) => void,
@@ -127,6 +131,7 @@ export class RequestRunner {
     const key = requestKey(cfg.namespace, requestId);
     if (!(await redis.hsetnx(key, "tenant", tenant))) throw new KvtierError("ALREADY_EXISTS", `request_id: "${clientRequestId}" was already used`, { field: "request_id" });
     await redis.expire(key, REQUEST_STATE_TTL_S);
+    if (signal.aborted) throw cancelledByClient();
 
     const plan: PlannedRequest = {
       requestId, attempt: 1, tenant, tokens, blockHashes: hashes, namespaceHash: ns, maxTokens: params.maxTokens,
@@ -134,15 +139,11 @@ export class RequestRunner {
       stop: params.stop, logprobs: params.logprobs, codec: params.codec, policy: params.policy, decodeWorker: "", prefillWorker: "", traceParent,
       deadlineUnixMs: deadline ? deadline.getTime() : 0,
     };
-    // a cancel may arrive while the decode worker is admitting: it takes effect once admitted
-    const cancel: { requested: boolean; run?: Running } = { requested: false };
-    onCancel(() => {
-      cancel.requested = true;
-      if (cancel.run) this.abort(cancel.run, new KvtierError("CANCELLED", "client cancelled"));
-    });
-    const { run, it } = await this.admit(plan, chain, tokens.length, deadline, tenant, params.sessionId);
-    cancel.run = run;
-    if (cancel.requested) this.abort(run, new KvtierError("CANCELLED", "client cancelled"));
+    // admission cancels its decode call itself when the caller goes away; after it, the running request is aborted
+    const { run, it } = await this.admit(plan, chain, tokens.length, deadline, tenant, params.sessionId, signal);
+    const onAbort = (): void => this.abort(run, cancelledByClient());
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
     this.running.set(requestId, run);
     metrics.inflight.inc();
     const pl = run.placement;
@@ -160,6 +161,7 @@ export class RequestRunner {
     write({ event: { $case: "started", value: { requestId: clientRequestId, promptTokens: tokens.length } } });
     try {
       await redis.hset(key, { attempt: 1, decode: pl.decode.info.workerId, prefill: pl.prefill.info.workerId, status: "running" });
+      if (run.failure) throw run.failure; // cancelled meanwhile: no prefill job for nobody
       if (pl.disaggregated) await this.d.queues.enqueue(plan);
       await relayTokens(run, it, tokens, params.stop, t0, write, {
         tokenizer: this.d.tokenizer, metrics, onFirstToken: () => this.d.ledger.addPrefill(run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens)),
@@ -170,6 +172,7 @@ export class RequestRunner {
       await redis.hset(key, "status", "failed").catch(() => undefined);
       throw this.mapFailure(run, err);
     } finally {
+      signal.removeEventListener("abort", onAbort);
       this.running.delete(requestId);
       metrics.inflight.dec();
       this.d.ledger.addDecode(pl.decode.info.workerId, -decodeBlocks);
@@ -208,7 +211,15 @@ export class RequestRunner {
    * Place and admit on a decode worker; another worker is tried when one is full. The decision
    * (prefix lookup and scoring) is timed on its own: tokenizing and hashing are not in it.
    */
-  private async admit(plan: PlannedRequest, chain: PackedHashes, promptTokens: number, deadline: Date | undefined, tenant: string, sessionId?: string): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
+  private async admit(
+    plan: PlannedRequest,
+    chain: PackedHashes,
+    promptTokens: number,
+    deadline: Date | undefined,
+    tenant: string,
+    sessionId: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
     const { cfg, sync, table, metrics, ledger, peers } = this.d;
     const exclude = new Set<string>();
     const session = sessionId === undefined ? undefined : this.d.sessions.get(tenant, sessionId);
@@ -229,8 +240,12 @@ export class RequestRunner {
       if (plan.traceParent) md.set("traceparent", plan.traceParent);
       const call = this.d.decodeClients.get(placement.decode.info.endpoint).decode({ plan: planToWire(plan) }, md, deadline ? { deadline } : {});
       const it = call[Symbol.asyncIterator]() as AsyncIterator<DecodeResponse>;
+      const onAbort = (): void => call.cancel();
+      signal.addEventListener("abort", onAbort, { once: true });
       try {
+        if (signal.aborted) throw cancelledByClient();
         const first = await it.next();
+        if (signal.aborted) throw cancelledByClient();
         if (first.done || first.value.event?.$case !== "admitted") throw new KvtierError("INTERNAL", `decode worker ${plan.decodeWorker} did not admit the request`);
         if (sessionId !== undefined) {
           const workers = { decode: plan.decodeWorker, prefill: plan.prefillWorker };
@@ -240,12 +255,15 @@ export class RequestRunner {
         return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined }, it };
       } catch (err) {
         call.cancel();
+        if (signal.aborted) throw cancelledByClient();
         const code = isGrpcError(err) ? codeNameOf(err.code) : undefined;
         if ((code === "RESOURCE_EXHAUSTED" || code === "UNAVAILABLE") && tryNo < cfg.decodeAdmitTries) {
           exclude.add(plan.decodeWorker);
           continue;
         }
         throw isGrpcError(err) ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, { retryAfterMs: code === "RESOURCE_EXHAUSTED" ? 500 : undefined }) : err;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
       }
     }
   }

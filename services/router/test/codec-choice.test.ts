@@ -10,6 +10,9 @@ import { matchForCodec } from "../src/codec-match.js";
 import { readRouterConfig } from "../src/config.js";
 import { parseGenerateRequest } from "../src/generate-params.js";
 
+/** Every service needs the deployment's service credential. */
+const TOKEN_ENV = { KVTIER_SERVICE_TOKEN: "t".repeat(32) };
+
 const req = (codec: string): GenerateRequest => ({
   prompt: "Once upon a time", maxTokens: 4, sampling: undefined, stop: [], logprobs: 0, requestId: "", addBos: true, codec, policy: "",
 });
@@ -44,9 +47,9 @@ describe("codec parameter", () => {
   });
 
   it("checks KVTIER_DEFAULT_CODEC against KVTIER_BLOCK_SIZE at start", () => {
-    expect(readRouterConfig({ KVTIER_DEFAULT_CODEC: "kivi4", KVTIER_BLOCK_SIZE: "32" }).defaultCodec).toBe("kivi4-g32-f16");
-    expect(() => readRouterConfig({ KVTIER_DEFAULT_CODEC: "kivi4", KVTIER_BLOCK_SIZE: "16" })).toThrow(ConfigError);
-    expect(() => readRouterConfig({ KVTIER_DEFAULT_CODEC: "nope" })).toThrow(/KVTIER_DEFAULT_CODEC|unknown codec/);
+    expect(readRouterConfig({ ...TOKEN_ENV, KVTIER_DEFAULT_CODEC: "kivi4", KVTIER_BLOCK_SIZE: "32" }).defaultCodec).toBe("kivi4-g32-f16");
+    expect(() => readRouterConfig({ ...TOKEN_ENV, KVTIER_DEFAULT_CODEC: "kivi4", KVTIER_BLOCK_SIZE: "16" })).toThrow(ConfigError);
+    expect(() => readRouterConfig({ ...TOKEN_ENV, KVTIER_DEFAULT_CODEC: "nope" })).toThrow(/KVTIER_DEFAULT_CODEC|unknown codec/);
   });
 });
 

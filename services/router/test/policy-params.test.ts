@@ -6,6 +6,9 @@ import { ConfigError, KvtierError } from "@kvtier/platform";
 import { readRouterConfig } from "../src/config.js";
 import { parseGenerateRequest } from "../src/generate-params.js";
 
+/** Every service needs the deployment's service credential. */
+const TOKEN_ENV = { KVTIER_SERVICE_TOKEN: "t".repeat(32) };
+
 const req = (policy: string): GenerateRequest => ({
   prompt: "Once upon a time", maxTokens: 4, sampling: undefined, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy,
 });
@@ -34,8 +37,8 @@ describe("policy parameter", () => {
   });
 
   it("KVTIER_DEFAULT_POLICY is validated and canonicalised at start", () => {
-    expect(readRouterConfig({ KVTIER_DEFAULT_POLICY: "adaptivekv@25.0" }).defaultPolicy).toBe("adaptivekv@25");
-    expect(readRouterConfig({}).defaultPolicy).toBe("none");
-    expect(() => readRouterConfig({ KVTIER_DEFAULT_POLICY: "snapkv@-1" })).toThrow(ConfigError);
+    expect(readRouterConfig({ ...TOKEN_ENV, KVTIER_DEFAULT_POLICY: "adaptivekv@25.0" }).defaultPolicy).toBe("adaptivekv@25");
+    expect(readRouterConfig({ ...TOKEN_ENV }).defaultPolicy).toBe("none");
+    expect(() => readRouterConfig({ ...TOKEN_ENV, KVTIER_DEFAULT_POLICY: "snapkv@-1" })).toThrow(ConfigError);
   });
 });

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { KvStoreClient, type DataPathName } from "@kvtier/platform";
+import { KvStoreClient, ServiceToken, type DataPathName } from "@kvtier/platform";
 import type { WorkingSet } from "./store-bench-blocks.js";
 import { CpuMeter } from "./store-bench-cpu.js";
 import { measureOps, type Figure } from "./store-bench-measure.js";
@@ -20,12 +20,15 @@ export class BenchKvStore {
     private readonly child: ChildProcess,
     readonly endpoint: string,
     readonly metricsPort: number,
+    /** The service credential the store was started with. */
+    readonly serviceToken: ServiceToken,
   ) {}
 
   /** Start dist/main.js with `env` (ports ephemeral); `nodeArgs` e.g. --cpu-prof. */
   static async start(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchKvStore> {
+    const token = ServiceToken.generate();
     const child = spawn(process.execPath, [...nodeArgs, KVSTORE_MAIN], {
-      env: { ...process.env, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", KVTIER_LOG_LEVEL: "warn", ...env },
+      env: { ...process.env, KVTIER_SERVICE_TOKEN: token.value, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", KVTIER_LOG_LEVEL: "warn", ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
     process.once("exit", () => child.kill("SIGKILL")); // never leave a store behind a crashed bench
@@ -35,7 +38,7 @@ export class BenchKvStore {
       });
       child.once("exit", (code) => reject(new Error(`kvstore exited with ${code} before it was ready`)));
     });
-    return new BenchKvStore(child, `127.0.0.1:${ready.port}`, ready.metricsPort);
+    return new BenchKvStore(child, `127.0.0.1:${ready.port}`, ready.metricsPort, token);
   }
 
   get pid(): number | undefined {
@@ -53,9 +56,9 @@ export class BenchKvStore {
 export type PathFigures = { put: Figure; get: Figure } | { unavailable: string };
 
 /** Put then get the working set over `path` until `totalBytes` each, `depth` runs of `runBlocks` in flight. */
-export async function measurePath(endpoint: string, path: DataPathName, ws: WorkingSet, totalBytes: number, runBlocks: number, depth: number, storePid?: number): Promise<PathFigures> {
-  const cpu = new CpuMeter(storePid);
-  const client = new KvStoreClient(endpoint, { dataPaths: [path] });
+export async function measurePath(store: BenchKvStore, path: DataPathName, ws: WorkingSet, totalBytes: number, runBlocks: number, depth: number): Promise<PathFigures> {
+  const cpu = new CpuMeter(store.pid);
+  const client = new KvStoreClient(store.endpoint, { serviceToken: store.serviceToken, dataPaths: [path] });
   try {
     const got = await client.dataPath();
     if (got !== path) return { unavailable: `the client could not use ${path} (got ${got})` };

@@ -89,7 +89,7 @@ export const storeBench: Benchmark = async (args) => {
       }
       for (const path of ["tcp", "shm", "grpc"] as const) {
         if (!parts.has(path)) continue;
-        const r = await measurePath(store.endpoint, path, ws, moved, runBlocks, depth, store.pid);
+        const r = await measurePath(store, path, ws, moved, runBlocks, depth);
         const name = path === "tcp" ? "fast" : path;
         if ("unavailable" in r) notes.push(`${name} @${size}: ${r.unavailable}`);
         else [f[`${name}_put`], f[`${name}_get`]] = [r.put, r.get];

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { ServiceToken } from "../../src/service-token.js";
 
 const MAIN = fileURLToPath(new URL("../../../../services/kvstore/dist/main.js", import.meta.url));
 /** How long a kvstore may take to print its ready line. */
@@ -12,6 +13,8 @@ const READY_TIMEOUT_MS = 15_000;
 /** A running kvstore. */
 export interface KvStore {
   endpoint: string;
+  /** The service credential it was started with. */
+  token: ServiceToken;
   fastPort: number;
   metricsPort: number;
   logs(): string;
@@ -21,8 +24,9 @@ export interface KvStore {
 
 /** Spawn a kvstore with `env` added (ports forced to 0). */
 export async function startKvStore(env: Record<string, string>): Promise<KvStore> {
+  const token = ServiceToken.generate();
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", ...env },
+    env: { ...process.env, KVTIER_SERVICE_TOKEN: token.value, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -44,6 +48,7 @@ export async function startKvStore(env: Record<string, string>): Promise<KvStore
   });
   return {
     endpoint: `127.0.0.1:${ready.port}`,
+    token,
     fastPort: ready.fastPort,
     metricsPort: ready.metricsPort,
     logs: () => stderr,

@@ -3,7 +3,11 @@
 // step), runs concurrently with the others (pipelining), and is answered by request id. A frame
 // that cannot be parsed gets an ERROR frame with request id 0 and the connection is closed; the
 // server and its other connections go on. Reading pauses while too much is in flight or queued.
+// A connection must authenticate first (AUTH with the deployment's service credential, within
+// AUTH_TIMEOUT_MS); anything else, or a wrong credential, ends it UNAUTHENTICATED. A connection
+// with nothing in flight and nothing received for IDLE_CONNECTION_TIMEOUT_MS is ended.
 import type { OnReadOpts, Socket } from "node:net";
+import type { ServiceToken } from "@kvtier/platform";
 import { FrameKind, FrameReader, encodeError, writeFrame, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
 import type { DataPath } from "../kvstore-metrics.js";
 import { errorBodyOf } from "./error-frames.js";
@@ -17,6 +21,12 @@ export const MAX_INFLIGHT_REQUESTS_PER_CONNECTION = 64;
 export const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
 /** A frame left unfinished this long is refused ("stalled") and the connection closed. */
 export const FRAME_STALL_TIMEOUT_MS = 30_000;
+/** Time a new connection gets to authenticate (its AUTH frame answered). */
+export const AUTH_TIMEOUT_MS = 5_000;
+/** A connection with no request in flight that receives nothing for this long is ended (clients reconnect on their next request). */
+export const IDLE_CONNECTION_TIMEOUT_MS = 10 * 60_000;
+/** How often a connection checks whether it is idle or stalled. */
+const ACTIVITY_CHECK_MS = 10_000;
 /** After an ERROR frame that ends a connection, how long the client gets to read it. */
 const CLOSE_GRACE_MS = 1_000;
 /** Size of the buffer reads go to when they are not aimed at a payload. */
@@ -33,6 +43,8 @@ export class FastConnection {
   private ending = false;
   private scratch: Buffer | undefined;
   private aimedDirect = false;
+  private authenticated = false;
+  private lastHeardAt = Date.now();
   private socket!: Socket;
   /** Resolves once the socket closed and the arena (if any) was detached. */
   readonly closed: Promise<void>;
@@ -41,7 +53,12 @@ export class FastConnection {
    * `open(onread)` creates the connection's socket: with `onread` when it can (payloads are then
    * read straight into their block buffers), else a socket whose 'data' events are fed here.
    */
-  constructor(open: (onread: OnReadOpts) => { socket: Socket; usesOnread: boolean }, deps: DataPlaneDeps, shm: ShmAnnouncement | undefined) {
+  constructor(
+    open: (onread: OnReadOpts) => { socket: Socket; usesOnread: boolean },
+    deps: DataPlaneDeps,
+    shm: ShmAnnouncement | undefined,
+    private readonly token: ServiceToken,
+  ) {
     this.state = { deps, shm, attachment: undefined };
     this.reader = new FrameReader(
       (h, meta) => this.prepare(h, meta),
@@ -51,11 +68,17 @@ export class FastConnection {
     this.socket = socket;
     if (!usesOnread) socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.setNoDelay(true);
-    socket.setTimeout(FRAME_STALL_TIMEOUT_MS);
-    socket.on("end", () => this.onEnd());
-    socket.on("timeout", () => {
-      if (this.reader.midFrame) this.refuseStream("stalled", `no bytes for ${FRAME_STALL_TIMEOUT_MS} ms in the middle of a frame`);
+    const activity = setInterval(() => this.checkActivity(Date.now()), ACTIVITY_CHECK_MS);
+    activity.unref();
+    const authTimer = setTimeout(() => {
+      if (!this.authenticated) this.refuseStream("auth_timeout", `no authentication within ${AUTH_TIMEOUT_MS} ms`, "frame.kind", "UNAUTHENTICATED");
+    }, AUTH_TIMEOUT_MS);
+    authTimer.unref();
+    socket.once("close", () => {
+      clearInterval(activity);
+      clearTimeout(authTimer);
     });
+    socket.on("end", () => this.onEnd());
     socket.on("drain", () => this.updateFlow());
     socket.on("error", () => socket.destroy());
     this.closed = new Promise((resolve) =>
@@ -78,7 +101,18 @@ export class FastConnection {
     this.socket.destroy();
   }
 
+  /** End a connection that stalled mid-frame, or sat idle with nothing in flight. */
+  private checkActivity(now: number): void {
+    const quiet = now - this.lastHeardAt;
+    if (this.reader.midFrame && quiet >= FRAME_STALL_TIMEOUT_MS) {
+      this.refuseStream("stalled", `no bytes for ${FRAME_STALL_TIMEOUT_MS} ms in the middle of a frame`);
+    } else if (!this.reader.midFrame && this.inflight === 0 && quiet >= IDLE_CONNECTION_TIMEOUT_MS) {
+      this.shutdown();
+    }
+  }
+
   private onData(chunk: Uint8Array): void {
+    this.lastHeardAt = Date.now();
     if (this.ending || this.readEnded) return; // closing: bytes after the end of service are not requests
     try {
       this.reader.feed(chunk);
@@ -97,6 +131,7 @@ export class FastConnection {
 
   private onRead(n: number, buf: Uint8Array): boolean {
     if (this.aimedDirect) {
+      this.lastHeardAt = Date.now();
       this.reader.advanceDirect(n);
       return true;
     }
@@ -112,6 +147,7 @@ export class FastConnection {
 
   /** The payload sink: decode the request now; refuse it (and skip its payload) if it is bad. */
   private prepare(h: FrameHeader, meta: Uint8Array): Uint8Array[] | null {
+    if (!this.authenticated) return this.authenticate(h, meta);
     try {
       this.prepared = prepareRequest(this.state, h, meta);
       return this.prepared.targets;
@@ -120,6 +156,20 @@ export class FastConnection {
       this.replyError(h.requestId, pathOfKind(h.kind), err);
       return null;
     }
+  }
+
+  /** The first frame: AUTH with the service credential, answered AUTH_OK; anything else ends the connection. */
+  private authenticate(h: FrameHeader, meta: Uint8Array): null {
+    this.prepared = undefined;
+    if (h.kind !== FrameKind.AUTH) {
+      this.refuseStream("unauthenticated", "a connection must authenticate (AUTH) before any request", "frame.kind", "UNAUTHENTICATED");
+    } else if (h.payloadBytes !== 0 || !this.token.verify(meta)) {
+      this.refuseStream("unauthenticated", "wrong service credential", "auth.token", "UNAUTHENTICATED");
+    } else {
+      this.authenticated = true;
+      writeFrame(this.socket, { kind: FrameKind.AUTH_OK, flags: 0, requestId: h.requestId, count: 0, payloadBytes: 0 }, new Uint8Array(0));
+    }
+    return null;
   }
 
   private onFrame(f: ParsedFrame): void {
@@ -157,12 +207,12 @@ export class FastConnection {
   }
 
   /** An unparsable stream: say why (request id 0), stop reading, close once the client had time to read it. */
-  private refuseStream(reason: string, message: string, field = "frame"): void {
+  private refuseStream(reason: string, message: string, field = "frame", code: "INVALID_ARGUMENT" | "UNAUTHENTICATED" = "INVALID_ARGUMENT"): void {
     if (this.ending) return;
     this.ending = true;
     this.state.deps.metrics?.dataError("tcp", reason);
     this.state.deps.log?.warn("fast-path stream refused", { reason, message, remote: this.socket.remoteAddress });
-    const body = { code: "INVALID_ARGUMENT" as const, reason, field, message, retryAfterMs: 0 };
+    const body = { code, reason, field, message, retryAfterMs: 0 };
     writeFrame(this.socket, { kind: FrameKind.ERROR, flags: 0, requestId: 0, count: 0, payloadBytes: 0 }, encodeError(body));
     this.socket.end();
     this.socket.resume(); // read on (ignoring it) so the client's end closes the socket

@@ -3,7 +3,7 @@
 // bytes go through a client's shared-memory arena (co-located path). Talks to the store only
 // through KvBlockStore's transport-neutral API; announces itself for InfoResponse.data_plane.
 import { createServer, type OnReadOpts, type Server, type Socket } from "node:net";
-import type { Logger } from "@kvtier/platform";
+import type { Logger, ServiceToken } from "@kvtier/platform";
 import type { DataPlane } from "@kvtier/proto";
 import type { KvBlockStore } from "../block-store.js";
 import type { KvStoreMetrics } from "../kvstore-metrics.js";
@@ -12,9 +12,14 @@ import { FastConnection } from "./fast-connection.js";
 import { ShmAnnouncement } from "./shm-announcement.js";
 import { adoptWithOnread } from "./socket-adoption.js";
 
+/** Connections the fast port holds at once; more are closed as they arrive. */
+export const FAST_PATH_MAX_CONNECTIONS = 1_024;
+
 /** Options of a {@link FastPathServer}. */
 export interface FastPathServerOptions {
   store: KvBlockStore;
+  /** The deployment's service credential: a connection's first frame must present it. */
+  serviceToken: ServiceToken;
   /** KVTIER_NODE_ID, announced so clients on this node know they are co-located. */
   nodeId: string;
   /** KVTIER_NAMESPACE: arena and probe file names carry it. */
@@ -47,10 +52,11 @@ export class FastPathServer {
         accepted.resume();
         return { socket: accepted, usesOnread: false };
       };
-      const conn = new FastConnection(open, deps, this.shm);
+      const conn = new FastConnection(open, deps, this.shm, opts.serviceToken);
       this.connections.add(conn);
       void conn.closed.then(() => this.connections.delete(conn));
     });
+    this.server.maxConnections = FAST_PATH_MAX_CONNECTIONS;
   }
 
   /** Write the shm probe (if a shm dir is configured) and listen; resolves to the bound port. */

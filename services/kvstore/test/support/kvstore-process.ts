@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { ServiceToken } from "@kvtier/platform";
 
 const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 /** How long a kvstore may take to print its ready line. */
@@ -16,6 +17,8 @@ export interface KvStoreProcess {
   incarnation: string;
   /** host:port for a KvStoreClient. */
   endpoint: string;
+  /** The service credential it was started with. */
+  token: ServiceToken;
   /** Everything it logged so far (stderr). */
   logs(): string;
   /** SIGTERM and wait; resolves to the exit code. */
@@ -34,8 +37,9 @@ interface ReadyLine {
 
 /** Spawn a kvstore with `env` added to this process's environment (ports forced to 0). */
 export async function startKvStore(env: Record<string, string>): Promise<KvStoreProcess> {
+  const token = ServiceToken.generate();
   const child: ChildProcess = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, KVTIER_KVSTORE_PORT: "0", KVTIER_METRICS_PORT: "0", ...env },
+    env: { ...process.env, KVTIER_SERVICE_TOKEN: token.value, KVTIER_KVSTORE_PORT: "0", KVTIER_METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -68,6 +72,7 @@ export async function startKvStore(env: Record<string, string>): Promise<KvStore
     metricsPort: r.metricsPort,
     incarnation: r.incarnation,
     endpoint: `127.0.0.1:${r.port}`,
+    token,
     logs: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

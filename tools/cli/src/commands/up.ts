@@ -1,6 +1,7 @@
 // `kvtier up`: the whole stack on this machine (Redis and NATS from the environment or started
 // here), its addresses printed, an optional demo Generate, and a clean stop on Ctrl-C.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LocalStackError, MAX_WORKERS_PER_KIND, startStack, type Stack, type StackProcess } from "@kvtier/local-stack";
@@ -45,6 +46,8 @@ export interface UpCommand {
   logDir: string;
   /** Echo every service's log lines. */
   verbose: boolean;
+  /** KVTIER_SERVICE_TOKEN from the environment (extra services started by hand can then join); undefined = a fresh one. */
+  serviceToken: string | undefined;
   /** From REDIS_URL / NATS_URL; undefined = start one. */
   redisUrl: string | undefined;
   natsUrl: string | undefined;
@@ -72,9 +75,21 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
     routerPort: int("router-port", 0, 65_535) ?? 0,
     logDir: flagString(values, "log-dir") ?? join(LOGS_ROOT, new Date().toISOString().replace(/[:.]/g, "-")),
     verbose: values["verbose"] === true,
+    serviceToken: serviceTokenFromEnv(env),
     redisUrl: envValue(env, "REDIS_URL"),
     natsUrl: envValue(env, "NATS_URL"),
   };
+}
+
+/** Shortest service token the services accept. */
+const MIN_SERVICE_TOKEN_CHARS = 32;
+
+function serviceTokenFromEnv(env: Record<string, string | undefined>): string | undefined {
+  const token = envValue(env, "KVTIER_SERVICE_TOKEN");
+  if (token !== undefined && token.length < MIN_SERVICE_TOKEN_CHARS) {
+    throw new UsageError("KVTIER_SERVICE_TOKEN", `must have at least ${MIN_SERVICE_TOKEN_CHARS} characters (or leave it unset: up generates one)`);
+  }
+  return token;
 }
 
 const say = (line = ""): boolean => process.stdout.write(`${line}\n`);
@@ -101,6 +116,7 @@ export async function runUp(cmd: UpCommand): Promise<number> {
       blockSize: cmd.blockSize,
       apiKeys: { [cmd.apiKey]: DEV_TENANT },
       allowAnonymous: true,
+      serviceToken: cmd.serviceToken,
       logDir: cmd.logDir,
       echo: cmd.verbose,
       serviceEnv: { router: { KVTIER_ROUTER_PORT: String(cmd.routerPort) } },
@@ -146,6 +162,10 @@ function printStack(stack: Stack, cmd: UpCommand): void {
   for (const p of stack.processes) say(describeProcess(p));
   say(`router: ${stack.routerAddress}  (dev API key ${cmd.apiKey} -> tenant "${DEV_TENANT}"; anonymous calls allowed)`);
   say(`logs:   ${stack.logDir}`);
+  // the internal endpoints' credential: in a file only its owner reads, never on the terminal
+  const tokenFile = join(stack.logDir, "service-token");
+  writeFileSync(tokenFile, `${stack.serviceToken}\n`, { mode: 0o600 });
+  say(`service token (kvstore, workers, debug pages): ${tokenFile}`);
   say("try it from another shell:");
   say(`  export KVTIER_ROUTER=${stack.routerAddress}`);
   say(`  export KVTIER_API_KEY=${cmd.apiKey}`);
