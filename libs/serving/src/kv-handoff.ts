@@ -1,9 +1,10 @@
 // The prefill -> decode hand-off of a request's KV: the prefill worker writes the prompt's full
 // blocks and its partial tail block to the kvstore; the decode worker takes what its own device
 // pool already holds, fetches the rest, and recomputes whatever it could not get.
+import { createHash } from "node:crypto";
 import { messageOf, sequenceId, type KvStoreClient, type KvStorePutOptions, type Logger, type PlannedRequest } from "@kvtier/platform";
 import { chainNext } from "@kvtier/prefix-index";
-import type { EngineHost } from "@kvtier/tensor";
+import { KV_BLOCK_HASH_BYTES, readKvBlockHeader, type EngineHost } from "@kvtier/tensor";
 import type { PrefillOutcome } from "./cached-prefill.js";
 import { exportWindow, fetchWindow, residualWindowOf } from "./residual-window.js";
 
@@ -64,12 +65,23 @@ export interface WriteHandoffOptions {
   residualWindow?: boolean;
 }
 
+/** The request-derived hash of hand-off block `index` (the prompt's full block count: its tail) of one attempt. */
+export function handoffBlockHash(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, index: number): Uint8Array {
+  const h = createHash("sha256").update("kvtier-handoff-block-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}#${index}`);
+  return new Uint8Array(h.digest().subarray(0, KV_BLOCK_HASH_BYTES));
+}
+
 /**
  * Prefill side: write every full prompt block the store does not already hold, and the tail.
  * Blocks attached from the device pool were usually written when first computed: one lookup
  * finds the leading ones the store still holds, so they are not exported and sent again.
  * With a residual window (KIVI), the tail is not written in the codec: the window's blocks go
  * at full precision instead, request-scoped (residual-window.ts).
+ *
+ * A block hash names one content per codec: the codec's encoding of the exact KV of its tokens.
+ * Blocks this prefill computed over a prefix it loaded through a lossy codec hold other KV, so
+ * they go to the decode worker request-scoped, under request-derived hashes (what the returned
+ * `blockHashes` / `tailHash` name), never under the tokens' hashes.
  */
 export async function writeHandoff(
   engine: EngineHost,
@@ -83,25 +95,37 @@ export async function writeHandoff(
   const seqId = sequenceId(plan);
   const full = Math.floor(plan.tokens.length / blockSize);
   const fromStore = [outcome.deviceBlocks, outcome.deviceBlocks + outcome.storeBlocks];
-  const alreadyStored = await leadingInStore(store, plan.blockHashes.slice(0, outcome.deviceBlocks), plan.codec, log);
-  const ranges: [number, number][] = [
-    [alreadyStored, fromStore[0]],
-    [fromStore[1], full],
-  ];
-  const blocks: Uint8Array[] = [];
-  for (const [a, b] of ranges) {
-    if (b > a) blocks.push(...(await engine.exportBlocks(seqId, a, b - a, plan.codec, plan.blockHashes.slice(a, b))));
+  const [alreadyStored, exactTokens] = await Promise.all([
+    leadingInStore(store, plan.blockHashes.slice(0, outcome.deviceBlocks), plan.codec, log),
+    engine.exactTokens(seqId),
+  ]);
+  // blocks before fromStore[1] are exact (device) or already stored; computed ones are shared while
+  // exact. A residual-window codec (KIVI) computes under its own write transform: its blocks are
+  // that codec's family and all shared, as its tail is never written (the window goes instead).
+  const transformed = residualWindowOf(plan, 1) !== null;
+  const sharedBlocks = transformed ? full : Math.max(fromStore[1], Math.floor(exactTokens / blockSize));
+  const hashes = plan.blockHashes.slice(0, full).map((h, i) => (i < sharedBlocks ? h : handoffBlockHash(plan, i)));
+  const shared: Uint8Array[] = [];
+  const own: Uint8Array[] = [];
+  for (const [a, b] of [[alreadyStored, fromStore[0]], [fromStore[1], full]] as const) {
+    if (b <= a) continue;
+    const exported = await engine.exportBlocks(seqId, a, b - a, plan.codec, hashes.slice(a, b));
+    exported.forEach((block, i) => (a + i < sharedBlocks ? shared : own).push(block));
   }
-  const tail = tailHashOf(plan, blockSize);
+  const tailTokens = plan.tokens.length - full * blockSize;
+  const tailShared = transformed || exactTokens >= plan.tokens.length;
+  const tailHash = tailTokens === 0 ? new Uint8Array(0) : tailShared ? tailHashOf(plan, blockSize).hash : handoffBlockHash(plan, full);
   const window = opts.residualWindow === false ? null : residualWindowOf(plan, blockSize);
   // the window's blocks are the request's own (request-derived hashes): stored, never announced
-  const windowBlocks = window ? await exportWindow(engine, plan, window) : [];
-  if (!window && tail.tokens > 0) {
-    const t = await engine.exportTail(seqId, plan.codec, tail.hash);
-    if (t) blocks.push(t);
+  if (window) own.push(...(await exportWindow(engine, plan, window)));
+  else if (tailTokens > 0) {
+    // the prompt's tail, even if the sequence has decoded past it meanwhile (a local prefill's
+    // hand-off is written while its decoding starts)
+    const t = await engine.exportTail(seqId, plan.codec, tailHash, plan.tokens.length);
+    if (t) (tailShared ? shared : own).push(t);
   }
-  const bytesWritten = (await putBlocks(store, blocks, log)) + (windowBlocks.length > 0 ? await putBlocks(store, windowBlocks, log, { requestScoped: true }) : 0);
-  return { blockHashes: plan.blockHashes.slice(0, full), tailHash: tail.hash, tailTokens: tail.tokens, bytesWritten };
+  const bytesWritten = (await putBlocks(store, shared, log)) + (own.length > 0 ? await putBlocks(store, own, log, { requestScoped: true }) : 0);
+  return { blockHashes: hashes, tailHash, tailTokens, bytesWritten };
 }
 
 /** What the decode side loaded. */
@@ -137,6 +161,14 @@ export async function loadHandoff(
       const run = wanted.length > 0 || withTail.length > 0 ? await store.getRun(withTail, plan.codec) : { blocks: [], bytes: 0 };
       const blocks = [...run.blocks];
       let bytes = run.bytes;
+      // the tail must hold exactly the prompt's tail tokens (its hash names them): anything else is not used
+      if (blocks.length === withTail.length && withTail.length > wanted.length) {
+        const got = readKvBlockHeader(blocks[blocks.length - 1]).tokens;
+        if (got !== handoff.tailTokens) {
+          log.warn("tail block holds the wrong number of tokens; recomputing the tail", { requestId: plan.requestId, tokens: got, expected: handoff.tailTokens });
+          bytes -= blocks.pop()!.length;
+        }
+      }
       if (window && run.blocks.length === wanted.length) {
         const w = await fetchWindow(store, plan, window, log);
         if (w) {

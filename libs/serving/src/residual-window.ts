@@ -63,7 +63,7 @@ export async function exportWindow(engine: EngineHost, plan: PlannedRequest, w: 
   const hashes = windowBlockHashes(plan, windowBlockCount(w));
   const blocks = w.fullBlocks > 0 ? await engine.exportBlocks(seqId, w.firstBlock, w.fullBlocks, RESIDUAL_WINDOW_CODEC, hashes.slice(0, w.fullBlocks)) : [];
   if (w.tailTokens > 0) {
-    const tail = await engine.exportTail(seqId, RESIDUAL_WINDOW_CODEC, hashes[w.fullBlocks]);
+    const tail = await engine.exportTail(seqId, RESIDUAL_WINDOW_CODEC, hashes[w.fullBlocks], plan.tokens.length);
     if (tail) blocks.push(tail);
   }
   return blocks;

@@ -121,6 +121,11 @@ export class EngineHost {
     return this.call('length', [seqId]);
   }
 
+  /** Leading tokens whose KV is exact (LlamaEngine.exactTokens). */
+  exactTokens(seqId: string): Promise<number> {
+    return this.call('exactTokens', [seqId]);
+  }
+
   /** Pages that can still be reserved (free plus evictable cached). */
   freeBlocks(): Promise<number> {
     return this.call('freeBlocks', []);
@@ -156,14 +161,14 @@ export class EngineHost {
     return this.call('registerBlocks', [seqId, firstBlock, hashes.map(compactBytes)]);
   }
 
-  /** Encoded full blocks (keys pre-RoPE). */
-  exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[]): Promise<Uint8Array[]> {
-    return this.call('exportBlocks', [seqId, firstBlock, count, codec, hashes.map(compactBytes)]);
+  /** Encoded full blocks (keys pre-RoPE); with `exactOnly`, only the leading exact ones (LlamaEngine.exportBlocks). */
+  exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[], exactOnly = false): Promise<Uint8Array[]> {
+    return this.call('exportBlocks', [seqId, firstBlock, count, codec, hashes.map(compactBytes), exactOnly]);
   }
 
-  /** The encoded partial last block, or null when block-aligned. */
-  exportTail(seqId: string, codec: string, hash: Uint8Array): Promise<Uint8Array | null> {
-    return this.call('exportTail', [seqId, codec, compactBytes(hash)]);
+  /** The encoded partial block ending the sequence's first `length` tokens, or null when `length` is block-aligned. */
+  exportTail(seqId: string, codec: string, hash: Uint8Array, length: number): Promise<Uint8Array | null> {
+    return this.call('exportTail', [seqId, codec, compactBytes(hash), length]);
   }
 
   /** The caller's arrays stay usable: each block is copied once and the copy is transferred. */

@@ -54,6 +54,7 @@ export interface EngineCalls {
   closeSequence: { args: [seqId: string]; result: void };
   setResidualCodec: { args: [seqId: string, codec: string]; result: number };
   length: { args: [seqId: string]; result: number };
+  exactTokens: { args: [seqId: string]; result: number };
   freeBlocks: { args: []; result: number };
   reserve: { args: [seqId: string, totalTokens: number]; result: boolean };
   attachCached: { args: [seqId: string, hashes: Uint8Array[]]; result: number };
@@ -62,10 +63,10 @@ export interface EngineCalls {
   decodeStep: { args: [batch: DecodeRequest[]]; result: Float32Array[] };
   registerBlocks: { args: [seqId: string, firstBlock: number, hashes: Uint8Array[]]; result: void };
   exportBlocks: {
-    args: [seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[]];
+    args: [seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[], exactOnly: boolean];
     result: Uint8Array[];
   };
-  exportTail: { args: [seqId: string, codec: string, hash: Uint8Array]; result: Uint8Array | null };
+  exportTail: { args: [seqId: string, codec: string, hash: Uint8Array, length: number]; result: Uint8Array | null };
   importBlocks: { args: [seqId: string, blocks: Uint8Array[]]; result: void };
   setSelectionPolicy: { args: [seqId: string, policy: string, promptTokens: number]; result: void };
   compress: { args: [seqId: string]; result: SelectionSummary };

@@ -5,6 +5,7 @@ import type { AttentionObserver } from './kernels/attention.js';
 import { RopeTable } from './kernels/rope.js';
 import { checkShareable, EngineSelection, type SelectionExport, type SelectionMeta } from './engine-selection.js';
 import { codecWriteTransform } from './codecs/codec-transform.js';
+import { getCodec } from './codecs/codec-registry.js';
 import { decodeBlocksForImport, exportSequenceBlock, writeBlocks } from './kv-block-transfer.js';
 import { KvPool, type KvCacheListener, type SequencePages } from './kv-pool.js';
 import { residualTokensOf, rewritesLater, type KvWriteTransform } from './kv-write-transform.js';
@@ -123,6 +124,11 @@ export class LlamaEngine {
     return this.pool.sequence(seqId).length;
   }
 
+  /** Leading tokens whose KV is exact (SequencePages.exactTokens): what may be shared under the tokens' block hashes. */
+  exactTokens(seqId: string): number {
+    return this.pool.sequence(seqId).exactTokens;
+  }
+
   /** Hold pages for the sequence to reach `totalTokens`; false (nothing reserved) if the pool cannot. */
   reserve(seqId: string, totalTokens: number): boolean {
     const seq = this.pool.sequence(seqId);
@@ -166,9 +172,11 @@ export class LlamaEngine {
     }
     return this.withEvents(() => {
       for (const r of rows) this.pool.tryGrow(r.seq, r.pos + 1);
+      const exact = rows.map((r) => this.extendsExactly(r.seq));
       const logits = this.forward.run(rows, rows.map((_, i) => i));
       rows.forEach((r, i) => {
         r.seq.length++;
+        if (exact[i]) r.seq.exactTokens = r.seq.length;
         // a quest sequence that could not fetch a selected page attended over less than it should
         if (r.seq.policy?.selection?.quest?.pages?.broken != null) logits[i].fill(NaN);
       });
@@ -188,27 +196,41 @@ export class LlamaEngine {
     // a sequence with its own codec transform (serving) holds codec-rewritten KV, and the device
     // cache is keyed by block hash alone, shared by requests of every codec: it enters nothing
     if (seq.kvTransform !== null) return;
-    const settled = Math.floor((seq.length - residualTokensOf(this.transformOf(seq))) / this.blockSize);
+    // only exact KV enters the cache: requests of every codec share it, an fp32 one included
+    const settled = Math.floor(Math.min(seq.length - residualTokensOf(this.transformOf(seq)), seq.exactTokens) / this.blockSize);
     const count = Math.max(0, Math.min(hashes.length, settled - firstBlock));
     this.withEvents(() => hashes.slice(0, count).forEach((hash, i) => this.pool.register(seq.pages[firstBlock + i], hash, i > 0)));
   }
 
-  /** Encode full blocks [firstBlock, firstBlock + count) with `codec`, keys pre-RoPE. */
-  exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[]): Uint8Array[] {
+  /**
+   * Encode full blocks [firstBlock, firstBlock + count) with `codec`, keys pre-RoPE. With
+   * `exactOnly`, only the leading ones whose KV is exact (see SequencePages.exactTokens): what may
+   * be shared under the tokens' hashes.
+   */
+  exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[], exactOnly = false): Uint8Array[] {
     const seq = this.pool.sequence(seqId);
     if (hashes.length !== count) throw new EngineError('INVALID_ARGUMENT', `${count} blocks need ${count} hashes, got ${hashes.length}`);
     this.checkFullBlocks(seq, firstBlock, count);
     const bs = this.blockSize;
-    return hashes.map((hash, i) => exportSequenceBlock(this.model, this.pool, seq, (firstBlock + i) * bs, bs, codec, hash));
+    const n = exactOnly ? Math.max(0, Math.min(count, Math.floor(seq.exactTokens / bs) - firstBlock)) : count;
+    return hashes.slice(0, n).map((hash, i) => exportSequenceBlock(this.model, this.pool, seq, (firstBlock + i) * bs, bs, codec, hash));
   }
 
-  /** Encode the partial last block, or null when the length is block-aligned. */
-  exportTail(seqId: string, codec: string, hash: Uint8Array): Uint8Array | null {
+  /**
+   * Encode the partial block that ends the sequence's first `length` tokens (a prompt's tail,
+   * however far decoding has gone since: the hash names those tokens, so the block must hold
+   * exactly them), or null when `length` is block-aligned.
+   */
+  exportTail(seqId: string, codec: string, hash: Uint8Array, length: number): Uint8Array | null {
     const seq = this.pool.sequence(seqId);
-    const tail = seq.length % this.blockSize;
+    if (!Number.isInteger(length) || length < 0 || length > seq.length) {
+      throw new EngineError('INVALID_ARGUMENT', `tail end ${length} is outside the sequence (length ${seq.length})`);
+    }
+    const tail = length % this.blockSize;
     if (tail === 0) return null;
-    checkShareable(seq, this.blockSize, Math.floor(seq.length / this.blockSize), Math.floor(seq.length / this.blockSize) + 1);
-    return exportSequenceBlock(this.model, this.pool, seq, seq.length - tail, tail, codec, hash);
+    const block = Math.floor(length / this.blockSize);
+    checkShareable(seq, this.blockSize, block, block + 1);
+    return exportSequenceBlock(this.model, this.pool, seq, length - tail, tail, codec, hash);
   }
 
   /**
@@ -225,11 +247,14 @@ export class LlamaEngine {
     const decoded = decodeBlocksForImport(this.model, this.blockSize, blocks);
     const total = seq.length + decoded.reduce((sum, b) => sum + b.header.tokens, 0);
     this.checkContext(total);
+    // a lossy codec's blocks (and all KV computed over them) are not the exact KV of their tokens
+    const exact = this.extendsExactly(seq) && decoded.every((b) => getCodec(b.header.codec).lossless === true);
     this.withEvents(() => {
       if (!this.pool.tryGrow(seq, total)) {
         throw new EngineError('POOL_EXHAUSTED', `importing into ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
       }
       seq.length = writeBlocks(this.pool, seq, seq.length, decoded);
+      if (exact) seq.exactTokens = seq.length;
     });
   }
 
@@ -309,6 +334,7 @@ export class LlamaEngine {
       if (!this.pool.tryGrow(seq, total)) {
         throw new EngineError('POOL_EXHAUSTED', `prefill of ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
       }
+      const exact = this.extendsExactly(seq);
       const out: Float32Array[] = [];
       for (let from = 0; from < tokens.length; from += chunk) {
         const n = Math.min(chunk, tokens.length - from);
@@ -319,8 +345,14 @@ export class LlamaEngine {
         out.push(...this.forward.run(rows, want));
         seq.length += n;
       }
+      if (exact) seq.exactTokens = seq.length;
       return out;
     });
+  }
+
+  /** Whether KV computed or imported next extends the sequence's exact prefix (it is exact up to its end, and nothing rewrites it). */
+  private extendsExactly(seq: SequencePages): boolean {
+    return seq.exactTokens === seq.length && this.transformOf(seq) === null;
   }
 
   private transformOf(seq: SequencePages): KvWriteTransform | null {

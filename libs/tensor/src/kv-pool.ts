@@ -37,6 +37,14 @@ export interface SequencePages {
   policy: PolicyState | null;
   /** The sequence's own KV write transform (a codec's residual window), else the engine's. */
   kvTransform: KvWriteTransform | null;
+  /**
+   * Leading tokens whose KV is exactly what a full-precision forward pass over the tokens gives:
+   * computed over an exact prefix, attached from the cache (which holds only exact pages), or
+   * imported losslessly. KV imported through a lossy codec, or computed over such KV, is not:
+   * it never enters the cache nor is shared under the tokens' block hash, so a block hash always
+   * names one content per codec.
+   */
+  exactTokens: number;
 }
 
 /** Hex form of a block hash, the cache key. */
@@ -139,7 +147,7 @@ export class KvPool {
   /** Start an empty page table; throws DUPLICATE_SEQUENCE if the id is open. */
   openSequence(seqId: string): void {
     if (this.sequences.has(seqId)) throw new EngineError('DUPLICATE_SEQUENCE', `sequence ${seqId} is already open`);
-    this.sequences.set(seqId, { pages: [], length: 0, extraPages: [], policy: null, kvTransform: null });
+    this.sequences.set(seqId, { pages: [], length: 0, extraPages: [], policy: null, kvTransform: null, exactTokens: 0 });
   }
 
   /** Release a sequence's pages; its cached full pages stay cached (and become evictable). */
@@ -183,6 +191,7 @@ export class KvPool {
       seq.pages[n] = page;
     }
     seq.length = n * this.blockSize;
+    seq.exactTokens = seq.length; // cached pages are exact (registration checks it)
     return n;
   }
 

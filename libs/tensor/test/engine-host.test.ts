@@ -69,7 +69,7 @@ describe('EngineHost (engine in a worker thread)', () => {
     const next = argmax(await host.prefill('s', prompt, { chunkTokens: 7 }));
     await host.registerBlocks('s', 0, hashes);
     const blocks = await host.exportBlocks('s', 0, 2, 'fp32', hashes);
-    const tail = await host.exportTail('s', 'fp32', fakeHash('t'));
+    const tail = await host.exportTail('s', 'fp32', fakeHash('t'), await host.length('s'));
     expect(tail).not.toBeNull();
     expect(await host.length('s')).toBe(40);
     off();

@@ -22,7 +22,7 @@ describe('KV export / import', () => {
     src.openSequence('a');
     const prompt = storyTokens(40);
     const next = argmax(src.prefill('a', prompt));
-    const blocks = [...exportAll(src, 'a', 'fp32'), src.exportTail('a', 'fp32', fakeHash('tail')) as Uint8Array];
+    const blocks = [...exportAll(src, 'a', 'fp32'), src.exportTail('a', 'fp32', fakeHash('tail'), src.length('a')) as Uint8Array];
     expect(blocks.length).toBe(3);
     expect(decodeKvBlock(blocks[2]).header.tokens).toBe(8);
     const expected = src.decodeStep([{ seqId: 'a', token: next }])[0];
@@ -36,7 +36,7 @@ describe('KV export / import', () => {
     const src16 = newEngine();
     src16.openSequence('a');
     src16.prefill('a', prompt);
-    const blocks16 = [...exportAll(src16, 'a', 'fp16'), src16.exportTail('a', 'fp16', fakeHash('tail')) as Uint8Array];
+    const blocks16 = [...exportAll(src16, 'a', 'fp16'), src16.exportTail('a', 'fp16', fakeHash('tail'), src16.length('a')) as Uint8Array];
     expect(blocks16[0].length).toBeLessThan(blocks[0].length);
     const dst16 = newEngine();
     dst16.openSequence('b');
@@ -63,12 +63,46 @@ describe('KV export / import', () => {
     expect(maxAbsDiff(dst.decodeStep([{ seqId: 'b', token: next }])[0], expected)).toBeGreaterThan(1e-3);
   });
 
+  it('shares only exact KV: blocks imported through a lossy codec, and KV computed over them, enter no cache and are not exported as shared', () => {
+    const src = newEngine();
+    src.openSequence('a');
+    src.prefill('a', storyTokens(40));
+    for (const [codec, exact] of [['fp32', true], ['fp16', false]] as const) {
+      const dst = newEngine();
+      dst.openSequence('b');
+      dst.importBlocks('b', exportAll(src, 'a', codec)); // blocks 0-1
+      dst.prefill('b', storyTokens(48).slice(32)); // block 2, computed over them
+      expect(dst.exactTokens('b')).toBe(exact ? 48 : 0);
+      dst.registerBlocks('b', 0, hashes(3));
+      expect(dst.exportBlocks('b', 0, 3, 'fp32', hashes(3), true)).toHaveLength(exact ? 3 : 0);
+      expect(dst.exportBlocks('b', 0, 3, 'fp32', hashes(3))).toHaveLength(3); // a hand-off still gets them all
+      dst.closeSequence('b');
+      dst.openSequence('c');
+      expect(dst.attachCached('c', hashes(3))).toBe(exact ? 3 : 0);
+      expect(dst.exactTokens('c')).toBe(exact ? 48 : 0);
+    }
+  });
+
+  it('exports a prompt tail as the prompt left it, however far decoding went since', () => {
+    const src = newEngine();
+    src.openSequence('a');
+    src.prefill('a', storyTokens(40));
+    const before = src.exportTail('a', 'fp32', fakeHash('tail'), 40) as Uint8Array;
+    for (let i = 0; i < 3; i++) src.decodeStep([{ seqId: 'a', token: 5 + i }]); // 43 tokens, still in block 2
+    const after = src.exportTail('a', 'fp32', fakeHash('tail'), 40) as Uint8Array;
+    expect(decodeKvBlock(after).header.tokens).toBe(8);
+    expect(Buffer.from(after).equals(Buffer.from(before))).toBe(true);
+    expect(decodeKvBlock(src.exportTail('a', 'fp32', fakeHash('tail'), 43) as Uint8Array).header.tokens).toBe(11);
+    expect(src.exportTail('a', 'fp32', fakeHash('tail'), 32)).toBeNull();
+    expect(() => src.exportTail('a', 'fp32', fakeHash('tail'), 44)).toThrow(EngineError);
+  });
+
   it('refuses corrupt, foreign, mis-shaped and misplaced blocks without touching the sequence', () => {
     const src = newEngine();
     src.openSequence('a');
     src.prefill('a', storyTokens(40));
     const [b0, b1] = exportAll(src, 'a', 'fp32');
-    const tail = src.exportTail('a', 'fp32', fakeHash('tail')) as Uint8Array;
+    const tail = src.exportTail('a', 'fp32', fakeHash('tail'), src.length('a')) as Uint8Array;
     const dst = newEngine();
     dst.openSequence('b');
     const corrupt = b1.slice();

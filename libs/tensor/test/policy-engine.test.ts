@@ -192,7 +192,7 @@ describe('selection policies in the engine', () => {
     };
     expect(refused(() => engine.exportBlocks('s', 0, 1, 'fp32', [fakeHash('a')]))).toBe('INVALID_ARGUMENT');
     expect(refused(() => engine.registerBlocks('s', 0, [fakeHash('a')]))).toBe('INVALID_ARGUMENT');
-    expect(refused(() => engine.exportTail('s', 'fp32', fakeHash('t')))).toBe('INVALID_ARGUMENT');
+    expect(refused(() => engine.exportTail('s', 'fp32', fakeHash('t'), engine.length('s')))).toBe('INVALID_ARGUMENT');
     expect(refused(() => engine.importBlocks('s', []))).toBeUndefined();
     expect(refused(() => engine.compress('s'))).toBe('INVALID_ARGUMENT');
   });

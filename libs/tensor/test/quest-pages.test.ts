@@ -32,7 +32,7 @@ function prefillSide(prompt: number[]): Handoff {
   const logits = engine.prefill('p', prompt);
   const full = Math.floor(prompt.length / POLICY_BS);
   const dense = engine.exportBlocks('p', 0, full, CODEC, Array.from({ length: full }, (_, i) => fakeHash(`b${i}`)));
-  const tail = engine.exportTail('p', CODEC, fakeHash("tail"));
+  const tail = engine.exportTail('p', CODEC, fakeHash("tail"), engine.length('p'));
   return { quest: engine.exportQuestPages('p', CODEC, KEY), dense, tail, first: argmax(logits) };
 }
 
@@ -99,9 +99,10 @@ describe('Quest pages fetched on demand', () => {
   it('leading blocks attached from the device cache are never fetched, and the answer is the same', () => {
     const dense = denseDecode(h);
     const engine = new LlamaEngine(model, { blockSize: POLICY_BS, capacityBlocks: 60 });
-    // another request left the first 6 blocks in the device cache
+    // another request computed the first 6 blocks and left them in the device cache (which holds
+    // only exact KV: blocks imported through fp16 would not enter it)
     engine.openSequence('other');
-    engine.importBlocks('other', h.dense.slice(0, 6));
+    engine.prefill('other', prompt.slice(0, 6 * POLICY_BS));
     engine.registerBlocks('other', 0, h.dense.slice(0, 6).map((_, i) => fakeHash(`b${i}`)));
     engine.closeSequence('other');
     const asked: QuestPageRef[][] = [];

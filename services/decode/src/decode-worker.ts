@@ -190,9 +190,11 @@ export class DecodeWorker {
     if (hasPolicy(session.plan)) return;
     // both calls are queued to the engine thread now, before the session can close its sequence
     void engine.registerBlocks(session.seqId, index, [hash]).catch((e: unknown) => log.warn("register failed", { err: messageOf(e) }));
-    const exported = engine.exportBlocks(session.seqId, index, 1, session.plan.codec, [hash]);
+    // only exact KV is shared: a block computed over a lossy-coded prefix stays this request's
+    const exported = engine.exportBlocks(session.seqId, index, 1, session.plan.codec, [hash], true);
     this.track(
       exported.then(async (blocks) => {
+        if (blocks.length === 0) return;
         await putBlocks(store, blocks, log);
         metrics.storedBlocks.inc(blocks.length);
       }),

@@ -7,6 +7,7 @@ const FP32_BYTES = 4;
 /** Lossless raw little-endian float32 codec, id "fp32". */
 export const fp32Codec: KvCodec = {
   id: 'fp32',
+  lossless: true,
   bytesFor(values: number): number {
     return values * FP32_BYTES;
   },

@@ -26,6 +26,11 @@ export interface KvCodec {
   /** Decode `dst.length` values from the start of `src`. */
   decode(src: Uint8Array, dst: Float32Array, segment?: KvSegmentShape): void;
   /**
+   * True when decode(encode(x)) is x bit for bit (fp32): a block imported through it holds exactly
+   * the KV the forward pass computed. @default false
+   */
+  readonly lossless?: boolean;
+  /**
    * Smallest block size (tokens) the codec is defined for, when its groups span tokens (KIVI's
    * 32-token key groups). Blocks with a smaller blockSize are refused. @default 1
    */
