@@ -63,20 +63,22 @@ export function guardInterceptor(guard: GrpcServerGuard): ServerInterceptor {
       ended = true;
       guard.onCallEnd?.(method, code);
     };
+    // a status sent from here goes straight to the call, past the responder below: report it too
+    const refuse = (code: status, details: string): void => {
+      end(statusName(code));
+      call.sendStatus({ code, details });
+    };
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         if (guard.serviceToken && !guard.serviceToken.verify(metadata.get(SERVICE_TOKEN_HEADER)[0])) {
-          call.sendStatus({
-            code: status.UNAUTHENTICATED,
-            details: `${SERVICE_TOKEN_HEADER}: missing or wrong service credential (internal endpoints serve only this deployment's services)`,
-          });
+          refuse(status.UNAUTHENTICATED, `${SERVICE_TOKEN_HEADER}: missing or wrong service credential (internal endpoints serve only this deployment's services)`);
           return;
         }
         next(metadata);
       })
       .withOnReceiveMessage((message, next) => {
         if (message instanceof MalformedRequest) {
-          call.sendStatus({ code: status.INVALID_ARGUMENT, details: `request: not a valid ${method} request message (${message.reason})` });
+          refuse(status.INVALID_ARGUMENT, `request: not a valid ${method} request message (${message.reason})`);
           return;
         }
         next(message);
