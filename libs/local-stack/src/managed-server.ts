@@ -27,6 +27,12 @@ export interface ManagedServer {
   readonly pid: number;
   /** SIGTERM, then SIGKILL after a grace; resolves once the process is gone. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Kill the server (SIGKILL: what a crash or a node loss does), keep it down `downMs`, and start
+   * it again on the same port; resolves once it answers again. A Redis started here comes back
+   * empty (no persistence). Throws after stop().
+   */
+  restart(downMs: number): Promise<void>;
 }
 
 /** How to run one kind of server. */
@@ -58,7 +64,13 @@ export async function startManagedServer(recipe: ServerRecipe): Promise<ManagedS
   }
 }
 
-async function startOnPort(recipe: ServerRecipe, port: number): Promise<ManagedServer> {
+/** One spawned process of a server. */
+interface Spawned {
+  child: ReturnType<typeof spawn>;
+  exited: Promise<void>;
+}
+
+async function spawnOnPort(recipe: ServerRecipe, port: number): Promise<Spawned> {
   const tail = new OutputTail();
   const child = spawn(recipe.binary, recipe.args(port), { stdio: ["ignore", "pipe", "pipe"], detached: true });
   guardChild(child);
@@ -92,12 +104,25 @@ async function startOnPort(recipe: ServerRecipe, port: number): Promise<ManagedS
     }
     await sleep(PROBE_INTERVAL_MS);
   }
+  return { child, exited };
+}
 
+async function startOnPort(recipe: ServerRecipe, port: number): Promise<ManagedServer> {
+  let current = await spawnOnPort(recipe, port);
   let stopping: Promise<void> | undefined;
   return {
     url: recipe.url(port),
     port,
-    pid: child.pid as number,
-    stop: () => (stopping ??= terminateGroup(child, exited, SERVER_STOP_GRACE_MS)),
+    get pid() {
+      return current.child.pid as number;
+    },
+    stop: () => (stopping ??= terminateGroup(current.child, current.exited, SERVER_STOP_GRACE_MS)),
+    restart: async (downMs: number) => {
+      if (stopping) throw new LocalStackError("BAD_OPTION", `${recipe.name} on port ${port} is stopped`);
+      current.child.kill("SIGKILL");
+      await current.exited;
+      await sleep(downMs);
+      current = await spawnOnPort(recipe, port);
+    },
   };
 }

@@ -34,6 +34,11 @@ export interface Stack {
   process(name: string): StackProcess;
   /** Send `signal` to one process (default SIGKILL, a crash); resolves with its exit code. */
   kill(name: string, signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Crash the Redis or NATS server the stack started (SIGKILL), keep it down `downMs` and start it
+   * again on the same port (Redis comes back empty). Throws when the stack uses a server it was given.
+   */
+  restartServer(server: "redis" | "nats", downMs: number): Promise<void>;
   /** Start one more worker of `service` (named `<service>-<n+1>`), with extra environment. */
   addWorker(service: WorkerKind, env?: EnvVars): Promise<StackProcess>;
   /** Start one more router replica (named `router-<n+1>`), with extra environment. */
@@ -52,6 +57,7 @@ export class LocalStack implements Stack {
     readonly routerAddress: string,
     private readonly handles: ServiceHandle[],
     private readonly ownedServers: ManagedServer[],
+    private readonly owned: { redis?: ManagedServer; nats?: ManagedServer },
   ) {}
 
   get routerAddresses(): readonly string[] {
@@ -87,6 +93,13 @@ export class LocalStack implements Stack {
     const handle = this.handle(name);
     handle.signal(signal);
     return handle.info.exited;
+  }
+
+  async restartServer(server: "redis" | "nats", downMs: number): Promise<void> {
+    const managed = this.owned[server];
+    if (managed === undefined) throw new LocalStackError("BAD_OPTION", `restartServer(${server}): the stack was given its ${server} (it restarts only servers it started)`);
+    if (this.stopping) throw new LocalStackError("BAD_OPTION", `restartServer(${server}): the stack is stopping`);
+    await managed.restart(downMs);
   }
 
   async addWorker(service: WorkerKind, env: EnvVars = {}): Promise<StackProcess> {

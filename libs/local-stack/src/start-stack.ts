@@ -32,7 +32,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const wiring = { redisUrl, natsUrl, kvstore: { id: kvstore.info.id, endpoint: `${LOOPBACK_HOST}:${portOf(kvstore)}` } };
     await launch([...workerPlans("decode", opts.decodeWorkers), ...workerPlans("prefill", opts.prefillWorkers)], wiring);
     const [router] = await launch(Array.from({ length: opts.routers }, (_, i) => ({ service: "router" as const, name: routerName(i + 1) })), wiring);
-    return new LocalStack(opts, wiring, `${LOOPBACK_HOST}:${portOf(router)}`, handles, owned);
+    const [redis, nats] = servers as (ManagedServer | undefined)[];
+    return new LocalStack(opts, wiring, `${LOOPBACK_HOST}:${portOf(router)}`, handles, owned, { redis, nats });
   } catch (err) {
     await stopAll(handles, owned, opts.stopGraceMs);
     throw err;

@@ -42,22 +42,49 @@ export class WorkerRegistry {
   }
 }
 
-/** Calls `beat` every `intervalMs` until stopped; errors go to `onError` and do not stop it. */
+/**
+ * Calls `beat` every `intervalMs` until stopped. A beat still running when the next is due is
+ * not overlapped (an outage does not pile up writes). Errors do not stop it: `onError` hears the
+ * first failure of a run of them, `onRecovered` the first success after.
+ */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private failing = false;
   constructor(
     private readonly beat: () => Promise<void>,
     private readonly intervalMs: number,
     private readonly onError: (err: unknown) => void,
+    private readonly onRecovered: () => void = () => undefined,
   ) {}
 
+  /** The first beat (awaited: a failure here is thrown), then one per interval. */
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => void this.beat().catch(this.onError), this.intervalMs);
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  private tick(): void {
+    if (this.running) return;
+    this.running = true;
+    this.beat()
+      .then(
+        () => {
+          if (!this.failing) return;
+          this.failing = false;
+          this.onRecovered();
+        },
+        (err: unknown) => {
+          if (this.failing) return;
+          this.failing = true;
+          this.onError(err);
+        },
+      )
+      .finally(() => (this.running = false));
   }
 }

@@ -5,7 +5,7 @@
 import { CancelRequest, LoadReport, Tier, type WorkerInfo } from "@kvtier/proto";
 import {
   Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, Tracing, WorkerRegistry, cancelSubject, closeNats, closeRedis, connectNats,
-  connectRedis, createLogger, loadSubject, messageOf, type CommonConfig, type Logger, type NatsConnection, type Redis,
+  connectRedis, createLogger, loadSubject, messageOf, redisReady, type CommonConfig, type Logger, type NatsConnection, type Redis,
 } from "@kvtier/platform";
 import { HASH_SCHEME } from "@kvtier/prefix-index";
 import { EngineHost, KV_BLOCK_LAYOUT_VERSION } from "@kvtier/tensor";
@@ -46,6 +46,7 @@ export class WorkerRuntime {
     const engine = await EngineHost.start({ checkpointPath: cfg.checkpointPath, blockSize: cfg.blockSize, capacityBlocks: cfg.deviceBlocks });
     const nc = await connectNats(cfg.natsUrl, cfg.workerId);
     const redis = connectRedis(cfg.redisUrl, cfg.workerId);
+    await redisReady(redis);
     // the node id lets the client take the co-located (shared-memory) path to its own node's store
     const store = new KvStoreClient(cfg.kvstoreEndpoint, { serviceToken: cfg.serviceToken, nodeId: cfg.nodeId });
     const announcer = new KvEventAnnouncer(nc, cfg.namespace, cfg.workerId, cfg.blockSize);
@@ -88,18 +89,25 @@ export class WorkerRuntime {
     };
     this.heartbeat = new Heartbeat(
       async () => {
-        await registry.heartbeat(info);
+        // the load report goes out first, whatever Redis does: during a Redis outage it is how
+        // the router knows this worker is alive; the registry entry comes back with Redis
         this.nc.publish(loadSubject(cfg.namespace, cfg.workerId), LoadReport.encode(await load()).finish());
+        await registry.heartbeat(info);
       },
       cfg.heartbeatMs,
-      (e) => this.log.warn("heartbeat failed", { err: messageOf(e) }),
+      (e) => this.log.warn("registry heartbeat failing (load reports go on over NATS)", { err: messageOf(e) }),
+      () => this.log.info("registry heartbeat restored"),
     );
     await this.heartbeat.start();
   }
 
-  /** Leave the registry first (the router stops sending work), before draining. */
+  /** Leave first (the router stops sending work: a leaving report, then the registry entry), before draining. */
   async deregister(): Promise<void> {
     this.heartbeat?.stop();
+    const leaving: LoadReport = {
+      workerId: this.cfg.workerId, role: this.role, queuedPrefillTokens: 0, activeDecodeBlocks: 0, freeBlocks: 0, runningRequests: 0, unixMs: Date.now(), leaving: true,
+    };
+    this.nc.publish(loadSubject(this.cfg.namespace, this.cfg.workerId), LoadReport.encode(leaving).finish());
     await new WorkerRegistry(this.redis, this.cfg.namespace).remove(this.cfg.workerId).catch(() => undefined);
   }
 

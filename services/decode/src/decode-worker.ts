@@ -94,7 +94,9 @@ export class DecodeWorker {
   async onKvReady(ready: KvReady, traceparent?: string): Promise<KvReadyAck> {
     const session = this.sessions.get(ready.requestId);
     if (!session) return { accepted: false, reason: "unknown request" };
-    const current = Number((await this.d.redis.hget(requestKey(this.d.cfg.namespace, ready.requestId), "attempt")) ?? session.plan.attempt);
+    // the router's current attempt; without Redis (an outage) only the attempt this request was opened with counts
+    const stored = await this.d.redis.hget(requestKey(this.d.cfg.namespace, ready.requestId), "attempt").catch(() => null);
+    const current = Number(stored ?? session.plan.attempt);
     if (ready.attempt !== current || ready.attempt < session.plan.attempt) return { accepted: false, reason: `stale attempt ${ready.attempt} (current ${current})` };
     if (session.state !== "awaiting-kv") return { accepted: false, reason: `request is ${session.state}` };
     if (ready.error) {
@@ -116,7 +118,7 @@ export class DecodeWorker {
     for (const s of this.sessions.values()) blocks += Math.ceil(s.chain.length / this.d.cfg.blockSize);
     return {
       workerId: this.d.cfg.workerId, role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: blocks, freeBlocks: 0,
-      runningRequests: this.sessions.size, unixMs: Date.now(),
+      runningRequests: this.sessions.size, unixMs: Date.now(), leaving: false,
     };
   }
 

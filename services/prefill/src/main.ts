@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   rt.onCancel((requestId) => processor.cancel(requestId));
 
   const queueName = prefillQueueName(cfg.workerId);
-  const bullRedis = connectRedis(cfg.redisUrl, `${cfg.workerId}-bullmq`);
+  const bullRedis = connectRedis(cfg.redisUrl, `${cfg.workerId}-bullmq`, "queue-worker");
   const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(cfg.namespace) });
   const worker = new Worker(queueName, (job) => processor.process(job), {
     connection: bullRedis,
@@ -33,20 +33,27 @@ async function main(): Promise<void> {
   worker.on("error", (err) => log.error("bullmq worker error", { err: err.message }));
   await worker.waitUntilReady();
 
+  // waiting jobs' tokens, as last read: the load report must not wait on Redis
+  let waitingTokens = 0;
   const queuedTokens = async (): Promise<number> => {
-    let tokens = processor.activeTokens;
-    for (const j of await queue.getWaiting(0, LOAD_SAMPLE_JOBS - 1)) {
-      try {
-        tokens += PrefillJob.fromJSON(j.data).plan?.tokenIds.length ?? 0;
-      } catch {
-        // not ours to count
+    try {
+      let tokens = 0;
+      for (const j of await queue.getWaiting(0, LOAD_SAMPLE_JOBS - 1)) {
+        try {
+          tokens += PrefillJob.fromJSON(j.data).plan?.tokenIds.length ?? 0;
+        } catch {
+          // not ours to count
+        }
       }
+      waitingTokens = tokens;
+    } catch {
+      // Redis unreachable: the last count stands
     }
-    return tokens;
+    return processor.activeTokens + waitingTokens;
   };
   await rt.startHeartbeat("", async () => ({
     workerId: cfg.workerId, role: "prefill", queuedPrefillTokens: await queuedTokens(), activeDecodeBlocks: 0, freeBlocks: 0,
-    runningRequests: processor.activeJobs, unixMs: Date.now(),
+    runningRequests: processor.activeJobs, unixMs: Date.now(), leaving: false,
   }));
   const model = engine.modelInfo;
   announceReady("prefill", { id: cfg.workerId, metricsPort: rt.metricsPort, queue: queueName, incarnation: rt.announcer.incarnation, modelId: model.modelId });

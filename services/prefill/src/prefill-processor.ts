@@ -137,8 +137,9 @@ export class PrefillProcessor {
     }
   }
 
+  /** The router's current attempt of the request; the job's own when Redis cannot say (the decode worker checks again). */
   private async currentAttempt(plan: PlannedRequest): Promise<number> {
-    const v = await this.d.redis.hget(requestKey(this.d.cfg.namespace, plan.requestId), "attempt");
+    const v = await this.d.redis.hget(requestKey(this.d.cfg.namespace, plan.requestId), "attempt").catch(() => null);
     return v === null ? plan.attempt : Number(v);
   }
 

@@ -4,7 +4,7 @@
 import { KvTierServiceService, LoadReport } from "@kvtier/proto";
 import {
   GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
-  createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown,
+  createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown, redisReady,
 } from "@kvtier/platform";
 import { HASH_SCHEME } from "@kvtier/prefix-index";
 import { KV_BLOCK_LAYOUT_VERSION, Tokenizer, loadCheckpoint } from "@kvtier/tensor";
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const layout = { modelId: model.modelId, blockSize: cfg.blockSize, layoutVersion: KV_BLOCK_LAYOUT_VERSION, hashScheme: HASH_SCHEME };
   const nc = await connectNats(cfg.natsUrl, routerId);
   const redis = connectRedis(cfg.redisUrl, routerId);
+  await redisReady(redis);
 
   const { routing } = cfg;
   const ledger = new LoadLedger(routing.recentWorkTauMs);
@@ -98,7 +99,9 @@ async function main(): Promise<void> {
   const known = new Set<string>();
   for (const w of table.all()) for (const id of [w.info.workerId, w.info.kvstoreId]) if (id && !discovered.has(id)) known.add(id);
   await Promise.all([...known].map((a) => sync.snapshot(a)));
-  const poll = setInterval(() => void table.refresh().catch((e: unknown) => log.warn("registry refresh failed", { err: messageOf(e) })), cfg.heartbeatMs);
+  // every later "ready" is a reconnection: Redis may have restarted empty
+  redis.on("ready", () => void runner.recoverAfterRedisOutage());
+  const poll = setInterval(() => void table.refresh(), cfg.heartbeatMs);
 
   // every Generate that reached the router is counted once with its final status, cancelled and refused ones too
   const server = createGrpcServer({ onCallEnd: (method, code) => method === "Generate" && metrics.requests.inc({ code }) });

@@ -32,6 +32,18 @@ import type { WorkerTable } from "./worker-table.js";
 /** The error of a request whose caller went away. */
 const cancelledByClient = (): KvtierError => new KvtierError("CANCELLED", "client cancelled");
 
+/** Retry hint of a request refused because Redis cannot be reached. */
+export const REDIS_RETRY_AFTER_MS = 1_000;
+
+/** Run a Redis call the request cannot go on without; any failure is UNAVAILABLE with a retry hint. */
+async function needRedis<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new KvtierError("UNAVAILABLE", `the request state store (Redis) is unavailable: ${messageOf(err)}`, { retryAfterMs: REDIS_RETRY_AFTER_MS, cause: err });
+  }
+}
+
 /** Times a request's prefill may move to another worker when its worker is lost. */
 export const MAX_PREFILL_MOVES = 2;
 
@@ -129,8 +141,12 @@ export class RequestRunner {
     annotate("kvtier.request_id", requestId);
     annotate("kvtier.prompt_tokens", tokens.length);
     const key = requestKey(cfg.namespace, requestId);
-    if (!(await redis.hsetnx(key, "tenant", tenant))) throw new KvtierError("ALREADY_EXISTS", `request_id: "${clientRequestId}" was already used`, { field: "request_id" });
-    await redis.expire(key, REQUEST_STATE_TTL_S);
+    const fresh = await needRedis(async () => {
+      const created = await redis.hsetnx(key, "tenant", tenant);
+      if (created) await redis.expire(key, REQUEST_STATE_TTL_S);
+      return created;
+    });
+    if (!fresh) throw new KvtierError("ALREADY_EXISTS", `request_id: "${clientRequestId}" was already used`, { field: "request_id" });
     if (signal.aborted) throw cancelledByClient();
 
     const plan: PlannedRequest = {
@@ -160,13 +176,14 @@ export class RequestRunner {
     metrics.prefixTokens.inc({ kind: "captured" }, pl.chosenCachedTokens);
     write({ event: { $case: "started", value: { requestId: clientRequestId, promptTokens: tokens.length } } });
     try {
-      await redis.hset(key, { attempt: 1, decode: pl.decode.info.workerId, prefill: pl.prefill.info.workerId, status: "running" });
+      // best effort: without it the workers take the request's first attempt as its current one
+      await redis.hset(key, this.stateOf(run)).catch((e: unknown) => this.d.log.warn("request state not written", { requestId, err: messageOf(e) }));
       if (run.failure) throw run.failure; // cancelled meanwhile: no prefill job for nobody
-      if (pl.disaggregated) await this.d.queues.enqueue(plan);
+      if (pl.disaggregated) await needRedis(() => this.d.queues.enqueue(plan));
       await relayTokens(run, it, tokens, params.stop, t0, write, {
         tokenizer: this.d.tokenizer, metrics, onFirstToken: () => this.d.ledger.addPrefill(run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens)),
       });
-      await redis.hset(key, "status", "completed");
+      await redis.hset(key, "status", "completed").catch(() => undefined); // the client has its answer either way
     } catch (err) {
       await this.cleanupAfterFailure(run);
       await redis.hset(key, "status", "failed").catch(() => undefined);
@@ -200,6 +217,43 @@ export class RequestRunner {
         if (!this.d.table.get(info.workerId)) return this.d.queues.retire(info.workerId);
       });
     }
+  }
+
+  /**
+   * Redis is reachable again after an outage. If it lost its data (a restart without
+   * persistence), the running requests' state and their waiting prefill jobs went with it: the
+   * state is written again, and a request still waiting for a prefill whose job is gone gets it
+   * enqueued again as its next attempt (an old attempt a worker may still run is then stale).
+   */
+  async recoverAfterRedisOutage(): Promise<void> {
+    const { cfg, redis, log } = this.d;
+    let restored = 0;
+    let requeued = 0;
+    for (const run of [...this.running.values()]) {
+      if (run.failure) continue;
+      const key = requestKey(cfg.namespace, run.plan.requestId);
+      try {
+        if (!(await redis.exists(key))) {
+          await redis.hset(key, { tenant: run.plan.tenant, ...this.stateOf(run) });
+          await redis.expire(key, REQUEST_STATE_TTL_S);
+          restored++;
+        }
+        if (run.placement.disaggregated && !run.firstTokenSeen && (await this.d.queues.state(run.plan.prefillWorker, run.plan.requestId, run.plan.attempt)) === "unknown") {
+          run.plan.attempt += 1;
+          await redis.hset(key, "attempt", run.plan.attempt);
+          await this.d.queues.enqueue(run.plan);
+          requeued++;
+        }
+      } catch (err) {
+        log.warn("could not restore a request after the Redis outage", { requestId: run.plan.requestId, err: messageOf(err) });
+      }
+    }
+    if (restored + requeued > 0) log.info("requests restored after Redis lost its data", { restored, requeued });
+  }
+
+  /** The request-state fields of a running request. */
+  private stateOf(run: Running): Record<string, string | number> {
+    return { attempt: run.plan.attempt, decode: run.plan.decodeWorker, prefill: run.plan.prefillWorker, status: "running" };
   }
 
   /** Requests in progress (shutdown waits for this to reach zero). */

@@ -1,8 +1,10 @@
 // The router's view of the workers: live entries from the Redis registry, their latest load
 // reports, and which are compatible with this router's KV layout (block size, layout version,
-// hash scheme, model). A worker whose heartbeat is too old is dropped, and the callers are told
-// (index cleanup, moving its requests); a new one is announced (catch up on its blocks); a
-// mismatched one is refused, said in the log, the metrics and the UNAVAILABLE message.
+// hash scheme, model). A worker is alive while its registry heartbeat or its NATS load reports
+// are recent: a Redis outage or restart (entries unreadable or lost) drops nobody whose reports
+// keep coming. A worker silent on both, or one that said it is leaving, is dropped, and the
+// callers are told (index cleanup, moving its requests); a new one is announced (catch up on its
+// blocks); a mismatched one is refused, said in the log, the metrics and the UNAVAILABLE message.
 import type { KvLayout, LoadReport, WorkerInfo } from "@kvtier/proto";
 import type { Logger, WorkerRegistry } from "@kvtier/platform";
 import { Roster } from "./placement.js";
@@ -37,6 +39,12 @@ export interface WorkerTableEvents {
 export class WorkerTable {
   private readonly workers = new Map<string, LiveWorker>();
   private readonly refused = new Map<string, string>();
+  /** This router's clock at each worker's last load report (NATS). */
+  private readonly reportedAt = new Map<string, number>();
+  /** Workers that said they are leaving (their last report), until they report again. */
+  private readonly leaving = new Set<string>();
+  /** Whether the last registry read failed (logged once per outage). */
+  private registryFailing = false;
   /** The workers as placement reads them; rebuilt after a refresh. */
   private currentRoster: Roster | undefined;
 
@@ -48,15 +56,32 @@ export class WorkerTable {
     private readonly events: WorkerTableEvents,
   ) {}
 
-  /** Re-read the registry; drop workers whose heartbeat is older than the timeout. */
+  /** Whether `id`'s load reports say it is alive at `now`. */
+  private reportsAlive(id: string, now: number): boolean {
+    const at = this.reportedAt.get(id);
+    return at !== undefined && !this.leaving.has(id) && now - at <= this.timeoutMs;
+  }
+
+  /**
+   * Re-read the registry and drop the workers neither it nor their load reports show alive. When
+   * the registry cannot be read (Redis down), only the load reports decide.
+   */
   async refresh(now = Date.now()): Promise<void> {
-    const entries = await this.registry.list();
+    let entries: WorkerInfo[] = [];
+    try {
+      entries = await this.registry.list();
+      if (this.registryFailing) this.log.info("worker registry readable again");
+      this.registryFailing = false;
+    } catch (err) {
+      if (!this.registryFailing) this.log.warn("worker registry unreadable: workers are kept alive by their load reports", { err: String(err) });
+      this.registryFailing = true;
+    }
     this.currentRoster = undefined; // the entries below are replaced (synchronously, whatever the callbacks do)
     const seen = new Set<string>();
     const refusedNow = new Map<string, string>();
     for (const info of entries) {
       if (info.role !== "prefill" && info.role !== "decode") continue;
-      if (now - info.heartbeatUnixMs > this.timeoutMs) continue;
+      if (this.leaving.has(info.workerId) || (now - info.heartbeatUnixMs > this.timeoutMs && !this.reportsAlive(info.workerId, now))) continue;
       const mismatch = layoutMismatch(this.layout, info.layout);
       if (mismatch) {
         if (this.refused.get(info.workerId) !== mismatch) this.log.error("worker refused: incompatible KV layout", { worker: info.workerId, mismatch });
@@ -74,13 +99,16 @@ export class WorkerTable {
       if (prev === undefined || restarted) this.events.onAdded?.(info);
     }
     for (const [id, w] of this.workers) {
-      if (!seen.has(id)) {
-        this.workers.delete(id);
-        this.log.warn("worker dropped: heartbeat timed out or deregistered", { worker: id, role: w.info.role });
-        this.events.onDropped(w.info);
-      }
+      if (seen.has(id)) continue;
+      // gone from the registry (or the registry unreadable) but still reporting: Redis lost it, not the worker
+      if (this.reportsAlive(id, now)) continue;
+      this.workers.delete(id);
+      this.reportedAt.delete(id);
+      this.log.warn("worker dropped: silent past the heartbeat timeout, or leaving", { worker: id, role: w.info.role, leaving: this.leaving.has(id) });
+      this.events.onDropped(w.info);
     }
     const changed = refusedNow.size !== this.refused.size || [...refusedNow].some(([id, why]) => this.refused.get(id) !== why);
+    if (entries.length === 0 && this.registryFailing) return; // refusals are only known from the registry
     this.refused.clear();
     for (const [id, why] of refusedNow) this.refused.set(id, why);
     if (changed) this.events.onRefusedChanged?.(this.refused);
@@ -102,7 +130,15 @@ export class WorkerTable {
     return this.refused.has(id);
   }
 
-  onLoad(report: LoadReport): void {
+  /** A load report arrived (at `now`, this router's clock): the worker is alive, or leaving. */
+  onLoad(report: LoadReport, now = Date.now()): void {
+    if (report.leaving) {
+      this.leaving.add(report.workerId);
+      this.reportedAt.delete(report.workerId);
+      return;
+    }
+    this.leaving.delete(report.workerId);
+    this.reportedAt.set(report.workerId, now);
     const w = this.workers.get(report.workerId);
     if (w) w.load = report;
   }

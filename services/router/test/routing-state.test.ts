@@ -189,7 +189,7 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const ws = Array.from({ length: 1 + int(12) }, (_, k) => {
         const w = worker(`w${k}`, rng() < 0.5 ? "decode" : "prefill", `kv-${int(nodes)}`);
         w.info.capacityBlocks = 20 + int(200);
-        if (rng() < 0.5) w.load = { workerId: w.info.workerId, role: w.info.role, queuedPrefillTokens: int(3000), activeDecodeBlocks: int(50), freeBlocks: 0, runningRequests: 0, unixMs: 0 };
+        if (rng() < 0.5) w.load = { workerId: w.info.workerId, role: w.info.role, queuedPrefillTokens: int(3000), activeDecodeBlocks: int(50), freeBlocks: 0, runningRequests: 0, unixMs: 0, leaving: false };
         if (rng() < 0.5) ledger.addPrefill(w.info.workerId, int(2000));
         if (rng() < 0.3) ledger.addDecode(w.info.workerId, int(40));
         if (rng() < 0.5) ledger.noteWork(w.info.workerId, int(4000));

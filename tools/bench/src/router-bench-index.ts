@@ -68,7 +68,7 @@ export function makeDeployment(targetBlocks: number): BenchDeployment {
       workerId: workerId(w), role: w % 2 === 0 ? "decode" : "prefill", endpoint: "", nodeId: `node-${Math.floor(w / WORKERS_PER_NODE)}`, kvstoreEndpoint: "",
       kvstoreId: kvstoreId(w), layout: undefined, incarnation: "bench", heartbeatUnixMs: 0, capacityBlocks: 1 << 20,
     },
-    load: { workerId: workerId(w), role: w % 2 === 0 ? "decode" : "prefill", queuedPrefillTokens: (w * 997) % 5000, activeDecodeBlocks: (w * 31) % 200, freeBlocks: 0, runningRequests: 0, unixMs: 0 },
+    load: { workerId: workerId(w), role: w % 2 === 0 ? "decode" : "prefill", queuedPrefillTokens: (w * 997) % 5000, activeDecodeBlocks: (w * 31) % 200, freeBlocks: 0, runningRequests: 0, unixMs: 0, leaving: false },
   }));
   return { documents, workers, blocks: count * perDoc + SYSTEM_PROMPTS * SYSTEM_PROMPT_BLOCKS };
 }

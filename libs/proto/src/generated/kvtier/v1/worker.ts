@@ -211,6 +211,11 @@ export interface LoadReport {
   freeBlocks: number;
   runningRequests: number;
   unixMs: number;
+  /**
+   * The worker is leaving (clean shutdown, deregistered): drop it now. The router takes a
+   * worker whose reports keep coming as alive even when the Redis registry has lost its entry.
+   */
+  leaving: boolean;
 }
 
 function createBaseRequestPlan(): RequestPlan {
@@ -2555,6 +2560,7 @@ function createBaseLoadReport(): LoadReport {
     freeBlocks: 0,
     runningRequests: 0,
     unixMs: 0,
+    leaving: false,
   };
 }
 
@@ -2580,6 +2586,9 @@ export const LoadReport: MessageFns<LoadReport> = {
     }
     if (message.unixMs !== 0) {
       writer.uint32(56).uint64(message.unixMs);
+    }
+    if (message.leaving !== false) {
+      writer.uint32(64).bool(message.leaving);
     }
     return writer;
   },
@@ -2653,6 +2662,14 @@ export const LoadReport: MessageFns<LoadReport> = {
             message.unixMs = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.leaving = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2698,6 +2715,7 @@ export const LoadReport: MessageFns<LoadReport> = {
         : isSet(object.unix_ms)
         ? globalThis.Number(object.unix_ms)
         : 0,
+      leaving: isSet(object.leaving) ? globalThis.Boolean(object.leaving) : false,
     };
   },
 
@@ -2724,6 +2742,9 @@ export const LoadReport: MessageFns<LoadReport> = {
     if (message.unixMs !== 0) {
       obj.unixMs = Math.round(message.unixMs);
     }
+    if (message.leaving !== false) {
+      obj.leaving = message.leaving;
+    }
     return obj;
   },
 
@@ -2739,6 +2760,7 @@ export const LoadReport: MessageFns<LoadReport> = {
     message.freeBlocks = object.freeBlocks ?? 0;
     message.runningRequests = object.runningRequests ?? 0;
     message.unixMs = object.unixMs ?? 0;
+    message.leaving = object.leaving ?? false;
     return message;
   },
 };
