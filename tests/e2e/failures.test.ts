@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Stack } from "@kvtier/local-stack";
 import { generate, request, routerClient } from "./client.js";
 import { referenceGreedy, referenceModel } from "./reference.js";
-import { testStack } from "./stack.js";
+import { scrape, testStack } from "./stack.js";
 
 const HEARTBEAT_TIMEOUT_MS = 1000;
 const SECRET = "e2e-secret";
@@ -113,6 +113,32 @@ describe("failures, end to end", () => {
     await waitFor(async () => (await queue.getActiveCount()) === 0 && (await queue.getWaitingCount()) === 0, 4 * HEARTBEAT_TIMEOUT_MS);
     await queue.close();
     await redis.quit();
+  });
+
+  it("requests whose decode worker dies before their first token start over on another decode worker and complete", async () => {
+    stack = await testStack({ prefillWorkers: 1, decodeWorkers: 2, heartbeatTimeoutMs: 5_000 });
+    const client = routerClient(stack.routerAddress);
+    const prefillPid = stack.process("prefill-1").pid;
+    // no KV arrives meanwhile: every request is admitted on a decode worker and waits there
+    process.kill(prefillPid, "SIGSTOP");
+    let pending: Promise<string[]>;
+    try {
+      pending = Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          generate(client, request(`${PROMPT} and number ${i}`, 12), "key-alpha").then(
+            (r) => r.finishReason,
+            (e: ServiceError) => `${e.code} ${e.details}`,
+          ),
+        ),
+      );
+      const decode1 = stack.process("decode-1").metricsPort!;
+      await waitFor(async () => (await scrape(decode1, "kvtier_decode_inflight_requests")) > 0, 5_000);
+      await stack.kill("decode-1");
+    } finally {
+      process.kill(prefillPid, "SIGCONT");
+    }
+    expect(await pending).toEqual(Array<string>(6).fill("length"));
+    client.close();
   });
 
   it("a prefill worker that stops heartbeating has its job moved to another worker with the next attempt; the output is unchanged and no job stays active", async () => {

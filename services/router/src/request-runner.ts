@@ -46,6 +46,8 @@ async function needRedis<T>(call: () => Promise<T>): Promise<T> {
 
 /** Times a request's prefill may move to another worker when its worker is lost. */
 export const MAX_PREFILL_MOVES = 2;
+/** Times a request may start over on another decode worker when its own is lost before the first token. */
+export const MAX_DECODE_MOVES = 1;
 
 export interface RunnerDeps {
   cfg: RouterConfig;
@@ -77,6 +79,8 @@ interface Running {
   prefillMoves: number;
   /** Set before the decode call is cancelled, so the relay ends with this status. */
   failure: KvtierError | undefined;
+  /** The failure is the loss of the decode worker (the request may start over elsewhere before its first token). */
+  decodeLost: boolean;
 }
 
 export class RequestRunner {
@@ -128,7 +132,7 @@ export class RequestRunner {
     traceParent: string,
     annotate: (key: string, value: string | number | boolean) => void,
   ): Promise<void> {
-    const { cfg, redis, metrics } = this.d;
+    const { cfg, redis } = this.d;
     const t0 = performance.now();
     const tokens = this.tokenize(params.prompt, params.addBos);
     checkContext(tokens.length, params.maxTokens, this.d.seqLen);
@@ -155,8 +159,44 @@ export class RequestRunner {
       stop: params.stop, logprobs: params.logprobs, codec: params.codec, policy: params.policy, decodeWorker: "", prefillWorker: "", traceParent,
       deadlineUnixMs: deadline ? deadline.getTime() : 0,
     };
+    // a decode worker lost before the request's first token: the request starts over on another one
+    const exclude = new Set<string>();
+    const started = (): void => write({ event: { $case: "started", value: { requestId: clientRequestId, promptTokens: tokens.length } } });
+    for (let moves = 0; ; moves++) {
+      const lost = await this.runPlaced(plan, chain, params, deadline, tenant, signal, exclude, t0, write, annotate, {
+        started: moves === 0 ? started : undefined,
+        mayMove: moves < MAX_DECODE_MOVES,
+      });
+      if (lost === undefined) return;
+      exclude.add(lost);
+      plan.attempt += 1;
+      this.d.log.info("request moved to another decode worker before its first token", { requestId, from: lost, attempt: plan.attempt });
+    }
+  }
+
+  /**
+   * Place and admit the request, enqueue its prefill, relay its tokens. Resolves undefined when
+   * done, or, when `mayMove`, to the decode worker it lost before its first token (the caller
+   * places it again). Any other failure, a cancel included, is thrown.
+   */
+  private async runPlaced(
+    plan: PlannedRequest,
+    chain: PackedHashes,
+    params: GenerateParams,
+    deadline: Date | undefined,
+    tenant: string,
+    signal: AbortSignal,
+    exclude: Set<string>,
+    t0: number,
+    write: (ev: GenerateResponse) => void,
+    annotate: (key: string, value: string | number | boolean) => void,
+    step: { started: (() => void) | undefined; mayMove: boolean },
+  ): Promise<string | undefined> {
+    const { cfg, redis, metrics } = this.d;
+    const { tokens, requestId } = plan;
+    const key = requestKey(cfg.namespace, requestId);
     // admission cancels its decode call itself when the caller goes away; after it, the running request is aborted
-    const { run, it } = await this.admit(plan, chain, tokens.length, deadline, tenant, params.sessionId, signal);
+    const { run, it } = await this.admit(plan, chain, tokens.length, deadline, tenant, params.sessionId, signal, exclude);
     const onAbort = (): void => this.abort(run, cancelledByClient());
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
@@ -174,7 +214,7 @@ export class RequestRunner {
     metrics.disaggregated.inc({ mode: pl.disaggregated ? "disaggregated" : "local" });
     metrics.prefixTokens.inc({ kind: "available" }, pl.bestCachedTokens);
     metrics.prefixTokens.inc({ kind: "captured" }, pl.chosenCachedTokens);
-    write({ event: { $case: "started", value: { requestId: clientRequestId, promptTokens: tokens.length } } });
+    step.started?.();
     try {
       // best effort: without it the workers take the request's first attempt as its current one
       await redis.hset(key, this.stateOf(run)).catch((e: unknown) => this.d.log.warn("request state not written", { requestId, err: messageOf(e) }));
@@ -184,7 +224,13 @@ export class RequestRunner {
         tokenizer: this.d.tokenizer, metrics, onFirstToken: () => this.d.ledger.addPrefill(run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens)),
       });
       await redis.hset(key, "status", "completed").catch(() => undefined); // the client has its answer either way
+      return undefined;
     } catch (err) {
+      if (step.mayMove && this.decodeLostBeforeFirstToken(run, err, signal)) {
+        // nothing reached the client but "started": the old attempt's job goes, no cancel is broadcast (it would reach the next attempt)
+        if (pl.disaggregated) await this.d.queues.removeIfWaiting(plan.prefillWorker, requestId, plan.attempt);
+        return pl.decode.info.workerId;
+      }
       await this.cleanupAfterFailure(run);
       await redis.hset(key, "status", "failed").catch(() => undefined);
       throw this.mapFailure(run, err);
@@ -197,6 +243,14 @@ export class RequestRunner {
     }
   }
 
+  /** Whether `err` ended a request because its decode worker went away, before any token reached the client. */
+  private decodeLostBeforeFirstToken(run: Running, err: unknown, signal: AbortSignal): boolean {
+    if (run.firstTokenSeen || signal.aborted) return false;
+    if (run.failure) return run.decodeLost;
+    // the stream broke: the worker's process or connection is gone
+    return isGrpcError(err) && (codeNameOf(err.code) === "UNAVAILABLE" || codeNameOf(err.code) === "CANCELLED");
+  }
+
   /** A worker left the registry: end (decode) or move (prefill) the requests it held. */
   onWorkerDropped(info: WorkerInfo): void {
     this.d.sync.forget(info.workerId);
@@ -204,7 +258,7 @@ export class RequestRunner {
     const moves: Promise<void>[] = [];
     for (const run of this.running.values()) {
       if (run.plan.decodeWorker === info.workerId) {
-        this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: 0 }));
+        this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: 0 }), true);
       } else if (run.plan.prefillWorker === info.workerId && run.placement.disaggregated && !run.firstTokenSeen) {
         moves.push(this.movePrefill(run));
       }
@@ -273,9 +327,9 @@ export class RequestRunner {
     tenant: string,
     sessionId: string | undefined,
     signal: AbortSignal,
+    exclude: Set<string>,
   ): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
     const { cfg, sync, table, metrics, ledger, peers } = this.d;
-    const exclude = new Set<string>();
     const session = sessionId === undefined ? undefined : this.d.sessions.get(tenant, sessionId);
     const opts = { weights: cfg.routing.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize };
     const t0 = performance.now();
@@ -306,7 +360,7 @@ export class RequestRunner {
           this.d.sessions.set(tenant, sessionId, workers);
           this.d.routerPeers.notePlacement(tenant, sessionId, workers);
         }
-        return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined }, it };
+        return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined, decodeLost: false }, it };
       } catch (err) {
         call.cancel();
         if (signal.aborted) throw cancelledByClient();
@@ -322,9 +376,10 @@ export class RequestRunner {
     }
   }
 
-  private abort(run: Running, err: KvtierError): void {
+  private abort(run: Running, err: KvtierError, decodeLost = false): void {
     if (run.failure) return;
     run.failure = err;
+    run.decodeLost = decodeLost;
     run.call.cancel();
   }
 
