@@ -9,6 +9,7 @@ import { KV_BLOCK_LAYOUT_VERSION, decodeKvBlock, encodeKvBlock } from "@kvtier/t
 import { afterEach, describe, expect, it } from "vitest";
 import type { Stack } from "@kvtier/local-stack";
 import { generate, request, routerClient } from "./client.js";
+import { routerIndex } from "./index-probe.js";
 import { referenceGreedy, referenceModel } from "./reference.js";
 import { scrape, testStack } from "./stack.js";
 
@@ -138,6 +139,21 @@ describe("failures, end to end", () => {
       process.kill(prefillPid, "SIGCONT");
     }
     expect(await pending).toEqual(Array<string>(6).fill("length"));
+    client.close();
+  });
+
+  it("a killed kvstore's blocks leave the router's index once it stops reporting, and requests go on without it", async () => {
+    stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+    const client = routerClient(stack.routerAddress);
+    const s = stack;
+    const routerMetrics = stack.process("router").metricsPort!;
+    await generate(client, request(PROMPT, 4), "key-alpha");
+    const held = async (): Promise<number> => (await routerIndex(routerMetrics, s.serviceToken)).locations["kvstore-1"]?.entries ?? 0;
+    await waitFor(async () => (await held()) > 0, 5_000);
+    await stack.kill("kvstore-1");
+    await waitFor(async () => (await held()) === 0, 4 * HEARTBEAT_TIMEOUT_MS);
+    const again = await generate(client, request(`${PROMPT} again`, 4), "key-alpha");
+    expect(again.finishReason).toBe("length");
     client.close();
   });
 

@@ -1,8 +1,10 @@
 // The kvstore process: the one wiring point. Connects NATS, builds the store, binds gRPC and
 // metrics, prints the ready line, and shuts down cleanly on SIGTERM.
 import {
-  GrpcPort, KvEventAnnouncer, MetricsEndpoint, SHUTDOWN_GRACE_MS, announceReady, closeNats, connectNats, createLogger, onShutdown,
+  GrpcPort, Heartbeat, KvEventAnnouncer, MetricsEndpoint, SHUTDOWN_GRACE_MS, announceReady, closeNats, connectNats, createLogger, loadSubject,
+  onShutdown,
 } from "@kvtier/platform";
+import { LoadReport } from "@kvtier/proto";
 import { announcerSink, snapshotOf } from "./announcer-sink.js";
 import { KvBlockStore } from "./block-store.js";
 import { loadKvStoreConfig } from "./config.js";
@@ -48,7 +50,16 @@ async function main(): Promise<void> {
   const grpc = await GrpcPort.bind(server, cfg.host, cfg.port);
   const port = grpc.port;
   const metricsPort = await endpoint.listen(cfg.common.metricsPort, cfg.host);
+  // liveness for the routers (they drop a silent kvstore's index entries): a load report per heartbeat over NATS
+  const report = (leaving: boolean): void =>
+    nc.publish(loadSubject(cfg.common.namespace, cfg.storeId), LoadReport.encode({
+      workerId: cfg.storeId, role: "kvstore", queuedPrefillTokens: 0, activeDecodeBlocks: 0, freeBlocks: 0, runningRequests: 0, unixMs: Date.now(), leaving,
+    }).finish());
+  const heartbeat = new Heartbeat(async () => report(false), cfg.common.heartbeatMs, (err) => log.warn("load report failed", { err: String(err) }));
+  await heartbeat.start();
   onShutdown(log, async () => {
+    heartbeat.stop();
+    report(true);
     await Promise.all([grpc.shutdown(GRPC_DRAIN_MS), fast?.close(GRPC_DRAIN_MS)]);
     await store.close();
     announcer.close();

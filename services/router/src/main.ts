@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     onAdded: (info) => {
       for (const id of [info.workerId, info.kvstoreId]) if (id && !sync.feed.knows(id)) void sync.snapshot(id);
     },
+    onKvstoreLost: (id) => sync.forget(id),
     onRefusedChanged: (refused) => {
       metrics.setRefused(refused);
       for (const id of refused.keys()) sync.forget(id);

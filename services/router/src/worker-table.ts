@@ -33,6 +33,8 @@ export interface WorkerTableEvents {
   onAdded?(worker: WorkerInfo): void;
   /** The set of workers refused for their layout changed. */
   onRefusedChanged?(refused: ReadonlyMap<string, string>): void;
+  /** A kvstore that had been reporting went silent past the timeout, or said it is leaving. */
+  onKvstoreLost?(kvstoreId: string): void;
 }
 
 /** Live, compatible workers by id, refreshed from the registry. */
@@ -43,6 +45,8 @@ export class WorkerTable {
   private readonly reportedAt = new Map<string, number>();
   /** Workers that said they are leaving (their last report), until they report again. */
   private readonly leaving = new Set<string>();
+  /** This router's clock at each kvstore's last report; a leaving kvstore at -Infinity. */
+  private readonly kvstoreReportedAt = new Map<string, number>();
   /** Whether the last registry read failed (logged once per outage). */
   private registryFailing = false;
   /** The workers as placement reads them; rebuilt after a refresh. */
@@ -76,6 +80,7 @@ export class WorkerTable {
       if (!this.registryFailing) this.log.warn("worker registry unreadable: workers are kept alive by their load reports", { err: String(err) });
       this.registryFailing = true;
     }
+    this.dropSilentKvstores(now);
     this.currentRoster = undefined; // the entries below are replaced (synchronously, whatever the callbacks do)
     const seen = new Set<string>();
     const refusedNow = new Map<string, string>();
@@ -130,8 +135,22 @@ export class WorkerTable {
     return this.refused.has(id);
   }
 
-  /** A load report arrived (at `now`, this router's clock): the worker is alive, or leaving. */
+  /** Kvstores report over NATS only (they hold no registry entry): silent ones lose their index entries. */
+  private dropSilentKvstores(now: number): void {
+    for (const [id, at] of this.kvstoreReportedAt) {
+      if (now - at <= this.timeoutMs) continue;
+      this.kvstoreReportedAt.delete(id);
+      this.log.warn("kvstore dropped: silent past the heartbeat timeout, or leaving", { kvstore: id });
+      this.events.onKvstoreLost?.(id);
+    }
+  }
+
+  /** A load report arrived (at `now`, this router's clock): the worker (or kvstore) is alive, or leaving. */
   onLoad(report: LoadReport, now = Date.now()): void {
+    if (report.role === "kvstore") {
+      this.kvstoreReportedAt.set(report.workerId, report.leaving ? -Infinity : now);
+      return;
+    }
     if (report.leaving) {
       this.leaving.add(report.workerId);
       this.reportedAt.delete(report.workerId);
