@@ -43,7 +43,8 @@ REDIS_URL / NATS_URL, when set, are used instead of starting redis-server / nats
                        streamingllm, h2o, quest, adaptivekv
   --request-id ID      client request id (default: generated)
   --json               print only one JSON summary line (text, tokens, usage, timings)
-  --router HOST:PORT   default $KVTIER_ROUTER, else 127.0.0.1:50051
+  --router HOST:PORT[,HOST:PORT...]  default $KVTIER_ROUTER, else 127.0.0.1:50051; with several
+                       router replicas a call goes to the first one that can be reached
   --api-key KEY        default $KVTIER_API_KEY; none = anonymous
 
 A failed call prints "error: <STATUS>: <details>" and exits 2.
@@ -52,7 +53,8 @@ A failed call prints "error: <STATUS>: <details>" and exits 2.
 
   --no-bos             do not prepend BOS
   --json               print {"token_ids": [...], "pieces": [...]}
-  --router HOST:PORT   default $KVTIER_ROUTER, else 127.0.0.1:50051
+  --router HOST:PORT[,HOST:PORT...]  default $KVTIER_ROUTER, else 127.0.0.1:50051; with several
+                       router replicas a call goes to the first one that can be reached
   --api-key KEY        default $KVTIER_API_KEY; none = anonymous
 `,
 };

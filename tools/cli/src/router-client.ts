@@ -1,7 +1,8 @@
-// The CLI's connection to the router's KvTierService: address and API key from flags or the
-// environment, one grpc-js client with the project's channel options, bearer-key metadata.
-import { Metadata } from "@grpc/grpc-js";
-import { GRPC_OPTIONS, insecureCredentials } from "@kvtier/platform";
+// The CLI's connection to the router's KvTierService: addresses and API key from flags or the
+// environment, one grpc-js client with the project's channel options, bearer-key metadata. Given
+// several router replicas, a call goes to the first one that can be reached.
+import { Metadata, status } from "@grpc/grpc-js";
+import { GRPC_OPTIONS, insecureCredentials, isGrpcError } from "@kvtier/platform";
 import { KvTierServiceClient } from "@kvtier/proto";
 import { envValue, flagString, hostPortFlag, type FlagSpec, type FlagValues } from "./args.js";
 
@@ -14,18 +15,40 @@ export const ROUTER_FLAGS = {
   "api-key": { type: "string" },
 } as const satisfies FlagSpec;
 
-/** A router to call and the API key to present (none: anonymous). */
+/** Router replicas to call, tried in order, and the API key to present (none: anonymous). */
 export interface RouterTarget {
-  address: string;
+  addresses: string[];
   apiKey: string | undefined;
 }
 
-/** --router, else KVTIER_ROUTER, else the default; --api-key, else KVTIER_API_KEY. */
+/** --router, else KVTIER_ROUTER, else the default: HOST:PORT, or several separated by commas; --api-key, else KVTIER_API_KEY. */
 export function routerTarget(values: FlagValues, env: Record<string, string | undefined>): RouterTarget {
   const flag = flagString(values, "router");
-  const address = flag !== undefined ? hostPortFlag("--router", flag) : envValue(env, "KVTIER_ROUTER") ?? DEFAULT_ROUTER_ADDRESS;
-  if (flag === undefined && address !== DEFAULT_ROUTER_ADDRESS) hostPortFlag("KVTIER_ROUTER", address);
-  return { address, apiKey: flagString(values, "api-key") ?? envValue(env, "KVTIER_API_KEY") };
+  const [name, raw] = flag !== undefined ? ["--router", flag] : ["KVTIER_ROUTER", envValue(env, "KVTIER_ROUTER") ?? DEFAULT_ROUTER_ADDRESS];
+  const addresses = raw.split(",").map((a) => hostPortFlag(name, a));
+  return { addresses, apiKey: flagString(values, "api-key") ?? envValue(env, "KVTIER_API_KEY") };
+}
+
+/**
+ * Run `attempt` against each router of `target` in turn until one can be reached: a call that
+ * fails UNAVAILABLE before the router answered anything (`reached` not called) moves on to the
+ * next replica; any other outcome is final. Each client is closed after its attempt.
+ */
+export async function onFirstReachableRouter<T>(target: RouterTarget, attempt: (client: KvTierServiceClient, reached: () => void) => Promise<T>): Promise<T> {
+  let lastErr: unknown;
+  for (const address of target.addresses) {
+    const client = connectRouter(address);
+    let answered = false;
+    try {
+      return await attempt(client, () => (answered = true));
+    } catch (err) {
+      if (answered || !isGrpcError(err) || err.code !== status.UNAVAILABLE) throw err;
+      lastErr = err;
+    } finally {
+      client.close();
+    }
+  }
+  throw lastErr;
 }
 
 /** A client for the router at `address`. Close it when done. */

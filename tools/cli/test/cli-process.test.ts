@@ -84,6 +84,15 @@ describe("kvtier generate", () => {
     expect(run.stderr).toMatch(/^error: UNAVAILABLE: /m);
   });
 
+  it("given several routers, goes to the first one that can be reached", async () => {
+    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--json"], { ...env, KVTIER_ROUTER: `127.0.0.1:1,${stack.routerAddress}` });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout.trim()).completion_tokens).toBe(3);
+    const tok = await kvtier(["tokenize", "Once upon", "--router", `127.0.0.1:1,${stack.routerAddress}`], env);
+    expect(tok.code).toBe(0);
+    expect(tok.stdout.trim().split(" ").length).toBeGreaterThan(1);
+  });
+
   it("names the bad flag and exits 2", async () => {
     const run = await kvtier(["generate", "x", "--max-tokens", "many"]);
     expect(run.code).toBe(2);

@@ -22,7 +22,7 @@ describe("generate", () => {
       {},
     );
     expect(cmd.json).toBe(true);
-    expect(cmd.target).toEqual({ address: "127.0.0.1:50051", apiKey: undefined });
+    expect(cmd.target).toEqual({ addresses: ["127.0.0.1:50051"], apiKey: undefined });
     expect(cmd.request).toEqual({
       prompt: "Once upon a time",
       maxTokens: 32,
@@ -40,9 +40,11 @@ describe("generate", () => {
   it("defaults to greedy, and takes the router and key from the environment", () => {
     const cmd = parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "10.0.0.1:7000", KVTIER_API_KEY: "k1" });
     expect(cmd.request.sampling).toEqual({ temperature: 0, topP: 0, seed: 0 });
-    expect(cmd.target).toEqual({ address: "10.0.0.1:7000", apiKey: "k1" });
-    expect(parseGenerateArgs(["hi", "--max-tokens", "1", "--router", "h:1", "--api-key", "k2"], { KVTIER_ROUTER: "x:2", KVTIER_API_KEY: "k1" }).target).toEqual({ address: "h:1", apiKey: "k2" });
-    expect(parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "  ", KVTIER_API_KEY: "" }).target).toEqual({ address: "127.0.0.1:50051", apiKey: undefined });
+    expect(cmd.target).toEqual({ addresses: ["10.0.0.1:7000"], apiKey: "k1" });
+    expect(parseGenerateArgs(["hi", "--max-tokens", "1", "--router", "h:1", "--api-key", "k2"], { KVTIER_ROUTER: "x:2", KVTIER_API_KEY: "k1" }).target).toEqual({ addresses: ["h:1"], apiKey: "k2" });
+    expect(parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "  ", KVTIER_API_KEY: "" }).target).toEqual({ addresses: ["127.0.0.1:50051"], apiKey: undefined });
+    expect(parseGenerateArgs(["hi", "--max-tokens", "1", "--router", "a:1, b:2"], {}).target.addresses).toEqual(["a:1", "b:2"]);
+    expect(() => parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "a:1,nope" })).toThrow(/KVTIER_ROUTER: expected HOST:PORT, got "nope"/);
   });
 
   it.each([

@@ -4,7 +4,7 @@ import type { GenerateRequest } from "@kvtier/proto";
 import { flagString, intFlag, numberFlag, onePositional, parseCommandLine, type FlagSpec } from "../args.js";
 import { GenerateTranscript, type GenerateSummary } from "../generate-transcript.js";
 import { reportFailure } from "../rpc-failure.js";
-import { ROUTER_FLAGS, authMetadata, connectRouter, routerTarget, type RouterTarget } from "../router-client.js";
+import { ROUTER_FLAGS, authMetadata, onFirstReachableRouter, routerTarget, type RouterTarget } from "../router-client.js";
 import { UsageError } from "../usage-error.js";
 
 /** Most alternatives per position the router returns (router.proto, GenerateRequest.logprobs). */
@@ -71,22 +71,23 @@ export function parseGenerateArgs(argv: string[], env: Record<string, string | u
  * `signal` cancels the call. Rejects with the grpc-js error when the call fails.
  */
 export async function callGenerate(target: RouterTarget, request: GenerateRequest, onText: (text: string) => void, signal?: AbortSignal): Promise<GenerateSummary> {
-  const client = connectRouter(target.address);
-  const transcript = new GenerateTranscript(request.logprobs > 0);
-  const call = client.generate(request, authMetadata(target.apiKey));
-  const cancel = (): void => call.cancel();
-  signal?.addEventListener("abort", cancel, { once: true });
-  try {
-    for await (const response of call) {
-      const text = transcript.add(response);
-      if (text !== "") onText(text);
+  return onFirstReachableRouter(target, async (client, reached) => {
+    const transcript = new GenerateTranscript(request.logprobs > 0);
+    const call = client.generate(request, authMetadata(target.apiKey));
+    call.on("metadata", reached);
+    const cancel = (): void => call.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const response of call) {
+        const text = transcript.add(response);
+        if (text !== "") onText(text);
+      }
+      if (!transcript.finished) throw new Error("the router ended the stream without a Finished event");
+      return transcript.summary();
+    } finally {
+      signal?.removeEventListener("abort", cancel);
     }
-    if (!transcript.finished) throw new Error("the router ended the stream without a Finished event");
-    return transcript.summary();
-  } finally {
-    signal?.removeEventListener("abort", cancel);
-    client.close();
-  }
+  });
 }
 
 /** Run `generate`; resolves with the exit status. */

@@ -1,9 +1,8 @@
 // `kvtier tokenize "<text>"`: the router's Tokenize, printed as token ids (or JSON with pieces).
-import { promisify } from "node:util";
 import type { TokenizeRequest, TokenizeResponse } from "@kvtier/proto";
 import { onePositional, parseCommandLine, type FlagSpec } from "../args.js";
 import { reportFailure } from "../rpc-failure.js";
-import { ROUTER_FLAGS, authMetadata, connectRouter, routerTarget, type RouterTarget } from "../router-client.js";
+import { ROUTER_FLAGS, authMetadata, onFirstReachableRouter, routerTarget, type RouterTarget } from "../router-client.js";
 
 const TOKENIZE_FLAGS = {
   ...ROUTER_FLAGS,
@@ -30,16 +29,17 @@ export function parseTokenizeArgs(argv: string[], env: Record<string, string | u
 
 /** Run `tokenize`; resolves with the exit status. */
 export async function runTokenize(cmd: TokenizeCommand): Promise<number> {
-  const client = connectRouter(cmd.target.address);
   try {
-    const tokenize = promisify<TokenizeRequest, ReturnType<typeof authMetadata>, TokenizeResponse>(client.tokenize.bind(client));
-    const response = await tokenize(cmd.request, authMetadata(cmd.target.apiKey));
+    const response = await onFirstReachableRouter(cmd.target, (client, reached) =>
+      new Promise<TokenizeResponse>((resolve, reject) => {
+        const call = client.tokenize(cmd.request, authMetadata(cmd.target.apiKey), (err, res) => (err ? reject(err) : resolve(res)));
+        call.on("metadata", reached);
+      }),
+    );
     const line = cmd.json ? JSON.stringify({ token_ids: response.tokenIds, pieces: response.pieces }) : response.tokenIds.join(" ");
     process.stdout.write(`${line}\n`);
     return 0;
   } catch (err) {
     return reportFailure(err);
-  } finally {
-    client.close();
   }
 }

@@ -179,7 +179,7 @@ async function runDemo(stack: Stack, apiKey: string, prompt: string, signal: Abo
   try {
     const request = { prompt, maxTokens: DEMO_MAX_TOKENS, sampling: { temperature: 0, topP: 0, seed: 0 }, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "", sessionId: "" };
     process.stdout.write(prompt);
-    const { text: _text, ...usage } = await callGenerate({ address: stack.routerAddress, apiKey }, request, (t) => process.stdout.write(t), signal);
+    const { text: _text, ...usage } = await callGenerate({ addresses: [stack.routerAddress], apiKey }, request, (t) => process.stdout.write(t), signal);
     say();
     say(`usage: ${JSON.stringify(usage)}`);
     return true;
