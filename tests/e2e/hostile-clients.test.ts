@@ -13,6 +13,8 @@ import { request, routerClient } from "./client.js";
 import { eventually, metricWithLabels } from "./index-probe.js";
 import { scrape, testStack } from "./stack.js";
 
+/** The router's limit on a prompt (services/router config.ts MAX_PROMPT_BYTES). */
+const MAX_PROMPT_BYTES = 256 * 1024;
 /** Bytes that are not a protobuf message: field 1 (a string) declares 255 bytes, 2 follow. */
 const NOT_A_MESSAGE = Buffer.from([0x0a, 0xff, 0x01, 0x41, 0x42]);
 /** Requests cancelled right after they were sent. */
@@ -92,6 +94,40 @@ describe("hostile and careless clients", () => {
     });
     expect(tok.length).toBeGreaterThan(1);
   }, 40_000);
+
+  it("keeps answering other requests while a maximum-size prompt is tokenized, or refused before it is", async () => {
+    const md = new Metadata();
+    md.set("authorization", "Bearer key-alpha");
+    const sentence = "Once upon a time there was a little girl named Lily. She liked to play outside. ";
+    const huge = sentence.repeat(Math.floor(MAX_PROMPT_BYTES / sentence.length));
+    // Generate: refused from its length alone (stories260K's context is 512 tokens)
+    const generateCode = new Promise<ServiceError | undefined>((resolve) => {
+      const call = client.generate(request(huge, 8), md);
+      call.on("data", () => undefined);
+      call.on("error", (e: ServiceError) => resolve(e));
+      call.on("end", () => resolve(undefined));
+    });
+    // Tokenize: no context to fit, so all of it is tokenized, giving the event loop back as it goes
+    const tokenized = new Promise<number>((resolve, reject) =>
+      client.tokenize({ text: huge, addBos: true }, md, (err, res) => (err ? reject(err) : resolve(res.tokenIds.length))),
+    );
+    // meanwhile small requests, each with a 2 s deadline, are answered
+    const small = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new Promise<number>((resolve) =>
+          setTimeout(
+            () => client.tokenize({ text: `Once upon a time ${i}`, addBos: true }, md, { deadline: Date.now() + 2_000 }, (err) => resolve(err ? err.code : status.OK)),
+            i * 25,
+          ),
+        ),
+      ),
+    );
+    expect(small).toEqual(Array<number>(20).fill(status.OK));
+    const refused = await generateCode;
+    expect(refused?.code).toBe(status.INVALID_ARGUMENT);
+    expect(refused?.details).toMatch(/^prompt: at least \d+ tokens \(from its length\) do not fit the model context of 512/);
+    expect(await tokenized).toBeGreaterThan(huge.length / 10);
+  });
 
   it("answers a request that does not parse INVALID_ARGUMENT, and counts it", async () => {
     const routerMetrics = stack.process("router").metricsPort!;

@@ -1,12 +1,23 @@
-// llama2.c BPE tokenizer: file format, encode (greedy best-score merges) and per-token decode bytes.
+// llama2.c BPE tokenizer: file format, encode (greedy best-score merges, sync or in event-loop
+// slices), a token-count lower bound from the byte length, and per-token decode bytes.
 import { readFileSync } from 'node:fs';
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import { BpeEncoding, MAX_UTF8_SEQUENCE_BYTES, type BpeVocabulary } from './bpe-encoding.js';
 import { EngineError } from './engine-error.js';
+import { MergeTable } from './merge-table.js';
 
-/** Offset of the byte-fallback tokens: byte b is token b + 3 (after <unk>, <s>, </s>). */
-const BYTE_FALLBACK_OFFSET = 3;
-/** Longest UTF-8 sequence grouped into one codepoint lookup, in bytes. */
-const MAX_UTF8_SEQUENCE_BYTES = 4;
+/** Bytes of the dummy prefix " " encode puts before a non-empty text. */
+const DUMMY_PREFIX_BYTES = 1;
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
+/** How long `encodeAsync` may run before it gives the event loop back, by default, in ms. */
+export const DEFAULT_ENCODE_SLICE_MS = 2;
+/**
+ * Encoding steps (a byte of the pre-split, a popped merge or a token copied out: at most about
+ * 0.1 us each on the texts of `pnpm bench tokenizer`) between two clock reads in `encodeAsync`.
+ * A read (tens of ns) per 0.1 ms of work costs nothing measurable, and a slice overruns
+ * `sliceMs` by about 0.1 ms.
+ */
+const STEPS_PER_CLOCK_CHECK = 1024;
 
 /** Pieces are keyed as latin1 "binary strings" so any byte sequence maps 1:1 to a JS string. */
 const toKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
@@ -17,25 +28,49 @@ export interface EncodeOptions {
   eos?: boolean;
 }
 
+/** Options of {@link Tokenizer.encodeAsync}. */
+export interface EncodeAsyncOptions {
+  /**
+   * Give the event loop back (one `setImmediate` turn) once encoding has run this long since it
+   * last did, in ms; 0 yields at every clock check. @default DEFAULT_ENCODE_SLICE_MS (2 ms)
+   */
+  sliceMs?: number;
+}
+
 /** A SentencePiece-style vocabulary exported by llama2.c (tokenizer.bin), encoding exactly as run.c does. */
 export class Tokenizer {
   readonly bosId = 1;
   readonly eosId = 2;
   readonly vocabSize: number;
+  /**
+   * Most bytes of input (the text and the dummy prefix) one token can stand for: the longer of the
+   * longest piece two pieces merge into and the longest piece one codepoint looks up (at most 4
+   * bytes). A byte-fallback token stands for 1 byte, not the 6 of its "<0xXX>" piece, and a merge
+   * never stands for more bytes than its piece holds. 7 for tok512 (" friend", " little").
+   * Infinity if the vocabulary holds an empty piece (merging with it covers more input without a
+   * longer piece, so no such bound holds).
+   */
+  readonly maxPieceBytes: number;
   private readonly pieces: Uint8Array[];
-  private readonly keys: string[];
-  private readonly scores: Float32Array;
-  private readonly lookup = new Map<string, number>();
+  private readonly vocab: BpeVocabulary;
+  /** Whether BOS can merge with the token after it (then it is not sure to stay in the output). */
+  private readonly bosMerges: boolean;
 
   private constructor(pieces: Uint8Array[], scores: Float32Array) {
     this.vocabSize = pieces.length;
     this.pieces = pieces;
-    this.scores = scores;
-    this.keys = pieces.map(toKey);
+    const keys = pieces.map(toKey);
+    const lookup = new Map<string, number>();
     // First id wins on duplicate pieces (run.c's bsearch leaves that unspecified).
-    this.keys.forEach((key, id) => {
-      if (!this.lookup.has(key)) this.lookup.set(key, id);
+    keys.forEach((key, id) => {
+      if (!lookup.has(key)) lookup.set(key, id);
     });
+    const merges = new MergeTable(keys, lookup);
+    this.vocab = { lookup, merges, scores };
+    this.bosMerges = merges.mergesOnTheLeft(this.bosId);
+    let longestCodepoint = 1; // a byte-fallback token
+    for (const key of lookup.keys()) if (key.length <= MAX_UTF8_SEQUENCE_BYTES) longestCodepoint = Math.max(longestCodepoint, key.length);
+    this.maxPieceBytes = lookup.has('') ? Infinity : Math.max(longestCodepoint, merges.longestMergedPieceBytes);
   }
 
   /** Read a llama2.c tokenizer file: int32 max_token_length, then per token float32 score, int32 len, bytes. */
@@ -70,48 +105,46 @@ export class Tokenizer {
   /**
    * Tokenize like run.c `encode`: optional BOS, a dummy-prefix " " token when text is non-empty,
    * one token per UTF-8 codepoint (byte fallback +3 when the codepoint is not a piece), then
-   * repeatedly merge the adjacent pair whose concatenation is the best-scoring piece.
+   * repeatedly merge the adjacent pair whose concatenation is the best-scoring piece (the leftmost
+   * on ties). O(n log n) in the text's length; holds the thread throughout (see {@link encodeAsync}).
    */
   encode(text: string, opts: EncodeOptions): number[] {
-    const bytes = Buffer.from(text, 'utf8');
-    const tokens: number[] = [];
-    if (opts.bos) tokens.push(this.bosId);
-    if (bytes.length > 0) {
-      const dummy = this.lookup.get(' ');
-      if (dummy === undefined) throw new EngineError('BAD_TOKENIZER', 'vocabulary has no " " piece for the dummy prefix');
-      tokens.push(dummy);
+    const encoding = this.begin(text, opts);
+    encoding.advance(Infinity);
+    return this.finish(encoding, opts);
+  }
+
+  /**
+   * The tokens of {@link encode}, computed in slices: whenever encoding has run for `sliceMs`
+   * since it last yielded, it waits one `setImmediate` turn, so other callbacks on the event loop
+   * wait a few milliseconds at most, even on a long text. A text done in fewer than
+   * `STEPS_PER_CLOCK_CHECK` steps (a byte of the pre-split, a popped merge or a token copied out;
+   * a few hundred bytes of text) never yields, whatever `sliceMs`: short prompts pay no loop turn.
+   */
+  async encodeAsync(text: string, opts: EncodeOptions, { sliceMs = DEFAULT_ENCODE_SLICE_MS }: EncodeAsyncOptions = {}): Promise<number[]> {
+    if (!(sliceMs >= 0)) throw new EngineError('INVALID_ARGUMENT', `sliceMs must be >= 0, got ${sliceMs}`);
+    let sliceStart = performance.now(); // the first slice includes the UTF-8 copy and the allocations
+    const encoding = this.begin(text, opts);
+    while (!encoding.advance(STEPS_PER_CLOCK_CHECK)) {
+      if (performance.now() - sliceStart < sliceMs) continue;
+      await nextLoopTurn();
+      sliceStart = performance.now();
     }
-    let start = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      if ((bytes[i] & 0xc0) !== 0x80) start = i;
-      const len = i - start + 1;
-      const next = i + 1 < bytes.length ? bytes[i + 1] : 0;
-      if ((next & 0xc0) === 0x80 && len < MAX_UTF8_SEQUENCE_BYTES) continue;
-      const id = this.lookup.get(toKey(bytes.subarray(start, i + 1)));
-      if (id !== undefined) {
-        tokens.push(id);
-      } else {
-        for (let j = start; j <= i; j++) tokens.push(bytes[j] + BYTE_FALLBACK_OFFSET);
-      }
-      start = i + 1;
-    }
-    for (;;) {
-      let bestScore = -1e10;
-      let bestId = -1;
-      let bestIdx = -1;
-      for (let i = 0; i < tokens.length - 1; i++) {
-        const id = this.lookup.get(this.keys[tokens[i]] + this.keys[tokens[i + 1]]);
-        if (id !== undefined && this.scores[id] > bestScore) {
-          bestScore = this.scores[id];
-          bestId = id;
-          bestIdx = i;
-        }
-      }
-      if (bestIdx === -1) break;
-      tokens.splice(bestIdx, 2, bestId);
-    }
-    if (opts.eos) tokens.push(this.eosId);
-    return tokens;
+    return this.finish(encoding, opts);
+  }
+
+  /**
+   * The fewest tokens `encode` can return for any text of `byteLength` UTF-8 bytes: BOS and EOS
+   * when asked for (BOS only if it merges with no token, as in every llama2.c vocabulary), plus
+   * the text and its dummy prefix at {@link maxPieceBytes} each. Lets a caller refuse a text too
+   * long for a context before tokenizing it.
+   */
+  minTokens(byteLength: number, opts: EncodeOptions): number {
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0) throw new EngineError('INVALID_ARGUMENT', `byteLength must be a non-negative integer, got ${byteLength}`);
+    const eos = opts.eos ? 1 : 0;
+    if (byteLength === 0) return (opts.bos ? 1 : 0) + eos;
+    const bos = opts.bos && !this.bosMerges ? 1 : 0;
+    return bos + eos + Math.ceil((byteLength + DUMMY_PREFIX_BYTES) / this.maxPieceBytes);
   }
 
   /**
@@ -126,6 +159,25 @@ export class Tokenizer {
       if (m !== null) return Uint8Array.of(parseInt(m[1], 16));
     }
     return piece;
+  }
+
+  /** The encoding of `text` with its leading tokens (BOS, the dummy prefix) in place, nothing merged yet. */
+  private begin(text: string, opts: EncodeOptions): BpeEncoding {
+    const bytes = Buffer.from(text, 'utf8');
+    const leading: number[] = [];
+    if (opts.bos) leading.push(this.bosId);
+    if (bytes.length > 0) {
+      const dummy = this.vocab.lookup.get(' ');
+      if (dummy === undefined) throw new EngineError('BAD_TOKENIZER', 'vocabulary has no " " piece for the dummy prefix');
+      leading.push(dummy);
+    }
+    return new BpeEncoding(this.vocab, bytes, leading);
+  }
+
+  private finish(encoding: BpeEncoding, opts: EncodeOptions): number[] {
+    const tokens = encoding.tokens();
+    if (opts.eos) tokens.push(this.eosId);
+    return tokens;
   }
 
   private checkToken(token: number): void {

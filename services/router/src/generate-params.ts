@@ -98,10 +98,14 @@ export function seedFor(requestId: string): number {
   return createHash("sha256").update(requestId).digest().readUInt32LE(0) || 1;
 }
 
-/** Refuse a prompt that does not fit the model context with room for max_tokens. */
-export function checkContext(promptTokens: number, maxTokens: number, seqLen: number): void {
-  if (promptTokens >= seqLen) throw invalidArgument("prompt", `${promptTokens} tokens do not fit the model context of ${seqLen}`);
+/**
+ * Refuse a prompt that does not fit the model context with room for max_tokens. With
+ * `atLeast`, `promptTokens` is a lower bound (from the prompt's byte length, before tokenizing).
+ */
+export function checkContext(promptTokens: number, maxTokens: number, seqLen: number, atLeast = false): void {
+  const count = atLeast ? `at least ${promptTokens} tokens (from its length)` : `${promptTokens} tokens`;
+  if (promptTokens >= seqLen) throw invalidArgument("prompt", `${count} do not fit the model context of ${seqLen}`);
   if (promptTokens + maxTokens > seqLen) {
-    throw invalidArgument("max_tokens", `prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the model context of ${seqLen}`);
+    throw invalidArgument("max_tokens", `prompt (${count}) plus max_tokens (${maxTokens}) exceeds the model context of ${seqLen}`);
   }
 }

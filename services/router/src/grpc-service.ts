@@ -49,8 +49,10 @@ export function kvTierService(cfg: RouterConfig, runner: RequestRunner, log: Log
       try {
         authenticate(call.metadata, cfg.apiKeys, cfg.allowAnonymous);
         if (Buffer.byteLength(call.request.text) > MAX_PROMPT_BYTES) throw invalidArgument("text", `longer than ${MAX_PROMPT_BYTES} bytes`);
-        const ids = runner.tokenize(call.request.text, call.request.addBos);
-        callback(null, { tokenIds: ids, pieces: runner.pieces(ids) });
+        runner.tokenize(call.request.text, call.request.addBos).then(
+          (ids) => callback(null, { tokenIds: ids, pieces: runner.pieces(ids) }),
+          (err: unknown) => callback(toGrpcStatus(err)),
+        );
       } catch (err) {
         callback(toGrpcStatus(err));
       }

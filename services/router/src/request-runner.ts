@@ -91,8 +91,21 @@ export class RequestRunner {
     this.namespaces = new TenantNamespaces(d.modelId, d.cfg.blockSize, d.cfg.tenantSecret);
   }
 
-  tokenize(text: string, bos: boolean): number[] {
-    return this.d.tokenizer.encode(text, { bos });
+  /** Token ids of `text`; long texts give the event loop back every few milliseconds while they are tokenized. */
+  tokenize(text: string, bos: boolean): Promise<number[]> {
+    return this.d.tokenizer.encodeAsync(text, { bos });
+  }
+
+  /**
+   * The prompt's tokens, refused (INVALID_ARGUMENT) if they cannot fit the context with room for
+   * `maxTokens`: first from a bound on its byte length (no token covers more than the longest
+   * piece), so an oversized prompt is refused before it is tokenized at all.
+   */
+  private async promptTokens(prompt: string, bos: boolean, maxTokens: number): Promise<number[]> {
+    checkContext(this.d.tokenizer.minTokens(Buffer.byteLength(prompt), { bos }), maxTokens, this.d.seqLen, true);
+    const tokens = await this.tokenize(prompt, bos);
+    checkContext(tokens.length, maxTokens, this.d.seqLen);
+    return tokens;
   }
 
   /** Each token's vocabulary piece (with its leading space, as the tokenizer stores it). */
@@ -134,8 +147,8 @@ export class RequestRunner {
   ): Promise<void> {
     const { cfg, redis } = this.d;
     const t0 = performance.now();
-    const tokens = this.tokenize(params.prompt, params.addBos);
-    checkContext(tokens.length, params.maxTokens, this.d.seqLen);
+    const tokens = await this.promptTokens(params.prompt, params.addBos, params.maxTokens);
+    if (signal.aborted) throw cancelledByClient();
     const ns = this.namespaces.of(tenant);
     // packed for the index as it is hashed (PrefixIndex.match walks the packed words)
     const chain = hashChain(ns, tokens, cfg.blockSize);

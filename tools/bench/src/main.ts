@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   eviction: () => import("./eviction-bench.js").then((m) => m.evictionBench),
   router: () => import("./router-bench.js").then((m) => m.routerBench),
   codecs: () => import("./codecs-bench.js").then((m) => m.codecsBench),
+  tokenizer: () => import("./tokenizer-bench.js").then((m) => m.tokenizerBench),
 };
 
 async function main(): Promise<void> {
