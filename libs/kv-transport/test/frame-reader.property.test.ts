@@ -2,7 +2,7 @@
 // reference parser that sees the whole stream at once, over random frames cut at random points,
 // and the reader's refusals of broken streams.
 import { describe, expect, it } from "vitest";
-import { FrameKind, FRAME_HEADER_BYTES, type FrameHeader } from "../src/frame-format.js";
+import { FrameKind, FRAME_HEADER_BYTES, FRAME_VERSION, type FrameHeader } from "../src/frame-format.js";
 import { FrameReader, parseFramesReference, type ParsedFrame } from "../src/frame-reader.js";
 import { frameParts } from "../src/frame-writer.js";
 import { TransportError } from "../src/transport-error.js";
@@ -131,7 +131,7 @@ describe("FrameReader", () => {
   it("refuses garbage, bad versions, unknown kinds, oversized declarations and a flipped header or metadata byte", () => {
     expect(refusal(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: example\r\nAccept: */*\r\n\r\n")).reason).toBe("bad_magic");
     const version = good();
-    version[4] = 2;
+    version[4] = FRAME_VERSION + 1;
     expect(refusal(version).reason).toBe("bad_version");
     const kind = good();
     kind[5] = 77;

@@ -350,9 +350,13 @@ export class LlamaEngine {
     });
   }
 
-  /** Whether KV computed or imported next extends the sequence's exact prefix (it is exact up to its end, and nothing rewrites it). */
+  /**
+   * Whether KV computed or imported next extends the sequence's exact prefix: it is exact up to
+   * its end, and no codec of its own rewrites it. (An engine-wide transform, the quality
+   * harness's, is every sequence's rule: its device cache stays consistent.)
+   */
   private extendsExactly(seq: SequencePages): boolean {
-    return seq.exactTokens === seq.length && this.transformOf(seq) === null;
+    return seq.exactTokens === seq.length && seq.kvTransform === null;
   }
 
   private transformOf(seq: SequencePages): KvWriteTransform | null {
