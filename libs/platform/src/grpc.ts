@@ -116,9 +116,17 @@ export function internalClientOptions(token: ServiceToken): ClientOptions {
   return { ...GRPC_OPTIONS, interceptors: [token.interceptor()] };
 }
 
-/** A grpc-js status object for any thrown value: KvtierError keeps its code, field and retry hint. */
+/** Trailer naming the code of a status a kvtier service sent (a status without it came from the transport). */
+export const STATUS_ORIGIN_TRAILER = "kvtier-code";
+
+/**
+ * A grpc-js status object for any thrown value: KvtierError keeps its code, field and retry hint.
+ * Every one carries {@link STATUS_ORIGIN_TRAILER}, so a caller tells a service's answer from a
+ * dropped connection.
+ */
 export function toGrpcStatus(err: unknown): { code: number; details: string; metadata: Metadata } {
   const metadata = new Metadata();
+  metadata.set(STATUS_ORIGIN_TRAILER, err instanceof KvtierError ? err.code : "INTERNAL");
   if (err instanceof KvtierError) {
     if (err.field) metadata.set("kvtier-field", err.field);
     if (err.retryAfterMs !== undefined) metadata.set("retry-after-ms", String(err.retryAfterMs));

@@ -15,7 +15,7 @@ export type { HttpRouteHandler, HttpRouteResponse } from "./metrics.js";
 export {
   MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, GRPC_KEEPALIVE_TIME_MS, GRPC_KEEPALIVE_TIMEOUT_MS, GRPC_IDLE_CONNECTION_MS,
   GRPC_HANDSHAKE_TIMEOUT_MS, GRPC_SILENT_CONNECTION_MS, GRPC_MAX_CONNECTIONS_PER_PORT, GRPC_CONNECTION_LIMITS, GrpcPort, createGrpcServer,
-  insecureCredentials, internalClientOptions, toGrpcStatus,
+  insecureCredentials, internalClientOptions, toGrpcStatus, STATUS_ORIGIN_TRAILER,
 } from "./grpc.js";
 export { addGuardedService, tolerantDefinition, guardInterceptor, statusName, MalformedRequest } from "./grpc-guard.js";
 export type { GrpcServerGuard } from "./grpc-guard.js";

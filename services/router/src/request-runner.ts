@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
 import {
-  KvtierError, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
+  KvtierError, STATUS_ORIGIN_TRAILER, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
@@ -181,16 +181,16 @@ export class RequestRunner {
         mayMove: moves < MAX_DECODE_MOVES,
       });
       if (lost === undefined) return;
-      exclude.add(lost);
+      exclude.add(lost.worker);
       plan.attempt += 1;
-      this.d.log.info("request moved to another decode worker before its first token", { requestId, from: lost, attempt: plan.attempt });
+      this.d.log.info("request moved to another decode worker before its first token", { requestId, from: lost.worker, why: lost.why, attempt: plan.attempt });
     }
   }
 
   /**
    * Place and admit the request, enqueue its prefill, relay its tokens. Resolves undefined when
-   * done, or, when `mayMove`, to the decode worker it lost before its first token (the caller
-   * places it again). Any other failure, a cancel included, is thrown.
+   * done, or, when `mayMove`, to the decode worker it lost before its first token and why (the
+   * caller places it again). Any other failure, a cancel included, is thrown.
    */
   private async runPlaced(
     plan: PlannedRequest,
@@ -204,7 +204,7 @@ export class RequestRunner {
     write: (ev: GenerateResponse) => void,
     annotate: (key: string, value: string | number | boolean) => void,
     step: { started: (() => void) | undefined; mayMove: boolean },
-  ): Promise<string | undefined> {
+  ): Promise<{ worker: string; why: string } | undefined> {
     const { cfg, redis, metrics } = this.d;
     const { tokens, requestId } = plan;
     const key = requestKey(cfg.namespace, requestId);
@@ -242,7 +242,7 @@ export class RequestRunner {
       if (step.mayMove && this.decodeLostBeforeFirstToken(run, err, signal)) {
         // nothing reached the client but "started": the old attempt's job goes, no cancel is broadcast (it would reach the next attempt)
         if (pl.disaggregated) await this.d.queues.removeIfWaiting(plan.prefillWorker, requestId, plan.attempt);
-        return pl.decode.info.workerId;
+        return { worker: pl.decode.info.workerId, why: this.mapFailure(run, err).message };
       }
       await this.cleanupAfterFailure(run);
       await redis.hset(key, "status", "failed").catch(() => undefined);
@@ -260,8 +260,10 @@ export class RequestRunner {
   private decodeLostBeforeFirstToken(run: Running, err: unknown, signal: AbortSignal): boolean {
     if (run.firstTokenSeen || signal.aborted) return false;
     if (run.failure) return run.decodeLost;
-    // the stream broke: the worker's process or connection is gone
-    return isGrpcError(err) && (codeNameOf(err.code) === "UNAVAILABLE" || codeNameOf(err.code) === "CANCELLED");
+    // the stream broke (a status no kvtier service sent): the worker's process or connection is gone
+    if (!isGrpcError(err) || (codeNameOf(err.code) !== "UNAVAILABLE" && codeNameOf(err.code) !== "CANCELLED")) return false;
+    const trailers = (err as { metadata?: Metadata }).metadata;
+    return trailers === undefined || trailers.get(STATUS_ORIGIN_TRAILER).length === 0;
   }
 
   /** A worker left the registry: end (decode) or move (prefill) the requests it held. */
