@@ -4,14 +4,12 @@
 // cancel that arrives at once stops the request everywhere; every Generate that reached the
 // router is counted once with its final status.
 import { connect, type Socket } from "node:net";
-import { credentials, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
-import { GRPC_HANDSHAKE_TIMEOUT_MS, GRPC_OPTIONS, ServiceToken } from "@kvtier/platform";
-import { KvStoreServiceClient, type KvTierServiceClient } from "@kvtier/proto";
-import type { Stack } from "@kvtier/local-stack";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { request, routerClient } from "./client.js";
+import { Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import { GRPC_HANDSHAKE_TIMEOUT_MS } from "@kvtier/platform";
+import { describe, expect, it } from "vitest";
+import { request } from "./client.js";
 import { eventually, metricWithLabels } from "./index-probe.js";
-import { scrape, testStack } from "./stack.js";
+import { kvstoreClient, kvstoreFastPort, scrape, stackForFile } from "./stack.js";
 
 /** The router's limit on a prompt (services/router config.ts MAX_PROMPT_BYTES). */
 const MAX_PROMPT_BYTES = 256 * 1024;
@@ -21,17 +19,7 @@ const NOT_A_MESSAGE = Buffer.from([0x0a, 0xff, 0x01, 0x41, 0x42]);
 const CANCELLED_REQUESTS = 10;
 const CANCEL_MAX_TOKENS = 200;
 
-let stack: Stack;
-let client: KvTierServiceClient;
-
-beforeAll(async () => {
-  stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1 });
-  client = routerClient(stack.routerAddress);
-});
-afterAll(async () => {
-  client?.close();
-  await stack?.stop();
-});
+const file = stackForFile({ prefillWorkers: 1, decodeWorkers: 1 });
 
 /** Open a raw TCP connection, send `bytes`, and resolve once the server closes it. */
 function lingering(port: number, bytes: Uint8Array): Promise<void> {
@@ -43,15 +31,6 @@ function lingering(port: number, bytes: Uint8Array): Promise<void> {
     s.on("error", () => undefined);
     s.on("close", () => resolve());
   });
-}
-
-/** The kvstore's fast port, from its Info. */
-async function fastPort(): Promise<number> {
-  const token = new ServiceToken(stack.serviceToken);
-  const c = new KvStoreServiceClient(stack.kvstoreEndpoint, credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors: [token.interceptor()] });
-  const info = await new Promise<{ dataPlane?: { fastPort: number } }>((resolve, reject) => c.info({}, (err, res) => (err ? reject(err) : resolve(res))));
-  c.close();
-  return info.dataPlane!.fastPort;
 }
 
 const portOf = (endpoint: string): number => Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
@@ -75,10 +54,11 @@ function rawCall(c: Client, path: string, bytes: Buffer, streaming: boolean): Pr
 
 describe("hostile and careless clients", () => {
   it("closes connections that send a truncated HTTP/2 preface, or nothing, on every port", async () => {
+    const { stack, client } = file;
     const ports = {
       router: portOf(stack.routerAddress),
       kvstore: portOf(stack.kvstoreEndpoint),
-      fast: await fastPort(),
+      fast: await kvstoreFastPort(stack),
       decode: stack.process("decode-1").port!,
     };
     const t0 = Date.now();
@@ -96,6 +76,7 @@ describe("hostile and careless clients", () => {
   }, 40_000);
 
   it("keeps answering other requests while a maximum-size prompt is tokenized, or refused before it is", async () => {
+    const { client } = file;
     const md = new Metadata();
     md.set("authorization", "Bearer key-alpha");
     const sentence = "Once upon a time there was a little girl named Lily. She liked to play outside. ";
@@ -130,18 +111,19 @@ describe("hostile and careless clients", () => {
   });
 
   it("answers a request that does not parse INVALID_ARGUMENT, and counts it", async () => {
+    const { stack, client } = file;
     const routerMetrics = stack.process("router").metricsPort!;
     const before = await metricWithLabels(routerMetrics, "kvtier_router_requests_total", { code: "INVALID_ARGUMENT" });
     expect(await rawCall(client, "/kvtier.v1.KvTierService/Generate", NOT_A_MESSAGE, true)).toBe(status.INVALID_ARGUMENT);
     expect(await rawCall(client, "/kvtier.v1.KvTierService/Tokenize", NOT_A_MESSAGE, false)).toBe(status.INVALID_ARGUMENT);
-    const token = new ServiceToken(stack.serviceToken);
-    const store = new KvStoreServiceClient(stack.kvstoreEndpoint, credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors: [token.interceptor()] });
+    const store = kvstoreClient(stack);
     expect(await rawCall(store, "/kvtier.v1.KvStoreService/Lookup", NOT_A_MESSAGE, false)).toBe(status.INVALID_ARGUMENT);
     store.close();
     expect(await metricWithLabels(routerMetrics, "kvtier_router_requests_total", { code: "INVALID_ARGUMENT" })).toBe(before + 1);
   });
 
   it("a cancel right after sending stops the request everywhere, and is counted once", async () => {
+    const { stack, client } = file;
     const routerMetrics = stack.process("router").metricsPort!;
     const decodeMetrics = stack.process("decode-1").metricsPort!;
     const cancelledBefore = await metricWithLabels(routerMetrics, "kvtier_router_requests_total", { code: "CANCELLED" });

@@ -7,42 +7,21 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { FrameKind, encodeAttach, encodeGetRun, decodeError } from "@kvtier/kv-transport";
 import { GRPC_OPTIONS, KvStoreClient, SERVICE_TOKEN_HEADER, ServiceToken, type KvtierError } from "@kvtier/platform";
-import { DecodeWorkerServiceClient, KvStoreServiceClient, type KvTierServiceClient } from "@kvtier/proto";
+import { DecodeWorkerServiceClient, KvStoreServiceClient } from "@kvtier/proto";
 import { decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
-import type { Stack } from "@kvtier/local-stack";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generate, request, routerClient } from "./client.js";
+import { describe, expect, it } from "vitest";
+import { generate, request } from "./client.js";
 import { routerIndex } from "./index-probe.js";
 import { RawFrameClient } from "../../services/kvstore/test/data-plane-support.js";
-import { testStack } from "./stack.js";
+import { kvstoreFastPort, stackForFile } from "./stack.js";
 
 const PROMPT = "Once upon a time, there was a little girl named Lily. She liked to play outside with her friends. One day they went to the park";
 
-let stack: Stack;
-let client: KvTierServiceClient;
-let token: ServiceToken;
-
-beforeAll(async () => {
-  stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1 });
-  client = routerClient(stack.routerAddress);
-  token = new ServiceToken(stack.serviceToken);
-});
-afterAll(async () => {
-  client?.close();
-  await stack?.stop();
-});
+const file = stackForFile({ prefillWorkers: 1, decodeWorkers: 1 });
 
 /** The status a unary call ends with. */
 function unaryCode(call: (cb: (err: ServiceError | null) => void) => void): Promise<number> {
   return new Promise((resolve) => call((err) => resolve(err ? err.code : status.OK)));
-}
-
-/** The store's fast port, from its Info (asked with the credential). */
-async function fastPort(): Promise<number> {
-  const c = new KvStoreServiceClient(stack.kvstoreEndpoint, credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors: [token.interceptor()] });
-  const info = await new Promise<{ dataPlane?: { fastPort: number } }>((resolve, reject) => c.info({}, (err, res) => (err ? reject(err) : resolve(res))));
-  c.close();
-  return info.dataPlane!.fastPort;
 }
 
 /** The host-tier block hashes the router lists for the kvstore, read with `credential`. */
@@ -59,6 +38,8 @@ function negated(block: Uint8Array): Uint8Array {
 
 describe("internal endpoints serve only the deployment's services", () => {
   it("refuses every step of the block-poisoning attack without the service credential", async () => {
+    const { stack, client } = file;
+    const token = new ServiceToken(stack.serviceToken);
     const before = await generate(client, request(PROMPT, 24), "key-alpha");
     const routerMetrics = stack.process("router").metricsPort!;
 
@@ -99,7 +80,7 @@ describe("internal endpoints serve only the deployment's services", () => {
     await wrong.close();
 
     // 3. the fast port: a request before AUTH, or AUTH with a wrong credential, ends the connection
-    const port = await fastPort();
+    const port = await kvstoreFastPort(stack);
     for (const first of [
       { kind: FrameKind.GET_RUN, meta: encodeGetRun({ codec: "fp32", hashes, maxBytes: 0 }) },
       { kind: FrameKind.SHM_ATTACH, meta: encodeAttach({ name: "kvtier-x-1-abc", arenaBytes: 4096 }) },

@@ -4,12 +4,10 @@
 // request for a prompt gets the same text. Before the fix, a local prefill's prompt tail was
 // exported after decoding had appended to it, and blocks computed over fp16-decoded KV entered
 // the device cache and the store as if exact: both showed as refused conflicting puts.
-import type { KvTierServiceClient } from "@kvtier/proto";
-import type { Stack } from "@kvtier/local-stack";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generate, request, routerClient, type GenerateResult } from "./client.js";
+import { describe, expect, it } from "vitest";
+import { generate, request, type GenerateResult } from "./client.js";
 import { metricWithLabels } from "./index-probe.js";
-import { testStack } from "./stack.js";
+import { stackForFile } from "./stack.js";
 
 const REQUESTS = 200;
 /** Requests in flight at once (the decode workers admit 64 each). */
@@ -21,25 +19,16 @@ const PREFIXES = [
 ];
 const ENDINGS = ["", " Then", " One day", " She was happy", " He said"];
 
-let stack: Stack;
-let client: KvTierServiceClient;
-
-beforeAll(async () => {
-  stack = await testStack({
-    prefillWorkers: 2,
-    decodeWorkers: 2,
-    // short uncached parts prefill on the decode worker: both paths run
-    serviceEnv: { router: { KVTIER_LOCAL_PREFILL_MAX_TOKENS: "32" } },
-  });
-  client = routerClient(stack.routerAddress);
-});
-afterAll(async () => {
-  client?.close();
-  await stack?.stop();
+const file = stackForFile({
+  prefillWorkers: 2,
+  decodeWorkers: 2,
+  // short uncached parts prefill on the decode worker: both paths run
+  serviceEnv: { router: { KVTIER_LOCAL_PREFILL_MAX_TOKENS: "32" } },
 });
 
 describe("shared prefixes under concurrent load", () => {
   it("200 concurrent requests write no conflicting block, and greedy fp32 requests for one prompt agree", async () => {
+    const { stack, client } = file;
     const specs = Array.from({ length: REQUESTS }, (_, i) => ({
       prompt: PREFIXES[i % PREFIXES.length] + ENDINGS[Math.floor(i / PREFIXES.length) % ENDINGS.length],
       codec: i % 4 === 3 ? "fp16" : "fp32",
