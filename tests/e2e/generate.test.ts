@@ -118,8 +118,10 @@ describe("walking skeleton, end to end", () => {
       [generate(client, request(STORY, 5), "wrong-key"), status.UNAUTHENTICATED, /API key/],
       [generate(client, request(STORY, 5)), status.UNAUTHENTICATED, /API key/],
     ];
-    for (const [p, code, re] of cases) {
-      const err = await statusOf(p);
+    // every call's outcome is taken now: they all run at once, and may end before their turn below
+    const outcomes = cases.map(([p, code, re]) => [statusOf(p), code, re] as const);
+    for (const [p, code, re] of outcomes) {
+      const err = await p;
       expect({ code: err.code, details: err.details }).toMatchObject({ code });
       expect(err.details).toMatch(re);
     }
