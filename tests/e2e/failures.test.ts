@@ -4,7 +4,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { KvStoreClient, ServiceToken, bullPrefix, internalRequestId, prefillQueueName, requestKey } from "@kvtier/platform";
-import { chainBlockHashes, namespaceHash, tenantSalt } from "@kvtier/prefix-index";
+import { chainBlockHashes, namespaceHash, tenantSalt } from "@kvtier/kv-router";
 import { KV_BLOCK_LAYOUT_VERSION, decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Stack } from "@kvtier/local-stack";

@@ -2,7 +2,7 @@
 // same next tokens and logits as keeping them in place (fp32 bit-identical; fp16 close).
 import type { Stack } from "@kvtier/local-stack";
 import { KvStoreClient, ServiceToken } from "@kvtier/platform";
-import { chainBlockHashes, namespaceHash } from "@kvtier/prefix-index";
+import { chainBlockHashes, namespaceHash } from "@kvtier/kv-router";
 import { KV_BLOCK_LAYOUT_VERSION, LlamaEngine } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceModel } from "./reference.js";

@@ -9,7 +9,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import type { KvTierServiceClient } from "@kvtier/proto";
 import type { Stack } from "@kvtier/local-stack";
 import { internalRequestId, KvStoreClient, ServiceToken } from "@kvtier/platform";
-import { namespaceHash, tenantSalt } from "@kvtier/prefix-index";
+import { namespaceHash, tenantSalt } from "@kvtier/kv-router";
 import { budgetTokens, KV_BLOCK_LAYOUT_VERSION, LlamaEngine, questPageHash } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, request, routerClient } from "./client.js";

@@ -1,6 +1,6 @@
 // A live sequence's chain of block hashes: as generated tokens fill a block, its hash is the
 // chained hash of the block before it, so the next turn of a conversation finds it by prefix.
-import { chainNext } from "@kvtier/prefix-index";
+import { chainNext } from "@kvtier/kv-router";
 
 /** Tracks tokens and full-block hashes of one sequence as it grows. */
 export class BlockChain {

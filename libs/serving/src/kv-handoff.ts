@@ -3,7 +3,7 @@
 // pool already holds, fetches the rest, and recomputes whatever it could not get.
 import { createHash } from "node:crypto";
 import { messageOf, sequenceId, type KvStoreClient, type KvStorePutOptions, type Logger, type PlannedRequest } from "@kvtier/platform";
-import { chainNext } from "@kvtier/prefix-index";
+import { chainNext } from "@kvtier/kv-router";
 import { KV_BLOCK_HASH_BYTES, readKvBlockHeader, type EngineHost } from "@kvtier/tensor";
 import type { PrefillOutcome } from "./cached-prefill.js";
 import { exportWindow, fetchWindow, residualWindowOf } from "./residual-window.js";

@@ -7,7 +7,7 @@ import {
   Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, Tracing, WorkerRegistry, cancelSubject, closeNats, closeRedis, connectNats,
   connectRedis, createLogger, loadSubject, messageOf, redisReady, type CommonConfig, type Logger, type NatsConnection, type Redis,
 } from "@kvtier/platform";
-import { HASH_SCHEME } from "@kvtier/prefix-index";
+import { HASH_SCHEME } from "@kvtier/kv-router";
 import { EngineHost, KV_BLOCK_LAYOUT_VERSION } from "@kvtier/tensor";
 import { DEVICE_CODEC, DeviceTier } from "./device-tier.js";
 

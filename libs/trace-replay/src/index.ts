@@ -20,7 +20,7 @@ export type { ReplayReport } from "./replay-report.js";
 export { sweepReplay, sweepLines, sweepSummary, phaseMetCounts, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED, SWEEP_ORACLE_MOVE_SLACK } from "./replay-sweep.js";
 export type { PoolSetting, NamedTrace, SweepRow, SweepOptions } from "./replay-sweep.js";
 /** The kv policy's weights (the router's), re-exported for callers that adjust them. */
-export { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
-export type { RoutingWeights } from "@kvtier/prefix-index";
+export { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/kv-router";
+export type { RoutingWeights } from "@kvtier/kv-router";
 export { generateTrace, TRACE_SHAPES, TRACE_SHAPE_NAMES, TRACE_RATE_PERIOD_S, MAX_GENERATED_REQUESTS } from "./trace-generator.js";
 export type { TraceShape, TraceShapeName } from "./trace-generator.js";

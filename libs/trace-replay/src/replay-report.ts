@@ -1,7 +1,7 @@
 // A replay run as reported: the chosen policy and, from the same run, round-robin, random,
 // least-loaded and one pooled LRU cache of workers × capacity tokens; as text lines and as the
 // one JSON object the CLI prints last.
-import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/kv-router";
 import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";
 import { IMBALANCE_WINDOW_S } from "./load-imbalance.js";
 import { RECENT_WORK_TAU_S } from "./prefill-queue-model.js";

@@ -1,7 +1,7 @@
 // A sweep: the kv policy against round-robin and the pooled LRU over several traces and pool
 // settings in one run, each row checked against the targets (kv hit rate >= 0.95 of the
 // pooled LRU's, kv load imbalance <= round-robin's). Runs only the policies the targets compare.
-import type { RoutingWeights } from "@kvtier/prefix-index";
+import type { RoutingWeights } from "@kvtier/kv-router";
 import type { TraceRequest } from "./mooncake-trace.js";
 import { IMBALANCE_PHASES, IMBALANCE_WINDOW_S } from "./load-imbalance.js";
 import { ReplayError } from "./replay-error.js";

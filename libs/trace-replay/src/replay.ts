@@ -4,7 +4,7 @@
 // Time is simulated: requests are taken at their trace timestamps, no wall-clock pacing.
 import {
   seededUniform, DEFAULT_ROUTING_WEIGHTS, IndexFeed, assertRoutingWeights, chooseWorker, type LocationMatch, type RoutingWeights, type WorkerLoad,
-} from "@kvtier/prefix-index";
+} from "@kvtier/kv-router";
 import { IMBALANCE_PHASES, LoadImbalanceMeter } from "./load-imbalance.js";
 import { LruBlockCache } from "./lru-block-cache.js";
 import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";

@@ -1,6 +1,6 @@
 // One simulated worker of the replay: an LRU device cache of a fixed number of blocks that, like
 // a real worker's KV pool, announces what it stores and evicts as numbered KV event batches.
-import type { KvIndexBatch, KvIndexEvent } from "@kvtier/prefix-index";
+import type { KvIndexBatch, KvIndexEvent } from "@kvtier/kv-router";
 import { LruBlockCache } from "./lru-block-cache.js";
 import type { TraceBlockHashes } from "./trace-block-hash.js";
 

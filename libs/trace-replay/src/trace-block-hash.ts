@@ -1,7 +1,7 @@
 // A trace block id as a 16-byte block hash for the prefix index. Trace ids are already
 // prefix-chained (an id names its whole prefix), so the id itself is the identity; the fixed tag
 // bytes only keep these hashes visibly apart from SHA-256 ones in dumps.
-import type { BlockHash } from "@kvtier/prefix-index";
+import type { BlockHash } from "@kvtier/kv-router";
 
 const TAG = 0x7e;
 

@@ -5,7 +5,7 @@
 // pooled LRU's hit rate AND its load imbalance is no worse than round-robin's; without them the
 // hot prefixes' holders take most new sessions and the imbalance exceeds round-robin's.
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/kv-router";
 import { pooledLruHitRate, replayPolicy, type ReplayOptions } from "../src/replay.js";
 import { generateTrace, type TraceShape, type TraceShapeName } from "../src/trace-generator.js";
 

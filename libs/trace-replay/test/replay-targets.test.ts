@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/kv-router";
 import { parseMooncakeTrace, type TraceRequest } from "../src/mooncake-trace.js";
 import { pooledLruHitRate, replayPolicy, type ReplayOptions } from "../src/replay.js";
 import { runReplay, replaySummary } from "../src/replay-report.js";

@@ -1,6 +1,6 @@
 // The simulated workers' LRU caches and their KV events: the index fed through IndexFeed holds
 // exactly what the caches hold, and every event tells the truth.
-import { IndexFeed, hashHex } from "@kvtier/prefix-index";
+import { IndexFeed, hashHex } from "@kvtier/kv-router";
 import { describe, expect, it } from "vitest";
 import { LoadImbalanceMeter } from "../src/load-imbalance.js";
 import { LruBlockCache } from "../src/lru-block-cache.js";

@@ -2,7 +2,7 @@
 // codec (the prefill and decode workers fetch (hash, codec)), while a worker's device pool,
 // announced with codec "raw", holds unencoded KV that serves a request of any codec.
 import { DEVICE_CODEC } from "@kvtier/serving";
-import type { LocationMatch, PackedHashes, PrefixIndex } from "@kvtier/prefix-index";
+import type { LocationMatch, PackedHashes, PrefixIndex } from "@kvtier/kv-router";
 
 /** Per location, the leading blocks of `hashes` usable by a request whose blocks use `codec`. */
 export function matchForCodec(index: Pick<PrefixIndex, "match">, hashes: readonly Uint8Array[] | PackedHashes, codec: string): Map<string, LocationMatch> {

@@ -2,7 +2,7 @@
 import { KNOWN_CODECS, parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
 import { chooseCodec } from "./codec-choice.js";
 import { ConfigError, envBool, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
-import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/kv-router";
 
 /** Upper bound on max_tokens a caller may ask for (the model context bounds it further). */
 export const MAX_TOKENS_LIMIT = 4096;
@@ -24,7 +24,7 @@ export const MAX_ROUTING_WEIGHT = 1e6;
 /** How the router scores workers and keeps its view current (KVTIER_ROUTING_*). */
 export interface RoutingConfig {
   /**
-   * The routing score's weights, each in tokens of prefill work (see @kvtier/prefix-index):
+   * The routing score's weights, each in tokens of prefill work (see @kvtier/kv-router):
    * KVTIER_ROUTING_DEVICE_WEIGHT (1.0), KVTIER_ROUTING_HOST_WEIGHT (0.6), KVTIER_ROUTING_SSD_WEIGHT
    * (0.3), KVTIER_ROUTING_PREFILL_LOAD_WEIGHT (0.25), KVTIER_ROUTING_DECODE_LOAD_WEIGHT (0.25),
    * KVTIER_ROUTING_SESSION_AFFINITY_TOKENS (512), KVTIER_ROUTING_TEMPERATURE (0),

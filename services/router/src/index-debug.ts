@@ -3,7 +3,7 @@
 // themselves) can be compared. `?location=ID` also lists that location's entries. Read-only.
 import { createHash } from "node:crypto";
 import type { HttpRouteResponse } from "@kvtier/platform";
-import type { HeldBlock, IndexFeed } from "@kvtier/prefix-index";
+import type { HeldBlock, IndexFeed } from "@kvtier/kv-router";
 
 /** Most entries listed for one location (a debug page, not an export). */
 export const MAX_DEBUG_ENTRIES = 200_000;

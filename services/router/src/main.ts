@@ -6,7 +6,7 @@ import {
   GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
   createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown, redisReady,
 } from "@kvtier/platform";
-import { HASH_SCHEME } from "@kvtier/prefix-index";
+import { HASH_SCHEME } from "@kvtier/kv-router";
 import { KV_BLOCK_LAYOUT_VERSION, Tokenizer, loadCheckpoint } from "@kvtier/tensor";
 import { randomBytes } from "node:crypto";
 import { readRouterConfig } from "./config.js";

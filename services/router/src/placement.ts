@@ -2,7 +2,7 @@
 // against load (this replica's in-flight work, its peers', and the workers' own reports), plus
 // the session's last workers when the request names a session; and whether to disaggregate at
 // all (a short uncached part prefills on the decode worker).
-import { CandidateSet, chooseCandidate, shouldDisaggregate, type LocationMatch, type RoutingWeights, type WorkerLoad } from "@kvtier/prefix-index";
+import { CandidateSet, chooseCandidate, shouldDisaggregate, type LocationMatch, type RoutingWeights, type WorkerLoad } from "@kvtier/kv-router";
 import type { LedgerEntry, LoadLedger } from "./load-ledger.js";
 import type { PeerLoads, PeerTotal } from "./peer-loads.js";
 import type { SessionWorkers } from "./session-table.js";

@@ -10,7 +10,7 @@ import {
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
-import { hashChain, type PackedHashes } from "@kvtier/prefix-index";
+import { hashChain, type PackedHashes } from "@kvtier/kv-router";
 import { reusableBlocks } from "@kvtier/serving";
 import type { Tokenizer } from "@kvtier/tensor";
 import { REQUEST_STATE_TTL_S, type RouterConfig } from "./config.js";

@@ -1,7 +1,7 @@
 // Each tenant's block namespace (DESIGN.md §3): the chain root over the model, KV layout, block
 // size and the tenant's salt, derived from the authenticated tenant and the server secret only,
 // so two tenants never share a block hash. Cached per tenant.
-import { namespaceHash, tenantSalt, type BlockHash } from "@kvtier/prefix-index";
+import { namespaceHash, tenantSalt, type BlockHash } from "@kvtier/kv-router";
 import { KV_BLOCK_LAYOUT_VERSION } from "@kvtier/tensor";
 
 /** Namespace hashes by tenant. */

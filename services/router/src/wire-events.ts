@@ -4,7 +4,7 @@
 // AllBlocksCleared, where no medium means every tier. Validation of hashes and ids happens in
 // IndexFeed, before anything is applied.
 import { Tier as WireTier, type KvEventBatch } from "@kvtier/proto";
-import type { KvIndexBatch, KvIndexEvent, Tier } from "@kvtier/prefix-index";
+import type { KvIndexBatch, KvIndexEvent, Tier } from "@kvtier/kv-router";
 
 const TIER_OF: Record<number, Tier | undefined> = { [WireTier.TIER_DEVICE]: "device", [WireTier.TIER_HOST]: "host", [WireTier.TIER_SSD]: "ssd" };
 

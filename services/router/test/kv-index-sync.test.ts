@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { startNats, type ManagedServer } from "@kvtier/local-stack";
 import { KvEventAnnouncer, closeNats, connectNats, createLogger, type HeldBlocks, type NatsConnection } from "@kvtier/platform";
-import { hashHex } from "@kvtier/prefix-index";
+import { hashHex } from "@kvtier/kv-router";
 import { Tier } from "@kvtier/proto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KvIndexSync, type BatchOutcome } from "../src/kv-index-sync.js";

@@ -2,7 +2,7 @@
 // its peers' shares, session affinity, wire events into the domain form, the index digest.
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "@kvtier/platform";
-import { DEFAULT_ROUTING_WEIGHTS, IndexFeed, chooseWorker, mergeMatches, seededUniform, type LocationMatch, type WorkerLoad } from "@kvtier/prefix-index";
+import { DEFAULT_ROUTING_WEIGHTS, IndexFeed, chooseWorker, mergeMatches, seededUniform, type LocationMatch, type WorkerLoad } from "@kvtier/kv-router";
 import { Tier, type KvEventBatch, type WorkerInfo } from "@kvtier/proto";
 import { readRoutingConfig } from "../src/config.js";
 import { describeIndex } from "../src/index-debug.js";

@@ -3,7 +3,7 @@
 // blocks (an 8K-token prompt) that start with one of a few shared system prompts; each document
 // sits in one worker's device pool (its first part) and in that node's kvstore (all of it).
 // Also a naive index of the same content (hex-string Map of holder objects) as the baseline.
-import { PrefixIndex, type BlockHash, type LocationMatch, type Tier } from "@kvtier/prefix-index";
+import { PrefixIndex, type BlockHash, type LocationMatch, type Tier } from "@kvtier/kv-router";
 import type { LiveWorker } from "@kvtier/router";
 
 /** Tokens per block and blocks per query prompt (8192 tokens). */

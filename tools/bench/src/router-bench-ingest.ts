@@ -7,7 +7,7 @@
 // (KvEventBatch.decode + batchFromWire) as the baseline. Each pass goes through a fresh feed and
 // is drained afterwards, untimed (removals of every block it left), so the same stream can be
 // timed again over the same index: the bench reports the median of its passes.
-import { IndexFeed, type PrefixIndex } from "@kvtier/prefix-index";
+import { IndexFeed, type PrefixIndex } from "@kvtier/kv-router";
 import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
 import { batchFromWire, decodeKvEventBatch } from "@kvtier/router";
 import { BENCH_WORKERS, workerId } from "./router-bench-index.js";

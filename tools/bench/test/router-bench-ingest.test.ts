@@ -1,7 +1,7 @@
 // The router bench's ingest stream: a pass leaves the index as it found it (its drain removes
 // every block it stored, in sequence, with no gap), so the bench can time the same stream again.
 import { describe, expect, it } from "vitest";
-import { IndexFeed, PrefixIndex } from "@kvtier/prefix-index";
+import { IndexFeed, PrefixIndex } from "@kvtier/kv-router";
 import { decodeKvEventBatch } from "@kvtier/router";
 import { makeEventStream, timeIngest } from "../src/router-bench-ingest.js";
 

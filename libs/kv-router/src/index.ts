@@ -1,4 +1,4 @@
-// Public entry of @kvtier/prefix-index: block identity, the prefix index, KV-event sequencing and
+// Public entry of @kvtier/kv-router: block identity, the prefix index, KV-event sequencing and
 // worker choice. Pure library (node:crypto only); services adapt it to gRPC, NATS and Redis.
 export {
   HASH_SCHEME,

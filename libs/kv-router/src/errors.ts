@@ -1,7 +1,7 @@
-// The one error class of @kvtier/prefix-index. Services map `code` to a gRPC status in one place
+// The one error class of @kvtier/kv-router. Services map `code` to a gRPC status in one place
 // (INVALID_* → INVALID_ARGUMENT naming `field`, CAPACITY_EXCEEDED → RESOURCE_EXHAUSTED).
 
-/** Stable machine-readable reasons the prefix-index library refuses an input. */
+/** Stable machine-readable reasons the kv-router library refuses an input. */
 export type PrefixIndexErrorCode =
   /** A block hash is not 16 bytes, or a hex string is not 32 hex digits. */
   | "INVALID_BLOCK_HASH"

@@ -1,6 +1,6 @@
 // Hashing a 4096-token prompt into 16-token blocks: chainBlockHashes against a straightforward
 // baseline (a fresh Buffer per block, per-token writeUInt32LE, createHash). Run:
-//   pnpm exec vitest bench --run libs/prefix-index
+//   pnpm exec vitest bench --run libs/kv-router
 import { createHash } from "node:crypto";
 import { bench, describe } from "vitest";
 import { chainBlockHashes, namespaceHash } from "../src/block-hash.js";

@@ -1,6 +1,6 @@
 // Matching a 256-block prompt against an index of 200k blocks over 64 workers and 8 kvstores:
 // PrefixIndex.match against a straightforward baseline (hex keys, an array of holder objects per
-// block, a per-location scan). Run: pnpm exec vitest bench --run libs/prefix-index
+// block, a per-location scan). Run: pnpm exec vitest bench --run libs/kv-router
 import { bench, describe } from "vitest";
 import { chainBlockHashes, hashHex, namespaceHash, type BlockHash } from "../src/block-hash.js";
 import { PrefixIndex } from "../src/prefix-index.js";
