@@ -264,3 +264,9 @@ export function hashFromHex(s: string): BlockHash {
   }
   return truncate(Buffer.from(s, "hex"));
 }
+
+/**
+ * Blocks of a `promptTokens`-token prompt a request may reuse: at least one prompt token is
+ * always computed, because sampling needs the last position's logits.
+ */
+export const reusableBlocks = (promptTokens: number, blockSize: number): number => Math.floor((promptTokens - 1) / blockSize);

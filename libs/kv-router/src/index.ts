@@ -1,5 +1,6 @@
-// Public entry of @kvtier/kv-router: block identity, the prefix index, KV-event sequencing and
-// worker choice. Pure library (node:crypto only); services adapt it to gRPC, NATS and Redis.
+// Public entry of @kvtier/kv-router: block identity, the prefix index, KV-event sequencing, the
+// routing score, and placement (policies, this replica's load ledger, peers' shares, sessions).
+// Pure library (node:crypto only); services adapt it to gRPC, NATS and Redis.
 export {
   HASH_SCHEME,
   BLOCK_HASH_BYTES,
@@ -13,6 +14,7 @@ export {
   hashHex,
   hashFromHex,
   PackedHashes,
+  reusableBlocks,
 } from "./block-hash.js";
 export type { BlockHash, BlockNamespace } from "./block-hash.js";
 export { TIERS } from "./tier.js";
@@ -32,6 +34,20 @@ export {
   DEFAULT_ROUTING_WEIGHTS,
   DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
 } from "./routing-cost.js";
+export { Placer, ROUTING_POLICIES, LEAST_LOADED_WEIGHTS, workerLoad } from "./placer.js";
+export type { Placement, PlacerOptions, PlacementRequest, LoadSources, RoutingPolicy } from "./placer.js";
+export { Roster } from "./roster.js";
+export type { RosterWorker } from "./roster.js";
+export { LoadLedger } from "./load-ledger.js";
+export { RequestCharge } from "./request-charge.js";
+export type { RequestWork } from "./request-charge.js";
+export type { WorkerShare, LedgerEntry } from "./load-ledger.js";
+export { PeerLoads, PEER_SHARE_PERIODS_KEPT } from "./peer-loads.js";
+export type { PeerTotal } from "./peer-loads.js";
+export { SessionTable, MAX_SESSIONS } from "./session-table.js";
+export type { SessionWorkers } from "./session-table.js";
+export { matchForCodec, DEVICE_CODEC } from "./codec-match.js";
+export { decodeKvEventBatch, KvEventDecodeError } from "./kv-event-decoder.js";
 export type { WorkerLoad, RoutingWeights, WorkerChoice, ChooseOptions, ChooseCandidateOptions } from "./routing-cost.js";
 export { CandidateSet } from "./candidate-set.js";
 export { IndexFeed, MAX_BUFFERED_BATCHES } from "./index-feed.js";

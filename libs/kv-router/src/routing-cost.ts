@@ -118,7 +118,7 @@ export const DEFAULT_ROUTING_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
  * prefill runs on the decode worker (a short prefill costs the running batch less than a KV
  * hand-off costs the request). A starting point; tune per model and hardware.
  */
-export const DEFAULT_LOCAL_PREFILL_MAX_TOKENS = 256;
+export const DEFAULT_LOCAL_PREFILL_MAX_TOKENS = 32;
 
 /** The chosen worker, its score and how many prompt tokens it has cached (any tier). */
 export interface WorkerChoice {

@@ -33,6 +33,7 @@ export { WorkerRegistry, Heartbeat } from "./worker-registry.js";
 export { KvEventAnnouncer, SNAPSHOT_HASHES_PER_EVENT, MAX_SNAPSHOT_BYTES } from "./kv-event-announcer.js";
 export type { HeldBlocks } from "./kv-event-announcer.js";
 export { planFromWire, planToWire, sequenceId } from "./request-plan.js";
+export { batchFromWire } from "./wire-events.js";
 export type { PlannedRequest, PlanSampling } from "./request-plan.js";
 export { KvStoreClient, DEFAULT_KVSTORE_DEADLINE_MS, DEFAULT_DATA_PATHS, RESELECT_AFTER_MS } from "./kvstore-client.js";
 export type {

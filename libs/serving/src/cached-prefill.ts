@@ -2,6 +2,7 @@
 // (conditional disaggregation) run it: attach leading blocks from the device pool, load the next
 // run from the kvstore, compute the rest, sample the first token.
 import { KvtierError, messageOf, sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
+import { reusableBlocks } from "@kvtier/kv-router";
 import { Sampler, type EngineHost, type SampledToken } from "@kvtier/tensor";
 import { residualWindowOf } from "./residual-window.js";
 import { hasPolicy, policyReusableBlocks } from "./selection-handoff.js";
@@ -29,11 +30,6 @@ export interface PrefillOutcome {
   storeBlocks: number;
 }
 
-/**
- * Blocks a request may reuse: at least one prompt token is always computed, because sampling
- * needs the last position's logits.
- */
-export const reusableBlocks = (promptTokens: number, blockSize: number): number => Math.floor((promptTokens - 1) / blockSize);
 
 /** Bytes of one block's K and V as the pool holds them (fp32). */
 export function poolBytesPerBlock(engine: EngineHost, blockSize: number): number {

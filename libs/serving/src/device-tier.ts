@@ -1,5 +1,6 @@
 // The device tier as the rest of the system sees it: the engine's cached pages, announced as
 // KV events (codec "raw": unencoded in the pool, exportable in any codec) and listed for snapshots.
+import { DEVICE_CODEC } from "@kvtier/kv-router";
 import { Tier } from "@kvtier/proto";
 import type { EngineHost } from "@kvtier/tensor";
 
@@ -9,8 +10,7 @@ export interface BlockAnnouncer {
   removed(tier: Tier, codec: string, hashes: Uint8Array[]): void;
 }
 
-/** The codec a device-tier block is announced with: raw in the pool, exportable in any codec. */
-export const DEVICE_CODEC = "raw";
+export { DEVICE_CODEC };
 
 const hex = (h: Uint8Array): string => Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString("hex");
 

@@ -4,7 +4,7 @@
 export { StopMatcher, MAX_STOP_STRINGS, MAX_STOP_STRING_BYTES } from "./stop-matcher.js";
 export { TextStream, END_TOKENS } from "./text-stream.js";
 export type { TextStep } from "./text-stream.js";
-export { cachedPrefill, openReserved, reusableBlocks, emptyTally } from "./cached-prefill.js";
+export { cachedPrefill, openReserved, emptyTally } from "./cached-prefill.js";
 export type { PrefillOutcome, TierTally } from "./cached-prefill.js";
 export { writeHandoff, loadHandoff, putBlocks, tailHashOf } from "./kv-handoff.js";
 export type { HandoffBlocks, HandoffLoad } from "./kv-handoff.js";

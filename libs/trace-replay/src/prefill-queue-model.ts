@@ -45,9 +45,10 @@ export class PrefillQueueModel {
     return this.recent[w];
   }
 
-  /** Worker `w` takes a request needing `tokens` of prefill. */
-  enqueue(w: number, tokens: number): void {
+  /** Worker `w` takes a request needing `tokens` of prefill; returns when that prefill is done, s (its queue is first in, first out). */
+  enqueue(w: number, tokens: number): number {
     this.queued[w] += tokens;
     this.recent[w] += tokens;
+    return this.nowS + this.queued[w] / this.tokensPerS;
   }
 }

@@ -1,18 +1,15 @@
 // A replay run as reported: the chosen policy and, from the same run, round-robin, random,
 // least-loaded and one pooled LRU cache of workers × capacity tokens; as text lines and as the
 // one JSON object the CLI prints last.
-import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/kv-router";
+import { DEFAULT_ROUTING_WEIGHTS, ROUTING_POLICIES, type RoutingPolicy, type RoutingWeights } from "@kvtier/kv-router";
 import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";
 import { IMBALANCE_WINDOW_S } from "./load-imbalance.js";
 import { RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
-import {
-  REPLAY_POLICIES, assertReplayOptions, pooledLruHitRate, replayPolicy, resolvePrefillRate, totalInputTokens, type PolicyResult, type ReplayOptions,
-  type ReplayPolicy,
-} from "./replay.js";
+import { assertReplayOptions, pooledLruHitRate, replayPolicy, resolvePrefillRate, totalInputTokens, type PolicyResult, type ReplayOptions } from "./replay.js";
 
 /** Everything one replay run measured. */
 export interface ReplayReport {
-  policy: ReplayPolicy;
+  policy: RoutingPolicy;
   requests: number;
   inputTokens: number;
   durationS: number;
@@ -23,18 +20,18 @@ export interface ReplayReport {
   /** Time constant of the recent work the kv policy's bounded-load terms read, s. */
   recentWorkTauS: number;
   /** Per policy, the chosen one included. */
-  results: Record<ReplayPolicy, PolicyResult>;
+  results: Record<RoutingPolicy, PolicyResult>;
   pooledLruHitRate: number;
   /** Wall-clock time of the whole run, ms. */
   wallMs: number;
 }
 
 /** Replays `trace` under every policy and the pooled LRU baseline. */
-export function runReplay(trace: readonly TraceRequest[], policy: ReplayPolicy, options: ReplayOptions): ReplayReport {
+export function runReplay(trace: readonly TraceRequest[], policy: RoutingPolicy, options: ReplayOptions): ReplayReport {
   assertReplayOptions(options);
   const t0 = performance.now();
-  const results = {} as Record<ReplayPolicy, PolicyResult>;
-  for (const p of REPLAY_POLICIES) results[p] = replayPolicy(trace, p, options);
+  const results = {} as Record<RoutingPolicy, PolicyResult>;
+  for (const p of ROUTING_POLICIES) results[p] = replayPolicy(trace, p, options);
   return {
     policy,
     requests: trace.length,
@@ -98,7 +95,7 @@ export function replayLines(report: ReplayReport): string[] {
     `pool: ${report.workers} workers x ${report.capacityTokens} tokens of LRU device cache; prefill ${Math.round(report.prefillTokensPerS)} tokens/s per worker`,
     `kv weights: device ${w.device}, prefillLoad ${w.prefillLoad} per queued token, overload ${w.overload} per token of recent work above ${1 + w.overloadSlack} x the mean, penalty ${w.overloadPenalty} tokens of cached value per 100% of recent work above ${1 + w.overloadPenaltySlack} x the mean (tau ${report.recentWorkTauS} s); imbalance windows ${IMBALANCE_WINDOW_S} s; busiest: the busiest worker's uncached tokens per window, averaged`,
     `pooled LRU (${report.workers * report.capacityTokens} tokens): hit ${pct(report.pooledLruHitRate)}`,
-    ...REPLAY_POLICIES.map((p) => {
+    ...ROUTING_POLICIES.map((p) => {
       const r = report.results[p];
       return `${p.padEnd(13)} hit ${pct(r.hitRate).padStart(7)}  (${pct(report.pooledLruHitRate === 0 ? 1 : r.hitRate / report.pooledLruHitRate)} of pooled)  load imbalance ${r.loadImbalance.toFixed(3)} (floor ${r.loadImbalanceFloor.toFixed(3)})  busiest ${Math.round(r.peakWindowTokens)}${p === report.policy ? "  <- policy" : ""}`;
     }),

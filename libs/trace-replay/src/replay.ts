@@ -1,22 +1,21 @@
 // The replay itself: one policy over a trace, with simulated workers whose KV events reach the
-// REAL PrefixIndex through the same IndexFeed the router uses, and the REAL chooseWorker picking
-// workers for the `kv` policy (least-loaded is chooseWorker with the cache weights at zero).
-// Time is simulated: requests are taken at their trace timestamps, no wall-clock pacing.
+// REAL PrefixIndex through the same IndexFeed the router uses, and production's placement (the
+// router service's Placer, every policy) choosing workers with loads fed as the router feeds
+// them (replay-router.ts). Time is simulated: requests are taken at their trace timestamps, no
+// wall-clock pacing.
 import {
-  seededUniform, DEFAULT_ROUTING_WEIGHTS, IndexFeed, assertRoutingWeights, chooseWorker, type LocationMatch, type RoutingWeights, type WorkerLoad,
+  DEFAULT_ROUTING_WEIGHTS, DEVICE_CODEC, IndexFeed, ROUTING_POLICIES, assertRoutingWeights, matchForCodec, type LocationMatch, type RoutingPolicy,
+  type RoutingWeights,
 } from "@kvtier/kv-router";
 import { IMBALANCE_PHASES, LoadImbalanceMeter } from "./load-imbalance.js";
 import { LruBlockCache } from "./lru-block-cache.js";
 import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";
-import { PrefillQueueModel } from "./prefill-queue-model.js";
+import { PrefillQueueModel, RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
 import { ReplayError } from "./replay-error.js";
-import { SIMULATED_DEVICE_CODEC, SimulatedWorker } from "./simulated-worker.js";
+import { ReplayRouter } from "./replay-router.js";
+import { SimulatedWorker } from "./simulated-worker.js";
 import { TraceBlockHashes } from "./trace-block-hash.js";
 
-/** Routing policies a replay can run. */
-export const REPLAY_POLICIES = ["kv", "round-robin", "random", "least-loaded"] as const;
-/** One of {@link REPLAY_POLICIES}. */
-export type ReplayPolicy = (typeof REPLAY_POLICIES)[number];
 
 /** Most simulated workers. */
 export const MAX_REPLAY_WORKERS = 4096;
@@ -43,7 +42,7 @@ export interface ReplayOptions {
 
 /** What one policy achieved. */
 export interface PolicyResult {
-  policy: ReplayPolicy;
+  policy: RoutingPolicy;
   /** Prefix-hit prompt tokens over all prompt tokens. */
   hitRate: number;
   /** See load-imbalance.ts. */
@@ -61,11 +60,6 @@ export interface PolicyResult {
   /** Requests where the index's match for the chosen worker differed from its cache (must be 0). */
   indexMismatches: number;
 }
-
-const LEAST_LOADED_WEIGHTS: RoutingWeights = Object.freeze({ device: 0, host: 0, ssd: 0, prefillLoad: 1, decodeLoad: 1, sessionAffinity: 0, temperature: 0, overload: 0, overloadSlack: 0, overloadPenalty: 0, overloadPenaltySlack: 0 });
-
-/** Seeded uniform generator in [0, 1) (mulberry32, from the prefix index library). */
-export const seededRandom = seededUniform;
 
 /** Total prompt tokens of a trace. */
 export function totalInputTokens(trace: readonly TraceRequest[]): number {
@@ -112,8 +106,8 @@ const hitTokensOf = (r: TraceRequest, hitBlocks: number): number => Math.min(hit
 const WINDOW_ORACLE = "window-oracle";
 
 /** Replays `trace` under one policy. Deterministic for given options. */
-export function replayPolicy(trace: readonly TraceRequest[], policy: ReplayPolicy, options: ReplayOptions): PolicyResult {
-  if (!REPLAY_POLICIES.includes(policy)) throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${REPLAY_POLICIES.join(", ")}, got ${String(policy)}`);
+export function replayPolicy(trace: readonly TraceRequest[], policy: RoutingPolicy, options: ReplayOptions): PolicyResult {
+  if (!ROUTING_POLICIES.includes(policy)) throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(policy)}`);
   return replayRun(trace, policy, options);
 }
 
@@ -147,51 +141,47 @@ export interface WindowOracleOptions {
   moveSessionsAbove?: number;
 }
 
-function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof WINDOW_ORACLE, options: ReplayOptions, moveSessionsAbove?: number): PolicyResult {
+function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy | typeof WINDOW_ORACLE, options: ReplayOptions, moveSessionsAbove?: number): PolicyResult {
   assertReplayOptions(options);
   const n = options.workers;
   const capacityBlocks = Math.floor(options.capacityTokens / TRACE_BLOCK_TOKENS);
   const hashes = new TraceBlockHashes();
   const feed = new IndexFeed();
   const workers = Array.from({ length: n }, (_, w) => new SimulatedWorker(`sim-${String(w).padStart(4, "0")}`, capacityBlocks, hashes));
-  const indexOf = new Map(workers.map((w, i) => [w.id, i]));
   const queue = new PrefillQueueModel(n, resolvePrefillRate(trace, options), options.recentWorkTauS);
   const meter = new LoadImbalanceMeter(n);
-  const weights = options.weights ?? DEFAULT_ROUTING_WEIGHTS;
-  const rng = seededRandom(options.seed ?? 1);
-  const loads: WorkerLoad[] = workers.map((w) => ({ workerId: w.id, role: "prefill", queuedPrefillTokens: 0, activeDecodeBlocks: 0, capacityBlocks, recentWorkTokens: 0 }));
-  const noMatches = new Map<string, LocationMatch>();
+  const router = new ReplayRouter(
+    workers.map((w) => w.id),
+    capacityBlocks,
+    {
+      policy: policy === WINDOW_ORACLE ? "kv" : policy,
+      weights: options.weights ?? DEFAULT_ROUTING_WEIGHTS,
+      recentWorkTauMs: (options.recentWorkTauS ?? RECENT_WORK_TAU_S) * 1000,
+      blockSize: TRACE_BLOCK_TOKENS,
+      seed: options.seed ?? 1,
+    },
+  );
   let hitTokens = 0;
   let inputTokens = 0;
   let eventBatches = 0;
   let indexMismatches = 0;
 
-  trace.forEach((r, i) => {
+  for (const r of trace) {
     const tS = r.timestampMs / 1000;
     queue.advance(tS);
-    for (let w = 0; w < n; w++) {
-      loads[w].queuedPrefillTokens = queue.queuedTokens(w);
-      loads[w].recentWorkTokens = queue.recentTokens(w);
-    }
-    let chosen: number;
-    let matches: Map<string, LocationMatch> | undefined;
-    if (policy === "round-robin") chosen = i % n;
-    else if (policy === "random") chosen = Math.floor(rng() * n);
-    else if (policy === "least-loaded") chosen = indexOf.get(chooseWorker(loads, noMatches, r.inputTokens, TRACE_BLOCK_TOKENS, LEAST_LOADED_WEIGHTS)!.workerId)!;
-    else {
-      matches = feed.index.match(hashes.chain(r.blockIds), SIMULATED_DEVICE_CODEC);
-      const kvChoice = (): number => indexOf.get(chooseWorker(loads, matches!, r.inputTokens, TRACE_BLOCK_TOKENS, weights)!.workerId)!;
-      if (policy !== WINDOW_ORACLE) chosen = kvChoice();
-      else {
-        const deviceHits = workers.map((w) => matches!.get(w.id)?.device ?? 0);
-        const own = hasOwnContext(matches);
-        chosen = own ? kvChoice() : leastWindowWork(meter, tS, r, deviceHits);
-        if (own && moveSessionsAbove !== undefined && aboveWindowMean(meter, tS, r, deviceHits, chosen, moveSessionsAbove)) chosen = leastWindowWork(meter, tS, r, deviceHits);
-      }
+    router.advance(r.timestampMs, (w) => queue.queuedTokens(w));
+    // the router matches every prompt against the index, whatever its policy
+    const matches = matchForCodec(feed.index, hashes.chain(r.blockIds), DEVICE_CODEC);
+    const placed = router.place(r.inputTokens, matches);
+    let chosen = placed.worker;
+    if (policy === WINDOW_ORACLE) {
+      const deviceHits = workers.map((w) => matches.get(w.id)?.device ?? 0);
+      const own = hasOwnContext(matches);
+      if (!own || (moveSessionsAbove !== undefined && aboveWindowMean(meter, tS, r, deviceHits, chosen, moveSessionsAbove))) chosen = leastWindowWork(meter, tS, r, deviceHits);
     }
     const worker = workers[chosen];
     const served = worker.serve(r.blockIds);
-    if (matches !== undefined && (matches.get(worker.id)?.device ?? 0) !== served.hitBlocks) indexMismatches += 1;
+    if ((matches.get(worker.id)?.device ?? 0) !== served.hitBlocks) indexMismatches += 1;
     if (served.batch !== null) {
       feed.accept(served.batch);
       eventBatches += 1;
@@ -199,9 +189,11 @@ function replayRun(trace: readonly TraceRequest[], policy: ReplayPolicy | typeof
     const hit = hitTokensOf(r, served.hitBlocks);
     hitTokens += hit;
     inputTokens += r.inputTokens;
-    queue.enqueue(chosen, r.inputTokens - hit);
+    const doneAtS = queue.enqueue(chosen, r.inputTokens - hit);
+    const sent = chosen === placed.worker ? placed.sentTokens : r.inputTokens - hit;
+    router.sent(chosen, sent, r.inputTokens, r.outputTokens, doneAtS * 1000);
     meter.add(tS, chosen, r.inputTokens - hit);
-  });
+  }
   return { policy: policy === WINDOW_ORACLE ? "kv" : policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceByPhase: phases(meter), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
 }
 

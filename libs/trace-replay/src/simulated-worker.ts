@@ -1,11 +1,8 @@
 // One simulated worker of the replay: an LRU device cache of a fixed number of blocks that, like
 // a real worker's KV pool, announces what it stores and evicts as numbered KV event batches.
-import type { KvIndexBatch, KvIndexEvent } from "@kvtier/kv-router";
+import { DEVICE_CODEC, type KvIndexBatch, type KvIndexEvent } from "@kvtier/kv-router";
 import { LruBlockCache } from "./lru-block-cache.js";
 import type { TraceBlockHashes } from "./trace-block-hash.js";
-
-/** The codec a simulated device pool announces (as the real workers' device tier does). */
-export const SIMULATED_DEVICE_CODEC = "raw";
 
 /** What serving one request did on a worker. */
 export interface ServedRequest {
@@ -48,11 +45,11 @@ export class SimulatedWorker {
         let end = i + 1;
         while (end < blockIds.length && inserted.has(blockIds[end])) end++;
         const hashes = this.hashes.chain(blockIds.slice(i, end));
-        events.push({ kind: "stored", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes, ...(i > 0 && { parent: this.hashes.of(blockIds[i - 1]) }) });
+        events.push({ kind: "stored", tier: "device", codec: DEVICE_CODEC, hashes, ...(i > 0 && { parent: this.hashes.of(blockIds[i - 1]) }) });
         i = end;
       }
     }
-    if (touch.evicted.length > 0) events.push({ kind: "removed", tier: "device", codec: SIMULATED_DEVICE_CODEC, hashes: this.hashes.chain(touch.evicted) });
+    if (touch.evicted.length > 0) events.push({ kind: "removed", tier: "device", codec: DEVICE_CODEC, hashes: this.hashes.chain(touch.evicted) });
     if (events.length === 0) return { hitBlocks: touch.leadingHits, batch: null };
     this.seq += 1;
     return { hitBlocks: touch.leadingHits, batch: { announcerId: this.id, incarnation: this.incarnation, seq: this.seq, snapshot: false, events } };

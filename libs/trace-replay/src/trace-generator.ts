@@ -4,7 +4,7 @@
 // that swells and ebbs (period TRACE_RATE_PERIOD_S), so some windows are busier than others.
 import { TRACE_BLOCK_TOKENS, type TraceRequest } from "./mooncake-trace.js";
 import { ReplayError } from "./replay-error.js";
-import { seededRandom } from "./replay.js";
+import { seededUniform } from "@kvtier/kv-router";
 
 /** Period of the arrival rate's swell, in seconds. */
 export const TRACE_RATE_PERIOD_S = 300;
@@ -113,7 +113,7 @@ export function generateTrace(shape: TraceShapeName | TraceShape, seed: number, 
   if (base === undefined) throw new ReplayError("INVALID_OPTION", "shape", `unknown shape "${String(shape)}" (known: ${TRACE_SHAPE_NAMES.join(", ")})`);
   const s: TraceShape = { ...base, ...overrides };
   assertShape(s);
-  const rng = seededRandom(seed);
+  const rng = seededUniform(seed);
   const uniform = ([lo, hi]: readonly [number, number]): number => lo + Math.floor(rng() * (hi - lo + 1));
   const logUniform = ([lo, hi]: readonly [number, number]): number =>
     lo === 0 ? Math.floor(rng() * (hi + 1)) : Math.min(hi, Math.floor(Math.exp(Math.log(lo) + rng() * (Math.log(hi + 1) - Math.log(lo)))));

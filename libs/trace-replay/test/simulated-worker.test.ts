@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { LoadImbalanceMeter } from "../src/load-imbalance.js";
 import { LruBlockCache } from "../src/lru-block-cache.js";
 import { PrefillQueueModel } from "../src/prefill-queue-model.js";
-import { seededRandom } from "../src/replay.js";
+import { seededUniform as seededRandom } from "@kvtier/kv-router";
 import { SimulatedWorker } from "../src/simulated-worker.js";
 import { TraceBlockHashes } from "../src/trace-block-hash.js";
 

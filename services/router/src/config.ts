@@ -2,7 +2,7 @@
 import { KNOWN_CODECS, parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
 import { chooseCodec } from "./codec-choice.js";
 import { ConfigError, envBool, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
-import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "@kvtier/kv-router";
+import { DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, ROUTING_POLICIES, type RoutingPolicy, type RoutingWeights } from "@kvtier/kv-router";
 
 /** Upper bound on max_tokens a caller may ask for (the model context bounds it further). */
 export const MAX_TOKENS_LIMIT = 4096;
@@ -23,6 +23,8 @@ export const MAX_ROUTING_WEIGHT = 1e6;
 
 /** How the router scores workers and keeps its view current (KVTIER_ROUTING_*). */
 export interface RoutingConfig {
+  /** KVTIER_ROUTING_POLICY: kv (prefix-aware), or a baseline: round-robin, random, least-loaded. @default "kv" */
+  policy: RoutingPolicy;
   /**
    * The routing score's weights, each in tokens of prefill work (see @kvtier/kv-router):
    * KVTIER_ROUTING_DEVICE_WEIGHT (1.0), KVTIER_ROUTING_HOST_WEIGHT (0.6), KVTIER_ROUTING_SSD_WEIGHT
@@ -68,7 +70,7 @@ export interface RouterConfig extends CommonConfig {
   defaultCodec: string;
   /** KVTIER_DEFAULT_POLICY, the selection policy of requests that name none ("snapkv@25"; canonical form). @default "none" */
   defaultPolicy: string;
-  /** KVTIER_LOCAL_PREFILL_MAX_TOKENS: prefill on the decode worker when this few tokens are uncached. @default 32 */
+  /** KVTIER_LOCAL_PREFILL_MAX_TOKENS: prefill on the decode worker when this few tokens are uncached. @default DEFAULT_LOCAL_PREFILL_MAX_TOKENS (32) */
   localPrefillMaxTokens: number;
   /** KVTIER_PREFILL_ATTEMPTS, BullMQ attempts per prefill job (transient failures). @default 2 */
   prefillJobAttempts: number;
@@ -96,7 +98,10 @@ function envNumber(env: Env, name: string, fallback: number, min: number, max: n
 export function readRoutingConfig(env: Env, heartbeatMs: number): RoutingConfig {
   const w = DEFAULT_ROUTING_WEIGHTS;
   const weight = (name: string, fallback: number): number => envNumber(env, name, fallback, 0, MAX_ROUTING_WEIGHT);
+  const policy = envString(env, "KVTIER_ROUTING_POLICY", "kv");
+  if (!(ROUTING_POLICIES as readonly string[]).includes(policy)) throw new ConfigError("KVTIER_ROUTING_POLICY", `expected one of ${ROUTING_POLICIES.join(", ")}, got "${policy}"`);
   return {
+    policy: policy as RoutingPolicy,
     weights: {
       device: weight("KVTIER_ROUTING_DEVICE_WEIGHT", w.device),
       host: weight("KVTIER_ROUTING_HOST_WEIGHT", w.host),
@@ -150,7 +155,7 @@ export function readRouterConfig(env: Env = process.env): RouterConfig {
     tenantSecret: envString(env, "KVTIER_TENANT_SECRET", "kvtier-dev-secret"),
     defaultCodec: chooseCodec(envString(env, "KVTIER_DEFAULT_CODEC", "fp32"), KNOWN_CODECS, common.blockSize, (problem) => new ConfigError("KVTIER_DEFAULT_CODEC", problem)),
     defaultPolicy: parseDefaultPolicy(envString(env, "KVTIER_DEFAULT_POLICY", "none")),
-    localPrefillMaxTokens: envInt(env, "KVTIER_LOCAL_PREFILL_MAX_TOKENS", 32, 0, 1 << 20),
+    localPrefillMaxTokens: envInt(env, "KVTIER_LOCAL_PREFILL_MAX_TOKENS", DEFAULT_LOCAL_PREFILL_MAX_TOKENS, 0, 1 << 20),
     prefillJobAttempts: envInt(env, "KVTIER_PREFILL_ATTEMPTS", 2, 1, 10),
     decodeAdmitTries: envInt(env, "KVTIER_DECODE_ADMIT_TRIES", 2, 1, 16),
     routing: readRoutingConfig(env, common.heartbeatMs),

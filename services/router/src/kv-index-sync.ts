@@ -4,9 +4,8 @@
 // At start, one broadcast discovers every announcer, kvstores included.
 import { SnapshotRequest } from "@kvtier/proto";
 import { kvEventsWildcard, kvSnapshotBroadcastSubject, kvSnapshotSubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
-import { IndexFeed, seededUniform, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/kv-router";
+import { IndexFeed, decodeKvEventBatch, seededUniform, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/kv-router";
 import type { Subscription } from "@nats-io/transport-node";
-import { decodeKvEventBatch } from "./kv-event-decoder.js";
 
 /** How long to wait for an announcer's snapshot reply. */
 export const SNAPSHOT_TIMEOUT_MS = 2_000;

@@ -6,7 +6,7 @@ import {
   GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
   createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown, redisReady,
 } from "@kvtier/platform";
-import { HASH_SCHEME } from "@kvtier/kv-router";
+import { HASH_SCHEME, LoadLedger, PeerLoads, Placer, SessionTable } from "@kvtier/kv-router";
 import { KV_BLOCK_LAYOUT_VERSION, Tokenizer, loadCheckpoint } from "@kvtier/tensor";
 import { randomBytes } from "node:crypto";
 import { readRouterConfig } from "./config.js";
@@ -14,13 +14,10 @@ import { DecodeClients } from "./decode-clients.js";
 import { kvTierService } from "./grpc-service.js";
 import { indexDebugRoute } from "./index-debug.js";
 import { KvIndexSync } from "./kv-index-sync.js";
-import { LoadLedger } from "./load-ledger.js";
-import { PeerLoads } from "./peer-loads.js";
 import { PrefillQueues } from "./prefill-queues.js";
 import { RequestRunner } from "./request-runner.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { RouterPeers } from "./router-peers.js";
-import { SessionTable } from "./session-table.js";
 import { WorkerTable } from "./worker-table.js";
 
 /** Grace for in-flight streams on SIGTERM. */
@@ -41,6 +38,7 @@ async function main(): Promise<void> {
   await redisReady(redis);
 
   const { routing } = cfg;
+  const placer = new Placer({ policy: routing.policy, weights: routing.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize });
   const ledger = new LoadLedger(routing.recentWorkTauMs);
   const peers = new PeerLoads(routing.peerShareMs);
   const sessions = new SessionTable(routing.sessionTtlMs);
@@ -78,7 +76,9 @@ async function main(): Promise<void> {
     callback: (err, msg) => {
       if (err) return;
       try {
-        table.onLoad(LoadReport.decode(msg.data));
+        const report = LoadReport.decode(msg.data);
+        table.onLoad(report);
+        if (report.role === "prefill" || report.role === "decode") ledger.noteReport(report.workerId, report.queuedPrefillTokens); // what was sent before it is in the report now
       } catch (e) {
         log.warn("bad load report", { err: messageOf(e) });
       }
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const queues = new PrefillQueues(redis, cfg.namespace, cfg.prefillJobAttempts, log);
   const decodeClients = new DecodeClients(cfg.serviceToken);
   const runner: RequestRunner = new RequestRunner({
-    cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, table, ledger, peers, sessions, routerPeers, sync, queues, decodeClients,
+    cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, table, placer, ledger, peers, sessions, routerPeers, sync, queues, decodeClients,
     redis, nc, metrics, log, tracer: tracing.tracer,
   });
 

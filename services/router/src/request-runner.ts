@@ -10,24 +10,22 @@ import {
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
-import { hashChain, type PackedHashes } from "@kvtier/kv-router";
-import { reusableBlocks } from "@kvtier/serving";
+import {
+  RequestCharge, hashChain, matchForCodec, reusableBlocks, type LoadLedger, type PackedHashes, type PeerLoads, type Placement as PlacementOf, type Placer, type SessionTable,
+} from "@kvtier/kv-router";
 import type { Tokenizer } from "@kvtier/tensor";
 import { REQUEST_STATE_TTL_S, type RouterConfig } from "./config.js";
-import { matchForCodec } from "./codec-match.js";
 import type { DecodeClients } from "./decode-clients.js";
 import { checkContext, seedFor, type GenerateParams } from "./generate-params.js";
 import type { KvIndexSync } from "./kv-index-sync.js";
-import type { LoadLedger } from "./load-ledger.js";
-import type { PeerLoads } from "./peer-loads.js";
-import { place, type Placement } from "./placement.js";
 import type { PrefillQueues } from "./prefill-queues.js";
 import type { RouterMetrics } from "./router-metrics.js";
 import type { RouterPeers } from "./router-peers.js";
-import type { SessionTable } from "./session-table.js";
 import { TenantNamespaces } from "./tenant-namespaces.js";
 import { relayTokens } from "./token-relay.js";
-import type { WorkerTable } from "./worker-table.js";
+import type { LiveWorker, WorkerTable } from "./worker-table.js";
+
+type Placement = PlacementOf<LiveWorker>;
 
 /** The error of a request whose caller went away. */
 const cancelledByClient = (): KvtierError => new KvtierError("CANCELLED", "client cancelled");
@@ -55,6 +53,8 @@ export interface RunnerDeps {
   modelId: string;
   seqLen: number;
   table: WorkerTable;
+  /** Places requests (the routing policy; kv-router's one placement entry point). */
+  placer: Placer;
   /** This replica's in-flight accounting, its peers' shares, session placements (shared with peers). */
   ledger: LoadLedger;
   peers: PeerLoads;
@@ -81,6 +81,8 @@ interface Running {
   failure: KvtierError | undefined;
   /** The failure is the loss of the decode worker (the request may start over elsewhere before its first token). */
   decodeLost: boolean;
+  /** What it adds to this replica's load ledger (set once admitted). */
+  charge: RequestCharge | undefined;
 }
 
 export class RequestRunner {
@@ -219,11 +221,8 @@ export class RequestRunner {
     annotate("kvtier.decode_worker", pl.decode.info.workerId);
     annotate("kvtier.prefill_worker", pl.prefill.info.workerId);
     annotate("kvtier.cached_tokens_available", pl.bestCachedTokens);
-    const uncached = tokens.length - pl.chosenCachedTokens;
-    const decodeBlocks = Math.ceil((tokens.length + params.maxTokens) / cfg.blockSize);
-    this.d.ledger.addDecode(pl.decode.info.workerId, decodeBlocks);
-    this.d.ledger.noteWork(pl.decode.info.workerId, tokens.length + params.maxTokens);
-    this.d.ledger.addPrefill(pl.prefill.info.workerId, uncached);
+    const charge = RequestCharge.forPlacement(this.d.ledger, pl, tokens.length, params.maxTokens, cfg.blockSize);
+    run.charge = charge;
     metrics.disaggregated.inc({ mode: pl.disaggregated ? "disaggregated" : "local" });
     metrics.prefixTokens.inc({ kind: "available" }, pl.bestCachedTokens);
     metrics.prefixTokens.inc({ kind: "captured" }, pl.chosenCachedTokens);
@@ -234,7 +233,7 @@ export class RequestRunner {
       if (run.failure) throw run.failure; // cancelled meanwhile: no prefill job for nobody
       if (pl.disaggregated) await needRedis(() => this.d.queues.enqueue(plan));
       await relayTokens(run, it, tokens, params.stop, t0, write, {
-        tokenizer: this.d.tokenizer, metrics, onFirstToken: () => this.d.ledger.addPrefill(run.plan.prefillWorker, -(tokens.length - run.placement.chosenCachedTokens)),
+        tokenizer: this.d.tokenizer, metrics, onFirstToken: () => charge.prefillDone(),
       });
       await redis.hset(key, "status", "completed").catch(() => undefined); // the client has its answer either way
       return undefined;
@@ -251,8 +250,7 @@ export class RequestRunner {
       signal.removeEventListener("abort", onAbort);
       this.running.delete(requestId);
       metrics.inflight.dec();
-      this.d.ledger.addDecode(pl.decode.info.workerId, -decodeBlocks);
-      if (!run.firstTokenSeen) this.d.ledger.addPrefill(run.plan.prefillWorker, -uncached);
+      charge.end();
     }
   }
 
@@ -346,12 +344,11 @@ export class RequestRunner {
   ): Promise<{ run: Running; it: AsyncIterator<DecodeResponse> }> {
     const { cfg, sync, table, metrics, ledger, peers } = this.d;
     const session = sessionId === undefined ? undefined : this.d.sessions.get(tenant, sessionId);
-    const opts = { weights: cfg.routing.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize };
     const t0 = performance.now();
     const matches = matchForCodec(sync.index, chain, plan.codec);
     for (let tryNo = 1; ; tryNo++) {
       const loads = { ledger, peers, nowMs: ledger.nowMs() }; // one clock reading per placement
-      const placement = place(table.roster(), matches, promptTokens, reusableBlocks(promptTokens, cfg.blockSize), loads, opts, exclude, session);
+      const placement = this.d.placer.place({ roster: table.roster(), matches, promptTokens, reusableBlocks: reusableBlocks(promptTokens, cfg.blockSize), loads, exclude, session });
       if (tryNo === 1) metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
       if (!placement) {
         const refused = [...table.refusedWorkers()].map(([id, why]) => `${id}: ${why}`).join("; ");
@@ -375,7 +372,7 @@ export class RequestRunner {
           this.d.sessions.set(tenant, sessionId, workers);
           this.d.routerPeers.notePlacement(tenant, sessionId, workers);
         }
-        return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined, decodeLost: false }, it };
+        return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined, decodeLost: false, charge: undefined }, it };
       } catch (err) {
         call.cancel();
         if (signal.aborted) throw cancelledByClient();
@@ -431,6 +428,7 @@ export class RequestRunner {
     run.prefillMoves += 1;
     run.plan.attempt += 1;
     run.plan.prefillWorker = next.info.workerId;
+    run.charge?.movePrefill(next.info.workerId);
     try {
       await redis.hset(requestKey(cfg.namespace, run.plan.requestId), { attempt: run.plan.attempt, prefill: run.plan.prefillWorker });
       await this.d.queues.removeIfWaiting(old.worker, run.plan.requestId, old.attempt);

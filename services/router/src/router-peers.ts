@@ -4,9 +4,7 @@
 import { RouterLoadShare, type SessionPlacement } from "@kvtier/proto";
 import { messageOf, routerLoadSubject, routerLoadWildcard, type Logger, type NatsConnection } from "@kvtier/platform";
 import type { Subscription } from "@nats-io/transport-node";
-import type { LoadLedger } from "./load-ledger.js";
-import type { PeerLoads } from "./peer-loads.js";
-import type { SessionTable, SessionWorkers } from "./session-table.js";
+import type { LoadLedger, PeerLoads, SessionTable, SessionWorkers } from "@kvtier/kv-router";
 
 /** Session placements carried by one share at most (older ones wait for the next share). */
 export const MAX_SESSIONS_PER_SHARE = 2_000;

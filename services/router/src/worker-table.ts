@@ -7,7 +7,7 @@
 // blocks); a mismatched one is refused, said in the log, the metrics and the UNAVAILABLE message.
 import type { KvLayout, LoadReport, WorkerInfo } from "@kvtier/proto";
 import type { Logger, WorkerRegistry } from "@kvtier/platform";
-import { Roster } from "./placement.js";
+import { Roster } from "@kvtier/kv-router";
 
 export interface LiveWorker {
   info: WorkerInfo;
@@ -50,7 +50,7 @@ export class WorkerTable {
   /** Whether the last registry read failed (logged once per outage). */
   private registryFailing = false;
   /** The workers as placement reads them; rebuilt after a refresh. */
-  private currentRoster: Roster | undefined;
+  private currentRoster: Roster<LiveWorker> | undefined;
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -125,7 +125,7 @@ export class WorkerTable {
   }
 
   /** Every live compatible worker, as placement reads them (the same object until the next refresh). */
-  roster(): Roster {
+  roster(): Roster<LiveWorker> {
     this.currentRoster ??= new Roster(this.all());
     return this.currentRoster;
   }

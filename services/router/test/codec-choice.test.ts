@@ -4,9 +4,8 @@
 import { describe, expect, it } from "vitest";
 import type { GenerateRequest } from "@kvtier/proto";
 import { ConfigError, KvtierError } from "@kvtier/platform";
-import { PrefixIndex } from "@kvtier/kv-router";
+import { PrefixIndex, matchForCodec } from "@kvtier/kv-router";
 import { KNOWN_CODECS } from "@kvtier/tensor";
-import { matchForCodec } from "../src/codec-match.js";
 import { readRouterConfig } from "../src/config.js";
 import { parseGenerateRequest } from "../src/generate-params.js";
 

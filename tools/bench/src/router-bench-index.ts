@@ -4,7 +4,7 @@
 // sits in one worker's device pool (its first part) and in that node's kvstore (all of it).
 // Also a naive index of the same content (hex-string Map of holder objects) as the baseline.
 import { PrefixIndex, type BlockHash, type LocationMatch, type Tier } from "@kvtier/kv-router";
-import type { LiveWorker } from "@kvtier/router";
+import type { RosterWorker } from "@kvtier/kv-router";
 
 /** Tokens per block and blocks per query prompt (8192 tokens). */
 export const BENCH_BLOCK_TOKENS = 16;
@@ -46,7 +46,7 @@ export interface BenchDocument {
 /** The synthetic deployment. */
 export interface BenchDeployment {
   documents: BenchDocument[];
-  workers: LiveWorker[];
+  workers: RosterWorker[];
   /** Distinct blocks indexed. */
   blocks: number;
 }
@@ -63,7 +63,7 @@ export function makeDeployment(targetBlocks: number): BenchDeployment {
     hashes: [...system[d % SYSTEM_PROMPTS], ...Array.from({ length: perDoc }, (_, b) => syntheticHash(d, b))],
     worker: d % BENCH_WORKERS,
   }));
-  const workers: LiveWorker[] = Array.from({ length: BENCH_WORKERS }, (_, w) => ({
+  const workers: RosterWorker[] = Array.from({ length: BENCH_WORKERS }, (_, w) => ({
     info: {
       workerId: workerId(w), role: w % 2 === 0 ? "decode" : "prefill", endpoint: "", nodeId: `node-${Math.floor(w / WORKERS_PER_NODE)}`, kvstoreEndpoint: "",
       kvstoreId: kvstoreId(w), layout: undefined, incarnation: "bench", heartbeatUnixMs: 0, capacityBlocks: 1 << 20,

@@ -9,7 +9,8 @@
 // timed again over the same index: the bench reports the median of its passes.
 import { IndexFeed, type PrefixIndex } from "@kvtier/kv-router";
 import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
-import { batchFromWire, decodeKvEventBatch } from "@kvtier/router";
+import { decodeKvEventBatch } from "@kvtier/kv-router";
+import { batchFromWire } from "@kvtier/platform";
 import { BENCH_WORKERS, workerId } from "./router-bench-index.js";
 
 /** Blocks per event: uniform in [1, MAX_BLOCKS_PER_EVENT]. */

@@ -13,9 +13,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { hashChain, namespaceHash, PackedHashes } from "@kvtier/kv-router";
-import { DEFAULT_ROUTING_WEIGHTS } from "@kvtier/kv-router";
-import { LoadLedger, PeerLoads, Roster, matchForCodec, place } from "@kvtier/router";
+import { DEFAULT_ROUTING_WEIGHTS, LoadLedger, PackedHashes, PeerLoads, Placer, Roster, hashChain, matchForCodec, namespaceHash } from "@kvtier/kv-router";
 import type { Benchmark } from "./main.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
 import { queryTimes, tailDuringGc, watchGc, type QueryTimes } from "./latency-tail.js";
@@ -138,12 +136,13 @@ export const routerBench: Benchmark = async (args) => {
     ledger.addPrefill(w.info.workerId, 512 + ((k * 389) % 6000));
     ledger.addDecode(w.info.workerId, 16 + ((k * 53) % 400));
   }
-  peers.update("bench-peer-router", dep.workers.map((w, k) => ({ workerId: w.info.workerId, prefillTokens: (k * 131) % 4000, decodeBlocks: (k * 17) % 300, recentWorkTokens: (k * 977) % 20000 })));
+  peers.update("bench-peer-router", dep.workers.map((w, k) => ({ workerId: w.info.workerId, prefillTokens: (k * 131) % 4000, decodeBlocks: (k * 17) % 300, recentWorkTokens: (k * 977) % 20000, prefillTokensSinceReport: (k * 61) % 2000 })));
   // as the router does: one clock reading per placement (the bench's clock does not move, so the
   // peer's share stays live and the recent work decays to the same value every time)
   const loads = { ledger, peers, nowMs: ledger.nowMs() };
   const roster = new Roster(dep.workers);
-  const opts = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: BENCH_BLOCK_TOKENS };
+  const placer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: BENCH_BLOCK_TOKENS });
+  const bigBlockPlacer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: 4 * BENCH_BLOCK_TOKENS });
   const promptTokens = PROMPT_BLOCKS * BENCH_BLOCK_TOKENS;
   const docOf = (i: number): number => (i * 7919) % dep.documents.length;
   const docHashes = (i: number): PackedHashes => freshChain(dep.documents[docOf(i)].hashes);
@@ -163,19 +162,19 @@ export const routerBench: Benchmark = async (args) => {
   const routeTimes = queryTimes(queries);
   const gcWatch = watchGc();
   const route = latencies(queries, docHashes, (hashes) => {
-    const p = place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loads, opts);
+    const p = placer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
     if (p !== null) placed += p.chosenCachedTokens > 0 ? 1 : 0;
   }, routeTimes);
   await gcWatch.stop();
   const routeTail = tailDuringGc(routeTimes, percentile(route, 0.99), gcWatch.pauses);
   // a prompt no one holds beyond its system prompt (the common cold case)
   const routeMiss = latencies(queries, coldHashes, (hashes) => {
-    place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS, loads, opts);
+    placer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
   });
   line(`route (8K-token prompt, 512 blocks, held up to all 512 blocks by its worker + kvstore): p50 ${percentile(route, 0.5).toFixed(1)} us, p99 ${percentile(route, 0.99).toFixed(1)} us; ${placed} of ${queries + WARMUP_QUERIES} found the cache`);
   // where the time goes: the same queries, the index walk and the placement timed apart
   const matchOnly = latencies(queries, docHashes, (hashes) => void matchForCodec(index, hashes, "fp16"));
-  const placeOnly = latencies(queries, (i) => matchForCodec(index, docHashes(i), "fp16"), (matches) => void place(roster, matches, promptTokens, PROMPT_BLOCKS, loads, opts));
+  const placeOnly = latencies(queries, (i) => matchForCodec(index, docHashes(i), "fp16"), (matches) => void placer.place({ roster, matches, promptTokens, reusableBlocks: PROMPT_BLOCKS, loads }));
   const control = jitterControl(queries, percentile(route, 0.5), loopNs);
   const spread = (a: Float64Array): number => percentile(a, 0.99) / percentile(a, 0.5);
   line(`  machine jitter control (a fixed loop taking the route's p50, allocating nothing): p50 ${percentile(control, 0.5).toFixed(1)} us, p99 ${percentile(control, 0.99).toFixed(1)} us; p99/p50 ${spread(control).toFixed(2)} vs the route's ${spread(route).toFixed(2)}; ${routeTail.duringGc} of the route's ${routeTail.tail} queries at or above its p99 overlapped one of ${gcWatch.pauses.length} garbage collections`);
@@ -183,12 +182,12 @@ export const routerBench: Benchmark = async (args) => {
   line(`route (a prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`);
   const naive = new NaiveIndex(dep);
   const naiveRoute = latencies(Math.min(queries, 5_000), docHashes, (hashes) => {
-    place(roster, naive.match(hashes.hashes), promptTokens, PROMPT_BLOCKS, loads, opts);
+    placer.place({ roster, matches: naive.match(hashes.hashes), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
   });
   // the same prompt at 64 tokens per block: 128 lookups (the index keeps its 1M blocks)
   const shortHashes = (i: number): PackedHashes => freshChain(dep.documents[docOf(i)].hashes.slice(0, PROMPT_BLOCKS / 4));
   const route64 = latencies(queries, shortHashes, (hashes) => {
-    place(roster, matchForCodec(index, hashes, "fp16"), promptTokens, PROMPT_BLOCKS / 4, loads, { ...opts, blockSize: 4 * BENCH_BLOCK_TOKENS });
+    bigBlockPlacer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS / 4, loads });
   });
   line(`route, same 8K-token prompt at 64 tokens per block (128 lookups): p50 ${percentile(route64, 0.5).toFixed(1)} us, p99 ${percentile(route64, 0.99).toFixed(1)} us`);
   line(`route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us`);

@@ -4,8 +4,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
-  DEFAULT_ROUTING_WEIGHTS, DEFAULT_SWEEP_SETTINGS, REPLAY_POLICIES, ReplayError, SWEEP_ORACLE_MOVE_SLACK, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
-  replaySummary, runReplay, sweepLines, sweepReplay, sweepSummary, type NamedTrace, type PoolSetting, type ReplayPolicy, type RoutingWeights, type TraceRequest,
+  DEFAULT_ROUTING_WEIGHTS, DEFAULT_SWEEP_SETTINGS, ROUTING_POLICIES, ReplayError, SWEEP_ORACLE_MOVE_SLACK, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
+  replaySummary, runReplay, sweepLines, sweepReplay, sweepSummary, type NamedTrace, type PoolSetting, type RoutingPolicy, type RoutingWeights, type TraceRequest,
   type TraceShapeName,
 } from "@kvtier/trace-replay";
 import { flagString, intFlag, numberFlag, parseCommandLine, type FlagSpec, type FlagValues } from "../args.js";
@@ -22,7 +22,7 @@ export const REPLAY_HELP = `usage: pnpm kvtier replay --trace FILE --capacity-to
   --save-trace FILE        write the generated trace there
   --workers N              simulated workers (default 8)
   --capacity-tokens C      LRU device cache per worker, tokens (required)
-  --policy P               ${REPLAY_POLICIES.join(" | ")} (default kv); the others run too, for comparison
+  --policy P               ${ROUTING_POLICIES.join(" | ")} (default kv); the others run too, for comparison
   --prefill-tokens-per-s X per-worker prefill throughput of the load model, or "auto" (default):
                            the trace's prompt tokens/s over the workers
   --seed S                 seed of the random policy (default 1)
@@ -164,7 +164,7 @@ export interface ReplayCommand {
   source: { file: string } | { shape: TraceShapeName; seed: number; saveTo: string | undefined };
   workers: number;
   capacityTokens: number;
-  policy: ReplayPolicy;
+  policy: RoutingPolicy;
   prefillTokensPerS: number | "auto";
   seed: number;
   kv: KvPolicyFlags;
@@ -183,7 +183,7 @@ export function parseReplayArgs(argv: string[]): ReplayCommand {
   const capacity = flagString(values, "capacity-tokens");
   if (capacity === undefined) throw new UsageError("--capacity-tokens", "required");
   const policy = flagString(values, "policy") ?? "kv";
-  if (!(REPLAY_POLICIES as readonly string[]).includes(policy)) throw new UsageError("--policy", `expected one of ${REPLAY_POLICIES.join(", ")}, got "${policy}"`);
+  if (!(ROUTING_POLICIES as readonly string[]).includes(policy)) throw new UsageError("--policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got "${policy}"`);
   const rate = flagString(values, "prefill-tokens-per-s") ?? "auto";
   const opt = (name: string, fallback: number, min: number, max?: number): number => {
     const raw = flagString(values, name);
@@ -193,7 +193,7 @@ export function parseReplayArgs(argv: string[]): ReplayCommand {
     source: file !== undefined ? { file } : { shape: shape as TraceShapeName, seed: opt("trace-seed", 1, 0), saveTo: flagString(values, "save-trace") },
     workers: opt("workers", 8, 1, 4096),
     capacityTokens: intFlag("--capacity-tokens", capacity, 0),
-    policy: policy as ReplayPolicy,
+    policy: policy as RoutingPolicy,
     prefillTokensPerS: rate === "auto" ? "auto" : numberFlag("--prefill-tokens-per-s", rate, 0, Number.MAX_SAFE_INTEGER, true),
     seed: opt("seed", 1, 0),
     kv: parseKvPolicyFlags(values),

@@ -20,6 +20,8 @@ export interface WorkerLoadShare {
   decodeBlocks: number;
   /** tokens of work sent recently (prefill, and admitted requests), decayed */
   recentWorkTokens: number;
+  /** prompt tokens sent for prefill since the worker's last load report this replica received */
+  prefillTokensSinceReport: number;
 }
 
 /** The last workers of one session (tenant-scoped), placed since the previous share. */
@@ -40,7 +42,7 @@ export interface RouterLoadShare {
 }
 
 function createBaseWorkerLoadShare(): WorkerLoadShare {
-  return { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
+  return { workerId: "", prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0, prefillTokensSinceReport: 0 };
 }
 
 export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
@@ -56,6 +58,9 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
     }
     if (message.recentWorkTokens !== 0) {
       writer.uint32(33).double(message.recentWorkTokens);
+    }
+    if (message.prefillTokensSinceReport !== 0) {
+      writer.uint32(40).uint64(message.prefillTokensSinceReport);
     }
     return writer;
   },
@@ -105,6 +110,14 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
             message.recentWorkTokens = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.prefillTokensSinceReport = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -139,6 +152,11 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
         : isSet(object.recent_work_tokens)
         ? globalThis.Number(object.recent_work_tokens)
         : 0,
+      prefillTokensSinceReport: isSet(object.prefillTokensSinceReport)
+        ? globalThis.Number(object.prefillTokensSinceReport)
+        : isSet(object.prefill_tokens_since_report)
+        ? globalThis.Number(object.prefill_tokens_since_report)
+        : 0,
     };
   },
 
@@ -156,6 +174,9 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
     if (message.recentWorkTokens !== 0) {
       obj.recentWorkTokens = floatToJson(message.recentWorkTokens);
     }
+    if (message.prefillTokensSinceReport !== 0) {
+      obj.prefillTokensSinceReport = Math.round(message.prefillTokensSinceReport);
+    }
     return obj;
   },
 
@@ -168,6 +189,7 @@ export const WorkerLoadShare: MessageFns<WorkerLoadShare> = {
     message.prefillTokens = object.prefillTokens ?? 0;
     message.decodeBlocks = object.decodeBlocks ?? 0;
     message.recentWorkTokens = object.recentWorkTokens ?? 0;
+    message.prefillTokensSinceReport = object.prefillTokensSinceReport ?? 0;
     return message;
   },
 };

@@ -16,9 +16,10 @@ export interface PeerTotal {
   prefillTokens: number;
   decodeBlocks: number;
   recentWorkTokens: number;
+  prefillTokensSinceReport: number;
 }
 
-const NONE: PeerTotal = Object.freeze({ prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 });
+const NONE: PeerTotal = Object.freeze({ prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0, prefillTokensSinceReport: 0 });
 
 /** The latest share of every live peer, summed per worker (sums kept ready: routing reads them per request). */
 export class PeerLoads {
@@ -75,8 +76,9 @@ export class PeerLoads {
       }
       validUntil = Math.min(validUntil, p.receivedMs + keepMs);
       for (const s of p.shares) {
-        const t = totals.get(s.workerId) ?? { prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0 };
+        const t = totals.get(s.workerId) ?? { prefillTokens: 0, decodeBlocks: 0, recentWorkTokens: 0, prefillTokensSinceReport: 0 };
         t.prefillTokens += s.prefillTokens;
+        t.prefillTokensSinceReport += s.prefillTokensSinceReport;
         t.decodeBlocks += s.decodeBlocks;
         t.recentWorkTokens += s.recentWorkTokens;
         totals.set(s.workerId, t);

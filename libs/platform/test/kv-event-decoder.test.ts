@@ -2,9 +2,8 @@
 // batches, and the unusual but valid encodings (unknown fields, repeated scalars, several oneof
 // members, non-ASCII ids); random and cut bytes never hang it and fail with its own error.
 import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
-import { seededUniform, type KvIndexBatch } from "@kvtier/kv-router";
+import { KvEventDecodeError, decodeKvEventBatch, seededUniform, type KvIndexBatch } from "@kvtier/kv-router";
 import { describe, expect, it } from "vitest";
-import { KvEventDecodeError, decodeKvEventBatch } from "../src/kv-event-decoder.js";
 import { batchFromWire } from "../src/wire-events.js";
 
 const rng = seededUniform;
