@@ -11,13 +11,13 @@ export type { ServedRequest } from "./simulated-worker.js";
 export { TraceBlockHashes } from "./trace-block-hash.js";
 export { PrefillQueueModel, RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
 export { LoadImbalanceMeter, IMBALANCE_WINDOW_S, IMBALANCE_PHASES } from "./load-imbalance.js";
-export { MAX_REPLAY_WORKERS, replayPolicy, replayWindowOracle, pooledLruHitRate, resolvePrefillRate, assertReplayOptions, totalInputTokens } from "./replay.js";
-export type { ReplayOptions, PolicyResult, WindowOracleOptions } from "./replay.js";
+export { MAX_REPLAY_WORKERS, replayPolicy, pooledLruHitRate, resolvePrefillRate, assertReplayOptions, totalInputTokens } from "./replay.js";
+export type { ReplayOptions, PolicyResult } from "./replay.js";
 export { ReplayRouter, REPORT_PERIOD_MS, SIMULATED_DECODE_ID } from "./replay-router.js";
 export type { ReplayRouterOptions } from "./replay-router.js";
 export { runReplay, replaySummary, replayLines } from "./replay-report.js";
 export type { ReplayReport } from "./replay-report.js";
-export { sweepReplay, sweepLines, sweepSummary, phaseMetCounts, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED, SWEEP_ORACLE_MOVE_SLACK } from "./replay-sweep.js";
+export { sweepReplay, sweepLines, sweepSummary, phaseMetCounts, DEFAULT_SWEEP_SETTINGS, TARGET_HIT_VS_POOLED, TARGET_PEAK_VS_ROUND_ROBIN } from "./replay-sweep.js";
 export type { PoolSetting, NamedTrace, SweepRow, SweepOptions } from "./replay-sweep.js";
 /** The kv policy's weights and the routing policies (the router's), re-exported for the replay's callers. */
 export { DEFAULT_ROUTING_WEIGHTS, ROUTING_POLICIES } from "@kvtier/kv-router";

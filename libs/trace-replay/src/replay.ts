@@ -4,7 +4,7 @@
 // them (replay-router.ts). Time is simulated: requests are taken at their trace timestamps, no
 // wall-clock pacing.
 import {
-  DEFAULT_ROUTING_WEIGHTS, DEVICE_CODEC, IndexFeed, ROUTING_POLICIES, assertRoutingWeights, matchForCodec, type LocationMatch, type RoutingPolicy,
+  DEFAULT_ROUTING_WEIGHTS, DEVICE_CODEC, IndexFeed, ROUTING_POLICIES, assertRoutingWeights, matchForCodec, type RoutingPolicy,
   type RoutingWeights,
 } from "@kvtier/kv-router";
 import { IMBALANCE_PHASES, LoadImbalanceMeter } from "./load-imbalance.js";
@@ -99,49 +99,13 @@ export function assertReplayOptions(options: ReplayOptions): void {
 /** Prefix-hit tokens of a request whose first `hitBlocks` blocks hit (the last block may be partial). */
 const hitTokensOf = (r: TraceRequest, hitBlocks: number): number => Math.min(hitBlocks * TRACE_BLOCK_TOKENS, r.inputTokens);
 
-/**
- * A diagnostic, not a router: the placement {@link replayWindowOracle} makes, which knows the
- * load-imbalance measure's window boundaries.
- */
-const WINDOW_ORACLE = "window-oracle";
-
 /** Replays `trace` under one policy. Deterministic for given options. */
 export function replayPolicy(trace: readonly TraceRequest[], policy: RoutingPolicy, options: ReplayOptions): PolicyResult {
   if (!ROUTING_POLICIES.includes(policy)) throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(policy)}`);
   return replayRun(trace, policy, options);
 }
 
-/**
- * How evenly the kv policy's sessions leave room to place the rest, seen by an oracle: every
- * request that has context of its own cached somewhere (blocks past the shared part of a match,
- * see LocationMatch.shared) goes where the kv policy sends it, and every other request (a new
- * context) goes to the worker with the least uncached work in the load-imbalance measure's
- * current 60-second window, this request's uncached work on that worker included. No router can
- * do this (it knows where the measure's windows start and end); where even this oracle's
- * imbalance exceeds round-robin's, no placement of the new contexts alone meets that target
- * while the sessions keep their contexts. The result's `policy` reads `kv` (the sessions' placement).
- */
-export function replayWindowOracle(trace: readonly TraceRequest[], options: ReplayOptions, oracle: WindowOracleOptions = {}): PolicyResult {
-  const slack = oracle.moveSessionsAbove;
-  if (slack !== undefined && !(Number.isFinite(slack) && slack >= 0)) throw new ReplayError("INVALID_OPTION", "moveSessionsAbove", `expected a number >= 0, got ${slack}`);
-  return replayRun(trace, WINDOW_ORACLE, options, slack);
-}
-
-/** What the window oracle may do besides placing new contexts. */
-export interface WindowOracleOptions {
-  /**
-   * Also move sessions: a request with context of its own cached goes to the worker with the
-   * least uncached work in the current window, its own work there included (so it recomputes its
-   * context unless that worker holds it too), when, where kv sends it, it would take that
-   * worker's window work above `(1 + moveSessionsAbove) ×` the window's mean (this request
-   * included). Undefined: sessions always stay where kv sends them.
-   * This oracle trades hits for balance knowing the windows; where even it misses the ratio,
-   * no placement rule of this kind meets it at that slack.
-   */
-  moveSessionsAbove?: number;
-}
-
-function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy | typeof WINDOW_ORACLE, options: ReplayOptions, moveSessionsAbove?: number): PolicyResult {
+function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy, options: ReplayOptions): PolicyResult {
   assertReplayOptions(options);
   const n = options.workers;
   const capacityBlocks = Math.floor(options.capacityTokens / TRACE_BLOCK_TOKENS);
@@ -154,7 +118,7 @@ function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy | typeo
     workers.map((w) => w.id),
     capacityBlocks,
     {
-      policy: policy === WINDOW_ORACLE ? "kv" : policy,
+      policy,
       weights: options.weights ?? DEFAULT_ROUTING_WEIGHTS,
       recentWorkTauMs: (options.recentWorkTauS ?? RECENT_WORK_TAU_S) * 1000,
       blockSize: TRACE_BLOCK_TOKENS,
@@ -172,13 +136,7 @@ function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy | typeo
     router.advance(r.timestampMs, (w) => queue.queuedTokens(w));
     // the router matches every prompt against the index, whatever its policy
     const matches = matchForCodec(feed.index, hashes.chain(r.blockIds), DEVICE_CODEC);
-    const placed = router.place(r.inputTokens, matches);
-    let chosen = placed.worker;
-    if (policy === WINDOW_ORACLE) {
-      const deviceHits = workers.map((w) => matches.get(w.id)?.device ?? 0);
-      const own = hasOwnContext(matches);
-      if (!own || (moveSessionsAbove !== undefined && aboveWindowMean(meter, tS, r, deviceHits, chosen, moveSessionsAbove))) chosen = leastWindowWork(meter, tS, r, deviceHits);
-    }
+    const { worker: chosen, sentTokens } = router.place(r.inputTokens, matches);
     const worker = workers[chosen];
     const served = worker.serve(r.blockIds);
     if ((matches.get(worker.id)?.device ?? 0) !== served.hitBlocks) indexMismatches += 1;
@@ -190,43 +148,14 @@ function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy | typeo
     hitTokens += hit;
     inputTokens += r.inputTokens;
     const doneAtS = queue.enqueue(chosen, r.inputTokens - hit);
-    const sent = chosen === placed.worker ? placed.sentTokens : r.inputTokens - hit;
-    router.sent(chosen, sent, r.inputTokens, r.outputTokens, doneAtS * 1000);
+    router.sent(chosen, sentTokens, r.inputTokens, r.outputTokens, doneAtS * 1000);
     meter.add(tS, chosen, r.inputTokens - hit);
   }
-  return { policy: policy === WINDOW_ORACLE ? "kv" : policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceByPhase: phases(meter), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
+  return { policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceByPhase: phases(meter), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
 }
 
 /** The meter's imbalance at every window phase. */
 const phases = (meter: LoadImbalanceMeter): number[] => Array.from({ length: IMBALANCE_PHASES }, (_, k) => meter.imbalanceAtPhase(k));
-
-/** Whether some location holds blocks of the request past the shared part of its match. */
-function hasOwnContext(matches: ReadonlyMap<string, LocationMatch>): boolean {
-  for (const m of matches.values()) if (m.device > m.shared) return true;
-  return false;
-}
-
-/** The worker with the least uncached work in `tS`'s window once this request's (given its device hits per worker) is added; lowest index on ties. */
-function leastWindowWork(meter: LoadImbalanceMeter, tS: number, r: TraceRequest, deviceHits: readonly number[]): number {
-  let best = 0;
-  let bestWork = Infinity;
-  for (let w = 0; w < deviceHits.length; w++) {
-    const work = meter.windowTokens(tS, w) + r.inputTokens - hitTokensOf(r, deviceHits[w]);
-    if (work < bestWork) {
-      bestWork = work;
-      best = w;
-    }
-  }
-  return best;
-}
-
-/** Whether worker `k` taking this request (given its device hits per worker) puts its window work above `(1 + slack) ×` the window's mean, this request included. */
-function aboveWindowMean(meter: LoadImbalanceMeter, tS: number, r: TraceRequest, deviceHits: readonly number[], k: number, slack: number): boolean {
-  const work = r.inputTokens - hitTokensOf(r, deviceHits[k]);
-  let total = work;
-  for (let w = 0; w < deviceHits.length; w++) total += meter.windowTokens(tS, w);
-  return meter.windowTokens(tS, k) + work > ((1 + slack) * total) / deviceHits.length;
-}
 
 /** Prefix-hit rate of one LRU cache of `capacityTokens` shared by every request (the pooled baseline). */
 export function pooledLruHitRate(trace: readonly TraceRequest[], capacityTokens: number): number {

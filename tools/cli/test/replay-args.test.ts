@@ -55,14 +55,12 @@ describe("parseReplaySweepArgs", () => {
         { workers: 4, capacityTokens: 2_500_000 }, { workers: 8, capacityTokens: 625_000 },
       ],
       kv: { weights: undefined, recentWorkTauS: undefined },
-      oracle: false,
       json: false,
     });
     expect(parseReplaySweepArgs(["--sweep", "--trace", "t.jsonl", "--shapes", "none", "--settings", "2x100,32x312500", "--json"])).toEqual({
       file: "t.jsonl", shapes: [], seeds: [1, 2], settings: [{ workers: 2, capacityTokens: 100 }, { workers: 32, capacityTokens: 312_500 }],
-      kv: { weights: undefined, recentWorkTauS: undefined }, oracle: false, json: true,
+      kv: { weights: undefined, recentWorkTauS: undefined }, json: true,
     });
-    expect(parseReplaySweepArgs(["--sweep", "--oracle"]).oracle).toBe(true);
     expect(parseReplaySweepArgs(["--sweep", "--shapes", "agent,tenants", "--trace-seeds", "3,4"])).toMatchObject({ shapes: ["agent", "tenants"], seeds: [3, 4] });
   });
 
@@ -84,6 +82,5 @@ describe("parseReplaySweepArgs", () => {
     expect(flagOf(["--trace", "a", "--capacity-tokens", "5", "--settings", "8x100"])).toBe("--settings");
     expect(flagOf(["--trace", "a", "--capacity-tokens", "5", "--shapes", "chat"])).toBe("--shapes");
     expect(flagOf(["--trace", "a", "--capacity-tokens", "5", "--trace-seeds", "1"])).toBe("--trace-seeds");
-    expect(flagOf(["--trace", "a", "--capacity-tokens", "5", "--oracle"])).toBe("--oracle");
   });
 });
