@@ -3,7 +3,8 @@
 // (no copy, no intermediate wire objects). It follows the protobuf wire rules the generated code
 // follows (unknown fields skipped, last value wins, repeated fields appended, oneof last wins);
 // test/kv-event-decoder.test.ts checks it against the generated decoder plus batchFromWire.
-import type { KvIndexBatch, KvIndexEvent, Tier } from "@kvtier/kv-router";
+import type { KvIndexBatch, KvIndexEvent } from "./kv-event.js";
+import type { Tier } from "./tier.js";
 
 /** A message that is not a well-formed KvEventBatch (truncated, bad wire type, over-long varint). */
 export class KvEventDecodeError extends Error {

@@ -1,7 +1,7 @@
 // @kvtier/kv-transport: the kvstore's fast data paths. The frame format and its parser/writer
 // (shared by the store's server and the clients), and the client side of the two fast paths:
-// length-framed TCP and a co-located shared-memory arena. No gRPC here; the gRPC path and the
-// choice between paths live in @kvtier/platform's KvStoreClient.
+// length-framed TCP, a co-located shared-memory arena, and the portable gRPC stream. The choice
+// between paths lives in @kvtier/platform's KvStoreClient.
 export type { DataPathName, BlockRun, OutgoingBlock, BlockPutResult, PathCallOptions, PutRunOptions, BlockPath } from "./block-path.js";
 export { verifyReceivedBlock, verifiedRun } from "./block-verify.js";
 export {
@@ -26,5 +26,6 @@ export type { ShmLocation, ArenaSlot } from "./shm-arena.js";
 export { TcpBlockPath } from "./tcp-block-path.js";
 export { ShmBlockPath, SHM_ATTACH_TIMEOUT_MS } from "./shm-block-path.js";
 export type { ShmPathOptions } from "./shm-block-path.js";
-export { TransportError, TRANSPORT_ERROR_CODES, frameError, unavailable, transportCodeOf } from "./transport-error.js";
+export { TransportError, frameError, unavailable, transportCodeOf } from "./transport-error.js";
 export type { TransportErrorCode } from "./transport-error.js";
+export { GrpcBlockPath, GRPC_PUT_CONCURRENCY, MAX_CHUNK_BYTES } from "./grpc-block-path.js";

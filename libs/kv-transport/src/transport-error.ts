@@ -1,23 +1,10 @@
 // Errors of the fast data paths. Each carries a stable `code` (a gRPC status name, so the client
 // maps it to KvtierError without a table), a stable `reason` (the metrics/README vocabulary) and
-// the field at fault. Kept free of grpc-js so this lib needs no gRPC.
+// the field at fault. Kept free of grpc-js; only the gRPC path (grpc-block-path.ts) uses it.
+import { KVTIER_ERROR_CODES, type KvtierErrorCode } from "@kvtier/core";
 
-/** Status names a data-path failure maps to (the subset of gRPC codes the data plane uses). */
-export type TransportErrorCode =
-  | "INVALID_ARGUMENT"
-  | "UNAUTHENTICATED"
-  | "RESOURCE_EXHAUSTED"
-  | "FAILED_PRECONDITION"
-  | "ALREADY_EXISTS"
-  | "UNAVAILABLE"
-  | "DEADLINE_EXCEEDED"
-  | "CANCELLED"
-  | "INTERNAL";
-
-/** Every code a peer may send; anything else read off the wire becomes INTERNAL. */
-export const TRANSPORT_ERROR_CODES: readonly TransportErrorCode[] = [
-  "INVALID_ARGUMENT", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ALREADY_EXISTS", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "INTERNAL",
-];
+/** Status names a data-path failure maps to: the shared error vocabulary, so the client maps it to KvtierError without a table. */
+export type TransportErrorCode = KvtierErrorCode;
 
 /** A refused or failed data-path request, or a broken frame. */
 export class TransportError extends Error {
@@ -49,5 +36,5 @@ export const unavailable = (reason: string, message: string, cause?: unknown): T
 
 /** A code read off the wire, narrowed to one we know. */
 export function transportCodeOf(name: string): TransportErrorCode {
-  return (TRANSPORT_ERROR_CODES as readonly string[]).includes(name) ? (name as TransportErrorCode) : "INTERNAL";
+  return (KVTIER_ERROR_CODES as readonly string[]).includes(name) ? (name as TransportErrorCode) : "INTERNAL";
 }

@@ -1,44 +1,10 @@
-// The error vocabulary shared by the services. Each service maps these to gRPC statuses in one
-// place (its grpc adapter) with `grpcCodeOf`.
+// gRPC status mapping of the shared error vocabulary (@kvtier/core's KvtierError): each service
+// maps errors to statuses in one place (its grpc adapter) with `grpcCodeOf`.
 import { status } from "@grpc/grpc-js";
+import type { KvtierErrorCode } from "@kvtier/core";
 
-/** Stable codes; they are the gRPC status names the error maps to. */
-export type KvtierErrorCode =
-  | "INVALID_ARGUMENT"
-  | "UNAUTHENTICATED"
-  | "PERMISSION_DENIED"
-  | "RESOURCE_EXHAUSTED"
-  | "UNAVAILABLE"
-  | "NOT_FOUND"
-  | "ALREADY_EXISTS"
-  | "FAILED_PRECONDITION"
-  | "ABORTED"
-  | "CANCELLED"
-  | "DEADLINE_EXCEEDED"
-  | "DATA_LOSS"
-  | "INTERNAL";
-
-/** A failure with a stable code, the field it concerns (if any) and an optional retry hint. */
-export class KvtierError extends Error {
-  constructor(
-    readonly code: KvtierErrorCode,
-    message: string,
-    readonly opts: { field?: string; retryAfterMs?: number; cause?: unknown } = {},
-  ) {
-    super(message, { cause: opts.cause });
-    this.name = "KvtierError";
-  }
-  get field(): string | undefined {
-    return this.opts.field;
-  }
-  get retryAfterMs(): number | undefined {
-    return this.opts.retryAfterMs;
-  }
-}
-
-/** `INVALID_ARGUMENT` naming the field. */
-export const invalidArgument = (field: string, problem: string): KvtierError =>
-  new KvtierError("INVALID_ARGUMENT", `${field}: ${problem}`, { field });
+export { KvtierError, invalidArgument, messageOf } from "@kvtier/core";
+export type { KvtierErrorCode } from "@kvtier/core";
 
 /** The numeric gRPC status for a code name. */
 export function grpcCodeOf(code: KvtierErrorCode): status {
@@ -49,12 +15,6 @@ export function grpcCodeOf(code: KvtierErrorCode): status {
 export function codeNameOf(code: number): KvtierErrorCode {
   const name = status[code] as string | undefined;
   return (name as KvtierErrorCode | undefined) ?? "INTERNAL";
-}
-
-/** Narrow an unknown thrown value to a message without assuming its shape. */
-export function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === "string" ? err : JSON.stringify(err);
 }
 
 /** True for a grpc-js ServiceError-like value carrying a numeric `code`. */

@@ -7,8 +7,6 @@ import { KvtierError, grpcCodeOf, messageOf } from "./errors.js";
 import { guardInterceptor, type GrpcServerGuard } from "./grpc-guard.js";
 import type { ServiceToken } from "./service-token.js";
 
-/** Block bytes travel in chunks of at most this many bytes. */
-export const MAX_CHUNK_BYTES = 1024 * 1024;
 /** Message limit on both sides (a 1 MiB chunk plus framing fits well below). */
 export const MAX_GRPC_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Keepalive ping period on both sides: a live peer answers one within GRPC_KEEPALIVE_TIMEOUT_MS. */

@@ -13,7 +13,7 @@ export type { Logger, LogLevel } from "./log.js";
 export { MetricsEndpoint } from "./metrics.js";
 export type { HttpRouteHandler, HttpRouteResponse } from "./metrics.js";
 export {
-  MAX_CHUNK_BYTES, MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, GRPC_KEEPALIVE_TIME_MS, GRPC_KEEPALIVE_TIMEOUT_MS, GRPC_IDLE_CONNECTION_MS,
+  MAX_GRPC_MESSAGE_BYTES, GRPC_OPTIONS, GRPC_KEEPALIVE_TIME_MS, GRPC_KEEPALIVE_TIMEOUT_MS, GRPC_IDLE_CONNECTION_MS,
   GRPC_HANDSHAKE_TIMEOUT_MS, GRPC_SILENT_CONNECTION_MS, GRPC_MAX_CONNECTIONS_PER_PORT, GRPC_CONNECTION_LIMITS, GrpcPort, createGrpcServer,
   insecureCredentials, internalClientOptions, toGrpcStatus, STATUS_ORIGIN_TRAILER,
 } from "./grpc.js";
@@ -32,7 +32,11 @@ export type { CommonConfig } from "./common-config.js";
 export { WorkerRegistry, Heartbeat } from "./worker-registry.js";
 export { KvEventAnnouncer, SNAPSHOT_HASHES_PER_EVENT, MAX_SNAPSHOT_BYTES } from "./kv-event-announcer.js";
 export type { HeldBlocks } from "./kv-event-announcer.js";
-export { planFromWire, planToWire, sequenceId } from "./request-plan.js";
+export { planFromWire, planToWire } from "./request-plan.js";
+export { sequenceId } from "@kvtier/core";
+export {
+  RETRY_AFTER_FULL_MS, RETRY_AFTER_POOL_MS, RETRY_AFTER_SHUTDOWN_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_AFTER_DEPENDENCY_MS, RETRY_NOW_MS,
+} from "@kvtier/core";
 export { batchFromWire } from "./wire-events.js";
 export type { PlannedRequest, PlanSampling } from "./request-plan.js";
 export { KvStoreClient, DEFAULT_KVSTORE_DEADLINE_MS, DEFAULT_DATA_PATHS, RESELECT_AFTER_MS } from "./kvstore-client.js";
@@ -42,3 +46,7 @@ export type {
 export type { DataPathName } from "@kvtier/kv-transport";
 export { Tracing, traceparentOf, contextOf, startSpan, endSpan, inSpan } from "./tracing.js";
 export type { TracingConfig } from "./tracing.js";
+export { WorkerRuntime } from "./worker-runtime.js";
+export type { WorkerRuntimeConfig } from "./worker-runtime.js";
+export { DeviceTier } from "./device-tier.js";
+export type { BlockAnnouncer } from "./device-tier.js";

@@ -4,12 +4,11 @@
 // every block received is verified (structure, CRC-32, requested hash and codec) before it is
 // handed out, and a corrupt block is never returned; it ends the run and is counted.
 import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
-import { TransportError, type BlockPath, type BlockRun, type DataPathName, type OutgoingBlock, type ShmPathOptions } from "@kvtier/kv-transport";
+import { GrpcBlockPath, TransportError, type BlockPath, type BlockRun, type DataPathName, type OutgoingBlock, type ShmPathOptions } from "@kvtier/kv-transport";
 import { KvStoreServiceClient, type DataPlane, type DeleteResponse, type InfoResponse, type LookupResponse } from "@kvtier/proto";
 import { KvBlockError, readKvBlockHeader } from "@kvtier/tensor";
-import { KvtierError } from "./errors.js";
+import { KvtierError, codeNameOf, isGrpcError, messageOf } from "./errors.js";
 import { insecureCredentials, internalClientOptions } from "./grpc.js";
-import { GrpcBlockPath, callError } from "./kvstore-client-grpc-path.js";
 import { selectBlockPath } from "./kvstore-client-paths.js";
 import type { ServiceToken } from "./service-token.js";
 
@@ -85,6 +84,20 @@ export interface KvStoreClientStats {
   corruptBlocks: number;
 }
 
+/** A KvtierError for a failed control-plane call; keeps the status code, the field and the retry hint the store sent. */
+function callError(err: unknown, endpoint: string, op: string): KvtierError {
+  if (err instanceof KvtierError) return err;
+  if (!isGrpcError(err)) return new KvtierError("INTERNAL", `kvstore ${endpoint} ${op}: ${messageOf(err)}`, { cause: err });
+  const md = (err as Partial<ServiceError>).metadata;
+  const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
+  const retry = first("retry-after-ms");
+  return new KvtierError(codeNameOf(err.code), `kvstore ${endpoint} ${op}: ${err.details ?? err.message}`, {
+    field: first("kvtier-field"),
+    retryAfterMs: retry === undefined ? undefined : Number(retry),
+    cause: err,
+  });
+}
+
 /** A KvtierError for anything a data path threw. */
 function dataError(err: unknown, endpoint: string, op: string): KvtierError {
   if (err instanceof TransportError) {
@@ -111,7 +124,7 @@ export class KvStoreClient {
     private readonly opts: KvStoreClientOptions,
   ) {
     this.client = new KvStoreServiceClient(endpoint, insecureCredentials(), internalClientOptions(opts.serviceToken));
-    this.grpc = new GrpcBlockPath(this.client, endpoint);
+    this.grpc = new GrpcBlockPath(this.client);
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_KVSTORE_DEADLINE_MS;
   }
 

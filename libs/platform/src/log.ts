@@ -1,17 +1,10 @@
 // Structured logs: one JSON object per line on stderr. stdout is reserved for the ready line.
 
-/** Log levels in increasing severity. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+import type { LogLevel, Logger } from "@kvtier/core";
 
-/** A logger bound to a service name and fixed fields. */
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-  child(fields: Record<string, unknown>): Logger;
-}
+export type { LogLevel, Logger } from "@kvtier/core";
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** A JSON-lines logger on stderr; messages below `level` are dropped. */
 export function createLogger(service: string, level: LogLevel = "info", base: Record<string, unknown> = {}): Logger {

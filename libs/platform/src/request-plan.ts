@@ -1,8 +1,8 @@
-// The domain form of a routed request (wire: kvtier.v1.RequestPlan), shared by the router,
-// the prefill job and the decode call. Parsing validates what a worker relies on.
+// The wire form of a routed request (kvtier.v1.RequestPlan) to and from its domain form
+// (@kvtier/core's PlannedRequest). Parsing validates what a worker relies on.
 import { RequestPlan } from "@kvtier/proto";
 import { PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
-import { invalidArgument } from "./errors.js";
+import { BLOCK_HASH_BYTES, invalidArgument, type PlannedRequest } from "@kvtier/core";
 
 /** The canonical form of a plan's policy ("none" when blank); INVALID_ARGUMENT naming `field` if malformed. */
 export function canonicalPolicy(policy: string, field: string): string {
@@ -14,33 +14,7 @@ export function canonicalPolicy(policy: string, field: string): string {
   }
 }
 
-/** Sampling as the engine's sampler takes it. */
-export interface PlanSampling {
-  temperature: number;
-  topP: number;
-  seed: number;
-}
-
-/** A request as the router planned it. */
-export interface PlannedRequest {
-  requestId: string;
-  attempt: number;
-  tenant: string;
-  tokens: number[];
-  blockHashes: Uint8Array[];
-  namespaceHash: Uint8Array;
-  maxTokens: number;
-  sampling: PlanSampling;
-  stop: string[];
-  logprobs: number;
-  codec: string;
-  /** Canonical selection policy ("snapkv@25"), or "none". */
-  policy: string;
-  decodeWorker: string;
-  prefillWorker: string;
-  traceParent: string;
-  deadlineUnixMs: number;
-}
+export type { PlannedRequest, PlanSampling } from "@kvtier/core";
 
 /** Wire -> domain, refusing what a worker cannot act on. */
 export function planFromWire(p: RequestPlan | undefined): PlannedRequest {
@@ -49,8 +23,8 @@ export function planFromWire(p: RequestPlan | undefined): PlannedRequest {
   if (p.attempt < 1) throw invalidArgument("plan.attempt", "must be >= 1");
   if (p.tokenIds.length === 0) throw invalidArgument("plan.token_ids", "empty");
   if (p.maxTokens < 1) throw invalidArgument("plan.max_tokens", "must be >= 1");
-  if (p.namespaceHash.length !== 16) throw invalidArgument("plan.namespace_hash", "must be 16 bytes");
-  if (p.blockHashes.some((h) => h.length !== 16)) throw invalidArgument("plan.block_hashes", "each must be 16 bytes");
+  if (p.namespaceHash.length !== BLOCK_HASH_BYTES) throw invalidArgument("plan.namespace_hash", `must be ${BLOCK_HASH_BYTES} bytes`);
+  if (p.blockHashes.some((h) => h.length !== BLOCK_HASH_BYTES)) throw invalidArgument("plan.block_hashes", `each must be ${BLOCK_HASH_BYTES} bytes`);
   return {
     requestId: p.requestId,
     attempt: p.attempt,
@@ -93,5 +67,3 @@ export function planToWire(p: PlannedRequest): RequestPlan {
   };
 }
 
-/** The engine sequence id of one attempt (an attempt never shares pages state with another). */
-export const sequenceId = (p: Pick<PlannedRequest, "requestId" | "attempt">): string => `${p.requestId}@${p.attempt}`;

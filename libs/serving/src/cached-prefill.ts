@@ -1,11 +1,12 @@
 // Prefill with cache reuse, as both the prefill worker and a decode worker prefilling locally
 // (conditional disaggregation) run it: attach leading blocks from the device pool, load the next
 // run from the kvstore, compute the rest, sample the first token.
-import { KvtierError, messageOf, sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
+import { KvtierError, RETRY_AFTER_POOL_MS, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
 import { reusableBlocks } from "@kvtier/kv-router";
 import { Sampler, type EngineHost, type SampledToken } from "@kvtier/tensor";
+import type { BlockStore } from "./block-store.js";
 import { residualWindowOf } from "./residual-window.js";
-import { hasPolicy, policyReusableBlocks } from "./selection-handoff.js";
+import { hasPolicy, policyReusableBlocks } from "./plan-policy.js";
 
 /** Tokens (or bytes) per tier. */
 export interface TierTally {
@@ -44,7 +45,7 @@ export function poolBytesPerBlock(engine: EngineHost, blockSize: number): number
  */
 export async function cachedPrefill(
   engine: EngineHost,
-  store: KvStoreClient | undefined,
+  store: BlockStore | undefined,
   plan: PlannedRequest,
   blockSize: number,
   log: Logger,
@@ -100,7 +101,7 @@ export async function openReserved(engine: EngineHost, plan: PlannedRequest, tok
   if (!hasPolicy(plan) && residualWindowOf(plan, 1) !== null) await engine.setResidualCodec(seqId, plan.codec);
   if (!(await engine.reserve(seqId, tokens))) {
     await engine.closeSequence(seqId);
-    throw new KvtierError("RESOURCE_EXHAUSTED", `KV pool cannot hold ${tokens} tokens now`, { retryAfterMs: 500 });
+    throw new KvtierError("RESOURCE_EXHAUSTED", `KV pool cannot hold ${tokens} tokens now`, { retryAfterMs: RETRY_AFTER_POOL_MS });
   }
   return seqId;
 }

@@ -2,7 +2,8 @@
 // blocks and its partial tail block to the kvstore; the decode worker takes what its own device
 // pool already holds, fetches the rest, and recomputes whatever it could not get.
 import { createHash } from "node:crypto";
-import { messageOf, sequenceId, type KvStoreClient, type KvStorePutOptions, type Logger, type PlannedRequest } from "@kvtier/platform";
+import { messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import type { BlockStore, BlockPutOptions } from "./block-store.js";
 import { chainNext } from "@kvtier/kv-router";
 import { KV_BLOCK_HASH_BYTES, readKvBlockHeader, type EngineHost } from "@kvtier/tensor";
 import type { PrefillOutcome } from "./cached-prefill.js";
@@ -30,7 +31,7 @@ export function tailHashOf(plan: PlannedRequest, blockSize: number): { hash: Uin
  * Put blocks as one run (one request per codec on the fast paths; bounded concurrent Puts on
  * gRPC); returns bytes written. Failures are logged, not thrown.
  */
-export async function putBlocks(store: KvStoreClient, blocks: Uint8Array[], log: Logger, opts: KvStorePutOptions = {}): Promise<number> {
+export async function putBlocks(store: BlockStore, blocks: Uint8Array[], log: Logger, opts: BlockPutOptions = {}): Promise<number> {
   let bytes = 0;
   try {
     const results = await store.putRun(blocks, opts);
@@ -45,7 +46,7 @@ export async function putBlocks(store: KvStoreClient, blocks: Uint8Array[], log:
 }
 
 /** Leading blocks of `hashes` the store holds (0 when it cannot say: then they are written again). */
-async function leadingInStore(store: KvStoreClient, hashes: Uint8Array[], codec: string, log: Logger): Promise<number> {
+async function leadingInStore(store: BlockStore, hashes: Uint8Array[], codec: string, log: Logger): Promise<number> {
   if (hashes.length === 0) return 0;
   try {
     return await store.lookup(hashes, codec);
@@ -85,7 +86,7 @@ export function handoffBlockHash(plan: Pick<PlannedRequest, "namespaceHash" | "r
  */
 export async function writeHandoff(
   engine: EngineHost,
-  store: KvStoreClient,
+  store: BlockStore,
   plan: PlannedRequest,
   outcome: PrefillOutcome,
   blockSize: number,
@@ -143,7 +144,7 @@ export interface HandoffLoad {
  */
 export async function loadHandoff(
   engine: EngineHost,
-  store: KvStoreClient | undefined,
+  store: BlockStore | undefined,
   plan: PlannedRequest,
   handoff: Pick<HandoffBlocks, "blockHashes" | "tailHash" | "tailTokens">,
   log: Logger,

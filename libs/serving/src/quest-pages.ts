@@ -8,8 +8,9 @@
 // thread. All pages are deleted from the store when the request ends. Codecs whose groups span
 // KV heads (int4, KIVI values) cannot cut exact pages: those requests take the dense hand-off.
 import { createHash } from "node:crypto";
-import type { QuestPages } from "@kvtier/proto";
-import { KvtierError, messageOf, sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
+import type { QuestPagesHandoff as QuestPages } from "./handoff-wire.js";
+import { KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import type { BlockStore } from "./block-store.js";
 import {
   QUEST_PAGE_FETCH_TIMEOUT_MS, codecSeparatesHeads, parsePolicySpec, questPageHash, questPageIndex, type EngineHost, type QuestPageRef, type QuestPagesMeta, type SelectionSummary,
 } from "@kvtier/tensor";
@@ -63,7 +64,7 @@ export interface QuestPagesWritten {
  * exact pages, no full block) or a page could not be written (the decode worker then loads the
  * dense prompt, as before).
  */
-export async function writeQuestPages(engine: EngineHost, store: KvStoreClient, plan: PlannedRequest, blockSize: number, log: Logger): Promise<QuestPagesWritten | null> {
+export async function writeQuestPages(engine: EngineHost, store: BlockStore, plan: PlannedRequest, blockSize: number, log: Logger): Promise<QuestPagesWritten | null> {
   const { config } = engine.modelInfo;
   if (!fetchesQuestPages(plan, config, blockSize) || plan.tokens.length < blockSize) return null;
   const seqId = sequenceId(plan);
@@ -87,7 +88,7 @@ export async function writeQuestPages(engine: EngineHost, store: KvStoreClient, 
   return { wire, bytesWritten };
 }
 
-async function deletePages(store: KvStoreClient, key: Uint8Array, count: number, codec: string, log: Logger): Promise<void> {
+async function deletePages(store: BlockStore, key: Uint8Array, count: number, codec: string, log: Logger): Promise<void> {
   const hashes = Array.from({ length: count }, (_, i) => questPageHash(key, i));
   await store.delete(hashes, codec).catch((err: unknown) => log.warn("could not delete quest pages", { err: messageOf(err) }));
 }
@@ -111,7 +112,7 @@ export class QuestPageFetcher {
   private readonly entries = new Map<string, FetchEntry>();
 
   constructor(
-    private readonly store: KvStoreClient,
+    private readonly store: BlockStore,
     private readonly model: { nLayers: number; nKvHeads: number },
     private readonly log: Logger,
   ) {}
@@ -175,7 +176,7 @@ export interface QuestPagesLoad extends HandoffLoad {
  */
 export async function loadQuestPages(
   engine: EngineHost,
-  store: KvStoreClient,
+  store: BlockStore,
   plan: PlannedRequest,
   handoff: Pick<HandoffBlocks, "blockHashes" | "tailHash" | "tailTokens"> & { questPages: QuestPages },
   log: Logger,

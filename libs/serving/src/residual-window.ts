@@ -6,9 +6,10 @@
 // decode worker imports the encoded blocks before the window and the window after them, then
 // deletes the window blocks: it holds what a single-process engine with the window would hold.
 import { createHash } from "node:crypto";
-import { sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
+import { sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import type { BlockStore } from "./block-store.js";
 import { getCodec, type EngineHost } from "@kvtier/tensor";
-import { hasPolicy } from "./selection-handoff.js";
+import { hasPolicy } from "./plan-policy.js";
 
 /** Codec of the window blocks: the pool's own precision, so the decode worker holds the same bits. */
 export const RESIDUAL_WINDOW_CODEC = "fp32";
@@ -73,7 +74,7 @@ export async function exportWindow(engine: EngineHost, plan: PlannedRequest, w: 
  * Decode side: fetch the window blocks (all or none) and delete them from the store either way.
  * Null when they cannot all be had: the caller recomputes the window instead.
  */
-export async function fetchWindow(store: KvStoreClient, plan: PlannedRequest, w: ResidualWindow, log: Logger): Promise<{ blocks: Uint8Array[]; bytes: number } | null> {
+export async function fetchWindow(store: BlockStore, plan: PlannedRequest, w: ResidualWindow, log: Logger): Promise<{ blocks: Uint8Array[]; bytes: number } | null> {
   const hashes = windowBlockHashes(plan, windowBlockCount(w));
   if (hashes.length === 0) return { blocks: [], bytes: 0 };
   try {

@@ -5,10 +5,12 @@
 // the sparse blocks cannot be had, it loads the dense prompt (shared prefix blocks, or
 // recompute) and applies the same positions, so the answer is the same either way.
 import { createHash } from "node:crypto";
-import type { SelectionHandoff } from "@kvtier/proto";
-import { KvtierError, messageOf, sequenceId, type KvStoreClient, type Logger, type PlannedRequest } from "@kvtier/platform";
-import { parsePolicySpec, rowsToCompute, selectionBlockHash, type EngineHost, type SelectionMeta, type SelectionSummary } from "@kvtier/tensor";
+import type { SelectionHandoff } from "./handoff-wire.js";
+import { KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import type { BlockStore } from "./block-store.js";
+import { selectionBlockHash, type EngineHost, type SelectionMeta, type SelectionSummary } from "@kvtier/tensor";
 import { loadHandoff, putBlocks, type HandoffBlocks, type HandoffLoad } from "./kv-handoff.js";
+import { handsOffSparse } from "./plan-policy.js";
 
 /** Largest SelectionHandoff (positions and scores) carried in a KvReady, in bytes (NATS payloads are <= 1 MiB). */
 export const MAX_SELECTION_META_BYTES = 256 * 1024;
@@ -16,23 +18,6 @@ export const MAX_SELECTION_META_BYTES = 256 * 1024;
 const POSITION_BYTES = 2;
 /** Bytes per H2O score on the wire (float64 LE). */
 const SCORE_BYTES = 8;
-
-/** Whether the plan names a selection policy. */
-export const hasPolicy = (plan: Pick<PlannedRequest, "policy">): boolean => parsePolicySpec(plan.policy) !== null;
-
-/** Whether the plan's policy hands off sparse blocks (every policy but Quest, which selects at read time). */
-export const handsOffSparse = (plan: Pick<PlannedRequest, "policy">): boolean => {
-  const spec = parsePolicySpec(plan.policy);
-  return spec !== null && spec.method !== "quest";
-};
-
-/** Leading prompt blocks a policy request may take from cache: its statistics need the last rows computed. */
-export function policyReusableBlocks(plan: Pick<PlannedRequest, "policy" | "tokens">, blockSize: number, reusable: number): number {
-  const spec = parsePolicySpec(plan.policy);
-  if (spec === null) return reusable;
-  const n = plan.tokens.length;
-  return Math.min(reusable, Math.floor((n - rowsToCompute(spec, n)) / blockSize));
-}
 
 /** The 16-byte request-derived key of one attempt's sparse blocks. */
 export function selectionKey(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">): Uint8Array {
@@ -78,7 +63,7 @@ export interface SelectionWritten {
  * Prefill side, after the dense hand-off blocks were exported: compress the sequence and put its
  * sparse blocks in `plan.codec`. Null for Quest (the decode worker selects at read time).
  */
-export async function writeSelection(engine: EngineHost, store: KvStoreClient, plan: PlannedRequest, log: Logger): Promise<SelectionWritten | null> {
+export async function writeSelection(engine: EngineHost, store: BlockStore, plan: PlannedRequest, log: Logger): Promise<SelectionWritten | null> {
   if (!handsOffSparse(plan)) return null;
   const seqId = sequenceId(plan);
   const summary = await engine.compress(seqId);
@@ -107,7 +92,7 @@ export interface SelectionLoad extends HandoffLoad {
  */
 export async function loadSelection(
   engine: EngineHost,
-  store: KvStoreClient | undefined,
+  store: BlockStore | undefined,
   plan: PlannedRequest,
   handoff: Pick<HandoffBlocks, "blockHashes" | "tailHash" | "tailTokens"> & { selection: SelectionHandoff },
   log: Logger,

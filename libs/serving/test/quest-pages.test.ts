@@ -3,7 +3,7 @@
 // attempt (and from the sparse selection key); only quest requests in codecs that cut exact
 // pages fetch pages on demand.
 import { describe, expect, it } from "vitest";
-import { KvtierError } from "@kvtier/platform";
+import { KvtierError } from "@kvtier/core";
 import { fetchesQuestPages, questPagesFromWire, questPagesKey } from "../src/quest-pages.js";
 import { selectionKey } from "../src/selection-handoff.js";
 

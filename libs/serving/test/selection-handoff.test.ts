@@ -1,7 +1,7 @@
 // The SelectionHandoff wire form: positions and H2O scores round-trip exactly, malformed fields
 // are refused naming them, and selection keys differ per attempt.
 import { describe, expect, it } from "vitest";
-import { KvtierError } from "@kvtier/platform";
+import { KvtierError } from "@kvtier/core";
 import { selectionFromWire, selectionKey, selectionToWire } from "../src/selection-handoff.js";
 
 describe("selection hand-off wire form", () => {

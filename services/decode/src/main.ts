@@ -1,9 +1,8 @@
 // Decode worker wiring: the shared worker runtime (engine thread, kvstore client, NATS, Redis,
 // device-tier events, registry), plus this worker's gRPC server and KV-ready subscription.
 import { DecodeWorkerServiceService } from "@kvtier/proto";
-import { GrpcPort, addGuardedService, announceReady, createGrpcServer, onShutdown } from "@kvtier/platform";
+import { GrpcPort, WorkerRuntime, addGuardedService, announceReady, createGrpcServer, onShutdown } from "@kvtier/platform";
 import { Tokenizer } from "@kvtier/tensor";
-import { WorkerRuntime } from "@kvtier/serving";
 import { readDecodeConfig } from "./config.js";
 import { DecodeMetrics } from "./decode-metrics.js";
 import { DecodeWorker } from "./decode-worker.js";

@@ -2,7 +2,7 @@
 // (structure and CRC-32; this is the check on the network receive path, DESIGN.md section 4),
 // carry the announced hash and codec, and use the deployment's block size.
 import { KvBlockError, verifyKvBlock, type KvBlockErrorCode, type KvBlockHeader } from "@kvtier/tensor";
-import { hashHex } from "./block-key.js";
+import { hashHex } from "@kvtier/kv-tiers";
 import type { PutIntent } from "./put-intent.js";
 import { refusePut, type PutRefusalReason } from "./put-refusal.js";
 

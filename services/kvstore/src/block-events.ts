@@ -1,8 +1,6 @@
 // The block store's outward signals: KV events (what the store now holds) and usage counts.
 // Kept as interfaces so the store knows nothing of NATS or Prometheus.
-import type { BlockKey } from "./block-key.js";
-import type { TierName } from "./tier-store.js";
-import type { WriteBackAdmission, WriteBackCause, WriteBackResult } from "./tiers/write-back.js";
+import type { BlockKey, TierName, WriteBackAdmission, WriteBackCause, WriteBackResult } from "@kvtier/kv-tiers";
 
 /** Receives what the store holds, per tier and codec (wired to the KvEventAnnouncer). */
 export interface BlockEventSink {

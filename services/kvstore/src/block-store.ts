@@ -5,7 +5,7 @@
 // delete, release) is transport-neutral: the gRPC handlers and the fast data paths both call it.
 // No gRPC, NATS or Prometheus here; the adapters wire those.
 import type { Logger } from "@kvtier/platform";
-import { blockKey, blockKeyId, type BlockKey } from "./block-key.js";
+import { blockKey, type BlockKey, blockKeyId, DEFAULT_SSD_ADMIT_MIN_ACCESSES, type EvictedBlock, type HostTier, type SsdTier, type TierName, type TierStore, WriteBack } from "@kvtier/kv-tiers";
 import { admitBlock } from "./block-admission.js";
 import { hashesByCodec, type BlockEventSink, type StoreObserver } from "./block-events.js";
 import { LeaseTable, type LeaseRequest } from "./lease-table.js";
@@ -13,10 +13,6 @@ import type { PutIntent } from "./put-intent.js";
 import { PutRefusedError } from "./put-refusal.js";
 import { findBlock, type GetContext, type HeldBlock } from "./store-get.js";
 import { storeDurably, storeInMemory, type PutResult } from "./store-put.js";
-import type { EvictedBlock, TierName, TierStore } from "./tier-store.js";
-import type { HostTier } from "./tiers/host-tier.js";
-import type { SsdTier } from "./tiers/ssd-tier.js";
-import { DEFAULT_SSD_ADMIT_MIN_ACCESSES, WriteBack } from "./tiers/write-back.js";
 
 export type { PutResult } from "./store-put.js";
 export type { HeldBlock } from "./store-get.js";

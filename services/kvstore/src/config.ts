@@ -2,7 +2,7 @@
 // readers, where a blank value counts as unset).
 import { ConfigError, envBool, envId, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
 import { DEFAULT_LEASE_TTL_MS, MAX_LEASE_TTL_MS } from "./lease-table.js";
-import { DEFAULT_SSD_ADMIT_MIN_ACCESSES } from "./tiers/write-back.js";
+import { DEFAULT_SSD_ADMIT_MIN_ACCESSES } from "@kvtier/kv-tiers";
 
 /** Default gRPC port of a kvstore. */
 export const DEFAULT_KVSTORE_PORT = 50052;

@@ -1,7 +1,8 @@
 // gRPC Get (server-streaming): for each block of the leading run, a GetHeader then chunks of at
 // most MAX_CHUNK_BYTES, honouring the stream's backpressure and stopping when the client leaves.
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
-import { KvtierError, MAX_CHUNK_BYTES } from "@kvtier/platform";
+import { MAX_CHUNK_BYTES } from "@kvtier/kv-transport";
+import { KvtierError } from "@kvtier/platform";
 import type { GetRequest, GetResponse } from "@kvtier/proto";
 import { statusOf } from "./grpc-status.js";
 import type { ServiceDeps } from "./service-deps.js";

@@ -1,18 +1,8 @@
-// @kvtier/kvstore: the node-local block store's pure parts and its gRPC service, so tests and
-// tools can run one in-process. The process entry point is dist/main.js.
+// @kvtier/kvstore: the node-local block store (over @kvtier/kv-tiers' tiers) and its gRPC
+// service, so tests can run one in-process. The process entry point is dist/main.js.
 export { KvBlockStore } from "./block-store.js";
 export type { KvBlockStoreOptions, GetRunOptions, HeldBlock, PutResult, StoreInfo, HeldSet } from "./block-store.js";
-export { HostTier } from "./tiers/host-tier.js";
-export type { HostTierOptions } from "./tiers/host-tier.js";
-export { SsdTier, SsdWriteError } from "./tiers/ssd-tier.js";
-export type { SsdTierOptions, SsdRead, SsdWriteFailure } from "./tiers/ssd-tier.js";
-export type { TierStore, TierName, TierPutOutcome, EvictionListener, EvictedBlock } from "./tier-store.js";
 export type { LeaseRequest } from "./lease-table.js";
-export type { EvictionPolicy, EvictedEntry } from "./tiers/eviction-policy.js";
-export { LruPolicy } from "./tiers/lru-policy.js";
-export { PrefixAwarePolicy } from "./tiers/prefix-aware-policy.js";
-export { blockKey, hashHex, BLOCK_HASH_BYTES } from "./block-key.js";
-export type { BlockKey } from "./block-key.js";
 export type { PutIntent, AckLevelName } from "./put-intent.js";
 export { PutRefusedError, BlockConflictError } from "./put-refusal.js";
 export type { PutRefusalReason } from "./put-refusal.js";

@@ -4,8 +4,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { ChecksumStage, StoreObserver } from "./block-events.js";
 import type { TierOccupancy } from "./block-store.js";
 import type { PutRefusalReason } from "./put-refusal.js";
-import type { TierName } from "./tier-store.js";
-import type { WriteBackAdmission, WriteBackCause, WriteBackResult } from "./tiers/write-back.js";
+import type { TierName, WriteBackAdmission, WriteBackCause, WriteBackResult } from "@kvtier/kv-tiers";
 
 /** How block bytes moved: "grpc" streaming, "tcp" the length-framed fast path, "shm" the co-located arena. */
 export type DataPath = "grpc" | "tcp" | "shm";

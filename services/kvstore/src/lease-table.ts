@@ -2,7 +2,7 @@
 // client releases the lease or its TTL ends. A lease is named by the client (GetRequest.lease_id);
 // several Gets may add to one lease, each extending its TTL.
 import { KvtierError } from "@kvtier/platform";
-import type { BlockKey } from "./block-key.js";
+import type { BlockKey } from "@kvtier/kv-tiers";
 
 /** Default lease TTL when a Get does not give one. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;

@@ -1,6 +1,6 @@
 // Reassembles one put's chunks into the block's bytes, enforcing the chunk limit and the size the
 // PutHeader declared. Pure: the gRPC handler feeds it.
-import { MAX_CHUNK_BYTES } from "@kvtier/platform";
+import { MAX_CHUNK_BYTES } from "@kvtier/kv-transport";
 import type { PutIntent } from "./put-intent.js";
 import { refusePut } from "./put-refusal.js";
 

@@ -1,5 +1,5 @@
 // What a client announced it is about to put (the domain form of a PutHeader).
-import type { BlockKey } from "./block-key.js";
+import type { BlockKey } from "@kvtier/kv-tiers";
 
 /** How safe a put must be before it is acknowledged (DESIGN.md section 4). */
 export type AckLevelName = "memory" | "durable";

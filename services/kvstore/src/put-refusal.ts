@@ -1,7 +1,7 @@
 // Why the kvstore refuses a put. Each refusal carries a stable reason (the metrics label), the
 // status code it maps to and the request field at fault.
 import { KvtierError, type KvtierErrorCode } from "@kvtier/platform";
-import type { BlockKey } from "./block-key.js";
+import type { BlockKey } from "@kvtier/kv-tiers";
 
 /** Stable reasons a put is refused; the `reason` label of kvtier_kvstore_puts_refused_total. */
 export type PutRefusalReason =

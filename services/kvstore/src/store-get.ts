@@ -2,11 +2,8 @@
 // every read is verified. A verified SSD hit is promoted to host (when it fits); a corrupt one is
 // deleted by the tier, counted, logged, announced as removed and served as a miss.
 import type { Logger } from "@kvtier/platform";
-import { hashHex, type BlockKey } from "./block-key.js";
+import { type BlockKey, hashHex, type HostTier, type SsdTier, type TierName } from "@kvtier/kv-tiers";
 import type { BlockEventSink, StoreObserver } from "./block-events.js";
-import type { TierName } from "./tier-store.js";
-import type { HostTier } from "./tiers/host-tier.js";
-import type { SsdTier } from "./tiers/ssd-tier.js";
 
 /** A block of a served run. */
 export interface HeldBlock {

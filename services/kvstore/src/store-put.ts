@@ -6,9 +6,7 @@ import { KvtierError } from "@kvtier/platform";
 import type { BlockEventSink, StoreObserver } from "./block-events.js";
 import type { PutIntent } from "./put-intent.js";
 import { BlockConflictError, PutRefusedError } from "./put-refusal.js";
-import type { TierName } from "./tier-store.js";
-import type { HostTier } from "./tiers/host-tier.js";
-import { SsdWriteError, type SsdTier } from "./tiers/ssd-tier.js";
+import { type HostTier, type SsdTier, SsdWriteError, type TierName } from "@kvtier/kv-tiers";
 
 /** What a put did. */
 export interface PutResult {

@@ -2,11 +2,7 @@
 // tier when KVTIER_SSD_DIR is set (opening it rebuilds its index from the directory).
 import type { Logger } from "@kvtier/platform";
 import type { EvictionPolicyName, KvStoreConfig } from "./config.js";
-import type { EvictionPolicy } from "./tiers/eviction-policy.js";
-import { HostTier } from "./tiers/host-tier.js";
-import { LruPolicy } from "./tiers/lru-policy.js";
-import { PrefixAwarePolicy } from "./tiers/prefix-aware-policy.js";
-import { SsdTier } from "./tiers/ssd-tier.js";
+import { type EvictionPolicy, HostTier, LruPolicy, PrefixAwarePolicy, SsdTier } from "@kvtier/kv-tiers";
 
 /** A new policy instance of the named kind. */
 export const policyOf = (name: EvictionPolicyName): EvictionPolicy => (name === "lru" ? new LruPolicy() : new PrefixAwarePolicy());

@@ -7,7 +7,7 @@ import { KvStoreClient } from "@kvtier/platform";
 import { FrameKind, encodeAttach, encodeGetRun, encodePutRun, frameParts, type ParsedFrame } from "@kvtier/kv-transport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RawFrameClient, dataPlaneOf, errorOf } from "./data-plane-support.js";
-import { hashOf, makeBlock } from "./support/blocks.js";
+import { hashOf, makeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { sample, scrapeMetrics, startKvStore, type KvStoreProcess } from "./support/kvstore-process.js";
 
 const NS = `t${randomUUID().replaceAll("-", "").slice(0, 12)}`;

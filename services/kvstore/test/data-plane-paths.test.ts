@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { KvStoreClient, type DataPathName } from "@kvtier/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPlaneOf, filesWithPrefix } from "./data-plane-support.js";
-import { hashOf, makeBlock, makeLargeBlock } from "./support/blocks.js";
+import { hashOf, makeBlock, makeLargeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { sample, scrapeMetrics, startKvStore, type KvStoreProcess } from "./support/kvstore-process.js";
 
 const NS = `t${randomUUID().replaceAll("-", "").slice(0, 12)}`;

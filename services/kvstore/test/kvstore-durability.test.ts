@@ -10,7 +10,7 @@ import { KvStoreClient, KvtierError, closeNats, connectNats, type NatsConnection
 import { Tier } from "@kvtier/proto";
 import { verifyKvBlock } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashOf, makeBlock } from "./support/blocks.js";
+import { hashOf, makeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { sample, scrapeMetrics, startKvStore, type KvStoreProcess } from "./support/kvstore-process.js";
 import { rawClient } from "./support/raw-client.js";
 import { EventLog, hex, lookupTiers, tempDir, testNamespace, until } from "./support/tier-helpers.js";

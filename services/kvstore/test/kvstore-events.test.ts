@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { KvStoreClient, KvtierError, closeNats, connectNats, kvEventsSubject, kvSnapshotSubject, type NatsConnection } from "@kvtier/platform";
 import { KvEventBatch, SnapshotRequest, Tier } from "@kvtier/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "./support/blocks.js";
+import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { startKvStore, sample, scrapeMetrics, type KvStoreProcess } from "./support/kvstore-process.js";
 
 const NS = `t${randomUUID().replaceAll("-", "").slice(0, 12)}`;

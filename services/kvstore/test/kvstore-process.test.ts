@@ -2,11 +2,12 @@
 // idempotence, every kind of bad put, lookup/delete/info, metrics and a clean SIGTERM exit.
 import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { KvStoreClient, KvtierError, MAX_CHUNK_BYTES } from "@kvtier/platform";
+import { MAX_CHUNK_BYTES } from "@kvtier/kv-transport";
+import { KvStoreClient, KvtierError } from "@kvtier/platform";
 import { AckLevel } from "@kvtier/proto";
 import { MAX_KV_BLOCK_BYTES, readKvBlockHeader, verifyKvBlock } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashOf, makeBlock, makeLargeBlock, randomHash } from "./support/blocks.js";
+import { hashOf, makeBlock, makeLargeBlock, randomHash } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { startKvStore, sample, scrapeMetrics, type KvStoreProcess } from "./support/kvstore-process.js";
 import { KvStoreServiceClient, putMessages, rawClient, rawGet, rawPut } from "./support/raw-client.js";
 

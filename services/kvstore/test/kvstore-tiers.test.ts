@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { closeNats, connectNats, type NatsConnection } from "@kvtier/platform";
 import { Tier } from "@kvtier/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "./support/blocks.js";
+import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { sample, scrapeMetrics, startKvStore, type KvStoreProcess } from "./support/kvstore-process.js";
 import { rawClient, type KvStoreServiceClient } from "./support/raw-client.js";
 import { EventLog, getTiers, hex, lookupTiers, makeChain, putBlock, putChain, release, tempDir, testNamespace, tierInfo, until } from "./support/tier-helpers.js";

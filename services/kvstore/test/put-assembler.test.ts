@@ -1,9 +1,9 @@
 // PutAssembler and parsePutHeader: the limits a put must respect before its block is verified.
-import { MAX_CHUNK_BYTES } from "@kvtier/platform";
+import { MAX_CHUNK_BYTES } from "@kvtier/kv-transport";
 import { AckLevel } from "@kvtier/proto";
 import { MAX_KV_BLOCK_BYTES } from "@kvtier/tensor";
 import { describe, expect, it } from "vitest";
-import { blockKey } from "../src/block-key.js";
+import { blockKey } from "@kvtier/kv-tiers";
 import { PutAssembler } from "../src/put-assembler.js";
 import { PutRefusedError } from "../src/put-refusal.js";
 import { parseBlockKeys, parsePutHeader, MAX_HASHES_PER_REQUEST } from "../src/wire-requests.js";

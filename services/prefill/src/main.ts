@@ -2,8 +2,7 @@
 // device-tier events, registry), plus this worker's own BullMQ queue.
 import { Queue, Worker } from "bullmq";
 import { PrefillJob } from "@kvtier/proto";
-import { announceReady, bullPrefix, connectRedis, closeRedis, onShutdown, prefillQueueName } from "@kvtier/platform";
-import { WorkerRuntime } from "@kvtier/serving";
+import { WorkerRuntime, announceReady, bullPrefix, connectRedis, closeRedis, onShutdown, prefillQueueName } from "@kvtier/platform";
 import { readPrefillConfig } from "./config.js";
 import { PrefillMetrics } from "./prefill-metrics.js";
 import { PrefillProcessor } from "./prefill-processor.js";

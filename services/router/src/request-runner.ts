@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
 import {
-  KvtierError, STATUS_ORIGIN_TRAILER, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
+  KvtierError, RETRY_AFTER_DEPENDENCY_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_NOW_MS, STATUS_ORIGIN_TRAILER, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
@@ -30,15 +30,12 @@ type Placement = PlacementOf<LiveWorker>;
 /** The error of a request whose caller went away. */
 const cancelledByClient = (): KvtierError => new KvtierError("CANCELLED", "client cancelled");
 
-/** Retry hint of a request refused because Redis cannot be reached. */
-export const REDIS_RETRY_AFTER_MS = 1_000;
-
 /** Run a Redis call the request cannot go on without; any failure is UNAVAILABLE with a retry hint. */
 async function needRedis<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new KvtierError("UNAVAILABLE", `the request state store (Redis) is unavailable: ${messageOf(err)}`, { retryAfterMs: REDIS_RETRY_AFTER_MS, cause: err });
+    throw new KvtierError("UNAVAILABLE", `the request state store (Redis) is unavailable: ${messageOf(err)}`, { retryAfterMs: RETRY_AFTER_DEPENDENCY_MS, cause: err });
   }
 }
 
@@ -271,7 +268,7 @@ export class RequestRunner {
     const moves: Promise<void>[] = [];
     for (const run of this.running.values()) {
       if (run.plan.decodeWorker === info.workerId) {
-        this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: 0 }), true);
+        this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: RETRY_NOW_MS }), true);
       } else if (run.plan.prefillWorker === info.workerId && run.placement.disaggregated && !run.firstTokenSeen) {
         moves.push(this.movePrefill(run));
       }
@@ -352,7 +349,7 @@ export class RequestRunner {
       if (tryNo === 1) metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
       if (!placement) {
         const refused = [...table.refusedWorkers()].map(([id, why]) => `${id}: ${why}`).join("; ");
-        throw new KvtierError("UNAVAILABLE", `no decode worker available${refused ? ` (refused for an incompatible KV layout: ${refused})` : ""}`, { retryAfterMs: 1000 });
+        throw new KvtierError("UNAVAILABLE", `no decode worker available${refused ? ` (refused for an incompatible KV layout: ${refused})` : ""}`, { retryAfterMs: RETRY_AFTER_NO_WORKER_MS });
       }
       plan.decodeWorker = placement.decode.info.workerId;
       plan.prefillWorker = placement.prefill.info.workerId;

@@ -7,7 +7,7 @@
 // into the module's memory and the result out again, both counted); the JS fast paths are measured
 // beside them in the same run (setCodecBackend), and so are those two boundary copies alone.
 import { KNOWN_CODECS, codecBackend, getCodec, resolveCodecId, setCodecBackend, type KvCodec, type KvSegmentShape } from "@kvtier/tensor";
-import type { Benchmark } from "./main.js";
+import type { Benchmark } from "./benchmark.js";
 
 /** fp32 KV bytes each timed pass processes (split into block segments). */
 export const BENCH_WORKING_SET_BYTES = 8 * 1024 * 1024;

@@ -12,8 +12,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { LruPolicy, PrefixAwarePolicy, type EvictionPolicy } from "@kvtier/kvstore";
-import type { Benchmark } from "./main.js";
+import { LruPolicy, PrefixAwarePolicy, type EvictionPolicy } from "@kvtier/kv-tiers";
+import type { Benchmark } from "./benchmark.js";
 
 /** Tokens per trace block (Mooncake trace format). */
 export const TRACE_BLOCK_TOKENS = 512;

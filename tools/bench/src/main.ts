@@ -1,8 +1,7 @@
 // `pnpm bench <name>`: each benchmark prints its figures and, as its last line, one JSON object
 // with ratios against baselines measured in the same run (these machines are shared and noisy).
 
-/** A benchmark: runs, prints, and returns the JSON summary printed last. */
-export type Benchmark = (args: string[]) => Promise<Record<string, unknown>>;
+import type { Benchmark } from "./benchmark.js";
 
 /** Registered benchmarks, by name. Each lives in its own module under src/. */
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {

@@ -14,7 +14,7 @@ import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { DEFAULT_ROUTING_WEIGHTS, LoadLedger, PackedHashes, PeerLoads, Placer, Roster, hashChain, matchForCodec, namespaceHash } from "@kvtier/kv-router";
-import type { Benchmark } from "./main.js";
+import type { Benchmark } from "./benchmark.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
 import { queryTimes, tailDuringGc, watchGc, type QueryTimes } from "./latency-tail.js";
 import { BENCH_BLOCK_TOKENS, BENCH_WORKERS, NaiveIndex, PROMPT_BLOCKS, buildIndex, makeDeployment } from "./router-bench-index.js";

@@ -3,7 +3,7 @@
 // readFile of the same bytes (store-bench-baselines.ts). Reads of both come from the page cache
 // when the blocks were just written; that is the same for both.
 import { promises as fsp } from "node:fs";
-import { blockKey, SsdTier } from "@kvtier/kvstore";
+import { blockKey, SsdTier } from "@kvtier/kv-tiers";
 import { readKvBlockHeader } from "@kvtier/tensor";
 import type { WorkingSet } from "./store-bench-blocks.js";
 import { measureOps, type Figure } from "./store-bench-measure.js";

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { Benchmark } from "./main.js";
+import type { Benchmark } from "./benchmark.js";
 import { TcpPeer, memcpy, plainFiles, verifyOnly } from "./store-bench-baselines.js";
 import { makeWorkingSet } from "./store-bench-blocks.js";
 import { BenchKvStore, measurePath } from "./store-bench-kvstore.js";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { setImmediate as setImmediatePromise, setTimeout as setTimeoutPromise } from "node:timers/promises";
 import { DEFAULT_MODEL_DIR, envOptional } from "@kvtier/platform";
 import { Tokenizer } from "@kvtier/tensor";
-import type { Benchmark } from "./main.js";
+import type { Benchmark } from "./benchmark.js";
 
 /** tok512's vocabulary size. */
 const TOK512_VOCAB_SIZE = 512;

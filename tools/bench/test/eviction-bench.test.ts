@@ -1,7 +1,7 @@
 // The eviction benchmark's replay: its plain LRU must reproduce the published Mooncake figures
 // (otherwise its comparison means nothing), and the store's policy must meet the target
 // (above LRU at 1M and 3M tokens by at least a point, not below it at 10M).
-import { LruPolicy, PrefixAwarePolicy } from "@kvtier/kvstore";
+import { LruPolicy, PrefixAwarePolicy } from "@kvtier/kv-tiers";
 import { describe, expect, it } from "vitest";
 import { CAPACITIES_TOKENS, LRU_TOLERANCE, PUBLISHED_LRU_HIT_RATES, TRACE_BLOCK_TOKENS, readTrace, replay } from "../src/eviction-bench.js";
 

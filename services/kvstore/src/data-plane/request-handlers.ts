@@ -6,7 +6,7 @@ import {
   FrameFlag, FrameKind, MAX_FRAME_PAYLOAD_BYTES, decodeAttach, decodeGetRun, decodePutRun, encodeGetResult, encodePutResult, frameError,
   type FrameHeader, type GetRunMeta, type PutRunMeta,
 } from "@kvtier/kv-transport";
-import type { BlockKey } from "../block-key.js";
+import type { BlockKey } from "@kvtier/kv-tiers";
 import type { DataOp, DataPath } from "../kvstore-metrics.js";
 import { countRead, getRun, putRun, reservePut, runKeys, type DataPlaneDeps } from "./run-service.js";
 import type { ShmAnnouncement } from "./shm-announcement.js";

@@ -3,7 +3,7 @@
 // verification of puts happens in KvBlockStore.put (block-admission.ts) as for gRPC puts.
 import type { Logger } from "@kvtier/platform";
 import { MAX_FRAME_PAYLOAD_BYTES, TransportError, type BlockPutOutcome, type PutRunMeta } from "@kvtier/kv-transport";
-import type { BlockKey } from "../block-key.js";
+import type { BlockKey } from "@kvtier/kv-tiers";
 import type { HeldBlock, KvBlockStore } from "../block-store.js";
 import type { DataPath, KvStoreMetrics } from "../kvstore-metrics.js";
 import { PUT_RETRY_AFTER_MS, type PutBudget } from "../put-budget.js";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kvEventsSubject, type NatsConnection } from "@kvtier/platform";
 import { AckLevel, KvEventBatch, Tier } from "@kvtier/proto";
-import { hashOf, makeBlock, type BlockSpec } from "./blocks.js";
+import { hashOf, makeBlock, type BlockSpec } from "../../../../libs/kv-tiers/test/support/blocks.js";
 import { putMessages, rawGet, rawPut, type CallOutcome, type KvStoreServiceClient } from "./raw-client.js";
 
 /** A fresh namespace for one test file. */

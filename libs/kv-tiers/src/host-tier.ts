@@ -2,9 +2,9 @@
 // A put that would take the tier above its high watermark evicts, in the policy's order, down to
 // the low watermark, so evictions (and the write-back they feed) come in batches rather than one
 // per put; the capacity itself is never exceeded. Pinned (leased) blocks are never evicted.
-import { KvtierError } from "@kvtier/platform";
-import { blockKeyId, type BlockKey } from "../block-key.js";
-import type { EvictedBlock, EvictionListener, TierPutOutcome, TierStore } from "../tier-store.js";
+import { KvtierError } from "@kvtier/core";
+import { blockKeyId, type BlockKey } from "./block-key.js";
+import type { EvictedBlock, EvictionListener, TierPutOutcome, TierStore } from "./tier-store.js";
 import type { EvictionPolicy } from "./eviction-policy.js";
 import { PrefixAwarePolicy } from "./prefix-aware-policy.js";
 

@@ -3,13 +3,20 @@
 // the registry heartbeat with load reports, and cancel broadcasts. Each worker's main adds its
 // own serving surface (a BullMQ queue, a gRPC server) on top.
 import { CancelRequest, LoadReport, Tier, type WorkerInfo } from "@kvtier/proto";
-import {
-  Heartbeat, KvEventAnnouncer, KvStoreClient, MetricsEndpoint, Tracing, WorkerRegistry, cancelSubject, closeNats, closeRedis, connectNats,
-  connectRedis, createLogger, loadSubject, messageOf, redisReady, type CommonConfig, type Logger, type NatsConnection, type Redis,
-} from "@kvtier/platform";
-import { HASH_SCHEME } from "@kvtier/kv-router";
+import { messageOf, type Logger } from "@kvtier/core";
+import { DEVICE_CODEC, HASH_SCHEME } from "@kvtier/kv-router";
 import { EngineHost, KV_BLOCK_LAYOUT_VERSION } from "@kvtier/tensor";
-import { DEVICE_CODEC, DeviceTier } from "./device-tier.js";
+import type { CommonConfig } from "./common-config.js";
+import { DeviceTier } from "./device-tier.js";
+import { KvEventAnnouncer } from "./kv-event-announcer.js";
+import { KvStoreClient } from "./kvstore-client.js";
+import { createLogger } from "./log.js";
+import { MetricsEndpoint } from "./metrics.js";
+import { cancelSubject, loadSubject } from "./naming.js";
+import { closeNats, connectNats, type NatsConnection } from "./nats.js";
+import { closeRedis, connectRedis, redisReady, type Redis } from "./redis.js";
+import { Tracing } from "./tracing.js";
+import { Heartbeat, WorkerRegistry } from "./worker-registry.js";
 
 /** The settings a worker runtime needs (both workers' configs have them). */
 export interface WorkerRuntimeConfig extends CommonConfig {

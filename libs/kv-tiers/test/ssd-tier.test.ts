@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readKvBlockHeader } from "@kvtier/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import { blockKey, type BlockKey } from "../src/block-key.js";
-import { SsdTier, SsdWriteError } from "../src/tiers/ssd-tier.js";
+import { SsdTier, SsdWriteError } from "../src/ssd-tier.js";
 import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "./support/blocks.js";
 
 const dirs: string[] = [];

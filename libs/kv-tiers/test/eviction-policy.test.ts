@@ -2,9 +2,9 @@
 // every held block) under random operations, and the properties the README states: leaves first,
 // probation, remembered uses, pins. LruPolicy's order is checked through HostTier's tests.
 import { describe, expect, it } from "vitest";
-import { AccessHistory } from "../src/tiers/access-history.js";
-import { LruPolicy } from "../src/tiers/lru-policy.js";
-import { HISTORY_PER_HELD_BLOCK, PrefixAwarePolicy, valueOf } from "../src/tiers/prefix-aware-policy.js";
+import { AccessHistory } from "../src/access-history.js";
+import { LruPolicy } from "../src/lru-policy.js";
+import { HISTORY_PER_HELD_BLOCK, PrefixAwarePolicy, valueOf } from "../src/prefix-aware-policy.js";
 
 /** The policy as its header states it, with O(n) scans instead of a heap. */
 class ReferencePolicy {

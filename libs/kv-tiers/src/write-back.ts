@@ -4,7 +4,7 @@
 // Write-through copies every put. Writes run in the background, a few at a time, under a byte
 // bound; past it, blocks are dropped rather than queued without limit.
 import { readKvBlockHeader } from "@kvtier/tensor";
-import type { BlockKey } from "../block-key.js";
+import type { BlockKey } from "./block-key.js";
 import type { SsdTier } from "./ssd-tier.js";
 import { SsdWriteError, type SsdWriteFailure } from "./ssd-tier.js";
 

@@ -3,14 +3,17 @@
 // received is reassembled and verified here before it is handed out: the receive-side checksum
 // check of the gRPC path. A corrupt block is never returned; it ends the run and is counted.
 import { Metadata, status, type CallOptions, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
-import { verifyReceivedBlock, type BlockPath, type BlockPutResult, type BlockRun, type OutgoingBlock, type PathCallOptions, type PutRunOptions } from "@kvtier/kv-transport";
 import { AckLevel, type GetResponse, type KvStoreServiceClient, type PutRequest } from "@kvtier/proto";
+import { messageOf } from "@kvtier/core";
 import { MAX_KV_BLOCK_BYTES } from "@kvtier/tensor";
-import { KvtierError, codeNameOf, isGrpcError, messageOf } from "./errors.js";
-import { MAX_CHUNK_BYTES } from "./grpc.js";
+import type { BlockPath, BlockPutResult, BlockRun, OutgoingBlock, PathCallOptions, PutRunOptions } from "./block-path.js";
+import { verifyReceivedBlock } from "./block-verify.js";
+import { TransportError, transportCodeOf } from "./transport-error.js";
 
 /** Blocks of a put run sent as concurrent Put calls. */
 export const GRPC_PUT_CONCURRENCY = 4;
+/** Block bytes travel in Put and Get messages of at most this many bytes. */
+export const MAX_CHUNK_BYTES = 1024 * 1024;
 
 /** A block being reassembled from Get chunks. */
 interface Incoming {
@@ -20,15 +23,16 @@ interface Incoming {
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 
-/** A KvtierError for a failed call; keeps the status code, the field and the retry hint the store sent. */
-export function callError(err: unknown, endpoint: string, op: string): KvtierError {
-  if (err instanceof KvtierError) return err;
-  if (!isGrpcError(err)) return new KvtierError("INTERNAL", `kvstore ${endpoint} ${op}: ${messageOf(err)}`, { cause: err });
+/** The TransportError of a failed call: the status's code, and the field and retry hint the store sent. */
+function callError(err: unknown): TransportError {
+  if (err instanceof TransportError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (!(err instanceof Error) || typeof code !== "number") return new TransportError("INTERNAL", "grpc", "", messageOf(err), { cause: err });
   const md = (err as Partial<ServiceError>).metadata;
   const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
   const retry = first("retry-after-ms");
-  return new KvtierError(codeNameOf(err.code), `kvstore ${endpoint} ${op}: ${err.details ?? err.message}`, {
-    field: first("kvtier-field"),
+  const name = (status[code] as string | undefined) ?? "INTERNAL";
+  return new TransportError(transportCodeOf(name), "grpc", first("kvtier-field") ?? "", (err as Partial<ServiceError>).details ?? err.message, {
     retryAfterMs: retry === undefined ? undefined : Number(retry),
     cause: err,
   });
@@ -39,17 +43,14 @@ export class GrpcBlockPath implements BlockPath {
   readonly name = "grpc" as const;
   readonly usable = true;
 
-  constructor(
-    private readonly client: KvStoreServiceClient,
-    private readonly endpoint: string,
-  ) {}
+  constructor(private readonly client: KvStoreServiceClient) {}
 
   async putRun(blocks: OutgoingBlock[], ack: "memory" | "durable", opts: PutRunOptions): Promise<BlockPutResult[]> {
     const out: BlockPutResult[] = [];
     for (let i = 0; i < blocks.length; i += GRPC_PUT_CONCURRENCY) {
       const part = blocks.slice(i, i + GRPC_PUT_CONCURRENCY);
       const settled = await Promise.allSettled(part.map((b) => this.put(b, ack, opts)));
-      for (const s of settled) out.push(s.status === "fulfilled" ? { created: s.value } : { created: false, error: callError(s.reason, this.endpoint, "put") });
+      for (const s of settled) out.push(s.status === "fulfilled" ? { created: s.value } : { created: false, error: callError(s.reason) });
     }
     return out;
   }
@@ -62,7 +63,7 @@ export class GrpcBlockPath implements BlockPath {
     const answer = new Promise<boolean>((resolve, reject) => {
       call = this.client.put(this.callOptions(opts), (err, res) => {
         answered = true;
-        if (err) reject(callError(err, this.endpoint, "put"));
+        if (err) reject(callError(err));
         else resolve(res.created);
       });
     });
@@ -104,7 +105,7 @@ export class GrpcBlockPath implements BlockPath {
       const finish = (): void => {
         if (done) return;
         done = true;
-        if (failure !== undefined) reject(callError(failure, this.endpoint, "get"));
+        if (failure !== undefined) reject(callError(failure));
         else resolve(run);
       };
       const refuse = (): void => {
@@ -147,7 +148,7 @@ export class GrpcBlockPath implements BlockPath {
       });
       call.on("status", (s: { code: number }) => {
         statusKnown = true;
-        if (s.code !== status.OK && failure === undefined) failure = new KvtierError(codeNameOf(s.code), "get failed");
+        if (s.code !== status.OK && failure === undefined) failure = new TransportError(transportCodeOf((status[s.code] as string | undefined) ?? "INTERNAL"), "grpc", "", "get failed");
         maybeFinish();
       });
       call.on("end", () => {

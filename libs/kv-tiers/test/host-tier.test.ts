@@ -1,11 +1,11 @@
 // HostTier: with the LRU policy and no watermark slack, against a plain reference LRU (an array,
 // oldest first) under random operations; then watermarks, leases (pins), leaf-first eviction with
 // the default policy, and its edge cases.
-import { KvtierError } from "@kvtier/platform";
+import { KvtierError } from "@kvtier/core";
 import { describe, expect, it } from "vitest";
 import { blockKey, type BlockKey } from "../src/block-key.js";
-import { HostTier } from "../src/tiers/host-tier.js";
-import { LruPolicy } from "../src/tiers/lru-policy.js";
+import { HostTier } from "../src/host-tier.js";
+import { LruPolicy } from "../src/lru-policy.js";
 
 const key = (n: number, codec = "fp32"): BlockKey => blockKey(Uint8Array.from({ length: 16 }, (_v, i) => (i === 0 ? n : 0)), codec);
 const bytesOf = (n: number, len: number): Uint8Array => new Uint8Array(len).fill(n & 0xff);

@@ -10,8 +10,6 @@ export interface BlockAnnouncer {
   removed(tier: Tier, codec: string, hashes: Uint8Array[]): void;
 }
 
-export { DEVICE_CODEC };
-
 const hex = (h: Uint8Array): string => Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString("hex");
 
 /** Mirrors the engine's prefix cache and announces its changes as the device tier. */

@@ -5,8 +5,8 @@
 // and is rebuilt from the directory on start (ssd-directory.ts).
 import { promises as fsp } from "node:fs";
 import { KvBlockError, verifyKvBlock } from "@kvtier/tensor";
-import { blockKeyId, type BlockKey } from "../block-key.js";
-import type { EvictedBlock, EvictionListener, TierPutOutcome, TierStore } from "../tier-store.js";
+import { blockKeyId, type BlockKey } from "./block-key.js";
+import type { EvictedBlock, EvictionListener, TierPutOutcome, TierStore } from "./tier-store.js";
 import type { EvictionPolicy } from "./eviction-policy.js";
 import { PrefixAwarePolicy } from "./prefix-aware-policy.js";
 import { lockSsdDirectory, scanSsdDirectory, ssdLayout, unlockSsdDirectory, type SsdLayout, type SsdScan } from "./ssd-directory.js";
