@@ -102,7 +102,11 @@ export class DecodeSession {
     return true;
   }
 
+  /** How the session completed ("eos", "length", …); undefined while running or after an abort. */
+  finishReason: string | undefined;
+
   private finish(reason: string): void {
+    this.finishReason = reason;
     const s = this.start;
     this.sink.write({
       event: {

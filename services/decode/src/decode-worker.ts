@@ -2,7 +2,7 @@
 // local prefill when the router chose not to disaggregate, and storing blocks filled by decode.
 import { KvReady, KvReadyAck, LoadReport, type DecodeResponse } from "@kvtier/proto";
 import {
-  KvtierError, endSpan, messageOf, requestKey, startSpan, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
+  KvtierError, RETRY_AFTER_FULL_MS, RETRY_AFTER_SHUTDOWN_MS, endSpan, messageOf, requestKey, startSpan, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
 import { QuestPageFetcher, cachedPrefill, hasPolicy, openReserved, putBlocks, writeHandoff } from "@kvtier/serving";
@@ -31,6 +31,8 @@ export class DecodeWorker {
   private readonly pendingPuts = new Set<Promise<unknown>>();
   /** Quest pages fetched on demand, for every quest request that fetches them. */
   private readonly questPages: QuestPageFetcher;
+  /** Admissions reserving their KV room: request id → attempt. */
+  private readonly admitting = new Map<string, number>();
   private accepting = true;
 
   constructor(private readonly d: DecodeWorkerDeps) {
@@ -42,26 +44,38 @@ export class DecodeWorker {
   /** Admit a request (or throw RESOURCE_EXHAUSTED / INVALID_ARGUMENT); events go to `sink`. */
   async admit(plan: PlannedRequest, sink: DecodeSink): Promise<DecodeSession> {
     const { cfg, engine, metrics } = this.d;
-    if (!this.accepting) throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: 100 });
+    if (!this.accepting) throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
     if (plan.decodeWorker !== cfg.workerId) throw new KvtierError("FAILED_PRECONDITION", `plan.decode_worker: this is ${cfg.workerId}, not ${plan.decodeWorker}`, { field: "plan.decode_worker" });
     const total = plan.tokens.length + plan.maxTokens;
     if (total > this.d.seqLen) throw new KvtierError("INVALID_ARGUMENT", `plan.max_tokens: prompt plus max_tokens (${total}) exceeds the model context of ${this.d.seqLen}`, { field: "plan.max_tokens" });
+    // an admission awaiting its KV room counts as running, so concurrent admissions cannot pass the limit or each other
     const existing = this.sessions.get(plan.requestId);
-    if (existing) {
-      if (existing.plan.attempt >= plan.attempt) throw new KvtierError("ABORTED", `request ${plan.requestId} attempt ${plan.attempt} is stale or already running`);
-      existing.abort(new KvtierError("ABORTED", "superseded by a newer attempt"));
+    const pending = this.admitting.get(plan.requestId);
+    if (Math.max(existing?.plan.attempt ?? 0, pending ?? 0) >= plan.attempt) {
+      throw new KvtierError("ABORTED", `request ${plan.requestId} attempt ${plan.attempt} is stale or already running`);
     }
-    if (this.sessions.size >= cfg.maxRunning) {
+    existing?.abort(new KvtierError("ABORTED", "superseded by a newer attempt"));
+    if (pending === undefined && this.sessions.size + this.admitting.size >= cfg.maxRunning) {
       metrics.rejected.inc({ reason: "max_running" });
-      throw new KvtierError("RESOURCE_EXHAUSTED", `decode worker ${cfg.workerId} runs ${this.sessions.size} requests (limit ${cfg.maxRunning})`, { retryAfterMs: 250 });
+      throw new KvtierError("RESOURCE_EXHAUSTED", `decode worker ${cfg.workerId} runs ${this.sessions.size + this.admitting.size} requests (limit ${cfg.maxRunning})`, { retryAfterMs: RETRY_AFTER_FULL_MS });
     }
+    this.admitting.set(plan.requestId, plan.attempt);
+    const stillAdmitting = (): boolean => this.admitting.get(plan.requestId) === plan.attempt;
     let seqId: string;
     try {
       seqId = await openReserved(engine, plan, total);
     } catch (err) {
+      if (stillAdmitting()) this.admitting.delete(plan.requestId);
       metrics.rejected.inc({ reason: "kv_pool" });
       throw err;
     }
+    if (!stillAdmitting() || !this.accepting) {
+      // a newer attempt arrived (or shutdown began) while the room was reserved
+      void engine.closeSequence(seqId).catch((e: unknown) => this.d.log.warn("close sequence failed", { err: messageOf(e) }));
+      if (!this.accepting) throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
+      throw new KvtierError("ABORTED", "superseded by a newer attempt");
+    }
+    this.admitting.delete(plan.requestId);
     const session = new DecodeSession(plan, seqId, sink, this.d.tokenizer, cfg.blockSize);
     const span = startSpan(this.d.tracer, "kvtier.decode", plan.traceParent, { "kvtier.request_id": plan.requestId, "kvtier.attempt": plan.attempt });
     session.whenEnded(() => {
@@ -78,6 +92,7 @@ export class DecodeWorker {
       clearTimeout(timer);
       if (this.sessions.get(plan.requestId) === session) this.sessions.delete(plan.requestId);
       metrics.inflight.dec();
+      metrics.finished.inc({ reason: session.failure?.code ?? session.finishReason ?? "UNKNOWN" });
       metrics.transferredBytes.inc(this.questPages.fetchedBytes(seqId));
       void engine.closeSequence(seqId).catch((e: unknown) => this.d.log.warn("close sequence failed", { err: messageOf(e) }));
       this.track(this.questPages.release(seqId));
@@ -96,11 +111,12 @@ export class DecodeWorker {
     if (!session) return { accepted: false, reason: "unknown request" };
     // the router's current attempt; without Redis (an outage) only the attempt this request was opened with counts
     const stored = await this.d.redis.hget(requestKey(this.d.cfg.namespace, ready.requestId), "attempt").catch(() => null);
-    const current = Number(stored ?? session.plan.attempt);
-    if (ready.attempt !== current || ready.attempt < session.plan.attempt) return { accepted: false, reason: `stale attempt ${ready.attempt} (current ${current})` };
+    // a Redis record behind the session (the router's write of a moved attempt failed) does not make the session's own attempt stale
+    const current = Math.max(Number(stored ?? 0), session.plan.attempt);
+    if (ready.attempt !== current) return { accepted: false, reason: `stale attempt ${ready.attempt} (current ${current})` };
     if (session.state !== "awaiting-kv") return { accepted: false, reason: `request is ${session.state}` };
     if (ready.error) {
-      session.abort(new KvtierError((ready.errorCode || "UNAVAILABLE") as KvtierErrorCode, `prefill failed: ${ready.error}`));
+      session.abort(new KvtierError((ready.errorCode || "UNAVAILABLE") as KvtierErrorCode, `prefill failed: ${ready.error}`, { retryAfterMs: ready.retryAfterMs || undefined }));
       return { accepted: true, reason: "" };
     }
     session.state = "loading";

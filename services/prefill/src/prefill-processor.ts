@@ -127,7 +127,7 @@ export class PrefillProcessor {
         firstToken: out.first.token,
         firstLogprobs: { chosen: { tokenId: out.first.token, logprob: out.first.logprob }, top: out.first.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })) },
         sampler: { rng: [...out.samplerState] }, cachedTokens: out.cachedTokens, cachedByTier: out.cachedByTier,
-        loadedBytesByTier: out.loadedBytesByTier, error: "", errorCode: "", selection: selection?.wire, questPages: questPages?.wire,
+        loadedBytesByTier: out.loadedBytesByTier, error: "", errorCode: "", retryAfterMs: 0, selection: selection?.wire, questPages: questPages?.wire,
       };
       const ack = await this.tellDecode(plan, ready, traceparentOf(span));
       if (!ack.accepted) return { outcome: "refused", reason: ack.reason };
@@ -164,7 +164,8 @@ export class PrefillProcessor {
   /** Final failure: tell the decode worker so the client gets a status now, not at a timeout. */
   private async notifyFailure(plan: PlannedRequest, err: unknown): Promise<void> {
     const code = err instanceof KvtierError ? err.code : "UNAVAILABLE";
-    const notice = KvReady.fromPartial({ requestId: plan.requestId, attempt: plan.attempt, prefillWorker: this.d.cfg.workerId, error: messageOf(err), errorCode: code });
+    const retryAfterMs = err instanceof KvtierError ? (err.retryAfterMs ?? 0) : 0;
+    const notice = KvReady.fromPartial({ requestId: plan.requestId, attempt: plan.attempt, prefillWorker: this.d.cfg.workerId, error: messageOf(err), errorCode: code, retryAfterMs });
     try {
       await this.d.nc.request(kvReadySubject(this.d.cfg.namespace, plan.decodeWorker), KvReady.encode(notice).finish(), { timeout: this.d.cfg.kvReadyTimeoutMs });
     } catch (e) {

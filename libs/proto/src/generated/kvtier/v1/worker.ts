@@ -120,7 +120,11 @@ export interface KvReady {
     | SelectionHandoff
     | undefined;
   /** set when a quest request's pages are fetched on demand */
-  questPages: QuestPages | undefined;
+  questPages:
+    | QuestPages
+    | undefined;
+  /** with error: the failure's retry hint (0: none), passed on to the client */
+  retryAfterMs: number;
 }
 
 /**
@@ -1305,6 +1309,7 @@ function createBaseKvReady(): KvReady {
     errorCode: "",
     selection: undefined,
     questPages: undefined,
+    retryAfterMs: 0,
   };
 }
 
@@ -1363,6 +1368,9 @@ export const KvReady: MessageFns<KvReady> = {
     }
     if (message.questPages !== undefined) {
       QuestPages.encode(message.questPages, writer.uint32(146).fork()).join();
+    }
+    if (message.retryAfterMs !== 0) {
+      writer.uint32(152).uint32(message.retryAfterMs);
     }
     return writer;
   },
@@ -1524,6 +1532,14 @@ export const KvReady: MessageFns<KvReady> = {
             message.questPages = QuestPages.decode(reader, reader.uint32());
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.retryAfterMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1608,6 +1624,11 @@ export const KvReady: MessageFns<KvReady> = {
         : isSet(object.quest_pages)
         ? QuestPages.fromJSON(object.quest_pages)
         : undefined,
+      retryAfterMs: isSet(object.retryAfterMs)
+        ? globalThis.Number(object.retryAfterMs)
+        : isSet(object.retry_after_ms)
+        ? globalThis.Number(object.retry_after_ms)
+        : 0,
     };
   },
 
@@ -1667,6 +1688,9 @@ export const KvReady: MessageFns<KvReady> = {
     if (message.questPages !== undefined) {
       obj.questPages = QuestPages.toJSON(message.questPages);
     }
+    if (message.retryAfterMs !== 0) {
+      obj.retryAfterMs = Math.round(message.retryAfterMs);
+    }
     return obj;
   },
 
@@ -1705,6 +1729,7 @@ export const KvReady: MessageFns<KvReady> = {
     message.questPages = (object.questPages !== undefined && object.questPages !== null)
       ? QuestPages.fromPartial(object.questPages)
       : undefined;
+    message.retryAfterMs = object.retryAfterMs ?? 0;
     return message;
   },
 };
