@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (`bash scripts/test.sh`), usable on a fresh machine: installs what is
-# missing (pnpm, redis-server, nats-server), the packages, builds, lints, runs every vitest test,
-# and ends with the plain line "N passed, N failed" (from vitest's JSON report).
+# missing (pnpm, redis-server, nats-server), the packages, builds, lints, checks the layering
+# (dependency-cruiser, `pnpm depcheck`), runs every vitest test, and ends with the plain line
+# "N passed, N failed" (from vitest's JSON report; a failed lint or layering check counts as 1 failed).
 # Tests use REDIS_URL / NATS_URL when set; otherwise they start their own servers (local-stack).
 #   --setup-only   stop after the build (scripts/quickstart.sh uses this)
 set -uo pipefail
@@ -53,6 +54,10 @@ echo "== pnpm lint"
 lint_ok=true
 pnpm lint || lint_ok=false
 
+echo "== pnpm depcheck"
+depcheck_ok=true
+pnpm depcheck || depcheck_ok=false
+
 echo "== vitest"
 report=$(mktemp -t kvtier-vitest-XXXXXX.json)
 rm -f "$report"
@@ -75,8 +80,15 @@ elif [ "$vitest_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "vitest failed (exit $vitest_status) outside any test (e.g. a test file that does not load): counted as 1 failed"
   failed=1
 fi
-if [ "$lint_ok" = false ]; then echo "lint failed (see above)"; fi
+if [ "$lint_ok" = false ]; then
+  echo "lint failed (see above): counted as 1 failed"
+  failed=$((failed + 1))
+fi
+if [ "$depcheck_ok" = false ]; then
+  echo "depcheck (layering) failed (see above): counted as 1 failed"
+  failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
-if [ "$failed" -ne 0 ] || [ "$vitest_status" -ne 0 ] || [ "$lint_ok" = false ]; then exit 1; fi
+if [ "$failed" -ne 0 ] || [ "$vitest_status" -ne 0 ] || [ "$lint_ok" = false ] || [ "$depcheck_ok" = false ]; then exit 1; fi
 exit 0

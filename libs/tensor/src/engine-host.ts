@@ -15,7 +15,8 @@ import {
   type QuestPageReply,
   type WorkerToHost,
 } from './engine-protocol.js';
-import type { QuestPageRef, QuestPagesExport, QuestPagesMeta } from './quest-pages.js';
+import type { QuestPageRef } from './quest-page-cache.js';
+import type { QuestPagesExport, QuestPagesMeta } from './quest-pages.js';
 import type { SelectionExport, SelectionMeta } from './engine-selection.js';
 import type { KvCacheListener } from './kv-pool.js';
 import type { SelectionSummary } from './sequence-selection.js';

@@ -6,7 +6,8 @@ import type { SelectionExport, SelectionMeta } from './engine-selection.js';
 import { KvBlockError, type KvBlockErrorCode } from './kv-block-error.js';
 import type { ModelConfig } from './model-config.js';
 import { PolicyError, type PolicyErrorCode } from './policies/policy-error.js';
-import type { QuestPageRef, QuestPagesExport, QuestPagesMeta } from './quest-pages.js';
+import type { QuestPageRef } from './quest-page-cache.js';
+import type { QuestPagesExport, QuestPagesMeta } from './quest-pages.js';
 import type { SelectionSummary } from './sequence-selection.js';
 
 /** What the worker needs to build its engine (passed as workerData). */

@@ -85,6 +85,7 @@ export type { SelectionSummary } from './sequence-selection.js';
 export type { SelectionMeta, SelectionExport } from './engine-selection.js';
 export { selectionBlockHash, sparseLayout } from './selection-transfer.js';
 export { questPageHash, questPageIndex, codecSeparatesHeads } from './quest-pages.js';
-export type { QuestPageRef, QuestPageSource, QuestPagesMeta, QuestPagesExport } from './quest-pages.js';
+export type { QuestPageSource, QuestPagesMeta, QuestPagesExport } from './quest-pages.js';
+export type { QuestPageRef } from './quest-page-cache.js';
 export type { QuestPageFetcher } from './engine-host.js';
 export { QUEST_PAGE_FETCH_TIMEOUT_MS } from './engine-protocol.js';

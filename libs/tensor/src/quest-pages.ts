@@ -12,14 +12,8 @@ import type { RopeTable } from './kernels/rope.js';
 import { decodeKvBlock, encodeKvBlock } from './kv-block.js';
 import type { KvPool, SequencePages } from './kv-pool.js';
 import type { LlamaModel } from './llama-model.js';
+import type { QuestPageCache, QuestPageRef } from './quest-page-cache.js';
 import { selectionBlockHash } from './selection-transfer.js';
-
-/** One page: a KV head's keys and values of one layer in one full prompt block. */
-export interface QuestPageRef {
-  block: number;
-  layer: number;
-  head: number;
-}
 
 /**
  * Fetches pages for a sequence, synchronously (the engine's attention is synchronous per layer):
@@ -135,7 +129,7 @@ export function exportQuestPages(model: LlamaModel, pool: KvPool, rope: RopeTabl
  * are the sequence's own, reserved with it); a page is fetched at most once. A failed fetch marks
  * the sequence broken: it never attends over missing data again, and its logits are NaN.
  */
-export class QuestPageTable {
+export class QuestPageTable implements QuestPageCache {
   /** Pages fetched so far. */
   fetchedPages = 0;
   /** Why a fetch failed, or null. */

@@ -1,8 +1,9 @@
 // Attention of one row of a compressed sequence: each KV head reads its own kept entries
 // (SnapKV family, H2O) or the pages Quest selects for this query, then H2O accumulates the
 // attention each entry got and evicts down to its budget.
-import type { AttentionObserver, AttentionScratch, AttentionShape } from './kernels/attention.js';
-import { attendHeads } from './kernels/head-attention.js';
+import type { AttentionScratch } from './kernels/attention-scratch.js';
+import type { AttentionObserver } from './kernels/attention.js';
+import { attendHeads, type AttentionShape } from './kernels/head-attention.js';
 import type { KvPool, SequencePages } from './kv-pool.js';
 import { h2oRecent, h2oVictim } from './policies/h2o.js';
 import { budgetTokens } from './policies/policy-spec.js';

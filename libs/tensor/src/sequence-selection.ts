@@ -3,7 +3,7 @@
 // maps — or, for Quest, the page budget applied at read time.
 import type { AttentionStatsCollector } from './policies/attention-stats.js';
 import type { PolicySpec } from './policies/policy-spec.js';
-import type { QuestPageTable } from './quest-pages.js';
+import type { QuestPageCache } from './quest-page-cache.js';
 
 /** One (layer, KV head)'s kept entries in position order: slot offsets, positions, H2O scores. */
 export class HeadEntries {
@@ -75,7 +75,7 @@ export interface QuestSelection {
   /** Leading layers attended densely. */
   denseLayers: number;
   /** Set when the prompt's pages are fetched on demand (quest-pages.ts); absent: all in the pool. */
-  pages?: QuestPageTable;
+  pages?: QuestPageCache;
 }
 
 /** A compressed sequence's selection. */

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { LlamaEngine } from '../src/engine.js';
 import { EngineHost } from '../src/engine-host.js';
-import { codecSeparatesHeads, questPageIndex, type QuestPageRef, type QuestPageSource, type QuestPagesExport } from '../src/quest-pages.js';
+import type { QuestPageRef } from '../src/quest-page-cache.js';
+import { codecSeparatesHeads, questPageIndex, type QuestPageSource, type QuestPagesExport } from '../src/quest-pages.js';
 import { argmax, fakeHash, stories } from './engine-fixtures.js';
 import { checkpointPath } from './model-dir.js';
 import { longPrompt, POLICY_BS } from './policy-fixtures.js';

@@ -1,7 +1,14 @@
 // Grouped-query attention of one query row where each KV head attends its own list of token
 // slots (selected caches: per-head slot maps). The one attention kernel: attendRow (dense rows)
 // calls it with the same list for every head, so dense and selected rows share their arithmetic.
-import type { AttentionScratch, AttentionShape } from './attention.js';
+import type { AttentionScratch } from './attention-scratch.js';
+
+/** Geometry of one attention call. */
+export interface AttentionShape {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+}
 
 /**
  * out[h] = sum_i softmax_i(q[h]·k[s_i] / sqrt(headDim)) v[s_i] over the slots s_i =
