@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { DEFAULT_ROUTING_WEIGHTS, LoadLedger, PackedHashes, PeerLoads, Placer, Roster, hashChain, matchForCodec, namespaceHash } from "@kvtier/kv-router";
+import { DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, LoadLedger, PackedHashes, PeerLoads, Placer, Roster, hashChain, matchForCodec, namespaceHash } from "@kvtier/kv-router";
 import type { Benchmark } from "./benchmark.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
 import { queryTimes, tailDuringGc, watchGc, type QueryTimes } from "./latency-tail.js";
@@ -141,8 +141,8 @@ export const routerBench: Benchmark = async (args) => {
   // peer's share stays live and the recent work decays to the same value every time)
   const loads = { ledger, peers, nowMs: ledger.nowMs() };
   const roster = new Roster(dep.workers);
-  const placer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: BENCH_BLOCK_TOKENS });
-  const bigBlockPlacer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 256, blockSize: 4 * BENCH_BLOCK_TOKENS });
+  const placer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: BENCH_BLOCK_TOKENS });
+  const bigBlockPlacer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: 4 * BENCH_BLOCK_TOKENS });
   const promptTokens = PROMPT_BLOCKS * BENCH_BLOCK_TOKENS;
   const docOf = (i: number): number => (i * 7919) % dep.documents.length;
   const docHashes = (i: number): PackedHashes => freshChain(dep.documents[docOf(i)].hashes);
