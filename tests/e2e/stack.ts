@@ -6,7 +6,7 @@ import { KvStoreServiceClient, type KvTierServiceClient } from "@kvtier/proto";
 import { afterAll, beforeAll } from "vitest";
 import { routerClient } from "./client.js";
 
-export const API_KEYS = { "key-alpha": "alpha", "key-beta": "beta" };
+const API_KEYS = { "key-alpha": "alpha", "key-beta": "beta" };
 
 export async function testStack(opts: StackOptions = {}): Promise<Stack> {
   return startStack({

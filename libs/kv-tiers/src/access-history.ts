@@ -3,7 +3,7 @@
 // eviction policy and the SSD admission gate tell reused blocks from one-off ones.
 
 /** Fewest entries a history keeps, whatever the tier's size. */
-export const MIN_HISTORY_ENTRIES = 1024;
+const MIN_HISTORY_ENTRIES = 1024;
 
 /** Bounded id -> use count memory; the oldest entry goes first. */
 export class AccessHistory {

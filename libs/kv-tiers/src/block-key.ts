@@ -1,6 +1,5 @@
 // Identity of a stored object: (block hash, codec). A logical block may be held in several
 // codecs; each (hash, codec) pair is one content-addressed object.
-import { KV_BLOCK_HASH_BYTES } from "@kvtier/tensor";
 
 /** A stored object's key; `id` is a stable string form for maps. */
 export interface BlockKey {
@@ -11,9 +10,6 @@ export interface BlockKey {
   /** `<hash hex>/<codec>`. */
   readonly id: string;
 }
-
-/** Bytes in a block hash. */
-export const BLOCK_HASH_BYTES = KV_BLOCK_HASH_BYTES;
 
 /** Hex form of a hash, for keys and messages. */
 export function hashHex(hash: Uint8Array): string {

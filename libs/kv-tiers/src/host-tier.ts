@@ -9,11 +9,11 @@ import type { EvictionPolicy } from "./eviction-policy.js";
 import { PrefixAwarePolicy } from "./prefix-aware-policy.js";
 
 /** Default high watermark: evict once a put would fill more than this fraction of capacity. */
-export const DEFAULT_HIGH_WATERMARK = 0.95;
+const DEFAULT_HIGH_WATERMARK = 0.95;
 /** Default low watermark: evict down to this fraction of capacity. */
-export const DEFAULT_LOW_WATERMARK = 0.9;
+const DEFAULT_LOW_WATERMARK = 0.9;
 /** Retry hint when the tier is full of leased blocks. */
-export const HOST_FULL_RETRY_AFTER_MS = 100;
+const HOST_FULL_RETRY_AFTER_MS = 100;
 
 interface Held {
   key: BlockKey;

@@ -4,10 +4,11 @@
 //   <hash hex>.<parent hash hex | "root">.<total bytes>.<crc32 hex>.<codec, URI-encoded>.kvb
 // The size lets the scan drop a file that is not whole; the CRC (the block header's checksum)
 // lets a put of different bytes under the same key be told apart without reading the file.
-import { BLOCK_HASH_BYTES, blockKey, hashHex, type BlockKey } from "./block-key.js";
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
+import { blockKey, hashHex, type BlockKey } from "./block-key.js";
 
 /** Extension of committed block files. */
-export const BLOCK_FILE_EXTENSION = ".kvb";
+const BLOCK_FILE_EXTENSION = ".kvb";
 /** Parent field of a block with no known parent. */
 const NO_PARENT = "root";
 const HEX_HASH = `[0-9a-f]{${2 * BLOCK_HASH_BYTES}}`;

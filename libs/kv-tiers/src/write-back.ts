@@ -11,9 +11,9 @@ import { SsdWriteError, type SsdWriteFailure } from "./ssd-tier.js";
 /** Default uses a block needs before write-back copies it to SSD (1 = every evicted block). */
 export const DEFAULT_SSD_ADMIT_MIN_ACCESSES = 2;
 /** Bytes of blocks waiting for or being written to SSD at once. */
-export const MAX_WRITE_BACK_QUEUED_BYTES = 256 * 1024 * 1024;
+const MAX_WRITE_BACK_QUEUED_BYTES = 256 * 1024 * 1024;
 /** SSD writes in flight at once. */
-export const WRITE_BACK_CONCURRENCY = 4;
+const WRITE_BACK_CONCURRENCY = 4;
 
 /** Why a block is copied to SSD in the background. */
 export type WriteBackCause = "eviction" | "write_through";

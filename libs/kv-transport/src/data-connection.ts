@@ -14,7 +14,7 @@ import { TransportError, unavailable } from "./transport-error.js";
 /** Size of the buffer reads go to when they are not aimed at a payload. */
 export const SCRATCH_READ_BYTES = 64 * 1024;
 /** How long connecting, authentication included, may take. */
-export const CONNECT_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 5_000;
 
 interface Pending {
   resolve: (f: ParsedFrame) => void;

@@ -7,13 +7,13 @@ import { MAX_KV_BLOCK_BYTES } from "@kvtier/tensor";
 import { frameError } from "./transport-error.js";
 
 /** "KVT1" read as a little-endian u32. */
-export const FRAME_MAGIC = 0x3154564b;
+const FRAME_MAGIC = 0x3154564b;
 /** Wire version in byte 4; bump on any incompatible change (2: a connection starts with AUTH). */
 export const FRAME_VERSION = 2;
 /** Size of the fixed frame header, in bytes. */
 export const FRAME_HEADER_BYTES = 32;
 /** Largest metadata section, in bytes (16,384 hashes with sizes and strings fit in well under this). */
-export const MAX_FRAME_META_BYTES = 1024 * 1024;
+const MAX_FRAME_META_BYTES = 1024 * 1024;
 /** Largest payload of one frame, in bytes (a run longer than this is sent as several requests). */
 export const MAX_FRAME_PAYLOAD_BYTES = 256 * 1024 * 1024;
 /** Most blocks or hashes one request may carry (same as the gRPC limit). */

@@ -1,7 +1,8 @@
 // The metadata of each frame kind, as typed values, and their encoding. Decoding checks what the
 // frame itself can show (lengths, counts, sizes adding up to the payload); whether a codec is
 // known or a block verifies is for the receiver.
-import { KV_BLOCK_HASH_BYTES, KV_BLOCK_HEADER_BYTES, MAX_CODEC_ID_BYTES } from "@kvtier/tensor";
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
+import { KV_BLOCK_HEADER_BYTES, MAX_CODEC_ID_BYTES } from "@kvtier/tensor";
 import { FrameFlag, MAX_BLOCK_BYTES, type FrameHeader } from "./frame-format.js";
 import { MetaReader, MetaWriter } from "./meta-codec.js";
 import { frameError, transportCodeOf, type TransportErrorCode } from "./transport-error.js";
@@ -83,7 +84,7 @@ function readRunKeys(r: MetaReader, count: number): { codec: string; hashes: Uin
   if (codecBytes === 0 || codecBytes > MAX_CODEC_ID_BYTES) throw frameError("invalid", "codec", `must be 1..${MAX_CODEC_ID_BYTES} bytes, got ${codecBytes}`);
   const codec = Buffer.from(r.bytes(codecBytes, "codec")).toString("utf8");
   const hashes: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) hashes.push(r.bytes(KV_BLOCK_HASH_BYTES, `block_hashes[${i}]`));
+  for (let i = 0; i < count; i++) hashes.push(r.bytes(BLOCK_HASH_BYTES, `block_hashes[${i}]`));
   return { codec, hashes };
 }
 
@@ -127,7 +128,7 @@ export function decodePutRun(h: FrameHeader, meta: Uint8Array, shm: boolean): Pu
 
 /** GET_RUN / GET_RUN_SHM metadata: max bytes u32, [window offset and size u48 (shm)], codec, hashes. */
 export function encodeGetRun(m: GetRunMeta): Uint8Array {
-  const w = new MetaWriter(64 + m.hashes.length * 16);
+  const w = new MetaWriter(64 + m.hashes.length * BLOCK_HASH_BYTES);
   w.u32(m.maxBytes);
   if (m.window) w.u48(m.window.offset).u48(m.window.bytes);
   writeRunKeys(w, m.codec, m.hashes);

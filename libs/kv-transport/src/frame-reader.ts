@@ -7,7 +7,7 @@ import { FRAME_HEADER_BYTES, checkFrameCrc, decodeFrameHeader, type FrameHeader 
 import { frameError } from "./transport-error.js";
 
 /** Below this many payload bytes left, a read goes through the scratch buffer instead of directly. */
-export const DIRECT_READ_MIN_BYTES = 16 * 1024;
+const DIRECT_READ_MIN_BYTES = 16 * 1024;
 
 /** A complete frame. `payload` holds the buffers the sink gave, now filled ([] when none or discarded). */
 export interface ParsedFrame {

@@ -11,7 +11,7 @@ import { verifyReceivedBlock } from "./block-verify.js";
 import { TransportError, transportCodeOf } from "./transport-error.js";
 
 /** Blocks of a put run sent as concurrent Put calls. */
-export const GRPC_PUT_CONCURRENCY = 4;
+const GRPC_PUT_CONCURRENCY = 4;
 /** Block bytes travel in Put and Get messages of at most this many bytes. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 

@@ -14,7 +14,7 @@ import { answerOf, appendAnswer, assertOneCodec, checkedOutcomes, failedResults 
 import { TransportError, unavailable } from "./transport-error.js";
 
 /** How long attaching an arena may take. */
-export const SHM_ATTACH_TIMEOUT_MS = 5_000;
+const SHM_ATTACH_TIMEOUT_MS = 5_000;
 
 /** Options of {@link ShmBlockPath.open}. */
 export interface ShmPathOptions {

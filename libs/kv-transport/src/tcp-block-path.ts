@@ -20,7 +20,7 @@ export function answerOf<T>(decode: () => T): T {
 }
 
 /** What a put outcome means to the caller. */
-export function putResultOf(o: BlockPutOutcome): BlockPutResult {
+function putResultOf(o: BlockPutOutcome): BlockPutResult {
   if (o.outcome !== "refused") return { created: o.outcome === "created" };
   const e = o.error;
   return { created: false, error: new TransportError(e.code, e.reason, e.field, e.message, { retryAfterMs: e.retryAfterMs || undefined }) };

@@ -3,14 +3,10 @@
 export { startStack } from "./start-stack.js";
 export type { Stack, WorkerKind } from "./stack.js";
 export type { StackProcess } from "./service-process.js";
-export { SERVICE_KINDS, DEFAULT_READY_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, MAX_WORKERS_PER_KIND, MAX_ROUTERS } from "./stack-options.js";
+export { MAX_WORKERS_PER_KIND } from "./stack-options.js";
 export type { StackOptions, ServiceKind, EnvVars } from "./stack-options.js";
 export { startRedis } from "./redis-server.js";
 export { startNats } from "./nats-server.js";
 export type { ManagedServer } from "./managed-server.js";
 export { LocalStackError } from "./local-stack-error.js";
 export type { LocalStackErrorCode } from "./local-stack-error.js";
-export { findBinary } from "./find-binary.js";
-export { parseReadyLine } from "./ready-line.js";
-export type { ReadyLine } from "./ready-line.js";
-export { LOOPBACK_HOST } from "./free-port.js";

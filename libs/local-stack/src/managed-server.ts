@@ -9,11 +9,11 @@ import { OutputTail } from "./output-tail.js";
 import { probeOnce, type TcpProbe } from "./tcp-probe.js";
 
 /** How long a server may take to answer its probe after spawning. */
-export const SERVER_READY_TIMEOUT_MS = 15_000;
+const SERVER_READY_TIMEOUT_MS = 15_000;
 /** Pause between probe attempts. */
-export const PROBE_INTERVAL_MS = 50;
+const PROBE_INTERVAL_MS = 50;
 /** Grace between SIGTERM and SIGKILL when stopping a server. */
-export const SERVER_STOP_GRACE_MS = 5_000;
+const SERVER_STOP_GRACE_MS = 5_000;
 /** Spawns tried when the chosen port was taken between picking and binding it. */
 const PORT_CLASH_ATTEMPTS = 3;
 

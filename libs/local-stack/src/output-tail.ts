@@ -2,9 +2,9 @@
 // why the process died without reading its log file back.
 
 /** Lines of a process's output kept for error messages. */
-export const OUTPUT_TAIL_LINES = 40;
+const OUTPUT_TAIL_LINES = 40;
 /** Longest line kept; longer ones are cut (a JSON log line can carry a whole stack trace). */
-export const OUTPUT_TAIL_LINE_CHARS = 2_000;
+const OUTPUT_TAIL_LINE_CHARS = 2_000;
 
 /** The last `capacity` lines written to it. */
 export class OutputTail {

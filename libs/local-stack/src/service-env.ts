@@ -4,7 +4,7 @@ import { LOOPBACK_HOST } from "./free-port.js";
 import type { EnvVars, ServiceKind, StackOptionsWithDefaults } from "./stack-options.js";
 
 /** The machine id every process of a local stack shares (one node, one kvstore). */
-export const LOCAL_NODE_ID = "node-1";
+const LOCAL_NODE_ID = "node-1";
 
 /** One process to start: its kind and its name, which is also its worker/store id. */
 export interface ProcessPlan {

@@ -51,7 +51,7 @@ export interface ServiceHandle {
 }
 
 /** The built entry point of a service. */
-export const serviceEntry = (repoRoot: string, service: ServiceKind): string => join(repoRoot, "services", service, "dist", "main.js");
+const serviceEntry = (repoRoot: string, service: ServiceKind): string => join(repoRoot, "services", service, "dist", "main.js");
 
 /** Spawn the service and resolve once it printed its ready line; rejects (and kills it) otherwise. */
 export async function launchService(spec: LaunchSpec): Promise<ServiceHandle> {

@@ -12,16 +12,16 @@ export const SERVICE_KINDS = ["kvstore", "prefill", "decode", "router"] as const
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
 /** How long a service may take to print its ready line (the engine loads the model first). */
-export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
 /**
  * Grace between SIGTERM and SIGKILL when stopping a service; longer than the services' own
  * shutdown grace (platform's SHUTDOWN_GRACE_MS, 10 s) so that a clean shutdown is never cut short.
  */
-export const DEFAULT_STOP_GRACE_MS = 12_000;
+const DEFAULT_STOP_GRACE_MS = 12_000;
 /** Most workers of one kind a local stack starts (each is a Node process with its own engine). */
 export const MAX_WORKERS_PER_KIND = 16;
 /** Most router replicas a local stack starts. */
-export const MAX_ROUTERS = 8;
+const MAX_ROUTERS = 8;
 /** Namespaces and ids travel in Redis keys and NATS subjects (same rule as platform's ID_PATTERN). */
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Characters that would break the router's "key=tenant,key=tenant" list. */

@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { LOOPBACK_HOST } from "./free-port.js";
 
 /** How long one probe attempt may take before it counts as "not yet". */
-export const PROBE_ATTEMPT_TIMEOUT_MS = 1_000;
+const PROBE_ATTEMPT_TIMEOUT_MS = 1_000;
 
 /** What a probe sends after connecting (if anything) and which reply means "ready". */
 export interface TcpProbe {

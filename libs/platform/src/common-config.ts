@@ -5,13 +5,13 @@ import { MAX_SERVICE_TOKEN_CHARS, MIN_SERVICE_TOKEN_CHARS, ServiceToken } from "
 import type { TracingConfig } from "./tracing.js";
 
 /** Default heartbeat period. */
-export const DEFAULT_HEARTBEAT_MS = 1_000;
+const DEFAULT_HEARTBEAT_MS = 1_000;
 /** A worker silent for this long is dropped from the registry and the index. */
-export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000;
+const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000;
 /** Node ids are host names (DNS labels and dots). */
 const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 /** Default tokens per KV block. */
-export const DEFAULT_BLOCK_SIZE = 16;
+const DEFAULT_BLOCK_SIZE = 16;
 
 /** `../shared/models` beside the repository (the default model directory). */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../../../shared/models/", import.meta.url));
@@ -66,7 +66,7 @@ function otlpTracesEndpoint(env: Record<string, string | undefined>): string | u
 }
 
 /** The service credential from KVTIER_SERVICE_TOKEN; a ConfigError saying what to set when it is missing or malformed. */
-export function readServiceToken(env: Record<string, string | undefined>): ServiceToken {
+function readServiceToken(env: Record<string, string | undefined>): ServiceToken {
   const value = envOptional(env, "KVTIER_SERVICE_TOKEN");
   if (value === undefined) {
     throw new ConfigError(

@@ -6,7 +6,7 @@
 import type { Server, Socket } from "node:net";
 
 /** How often a port's connections are checked. */
-export const CONNECTION_SWEEP_INTERVAL_MS = 1_000;
+const CONNECTION_SWEEP_INTERVAL_MS = 1_000;
 
 /** The limits of one port. */
 export interface ConnectionLimits {

@@ -24,12 +24,12 @@ export interface GrpcServerGuard {
 }
 
 /** Stands in for a request message that did not deserialize; the guard answers it INVALID_ARGUMENT. */
-export class MalformedRequest {
+class MalformedRequest {
   constructor(readonly reason: string) {}
 }
 
 /** `definition` with deserializers that never throw: a message that does not parse becomes a {@link MalformedRequest}. */
-export function tolerantDefinition<T extends ServiceDefinition>(definition: T): T {
+function tolerantDefinition<T extends ServiceDefinition>(definition: T): T {
   const out: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {
     const parse = method.requestDeserialize;
@@ -48,7 +48,7 @@ export function tolerantDefinition<T extends ServiceDefinition>(definition: T): 
 }
 
 /** The name of a numeric gRPC status ("OK", "CANCELLED", ...). */
-export const statusName = (code: number): string => (status[code] as string | undefined) ?? "UNKNOWN";
+const statusName = (code: number): string => (status[code] as string | undefined) ?? "UNKNOWN";
 
 /** The short method name of a path ("/kvtier.v1.KvTierService/Generate" -> "Generate"). */
 const methodName = (path: string): string => path.slice(path.lastIndexOf("/") + 1);

@@ -8,19 +8,19 @@ import { guardInterceptor, type GrpcServerGuard } from "./grpc-guard.js";
 import type { ServiceToken } from "./service-token.js";
 
 /** Message limit on both sides (a 1 MiB chunk plus framing fits well below). */
-export const MAX_GRPC_MESSAGE_BYTES = 8 * 1024 * 1024;
+const MAX_GRPC_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Keepalive ping period on both sides: a live peer answers one within GRPC_KEEPALIVE_TIMEOUT_MS. */
-export const GRPC_KEEPALIVE_TIME_MS = 10_000;
+const GRPC_KEEPALIVE_TIME_MS = 10_000;
 /** A keepalive ping unanswered this long ends the connection. */
-export const GRPC_KEEPALIVE_TIMEOUT_MS = 5_000;
+const GRPC_KEEPALIVE_TIMEOUT_MS = 5_000;
 /** A server connection with no call for this long is closed (GOAWAY; clients reconnect on their next call). */
-export const GRPC_IDLE_CONNECTION_MS = 5 * 60_000;
+const GRPC_IDLE_CONNECTION_MS = 5 * 60_000;
 /** Time a new connection gets to send the HTTP/2 client preface and its first SETTINGS frame. */
 export const GRPC_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A connection whose peer sent nothing for this long is closed (six keepalive periods: no live peer is that quiet). */
-export const GRPC_SILENT_CONNECTION_MS = 6 * GRPC_KEEPALIVE_TIME_MS;
+const GRPC_SILENT_CONNECTION_MS = 6 * GRPC_KEEPALIVE_TIME_MS;
 /** Connections one gRPC port holds at once. */
-export const GRPC_MAX_CONNECTIONS_PER_PORT = 4_096;
+const GRPC_MAX_CONNECTIONS_PER_PORT = 4_096;
 /** The HTTP/2 client preface (24 bytes) plus the 9-byte header of the SETTINGS frame that must follow it. */
 const HTTP2_HANDSHAKE_BYTES = 24 + 9;
 
@@ -36,7 +36,7 @@ export const GRPC_OPTIONS: ChannelOptions = {
 const GRPC_SERVER_OPTIONS: ChannelOptions = { ...GRPC_OPTIONS, "grpc.max_connection_idle_ms": GRPC_IDLE_CONNECTION_MS };
 
 /** The connection limits of a gRPC port. */
-export const GRPC_CONNECTION_LIMITS: ConnectionLimits = {
+const GRPC_CONNECTION_LIMITS: ConnectionLimits = {
   handshakeBytes: HTTP2_HANDSHAKE_BYTES,
   handshakeTimeoutMs: GRPC_HANDSHAKE_TIMEOUT_MS,
   silentTimeoutMs: GRPC_SILENT_CONNECTION_MS,

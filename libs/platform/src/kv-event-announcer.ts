@@ -15,9 +15,9 @@ export interface HeldBlocks {
 }
 
 /** Hashes per BlockStored event in a snapshot (keeps each message well under NATS' 1 MiB). */
-export const SNAPSHOT_HASHES_PER_EVENT = 4096;
+const SNAPSHOT_HASHES_PER_EVENT = 4096;
 /** A snapshot reply larger than this is refused (NATS max payload is 1 MiB by default). */
-export const MAX_SNAPSHOT_BYTES = 900 * 1024;
+const MAX_SNAPSHOT_BYTES = 900 * 1024;
 
 /** Publishes one announcer's KV events. */
 export class KvEventAnnouncer {

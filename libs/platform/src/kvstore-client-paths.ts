@@ -26,7 +26,7 @@ export interface PathChoice {
 }
 
 /** The host part of `host:port` (IPv6 in brackets kept as is). */
-export function endpointHost(endpoint: string): string {
+function endpointHost(endpoint: string): string {
   const at = endpoint.lastIndexOf(":");
   return at <= 0 ? endpoint : endpoint.slice(0, at);
 }

@@ -13,11 +13,11 @@ import { selectBlockPath } from "./kvstore-client-paths.js";
 import type { ServiceToken } from "./service-token.js";
 
 /** Deadline of every call unless the caller gives one. */
-export const DEFAULT_KVSTORE_DEADLINE_MS = 30_000;
+const DEFAULT_KVSTORE_DEADLINE_MS = 30_000;
 /** Data paths tried, fastest first. */
-export const DEFAULT_DATA_PATHS: readonly DataPathName[] = ["shm", "tcp", "grpc"];
+const DEFAULT_DATA_PATHS: readonly DataPathName[] = ["shm", "tcp", "grpc"];
 /** After the store could not be asked which paths it offers, wait this long before asking again. */
-export const RESELECT_AFTER_MS = 1_000;
+const RESELECT_AFTER_MS = 1_000;
 
 /** Options of a {@link KvStoreClient}. */
 export interface KvStoreClientOptions {

@@ -2,7 +2,13 @@
 import type { Logger } from "./log.js";
 
 /** Grace for all closers before the process exits anyway. */
-export const SHUTDOWN_GRACE_MS = 10_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Grace for in-flight requests (gRPC calls and streams, running decodes) once a service stops
+ * accepting: half of SHUTDOWN_GRACE_MS, so the closers after them (NATS, Redis, telemetry) still
+ * run before the forced exit.
+ */
+export const DRAIN_GRACE_MS = SHUTDOWN_GRACE_MS / 2;
 
 /** Register `close` to run once on SIGTERM or SIGINT; the process exits when it settles. */
 export function onShutdown(log: Logger, close: () => Promise<void>): void {

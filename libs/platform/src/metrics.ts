@@ -8,13 +8,13 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { SERVICE_TOKEN_HEADER, type ServiceToken } from "./service-token.js";
 
 /** Time a client gets to send a request's headers, in ms. */
-export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+const HTTP_HEADERS_TIMEOUT_MS = 10_000;
 /** Time a client gets to send a whole request, in ms. */
-export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 /** An idle keep-alive connection is closed after this long, in ms. */
-export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Connections the metrics port holds at once. */
-export const HTTP_MAX_CONNECTIONS = 256;
+const HTTP_MAX_CONNECTIONS = 256;
 
 /** What a diagnostic route answers. */
 export interface HttpRouteResponse {

@@ -7,9 +7,9 @@ import { Redis } from "ioredis";
 export { Redis };
 
 /** Longest a command on a fail-fast connection may take, in ms. */
-export const REDIS_COMMAND_TIMEOUT_MS = 2_000;
+const REDIS_COMMAND_TIMEOUT_MS = 2_000;
 /** How long a service waits at start for Redis to answer, in ms. */
-export const REDIS_READY_TIMEOUT_MS = 30_000;
+const REDIS_READY_TIMEOUT_MS = 30_000;
 
 /** What a connection is for. */
 export type RedisRole = "fail-fast" | "queue-worker";

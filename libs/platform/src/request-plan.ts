@@ -5,7 +5,7 @@ import { PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
 import { BLOCK_HASH_BYTES, invalidArgument, type PlannedRequest } from "@kvtier/core";
 
 /** The canonical form of a plan's policy ("none" when blank); INVALID_ARGUMENT naming `field` if malformed. */
-export function canonicalPolicy(policy: string, field: string): string {
+function canonicalPolicy(policy: string, field: string): string {
   try {
     return formatPolicySpec(parsePolicySpec(policy));
   } catch (err) {
@@ -14,7 +14,7 @@ export function canonicalPolicy(policy: string, field: string): string {
   }
 }
 
-export type { PlannedRequest, PlanSampling } from "@kvtier/core";
+export type { PlannedRequest } from "@kvtier/core";
 
 /** Wire -> domain, refusing what a worker cannot act on. */
 export function planFromWire(p: RequestPlan | undefined): PlannedRequest {

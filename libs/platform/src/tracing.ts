@@ -3,7 +3,7 @@
 // Spans go to an OTLP/HTTP collector when one is configured, and/or to JSON-lines files.
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT_CONTEXT, SpanStatusCode, context, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { ExportResultCode, W3CTraceContextPropagator, hrTimeToMilliseconds, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -84,7 +84,7 @@ export function traceparentOf(span: Span): string {
 }
 
 /** The context a traceparent names (the root context for an empty or malformed one). */
-export function contextOf(traceparent: string | undefined): Context {
+function contextOf(traceparent: string | undefined): Context {
   if (!traceparent) return ROOT_CONTEXT;
   return propagator.extract(ROOT_CONTEXT, { traceparent }, { get: (c, k) => c[k], keys: (c) => Object.keys(c) });
 }
@@ -101,18 +101,5 @@ export function endSpan(span: Span, err?: unknown): void {
     span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(err) });
   }
   span.end();
-}
-
-/** Run `fn` inside a child span of `parent`, ending it with fn's outcome. */
-export async function inSpan<T>(tracer: Tracer, name: string, parent: Span, fn: (span: Span) => Promise<T>): Promise<T> {
-  const span = tracer.startSpan(name, {}, trace.setSpan(context.active(), parent));
-  try {
-    const out = await fn(span);
-    endSpan(span);
-    return out;
-  } catch (err) {
-    endSpan(span, err);
-    throw err;
-  }
 }
 

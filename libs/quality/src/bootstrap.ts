@@ -2,9 +2,9 @@
 // together): for one method's mean, and for two methods paired on the same windows.
 
 /** Bootstrap resamples per interval. */
-export const BOOTSTRAP_RESAMPLES = 2000;
+const BOOTSTRAP_RESAMPLES = 2000;
 /** Seed of the resampling generator: the same inputs always give the same intervals. */
-export const BOOTSTRAP_SEED = 0x5eed;
+const BOOTSTRAP_SEED = 0x5eed;
 
 /** A 95% interval [low, high]. */
 export type Interval = [number, number];

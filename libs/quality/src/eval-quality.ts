@@ -15,8 +15,6 @@ import { summarize } from './summarize.js';
 import { runInWorkers } from './window-workers.js';
 import { makeWindows } from './windows.js';
 
-export { HELD_OUT_TEXT_PATH, ENTROPY_PROBED_CODECS } from './harness-inputs.js';
-
 /** Options of one harness run. */
 export interface EvalQualityOptions {
   /** Directory holding stories260K.bin and tok512.bin. */

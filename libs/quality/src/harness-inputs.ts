@@ -8,10 +8,10 @@ import { EntropyHeadroomProbe } from './entropy-headroom.js';
 import { HARNESS_BLOCK_TOKENS } from './run-quality.js';
 
 /** The committed held-out text (two long narratives, 4,977 stories260K tokens; data/held-out-more.txt holds two more for --text). */
-export const HELD_OUT_TEXT_PATH = fileURLToPath(new URL('../data/held-out.txt', import.meta.url));
+const HELD_OUT_TEXT_PATH = fileURLToPath(new URL('../data/held-out.txt', import.meta.url));
 
 /** Integer codecs whose entropy-coding headroom the report measures. */
-export const ENTROPY_PROBED_CODECS: readonly AffineCodecSpec[] = [INT8_SPEC, kiviSpec(4), kiviSpec(2)];
+const ENTROPY_PROBED_CODECS: readonly AffineCodecSpec[] = [INT8_SPEC, kiviSpec(4), kiviSpec(2)];
 
 /** The model, its BOS id and the text's tokens (no BOS). */
 export interface HarnessInputs {

@@ -1,19 +1,14 @@
 // A plain float64 Llama forward over one window that records what the harness compares against:
 // per layer the rotated queries, keys before and after RoPE, values and attention outputs. It
 // mirrors the engine's math (llama2.c) for clarity, not speed; logits come from the engine.
-import type { LlamaModel, ModelConfig } from '@kvtier/tensor';
+import { RMS_NORM_EPS, ROPE_THETA, type LlamaModel, type ModelConfig } from '@kvtier/tensor';
 import type { ReferenceActivations } from './quality-method.js';
-
-/** RMSNorm epsilon, as llama2.c and the engine. */
-const RMS_NORM_EPS = 1e-5;
-/** RoPE base, as llama2.c. */
-const ROPE_THETA = 10000;
 
 /**
  * Rotate `heads` head vectors at `off` in place for position `pos` (pairs (2i, 2i+1), float32 angle
  * chain as llama2.c), so keys decoded from a codec line up with the recorded ones.
  */
-export function ropeInPlace(x: Float32Array, off: number, heads: number, headDim: number, pos: number): void {
+function ropeInPlace(x: Float32Array, off: number, heads: number, headDim: number, pos: number): void {
   for (let p = 0; p < headDim / 2; p++) {
     const exponent = Math.fround((2 * p) / headDim);
     const freq = Math.fround(1 / Math.fround(Math.pow(ROPE_THETA, exponent)));

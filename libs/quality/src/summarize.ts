@@ -53,7 +53,7 @@ function weighted(ws: readonly WindowResult[], f: (w: WindowResult) => number): 
 }
 
 /** Summarize one method's windows. */
-export function summarizeRun(run: MethodRun): MethodSummary {
+function summarizeRun(run: MethodRun): MethodSummary {
   const ws = run.windows;
   const timed = ws.filter((w) => w.timing !== undefined);
   const kvBytes = sum(timed.map((w) => w.timing!.kvBytes));
@@ -85,7 +85,7 @@ export function summarizeRun(run: MethodRun): MethodSummary {
 }
 
 /** Pair two runs on their common windows. */
-export function compareRuns(a: MethodRun, b: MethodRun): ComparisonSummary {
+function compareRuns(a: MethodRun, b: MethodRun): ComparisonSummary {
   const byWindow = new Map(b.windows.map((w) => [w.window, w]));
   const pairs = a.windows.filter((w) => byWindow.has(w.window)).map((w) => [w, byWindow.get(w.window)!] as const);
   const kl = pairedInterval(pairs.map(([x]) => x.kl), pairs.map(([, y]) => y.kl));

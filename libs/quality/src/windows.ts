@@ -12,7 +12,7 @@ export interface TextWindow {
 }
 
 /** Thrown when a text is too short to score anything; `code` is stable. */
-export class QualityInputError extends Error {
+class QualityInputError extends Error {
   override readonly name = 'QualityInputError';
   readonly code = 'TEXT_TOO_SHORT';
 }

@@ -33,7 +33,7 @@ export interface PrefillOutcome {
 
 
 /** Bytes of one block's K and V as the pool holds them (fp32). */
-export function poolBytesPerBlock(engine: EngineHost, blockSize: number): number {
+function poolBytesPerBlock(engine: EngineHost, blockSize: number): number {
   const c = engine.modelInfo.config;
   return 2 * c.nLayers * blockSize * c.nKvHeads * c.headDim * Float32Array.BYTES_PER_ELEMENT;
 }

@@ -2,10 +2,10 @@
 // blocks and its partial tail block to the kvstore; the decode worker takes what its own device
 // pool already holds, fetches the rest, and recomputes whatever it could not get.
 import { createHash } from "node:crypto";
-import { messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import { BLOCK_HASH_BYTES, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
 import type { BlockStore, BlockPutOptions } from "./block-store.js";
 import { chainNext } from "@kvtier/kv-router";
-import { KV_BLOCK_HASH_BYTES, readKvBlockHeader, type EngineHost } from "@kvtier/tensor";
+import { readKvBlockHeader, type EngineHost } from "@kvtier/tensor";
 import type { PrefillOutcome } from "./cached-prefill.js";
 import { exportWindow, fetchWindow, residualWindowOf } from "./residual-window.js";
 
@@ -67,9 +67,9 @@ export interface WriteHandoffOptions {
 }
 
 /** The request-derived hash of hand-off block `index` (the prompt's full block count: its tail) of one attempt. */
-export function handoffBlockHash(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, index: number): Uint8Array {
+function handoffBlockHash(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, index: number): Uint8Array {
   const h = createHash("sha256").update("kvtier-handoff-block-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}#${index}`);
-  return new Uint8Array(h.digest().subarray(0, KV_BLOCK_HASH_BYTES));
+  return new Uint8Array(h.digest().subarray(0, BLOCK_HASH_BYTES));
 }
 
 /**

@@ -9,7 +9,7 @@
 // KV heads (int4, KIVI values) cannot cut exact pages: those requests take the dense hand-off.
 import { createHash } from "node:crypto";
 import type { QuestPagesHandoff as QuestPages } from "./handoff-wire.js";
-import { KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import { BLOCK_HASH_BYTES, KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
 import type { BlockStore } from "./block-store.js";
 import {
   QUEST_PAGE_FETCH_TIMEOUT_MS, codecSeparatesHeads, parsePolicySpec, questPageHash, questPageIndex, type EngineHost, type QuestPageRef, type QuestPagesMeta, type SelectionSummary,
@@ -37,15 +37,15 @@ export function fetchesQuestPages(plan: Pick<PlannedRequest, "policy" | "codec">
   return ok;
 }
 
-/** The 16-byte request-derived key of one attempt's quest pages. */
+/** The request-derived key (BLOCK_HASH_BYTES long) of one attempt's quest pages. */
 export function questPagesKey(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">): Uint8Array {
   const h = createHash("sha256").update("kvtier-quest-pages-key-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}`);
-  return new Uint8Array(h.digest().subarray(0, 16));
+  return new Uint8Array(h.digest().subarray(0, BLOCK_HASH_BYTES));
 }
 
 /** Wire -> domain metadata; INVALID_ARGUMENT naming the field when malformed (the engine checks it against the model). */
 export function questPagesFromWire(w: QuestPages): QuestPagesMeta {
-  if (w.key.length !== 16) throw new KvtierError("INVALID_ARGUMENT", "quest_pages.key: must be 16 bytes", { field: "quest_pages.key" });
+  if (w.key.length !== BLOCK_HASH_BYTES) throw new KvtierError("INVALID_ARGUMENT", `quest_pages.key: must be ${BLOCK_HASH_BYTES} bytes`, { field: "quest_pages.key" });
   if (w.bounds.length % BOUND_BYTES !== 0) throw new KvtierError("INVALID_ARGUMENT", `quest_pages.bounds: ${w.bounds.length} bytes is not whole float32s`, { field: "quest_pages.bounds" });
   const b = Buffer.from(w.bounds.buffer, w.bounds.byteOffset, w.bounds.byteLength);
   const bounds = Float32Array.from({ length: w.bounds.length / BOUND_BYTES }, (_, i) => b.readFloatLE(i * BOUND_BYTES));

@@ -6,13 +6,13 @@
 // decode worker imports the encoded blocks before the window and the window after them, then
 // deletes the window blocks: it holds what a single-process engine with the window would hold.
 import { createHash } from "node:crypto";
-import { sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import { BLOCK_HASH_BYTES, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
 import type { BlockStore } from "./block-store.js";
 import { getCodec, type EngineHost } from "@kvtier/tensor";
 import { hasPolicy } from "./plan-policy.js";
 
 /** Codec of the window blocks: the pool's own precision, so the decode worker holds the same bits. */
-export const RESIDUAL_WINDOW_CODEC = "fp32";
+const RESIDUAL_WINDOW_CODEC = "fp32";
 
 /** Where a request's residual window starts, in blocks and tokens. */
 export interface ResidualWindow {
@@ -48,13 +48,13 @@ export function residualWindowOf(plan: Pick<PlannedRequest, "codec" | "policy" |
 }
 
 /** Number of window blocks (full ones and the tail). */
-export const windowBlockCount = (w: ResidualWindow): number => w.fullBlocks + (w.tailTokens > 0 ? 1 : 0);
+const windowBlockCount = (w: ResidualWindow): number => w.fullBlocks + (w.tailTokens > 0 ? 1 : 0);
 
-/** The 16-byte hashes of one attempt's window blocks, derived from the request (never a chain hash). */
-export function windowBlockHashes(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, count: number): Uint8Array[] {
+/** The block hashes of one attempt's window blocks, derived from the request (never a chain hash). */
+function windowBlockHashes(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, count: number): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => {
     const h = createHash("sha256").update("kvtier-residual-window-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}#${i}`);
-    return new Uint8Array(h.digest().subarray(0, 16));
+    return new Uint8Array(h.digest().subarray(0, BLOCK_HASH_BYTES));
   });
 }
 

@@ -6,7 +6,7 @@
 // recompute) and applies the same positions, so the answer is the same either way.
 import { createHash } from "node:crypto";
 import type { SelectionHandoff } from "./handoff-wire.js";
-import { KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
+import { BLOCK_HASH_BYTES, KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
 import type { BlockStore } from "./block-store.js";
 import { selectionBlockHash, type EngineHost, type SelectionMeta, type SelectionSummary } from "@kvtier/tensor";
 import { loadHandoff, putBlocks, type HandoffBlocks, type HandoffLoad } from "./kv-handoff.js";
@@ -19,10 +19,10 @@ const POSITION_BYTES = 2;
 /** Bytes per H2O score on the wire (float64 LE). */
 const SCORE_BYTES = 8;
 
-/** The 16-byte request-derived key of one attempt's sparse blocks. */
+/** The request-derived key (BLOCK_HASH_BYTES long) of one attempt's sparse blocks. */
 export function selectionKey(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">): Uint8Array {
   const h = createHash("sha256").update("kvtier-selection-key-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}`);
-  return new Uint8Array(h.digest().subarray(0, 16));
+  return new Uint8Array(h.digest().subarray(0, BLOCK_HASH_BYTES));
 }
 
 /** Domain meta -> wire (positions as uint16, scores as float64, little-endian). */
@@ -42,7 +42,7 @@ export function selectionFromWire(w: SelectionHandoff): SelectionMeta {
   const entries = w.counts.reduce((a: number, b: number) => a + b, 0);
   if (w.positions.length !== entries * POSITION_BYTES) throw new KvtierError("INVALID_ARGUMENT", `selection.positions: ${w.positions.length} bytes for ${entries} entries`, { field: "selection.positions" });
   if (w.scores.length !== 0 && w.scores.length !== entries * SCORE_BYTES) throw new KvtierError("INVALID_ARGUMENT", `selection.scores: ${w.scores.length} bytes for ${entries} entries`, { field: "selection.scores" });
-  if (w.key.length !== 16) throw new KvtierError("INVALID_ARGUMENT", "selection.key: must be 16 bytes", { field: "selection.key" });
+  if (w.key.length !== BLOCK_HASH_BYTES) throw new KvtierError("INVALID_ARGUMENT", `selection.key: must be ${BLOCK_HASH_BYTES} bytes`, { field: "selection.key" });
   const pos = Buffer.from(w.positions.buffer, w.positions.byteOffset, w.positions.byteLength);
   const sc = Buffer.from(w.scores.buffer, w.scores.byteOffset, w.scores.byteLength);
   return {

@@ -5,7 +5,7 @@ import { IncrementalDetokenizer, type Tokenizer } from "@kvtier/tensor";
 import { StopMatcher } from "./stop-matcher.js";
 
 /** Token ids that end generation (llama2.c ends a story at BOS; EOS likewise). */
-export const END_TOKENS: ReadonlySet<number> = new Set([1, 2]);
+const END_TOKENS: ReadonlySet<number> = new Set([1, 2]);
 
 /** What one generated token produced. */
 export interface TextStep {

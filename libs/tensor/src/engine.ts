@@ -15,7 +15,7 @@ import type { QuestPageSource, QuestPagesExport, QuestPagesMeta } from './quest-
 import type { SelectionSummary } from './sequence-selection.js';
 
 /** Prefill chunk size when none is given, in tokens. */
-export const DEFAULT_PREFILL_CHUNK_TOKENS = 64;
+const DEFAULT_PREFILL_CHUNK_TOKENS = 64;
 
 /** Engine construction options. */
 export interface LlamaEngineOptions {

@@ -1,5 +1,6 @@
 // KV block wire/storage format v1: a fixed 112-byte little-endian header, then codec-encoded K/V per layer.
 import { crc32 } from 'node:zlib';
+import { BLOCK_HASH_BYTES } from '@kvtier/core';
 import { checkCodecBlockSize, getCodec } from './codecs/codec-registry.js';
 import type { KvCodec, KvSegmentShape } from './codecs/kv-codec.js';
 import { KvBlockError } from './kv-block-error.js';
@@ -10,8 +11,6 @@ export const KV_BLOCK_LAYOUT_VERSION = 1;
 export const KV_BLOCK_HEADER_BYTES = 112;
 /** Largest encoded block (header + payload) accepted or produced, in bytes. */
 export const MAX_KV_BLOCK_BYTES = 64 * 1024 * 1024;
-/** Block hash size, in bytes (128-bit chained hash, DESIGN.md section 3). */
-export const KV_BLOCK_HASH_BYTES = 16;
 /** Size of the NUL-padded UTF-8 model id field, in bytes. */
 export const KV_BLOCK_MODEL_ID_BYTES = 32;
 /** Size of the NUL-padded UTF-8 codec id field, in bytes. */
@@ -90,8 +89,8 @@ function checkShape(s: KvBlockShape): void {
   if (s.tokens > s.blockSize) {
     throw new KvBlockError('SIZE_MISMATCH', `tokens ${s.tokens} exceed blockSize ${s.blockSize}`);
   }
-  if (s.blockHash.length !== KV_BLOCK_HASH_BYTES) {
-    throw new KvBlockError('SIZE_MISMATCH', `blockHash must be ${KV_BLOCK_HASH_BYTES} bytes, got ${s.blockHash.length}`);
+  if (s.blockHash.length !== BLOCK_HASH_BYTES) {
+    throw new KvBlockError('SIZE_MISMATCH', `blockHash must be ${BLOCK_HASH_BYTES} bytes, got ${s.blockHash.length}`);
   }
 }
 
@@ -203,7 +202,7 @@ export function readKvBlockHeader(bytes: Uint8Array): KvBlockHeader {
     headDim: view.getUint16(OFF_HEAD_DIM, true),
     tokens: view.getUint16(OFF_TOKENS, true),
     blockSize: view.getUint16(OFF_BLOCK_SIZE, true),
-    blockHash: bytes.slice(OFF_BLOCK_HASH, OFF_BLOCK_HASH + KV_BLOCK_HASH_BYTES),
+    blockHash: bytes.slice(OFF_BLOCK_HASH, OFF_BLOCK_HASH + BLOCK_HASH_BYTES),
     payloadBytes: view.getUint32(OFF_PAYLOAD_BYTES, true),
     checksum: view.getUint32(OFF_CHECKSUM, true),
   };

@@ -48,7 +48,7 @@ export interface SequencePages {
 }
 
 /** Hex form of a block hash, the cache key. */
-export const blockHashKey = (hash: Uint8Array): string => Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('hex');
+const blockHashKey = (hash: Uint8Array): string => Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('hex');
 
 /**
  * Paged KV storage. Page memory per layer is [page][slot][kvHead][headDim] for pre-RoPE keys,

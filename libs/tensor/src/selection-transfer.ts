@@ -9,9 +9,10 @@
 // layer keeps the same number of entries (all policies here do). Positions (and H2O scores)
 // travel beside the blocks (SelectionMeta).
 import { createHash } from 'node:crypto';
+import { BLOCK_HASH_BYTES } from '@kvtier/core';
 import { resolveCodecId } from './codecs/codec-registry.js';
 import { KvImportError } from './engine-error.js';
-import { decodeKvBlock, encodeKvBlock, KV_BLOCK_HASH_BYTES } from './kv-block.js';
+import { decodeKvBlock, encodeKvBlock } from './kv-block.js';
 import type { LlamaModel } from './llama-model.js';
 
 /** Which layers and which entry range one sparse block holds. */
@@ -44,7 +45,7 @@ export function sparseLayout(counts: ArrayLike<number>, blockSize: number): Spar
 }
 
 /** Entries per layer from per-(layer, KV head) counts; every head of a layer must keep as many. */
-export function layerCounts(counts: ArrayLike<number>, nKvHeads: number): number[] {
+function layerCounts(counts: ArrayLike<number>, nKvHeads: number): number[] {
   const out: number[] = [];
   for (let l = 0; l * nKvHeads < counts.length; l++) {
     for (let g = 1; g < nKvHeads; g++) {
@@ -61,7 +62,7 @@ export function layerCounts(counts: ArrayLike<number>, nKvHeads: number): number
 export function selectionBlockHash(key: Uint8Array, index: number): Uint8Array {
   const i = Buffer.alloc(4);
   i.writeUInt32LE(index);
-  return new Uint8Array(createHash('sha256').update('kvtier-selection-v1').update(key).update(i).digest().subarray(0, KV_BLOCK_HASH_BYTES));
+  return new Uint8Array(createHash('sha256').update('kvtier-selection-v1').update(key).update(i).digest().subarray(0, BLOCK_HASH_BYTES));
 }
 
 /** Per (layer, KV head) row, its entries' pre-RoPE keys and values, each [count][headDim]. */

@@ -10,7 +10,7 @@ import { MergeTable } from './merge-table.js';
 const DUMMY_PREFIX_BYTES = 1;
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
 /** How long `encodeAsync` may run before it gives the event loop back, by default, in ms. */
-export const DEFAULT_ENCODE_SLICE_MS = 2;
+const DEFAULT_ENCODE_SLICE_MS = 2;
 /**
  * Encoding steps (a byte of the pre-split, a popped merge or a token copied out: at most about
  * 0.1 us each on the texts of `pnpm bench tokenizer`) between two clock reads in `encodeAsync`.

@@ -19,7 +19,7 @@ export function stories(): { model: LlamaModel; tokenizer: Tokenizer } {
   return cached;
 }
 
-export const STORY =
+const STORY =
   'Once upon a time, there was a little dog named Max. Max liked to run in the park with his friend Sam. ' +
   'One day, Sam found a big red ball under a tree. They played with the ball all day long. When the sun went down, ' +
   'Max and Sam were very tired. They went home and had a nice dinner with mom and dad. Then they went to sleep.';

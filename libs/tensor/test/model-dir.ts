@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** Directory holding stories260K.bin and tok512.bin. */
-export function modelDir(): string {
+function modelDir(): string {
   const fromEnv = process.env.KVTIER_MODEL_DIR;
   return fromEnv !== undefined && fromEnv.trim() !== '' ? fromEnv : resolve(repoRoot, '../shared/models');
 }

@@ -7,7 +7,7 @@ import { ReplayError } from "./replay-error.js";
 /** Tokens one trace block id stands for (the trace's own block size). */
 export const TRACE_BLOCK_TOKENS = 512;
 /** Longest accepted trace line, in characters (a 128K-token prompt's ids fit in well under this). */
-export const MAX_TRACE_LINE_CHARS = 4 * 1024 * 1024;
+const MAX_TRACE_LINE_CHARS = 4 * 1024 * 1024;
 
 /** One request of a trace. */
 export interface TraceRequest {

@@ -11,7 +11,7 @@ import {
 } from "@kvtier/kv-router";
 
 /** Period of the simulated workers' load reports (the services' default KVTIER_HEARTBEAT_MS), ms. */
-export const REPORT_PERIOD_MS = 1_000;
+const REPORT_PERIOD_MS = 1_000;
 /** Id of the one simulated decode worker. */
 export const SIMULATED_DECODE_ID = "sim-decode";
 

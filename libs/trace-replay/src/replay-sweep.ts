@@ -10,10 +10,10 @@ import { ReplayError } from "./replay-error.js";
 import { pooledLruHitRate, replayPolicy, type PolicyResult } from "./replay.js";
 
 /** kv must reach this share of the pooled LRU's hit rate. */
-export const TARGET_HIT_VS_POOLED = 0.95;
+const TARGET_HIT_VS_POOLED = 0.95;
 
 /** kv's busiest worker's window work may reach this multiple of round-robin's. */
-export const TARGET_PEAK_VS_ROUND_ROBIN = 1;
+const TARGET_PEAK_VS_ROUND_ROBIN = 1;
 
 /** One pool setting: workers × capacity tokens each. */
 export interface PoolSetting {
@@ -108,7 +108,7 @@ export function sweepLines(rows: readonly SweepRow[]): string[] {
  * Per window phase, the rows on which kv's mean-normalised imbalance is at most round-robin's,
  * both measured with windows starting that much later (LoadImbalanceMeter.imbalanceAtPhase).
  */
-export function phaseMetCounts(rows: readonly SweepRow[]): number[] {
+function phaseMetCounts(rows: readonly SweepRow[]): number[] {
   return Array.from({ length: IMBALANCE_PHASES }, (_, k) => rows.filter((r) => r.kv.loadImbalanceByPhase[k] <= r.roundRobin.loadImbalanceByPhase[k]).length);
 }
 

@@ -18,7 +18,7 @@ import { TraceBlockHashes } from "./trace-block-hash.js";
 
 
 /** Most simulated workers. */
-export const MAX_REPLAY_WORKERS = 4096;
+const MAX_REPLAY_WORKERS = 4096;
 
 /** Options of a replay. */
 export interface ReplayOptions {

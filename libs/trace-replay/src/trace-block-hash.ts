@@ -1,6 +1,7 @@
-// A trace block id as a 16-byte block hash for the prefix index. Trace ids are already
+// A trace block id as a block hash for the prefix index. Trace ids are already
 // prefix-chained (an id names its whole prefix), so the id itself is the identity; the fixed tag
 // bytes only keep these hashes visibly apart from SHA-256 ones in dumps.
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
 import type { BlockHash } from "@kvtier/kv-router";
 
 const TAG = 0x7e;
@@ -13,7 +14,7 @@ export class TraceBlockHashes {
   of(id: number): BlockHash {
     let h = this.cache.get(id);
     if (h === undefined) {
-      h = new Uint8Array(16);
+      h = new Uint8Array(BLOCK_HASH_BYTES);
       const view = new DataView(h.buffer);
       view.setUint32(0, id >>> 0, true);
       view.setUint32(4, Math.floor(id / 2 ** 32), true);

@@ -7,9 +7,9 @@ import { ReplayError } from "./replay-error.js";
 import { seededUniform } from "@kvtier/kv-router";
 
 /** Period of the arrival rate's swell, in seconds. */
-export const TRACE_RATE_PERIOD_S = 300;
+const TRACE_RATE_PERIOD_S = 300;
 /** Most requests a generated trace may hold. */
-export const MAX_GENERATED_REQUESTS = 1_000_000;
+const MAX_GENERATED_REQUESTS = 1_000_000;
 
 /** How a synthetic trace is shaped. */
 export interface TraceShape {

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { envId, envInt, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
 
 /** Largest number of sequences decoded in one batched step. @default 16 */
-export const DEFAULT_MAX_BATCH = 16;
+const DEFAULT_MAX_BATCH = 16;
 
 export interface DecodeConfig extends CommonConfig {
   /** KVTIER_WORKER_ID. @default "decode-<random>" */

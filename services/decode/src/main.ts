@@ -1,16 +1,13 @@
 // Decode worker wiring: the shared worker runtime (engine thread, kvstore client, NATS, Redis,
 // device-tier events, registry), plus this worker's gRPC server and KV-ready subscription.
 import { DecodeWorkerServiceService } from "@kvtier/proto";
-import { GrpcPort, WorkerRuntime, addGuardedService, announceReady, createGrpcServer, onShutdown } from "@kvtier/platform";
+import { DRAIN_GRACE_MS, GrpcPort, WorkerRuntime, addGuardedService, announceReady, createGrpcServer, onShutdown } from "@kvtier/platform";
 import { Tokenizer } from "@kvtier/tensor";
 import { readDecodeConfig } from "./config.js";
 import { DecodeMetrics } from "./decode-metrics.js";
 import { DecodeWorker } from "./decode-worker.js";
 import { decodeService } from "./grpc-service.js";
 import { subscribeKvReady } from "./nats-adapter.js";
-
-/** How long running requests may take to finish on SIGTERM before they are ended UNAVAILABLE. */
-const DRAIN_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
   const cfg = readDecodeConfig();

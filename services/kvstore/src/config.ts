@@ -7,17 +7,17 @@ import { DEFAULT_SSD_ADMIT_MIN_ACCESSES } from "@kvtier/kv-tiers";
 /** Default gRPC port of a kvstore. */
 export const DEFAULT_KVSTORE_PORT = 50052;
 /** Default fast-path port: ephemeral, since clients discover it through Info. */
-export const DEFAULT_KVSTORE_FAST_PORT = 0;
+const DEFAULT_KVSTORE_FAST_PORT = 0;
 /** Default directory of co-located shared-memory arenas. */
-export const DEFAULT_KVSTORE_SHM_DIR = "/dev/shm";
+const DEFAULT_KVSTORE_SHM_DIR = "/dev/shm";
 /** Default host-tier capacity: 256 MiB. */
 export const DEFAULT_HOST_CAPACITY_BYTES = 256 * 1024 * 1024;
 /** Default host high watermark, percent of capacity: a put past it evicts. */
-export const DEFAULT_HOST_HIGH_WATERMARK_PCT = 95;
+const DEFAULT_HOST_HIGH_WATERMARK_PCT = 95;
 /** Default host low watermark, percent of capacity: eviction goes down to it. */
-export const DEFAULT_HOST_LOW_WATERMARK_PCT = 90;
+const DEFAULT_HOST_LOW_WATERMARK_PCT = 90;
 /** Default SSD-tier capacity: 8 GiB. */
-export const DEFAULT_SSD_CAPACITY_BYTES = 8 * 1024 * 1024 * 1024;
+const DEFAULT_SSD_CAPACITY_BYTES = 8 * 1024 * 1024 * 1024;
 /** Eviction policies a tier can run. */
 export const EVICTION_POLICIES = ["prefix-aware", "lru"] as const;
 /** An eviction policy name. */

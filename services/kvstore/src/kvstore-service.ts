@@ -41,7 +41,7 @@ function unary<Res>(callback: sendUnaryData<Res>, run: () => Res): void {
 }
 
 /** The KvStoreService handlers over a store. */
-export function createKvStoreService(opts: KvStoreServerOptions): KvStoreServiceServer {
+function createKvStoreService(opts: KvStoreServerOptions): KvStoreServiceServer {
   const deps: ServiceDeps = { store: opts.store, budget: new PutBudget(opts.maxInflightPutBytes), metrics: opts.metrics, log: opts.log };
   const { store } = deps;
   const [put, get] = [putHandler(deps), getHandler(deps)];

@@ -9,11 +9,11 @@ export const DEFAULT_LEASE_TTL_MS = 30_000;
 /** Longest lease TTL a Get may ask for. */
 export const MAX_LEASE_TTL_MS = 10 * 60_000;
 /** Most leases held at once. */
-export const MAX_LEASES = 65_536;
+const MAX_LEASES = 65_536;
 /** Longest lease id. */
 export const MAX_LEASE_ID_CHARS = 128;
 /** Retry hint when the lease table is full. */
-export const LEASES_FULL_RETRY_AFTER_MS = 1_000;
+const LEASES_FULL_RETRY_AFTER_MS = 1_000;
 
 /** A lease asked for by a Get. */
 export interface LeaseRequest {

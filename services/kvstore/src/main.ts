@@ -1,7 +1,7 @@
 // The kvstore process: the one wiring point. Connects NATS, builds the store, binds gRPC and
 // metrics, prints the ready line, and shuts down cleanly on SIGTERM.
 import {
-  GrpcPort, Heartbeat, KvEventAnnouncer, MetricsEndpoint, SHUTDOWN_GRACE_MS, announceReady, closeNats, connectNats, createLogger, loadSubject,
+  DRAIN_GRACE_MS, GrpcPort, Heartbeat, KvEventAnnouncer, MetricsEndpoint, announceReady, closeNats, connectNats, createLogger, loadSubject,
   onShutdown,
 } from "@kvtier/platform";
 import { LoadReport } from "@kvtier/proto";
@@ -12,9 +12,6 @@ import { FastPathServer } from "./data-plane/fast-path-server.js";
 import { KvStoreMetrics } from "./kvstore-metrics.js";
 import { createKvStoreServer } from "./kvstore-service.js";
 import { openTiers } from "./tier-setup.js";
-
-/** Part of the shutdown grace given to in-flight gRPC calls; the rest drains NATS. */
-const GRPC_DRAIN_MS = SHUTDOWN_GRACE_MS / 2;
 
 async function main(): Promise<void> {
   const cfg = loadKvStoreConfig();
@@ -60,7 +57,7 @@ async function main(): Promise<void> {
   onShutdown(log, async () => {
     heartbeat.stop();
     report(true);
-    await Promise.all([grpc.shutdown(GRPC_DRAIN_MS), fast?.close(GRPC_DRAIN_MS)]);
+    await Promise.all([grpc.shutdown(DRAIN_GRACE_MS), fast?.close(DRAIN_GRACE_MS)]);
     await store.close();
     announcer.close();
     await closeNats(nc);

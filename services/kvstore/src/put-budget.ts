@@ -2,7 +2,7 @@
 // the process's memory: a put beyond the budget is refused with RESOURCE_EXHAUSTED and a retry hint.
 
 /** Bytes of puts a kvstore receives at once. */
-export const MAX_INFLIGHT_PUT_BYTES = 512 * 1024 * 1024;
+const MAX_INFLIGHT_PUT_BYTES = 512 * 1024 * 1024;
 /** Retry hint sent with a put refused for lack of budget. */
 export const PUT_RETRY_AFTER_MS = 50;
 

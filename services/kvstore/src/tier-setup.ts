@@ -5,7 +5,7 @@ import type { EvictionPolicyName, KvStoreConfig } from "./config.js";
 import { type EvictionPolicy, HostTier, LruPolicy, PrefixAwarePolicy, SsdTier } from "@kvtier/kv-tiers";
 
 /** A new policy instance of the named kind. */
-export const policyOf = (name: EvictionPolicyName): EvictionPolicy => (name === "lru" ? new LruPolicy() : new PrefixAwarePolicy());
+const policyOf = (name: EvictionPolicyName): EvictionPolicy => (name === "lru" ? new LruPolicy() : new PrefixAwarePolicy());
 
 /** The host tier, and the SSD tier if configured (opened, index rebuilt). */
 export async function openTiers(cfg: KvStoreConfig, log: Logger): Promise<{ host: HostTier; ssd: SsdTier | undefined }> {

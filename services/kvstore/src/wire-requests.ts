@@ -1,9 +1,10 @@
 // Parse and validate wire requests into domain types at the gRPC boundary; every refusal names
 // the field at fault. Nothing past this module sees a protobuf message.
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
 import { KvtierError, invalidArgument } from "@kvtier/platform";
 import { AckLevel, type PutHeader } from "@kvtier/proto";
 import { KV_BLOCK_HEADER_BYTES, KvBlockError, MAX_KV_BLOCK_BYTES, getCodec } from "@kvtier/tensor";
-import { BLOCK_HASH_BYTES, blockKey, type BlockKey } from "@kvtier/kv-tiers";
+import { blockKey, type BlockKey } from "@kvtier/kv-tiers";
 import type { AckLevelName, PutIntent } from "./put-intent.js";
 import { MAX_LEASE_ID_CHARS, MAX_LEASE_TTL_MS, type LeaseRequest } from "./lease-table.js";
 import { refusePut } from "./put-refusal.js";

@@ -14,7 +14,7 @@ import type { PrefillConfig } from "./config.js";
 import type { PrefillMetrics } from "./prefill-metrics.js";
 
 /** How long a cancel notice is remembered (a job may still be queued behind others). */
-export const CANCEL_MEMORY_MS = 10 * 60_000;
+const CANCEL_MEMORY_MS = 10 * 60_000;
 
 export interface PrefillDeps {
   cfg: PrefillConfig;

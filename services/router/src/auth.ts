@@ -4,7 +4,7 @@ import type { Metadata } from "@grpc/grpc-js";
 import { KvtierError } from "@kvtier/platform";
 
 /** The tenant of calls without a key, where the deployment allows them. */
-export const ANONYMOUS_TENANT = "anonymous";
+const ANONYMOUS_TENANT = "anonymous";
 
 function keyOf(md: Metadata): string | undefined {
   const auth = md.get("authorization")[0];

@@ -8,18 +8,16 @@ import { DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, ROUTING_POLI
 export const MAX_TOKENS_LIMIT = 4096;
 /** Prompt length above which a request is refused before tokenizing, in bytes. */
 export const MAX_PROMPT_BYTES = 256 * 1024;
-/** Alternatives per position a caller may ask logprobs for. */
-export const MAX_LOGPROBS = 20;
 /** Request state in Redis outlives the request by this much (cancel, idempotency). */
 export const REQUEST_STATE_TTL_S = 3600;
 /** Default time constant of the recent-work decay (the bounded-load term's measure, and routing's tie-break), ms. */
-export const DEFAULT_RECENT_WORK_TAU_MS = 60_000;
+const DEFAULT_RECENT_WORK_TAU_MS = 60_000;
 /** Default lifetime of a session's remembered worker after its last request, ms. */
-export const DEFAULT_SESSION_TTL_MS = 30 * 60_000;
+const DEFAULT_SESSION_TTL_MS = 30 * 60_000;
 /** Default quiet time after an announcer's last batch before the router re-snapshots it once (a lost last batch shows no gap), ms. */
-export const DEFAULT_QUIET_RESYNC_MS = 5_000;
+const DEFAULT_QUIET_RESYNC_MS = 5_000;
 /** Largest value accepted for a routing weight. */
-export const MAX_ROUTING_WEIGHT = 1e6;
+const MAX_ROUTING_WEIGHT = 1e6;
 
 /** How the router scores workers and keeps its view current (KVTIER_ROUTING_*). */
 export interface RoutingConfig {

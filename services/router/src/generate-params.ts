@@ -3,12 +3,12 @@ import { createHash } from "node:crypto";
 import type { GenerateRequest } from "@kvtier/proto";
 import { ID_PATTERN, invalidArgument } from "@kvtier/platform";
 import { MAX_STOP_STRINGS, MAX_STOP_STRING_BYTES } from "@kvtier/serving";
-import { PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
+import { MAX_TOP_LOGPROBS, PolicyError, formatPolicySpec, parsePolicySpec } from "@kvtier/tensor";
 import { chooseCodec } from "./codec-choice.js";
-import { MAX_LOGPROBS, MAX_PROMPT_BYTES, MAX_TOKENS_LIMIT } from "./config.js";
+import { MAX_PROMPT_BYTES, MAX_TOKENS_LIMIT } from "./config.js";
 
 /** Highest temperature accepted. */
-export const MAX_TEMPERATURE = 2;
+const MAX_TEMPERATURE = 2;
 
 export interface GenerateParams {
   prompt: string;
@@ -30,10 +30,10 @@ export interface GenerateParams {
 }
 
 /** Longest accepted session_id, in UTF-8 bytes. */
-export const MAX_SESSION_ID_BYTES = 256;
+const MAX_SESSION_ID_BYTES = 256;
 
 /** The canonical form of a policy spec; INVALID_ARGUMENT naming `field` when it is malformed. */
-export function parsePolicyField(policy: string, field: string): string {
+function parsePolicyField(policy: string, field: string): string {
   try {
     return formatPolicySpec(parsePolicySpec(policy));
   } catch (err) {
@@ -69,7 +69,7 @@ export function parseGenerateRequest(
     if (x.length === 0) throw invalidArgument(`stop[${i}]`, "empty");
     if (Buffer.byteLength(x) > MAX_STOP_STRING_BYTES) throw invalidArgument(`stop[${i}]`, `longer than ${MAX_STOP_STRING_BYTES} bytes`);
   });
-  if (req.logprobs > MAX_LOGPROBS) throw invalidArgument("logprobs", `at most ${MAX_LOGPROBS}`);
+  if (req.logprobs > MAX_TOP_LOGPROBS) throw invalidArgument("logprobs", `at most ${MAX_TOP_LOGPROBS}`);
   if (req.requestId !== "" && !ID_PATTERN.test(req.requestId)) throw invalidArgument("request_id", `must match ${ID_PATTERN}`);
   const codec = chooseCodec(req.codec.trim() || defaultCodec, knownCodecs, blockSize, (problem) => invalidArgument("codec", problem));
   const policy = req.policy.trim() === "" ? defaultPolicy : parsePolicyField(req.policy, "policy");

@@ -6,7 +6,7 @@ import type { HttpRouteResponse } from "@kvtier/platform";
 import type { HeldBlock, IndexFeed } from "@kvtier/kv-router";
 
 /** Most entries listed for one location (a debug page, not an export). */
-export const MAX_DEBUG_ENTRIES = 200_000;
+const MAX_DEBUG_ENTRIES = 200_000;
 
 /** Per location: entries (block x tier x codec) and a digest of them. */
 export interface LocationDigest {
@@ -26,7 +26,7 @@ export interface IndexDebug {
 }
 
 /** Digest of a list of held blocks: sha256 over "hash tier codec" lines in sorted order. */
-export function digestOf(held: readonly HeldBlock[]): string {
+function digestOf(held: readonly HeldBlock[]): string {
   const lines = held.map((b) => `${b.hashHex} ${b.tier} ${b.codec}`).sort();
   return createHash("sha256").update(lines.join("\n")).digest("hex");
 }

@@ -3,7 +3,7 @@
 // the client-facing gRPC API, metrics and GET /debug/index.
 import { KvTierServiceService, LoadReport } from "@kvtier/proto";
 import {
-  GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
+  DRAIN_GRACE_MS, GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
   createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown, redisReady,
 } from "@kvtier/platform";
 import { HASH_SCHEME, LoadLedger, PeerLoads, Placer, SessionTable } from "@kvtier/kv-router";
@@ -19,9 +19,6 @@ import { RequestRunner } from "./request-runner.js";
 import { RouterMetrics } from "./router-metrics.js";
 import { RouterPeers } from "./router-peers.js";
 import { WorkerTable } from "./worker-table.js";
-
-/** Grace for in-flight streams on SIGTERM. */
-const DRAIN_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
   const cfg = readRouterConfig();

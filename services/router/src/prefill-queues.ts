@@ -5,9 +5,9 @@ import { PrefillJob } from "@kvtier/proto";
 import { bullPrefix, messageOf, planToWire, prefillJobId, prefillQueueName, type Logger, type PlannedRequest, type Redis } from "@kvtier/platform";
 
 /** Completed/failed prefill jobs kept for inspection, per queue. */
-export const KEEP_FINISHED_JOBS = 1000;
+const KEEP_FINISHED_JOBS = 1000;
 /** Backoff between attempts of a failed prefill job. */
-export const PREFILL_RETRY_BACKOFF_MS = 200;
+const PREFILL_RETRY_BACKOFF_MS = 200;
 
 export class PrefillQueues {
   private readonly queues = new Map<string, Queue>();

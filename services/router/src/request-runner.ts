@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
 import {
-  KvtierError, RETRY_AFTER_DEPENDENCY_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_NOW_MS, STATUS_ORIGIN_TRAILER, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
+  KvtierError, RETRY_AFTER_DEPENDENCY_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_AFTER_POOL_MS, RETRY_NOW_MS, STATUS_ORIGIN_TRAILER, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
   type NatsConnection, type PlannedRequest, type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
@@ -40,9 +40,9 @@ async function needRedis<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** Times a request's prefill may move to another worker when its worker is lost. */
-export const MAX_PREFILL_MOVES = 2;
+const MAX_PREFILL_MOVES = 2;
 /** Times a request may start over on another decode worker when its own is lost before the first token. */
-export const MAX_DECODE_MOVES = 1;
+const MAX_DECODE_MOVES = 1;
 
 export interface RunnerDeps {
   cfg: RouterConfig;
@@ -378,7 +378,7 @@ export class RequestRunner {
           exclude.add(plan.decodeWorker);
           continue;
         }
-        throw isGrpcError(err) ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, { retryAfterMs: code === "RESOURCE_EXHAUSTED" ? 500 : undefined }) : err;
+        throw isGrpcError(err) ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, { retryAfterMs: code === "RESOURCE_EXHAUSTED" ? RETRY_AFTER_POOL_MS : undefined }) : err;
       } finally {
         signal.removeEventListener("abort", onAbort);
       }

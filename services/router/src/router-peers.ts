@@ -7,7 +7,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { LoadLedger, PeerLoads, SessionTable, SessionWorkers } from "@kvtier/kv-router";
 
 /** Session placements carried by one share at most (older ones wait for the next share). */
-export const MAX_SESSIONS_PER_SHARE = 2_000;
+const MAX_SESSIONS_PER_SHARE = 2_000;
 
 /** Shares this replica's load with its peers and takes in theirs. */
 export class RouterPeers {

@@ -15,7 +15,7 @@ export interface LiveWorker {
 }
 
 /** Why a worker's layout cannot be mixed with ours, or undefined if it can. */
-export function layoutMismatch(ours: KvLayout, theirs: KvLayout | undefined): string | undefined {
+function layoutMismatch(ours: KvLayout, theirs: KvLayout | undefined): string | undefined {
   if (!theirs) return "no layout declared";
   const diffs: string[] = [];
   if (theirs.modelId !== ours.modelId) diffs.push(`model ${theirs.modelId} != ${ours.modelId}`);

@@ -7,7 +7,7 @@ import { KvTierServiceClient } from "@kvtier/proto";
 import { envValue, flagString, hostPortFlag, type FlagSpec, type FlagValues } from "./args.js";
 
 /** Where `generate` and `tokenize` go when neither --router nor KVTIER_ROUTER says. */
-export const DEFAULT_ROUTER_ADDRESS = "127.0.0.1:50051";
+const DEFAULT_ROUTER_ADDRESS = "127.0.0.1:50051";
 
 /** The flags every router command takes. */
 export const ROUTER_FLAGS = {
@@ -52,7 +52,7 @@ export async function onFirstReachableRouter<T>(target: RouterTarget, attempt: (
 }
 
 /** A client for the router at `address`. Close it when done. */
-export function connectRouter(address: string): KvTierServiceClient {
+function connectRouter(address: string): KvTierServiceClient {
   return new KvTierServiceClient(address, insecureCredentials(), GRPC_OPTIONS);
 }
 

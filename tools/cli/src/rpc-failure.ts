@@ -8,7 +8,7 @@ export const EXIT_RPC_ERROR = 2;
 export const EXIT_FAILURE = 1;
 
 /** The one-line message for a failed call, or undefined when `err` is not a gRPC error. */
-export function describeRpcFailure(err: unknown): string | undefined {
+function describeRpcFailure(err: unknown): string | undefined {
   if (!isGrpcError(err)) return undefined;
   return `error: ${codeNameOf(err.code)}: ${err.details ?? messageOf(err)}`;
 }

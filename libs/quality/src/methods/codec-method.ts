@@ -1,8 +1,8 @@
 // A codec as a harness row: the engine runs the window with the codec applied as each position is
 // written (per token, or per full block for codecs whose groups span tokens); bytes are the
 // window's full blocks encoded for real; attention error and speed come from the same blocks.
+import { BLOCK_HASH_BYTES } from '@kvtier/core';
 import {
-  KV_BLOCK_HEADER_BYTES,
   LlamaEngine,
   codecWriteTransform,
   encodeKvBlock,
@@ -17,11 +17,11 @@ import type { EvalWindow, MethodTiming, QualityMethod, WindowOutcome } from '../
 import { rotateKeys } from '../reference-forward.js';
 
 /** Timed repetitions of a window's encode and decode; the fastest counts. */
-export const CODEC_TIMING_REPEATS = 3;
+const CODEC_TIMING_REPEATS = 3;
 /** Attention-output error is measured at every this-many-th scored position (it costs as much as a forward). */
-export const ATTENTION_ERROR_STEP = 4;
+const ATTENTION_ERROR_STEP = 4;
 
-const NO_HASH = new Uint8Array(16);
+const NO_HASH = new Uint8Array(BLOCK_HASH_BYTES);
 
 /** A window's K (pre-RoPE) and V per layer after the codec, as attention would read them. */
 interface CodedCache {
@@ -209,10 +209,3 @@ function progressiveCache(
   };
 }
 
-/** Bytes of one full block in `codecName` for a model shape and block size, header included. */
-export function encodedBlockBytes(codecName: string, c: ModelConfig, blockSize: number): number {
-  const codec = getCodec(resolveCodecId(codecName));
-  const values = blockSize * c.nKvHeads * c.headDim;
-  const seg = (kind: 'k' | 'v'): KvSegmentShape => ({ kind, tokens: blockSize, nKvHeads: c.nKvHeads, headDim: c.headDim });
-  return KV_BLOCK_HEADER_BYTES + c.nLayers * (codec.bytesFor(values, seg('k')) + codec.bytesFor(values, seg('v')));
-}

@@ -7,10 +7,10 @@ import type { QualityMethodRegistry } from '../method-registry.js';
 import type { EvalWindow, QualityMethod, WindowOutcome } from '../quality-method.js';
 
 /** Budgets (percent of the prompt positions) every policy is scored at. */
-export const POLICY_BUDGETS_PERCENT = [50, 25, 12.5] as const;
+const POLICY_BUDGETS_PERCENT = [50, 25, 12.5] as const;
 
 /** Registration order of the policy rows. */
-export const POLICY_ROW_METHODS: readonly PolicyMethod[] = ['snapkv', 'pyramidkv', 'chunkkv', 'streamingllm', 'h2o', 'quest', 'adaptivekv'];
+const POLICY_ROW_METHODS: readonly PolicyMethod[] = ['snapkv', 'pyramidkv', 'chunkkv', 'streamingllm', 'h2o', 'quest', 'adaptivekv'];
 
 /** Bytes of one fp16 value. */
 const FP16_BYTES = 2;
@@ -55,7 +55,7 @@ class VisibilityRecorder {
  * and with the paper's kernel 7 unscaled, instead of the default scaled kernel (3 at a 256-token
  * prompt). Ids carry no comma so `--methods a,b` can name them.
  */
-export const POLICY_ABLATION_ROWS: Readonly<Record<string, string>> = {
+const POLICY_ABLATION_ROWS: Readonly<Record<string, string>> = {
   'snapkv-k1@50': 'snapkv@50,kernel=1',
   'snapkv-k1@25': 'snapkv@25,kernel=1',
   'snapkv-k7@50': 'snapkv@50,kernel=7',
@@ -65,7 +65,7 @@ export const POLICY_ABLATION_ROWS: Readonly<Record<string, string>> = {
 };
 
 /** One policy row running `policy` ("snapkv@25", "snapkv@50,kernel=1"), reported as `id`. */
-export function policyMethod(policy: string, id = policy): QualityMethod {
+function policyMethod(policy: string, id = policy): QualityMethod {
   const spec = parsePolicySpec(policy);
   if (spec === null) throw new Error(`bad policy row ${policy}`);
   const kernel = spec.kernel === undefined ? '' : `; vote pooling kernel ${spec.kernel} (ablation)`;

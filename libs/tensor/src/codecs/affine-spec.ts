@@ -42,7 +42,7 @@ export interface AffineCodecSpec {
 export const KIVI_RESIDUAL_TOKENS = 128;
 
 /** Bytes of one fp16 parameter. */
-export const PARAM_HALF_BYTES = 2;
+const PARAM_HALF_BYTES = 2;
 
 /** A segment's grouping, resolved against its shape. */
 export interface SegmentGeometry {

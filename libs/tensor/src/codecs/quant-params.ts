@@ -5,7 +5,7 @@
 import { floatBitsToHalfBits, halfToFloatBitsTable } from './half-float.js';
 
 /** Largest finite half-precision value; group parameters are clamped to ±this. */
-export const HALF_MAX = 65504;
+const HALF_MAX = 65504;
 
 /**
  * The finite minimum and maximum of `count` values read by `at(i)`; non-finite values (NaN, ±Inf)
@@ -40,7 +40,7 @@ function nearestHalfBits(x: number): number {
 }
 
 /** Half bits of the largest half <= x (x finite, clamped to ±HALF_MAX). */
-export function halfFloorBits(x: number): number {
+function halfFloorBits(x: number): number {
   const c = x > HALF_MAX ? HALF_MAX : x < -HALF_MAX ? -HALF_MAX : x;
   const h = nearestHalfBits(c);
   return halfValue(h) > c ? stepHalf(h, -1) : h;

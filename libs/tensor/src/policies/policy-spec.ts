@@ -22,9 +22,9 @@ export interface PolicySpec {
 }
 
 /** Methods that pool votes SnapKV's way (and so take a ",kernel=N" option). */
-export const POOLING_METHODS: readonly PolicyMethod[] = ['snapkv', 'pyramidkv', 'adaptivekv'];
+const POOLING_METHODS: readonly PolicyMethod[] = ['snapkv', 'pyramidkv', 'adaptivekv'];
 /** Largest pooling kernel accepted, in positions. */
-export const MAX_POOL_KERNEL = 31;
+const MAX_POOL_KERNEL = 31;
 
 /** The spec text meaning "no policy" (the blank string means the same). */
 export const NO_POLICY = 'none';

@@ -36,11 +36,11 @@ export const SHORT_MAX_TOKENS = 8;
 /** max_tokens of a long request: prompt + 60 tokens take 7 of the pool's 10 blocks. */
 export const LONG_MAX_TOKENS = 60;
 /** Codec of the hand-off blocks. */
-export const CODEC = "fp32";
+const CODEC = "fp32";
 /** The decode worker under test. */
 export const DECODE_WORKER = "decode-under-test";
 /** The prefill worker the plans name (the harness computes its hand-offs). */
-export const PREFILL_WORKER = "prefill-standin";
+const PREFILL_WORKER = "prefill-standin";
 /** How long an admitted request waits for its KV unless a test says otherwise, in ms (longer than any test). */
 const DEFAULT_KV_READY_TIMEOUT_MS = 60_000;
 /** Upper bound on a scenario's worker draining once its sessions are aborted, in ms (it drains at once unless broken). */
@@ -53,7 +53,7 @@ const STORY =
   "One day, Sam found a big red ball under a tree. They played with the ball all day long.";
 
 /** A namespace no other test uses: Redis keys, NATS subjects and block hashes. */
-export const randomNamespace = (): string => `t${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+const randomNamespace = (): string => `t${randomUUID().replaceAll("-", "").slice(0, 16)}`;
 
 /** A metric's value (0 when never set), for the label set given. */
 export async function metricValue(m: Counter<string> | Gauge<string>, labels: Record<string, string> = {}): Promise<number> {

@@ -8,7 +8,7 @@
 // with nothing in flight and nothing received for IDLE_CONNECTION_TIMEOUT_MS is ended.
 import type { OnReadOpts, Socket } from "node:net";
 import type { ServiceToken } from "@kvtier/platform";
-import { FrameKind, FrameReader, encodeError, writeFrame, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
+import { FrameKind, FrameReader, SCRATCH_READ_BYTES, encodeError, writeFrame, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
 import type { DataPath } from "../kvstore-metrics.js";
 import { errorBodyOf } from "./error-frames.js";
 import { pathOfKind, prepareRequest, type ConnectionState, type PreparedRequest, type Reply } from "./request-handlers.js";
@@ -16,21 +16,19 @@ import type { DataPlaneDeps } from "./run-service.js";
 import type { ShmAnnouncement } from "./shm-announcement.js";
 
 /** Requests of one connection running at once; reading pauses beyond this. */
-export const MAX_INFLIGHT_REQUESTS_PER_CONNECTION = 64;
+const MAX_INFLIGHT_REQUESTS_PER_CONNECTION = 64;
 /** Bytes queued for a client beyond which reading its requests pauses until it drains. */
-export const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
+const WRITE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
 /** A frame left unfinished this long is refused ("stalled") and the connection closed. */
-export const FRAME_STALL_TIMEOUT_MS = 30_000;
+const FRAME_STALL_TIMEOUT_MS = 30_000;
 /** Time a new connection gets to authenticate (its AUTH frame answered). */
-export const AUTH_TIMEOUT_MS = 5_000;
+const AUTH_TIMEOUT_MS = 5_000;
 /** A connection with no request in flight that receives nothing for this long is ended (clients reconnect on their next request). */
-export const IDLE_CONNECTION_TIMEOUT_MS = 10 * 60_000;
+const IDLE_CONNECTION_TIMEOUT_MS = 10 * 60_000;
 /** How often a connection checks whether it is idle or stalled. */
 const ACTIVITY_CHECK_MS = 10_000;
 /** After an ERROR frame that ends a connection, how long the client gets to read it. */
 const CLOSE_GRACE_MS = 1_000;
-/** Size of the buffer reads go to when they are not aimed at a payload. */
-const SCRATCH_READ_BYTES = 64 * 1024;
 
 /** A fast-path connection's lifecycle, owned by FastPathServer. */
 export class FastConnection {

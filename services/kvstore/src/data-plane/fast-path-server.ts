@@ -13,7 +13,7 @@ import { ShmAnnouncement } from "./shm-announcement.js";
 import { adoptWithOnread } from "./socket-adoption.js";
 
 /** Connections the fast port holds at once; more are closed as they arrive. */
-export const FAST_PATH_MAX_CONNECTIONS = 1_024;
+const FAST_PATH_MAX_CONNECTIONS = 1_024;
 
 /** Options of a {@link FastPathServer}. */
 export interface FastPathServerOptions {

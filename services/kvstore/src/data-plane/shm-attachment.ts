@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ARENA_NAME_PATTERN, TransportError, readAllAt, writeAllAt, type AttachMeta } from "@kvtier/kv-transport";
 
 /** Largest arena a client may attach. */
-export const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024;
+const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024;
 
 const refuse = (reason: string, field: string, message: string): TransportError => new TransportError("INVALID_ARGUMENT", reason, field, message);
 

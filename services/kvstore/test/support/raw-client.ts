@@ -1,6 +1,6 @@
 // A bare generated gRPC client, to send what KvStoreClient never would (bad headers, odd chunks).
 import { Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { GRPC_OPTIONS, internalClientOptions, type ServiceToken } from "@kvtier/platform";
+import { internalClientOptions, type ServiceToken } from "@kvtier/platform";
 import { KvStoreServiceClient, type GetResponse, type PutRequest } from "@kvtier/proto";
 
 export { KvStoreServiceClient };
@@ -8,9 +8,6 @@ export { KvStoreServiceClient };
 /** A generated client with the project's channel options, presenting the store's service credential. */
 export const rawClient = (store: { endpoint: string; token: ServiceToken }): KvStoreServiceClient =>
   new KvStoreServiceClient(store.endpoint, credentials.createInsecure(), internalClientOptions(store.token));
-
-/** A generated client presenting no credential (what an outsider who can reach the port has). */
-export const anonymousClient = (endpoint: string): KvStoreServiceClient => new KvStoreServiceClient(endpoint, credentials.createInsecure(), GRPC_OPTIONS);
 
 /** How a call ended. */
 export interface CallOutcome {

@@ -31,11 +31,11 @@ export const CODEC = "fp32";
 /** max_tokens of the plans (the prefill worker only passes it on). */
 const PLAN_MAX_TOKENS = 8;
 /** The decode worker the plans name (a stand-in answers for it). */
-export const DECODE_WORKER = "decode-standin";
+const DECODE_WORKER = "decode-standin";
 /** The prefill worker under test. */
 export const PREFILL_WORKER = "prefill-under-test";
 /** The processor's wait for the decode worker's KvReady reply in these tests, in ms (the config's minimum is 100). */
-export const KV_READY_TIMEOUT_MS = 200;
+const KV_READY_TIMEOUT_MS = 200;
 /** How long a kvstore call may take before it counts as failed, in ms (a dead store refuses at once; this bounds a hang). */
 const KVSTORE_DEADLINE_MS = 3_000;
 

@@ -7,10 +7,10 @@ import { envValue, flagString, intFlag, parseCommandLine, type FlagSpec } from "
 import { UsageError } from "../usage-error.js";
 
 /** Most worker threads --jobs accepts. */
-export const MAX_EVAL_JOBS = 16;
+const MAX_EVAL_JOBS = 16;
 
 /** Where reports go when --out is not given (bench-results/ is git-ignored). */
-export const DEFAULT_QUALITY_OUT_DIR = "bench-results/quality";
+const DEFAULT_QUALITY_OUT_DIR = "bench-results/quality";
 
 const EVAL_QUALITY_FLAGS = {
   text: { type: "string" },
@@ -22,7 +22,7 @@ const EVAL_QUALITY_FLAGS = {
 } as const satisfies FlagSpec;
 
 /** `kvtier eval-quality --help`. */
-export const EVAL_QUALITY_HELP = `usage: pnpm kvtier eval-quality [flags]
+const EVAL_QUALITY_HELP = `usage: pnpm kvtier eval-quality [flags]
 
   --text FILE          text to score (default: the committed held-out text, libs/quality/data/held-out.txt)
   --methods a,b,...    rows to run, e.g. int8,kivi2,snapkv@25 (default: every registered method)

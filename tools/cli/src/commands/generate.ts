@@ -8,9 +8,9 @@ import { ROUTER_FLAGS, authMetadata, onFirstReachableRouter, routerTarget, type 
 import { UsageError } from "../usage-error.js";
 
 /** Most alternatives per position the router returns (router.proto, GenerateRequest.logprobs). */
-export const MAX_LOGPROBS = 20;
+const MAX_LOGPROBS = 20;
 /** Sampling temperature range (common.proto, SamplingParams.temperature); 0 = greedy. */
-export const MAX_TEMPERATURE = 2;
+const MAX_TEMPERATURE = 2;
 
 const GENERATE_FLAGS = {
   ...ROUTER_FLAGS,
@@ -111,7 +111,7 @@ export async function runGenerate(cmd: GenerateCommand, signal?: AbortSignal): P
 }
 
 /** A short human summary of one call, printed to stderr after the text. */
-export function usageLine(s: GenerateSummary): string {
+function usageLine(s: GenerateSummary): string {
   const tiers = `device ${s.cached_by_tier.device}, host ${s.cached_by_tier.host}, ssd ${s.cached_by_tier.ssd}`;
   return (
     `[${s.finish_reason}] ${s.prompt_tokens} prompt tokens (${s.cached_tokens} cached: ${tiers}), ${s.completion_tokens} generated, ` +

@@ -12,7 +12,7 @@ import { flagString, intFlag, numberFlag, parseCommandLine, type FlagSpec, type 
 import { UsageError } from "../usage-error.js";
 
 /** Help of `replay` (printed for --help). */
-export const REPLAY_HELP = `usage: pnpm kvtier replay --trace FILE --capacity-tokens C [flags]
+const REPLAY_HELP = `usage: pnpm kvtier replay --trace FILE --capacity-tokens C [flags]
        pnpm kvtier replay --synthetic SHAPE --capacity-tokens C [flags]
        pnpm kvtier replay --sweep [--trace FILE] [--shapes LIST] [--trace-seeds LIST] [--settings LIST] [--json]
 

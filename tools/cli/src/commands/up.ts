@@ -5,15 +5,16 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LocalStackError, MAX_WORKERS_PER_KIND, startStack, type Stack, type StackProcess } from "@kvtier/local-stack";
+import { MIN_SERVICE_TOKEN_CHARS } from "@kvtier/platform";
 import { envValue, flagString, intFlag, parseCommandLine, type FlagSpec } from "../args.js";
 import { EXIT_FAILURE, reportFailure } from "../rpc-failure.js";
 import { UsageError } from "../usage-error.js";
 import { callGenerate } from "./generate.js";
 
 /** Tokens the demo generates (greedy). */
-export const DEMO_MAX_TOKENS = 64;
+const DEMO_MAX_TOKENS = 64;
 /** Tenant of the dev API key `up` creates. */
-export const DEV_TENANT = "dev";
+const DEV_TENANT = "dev";
 /** Exit status after a second Ctrl-C (the orphan guard kills the children on exit). */
 const EXIT_INTERRUPTED = 130;
 /** Logs go under `.kvtier/logs/` in the repository (git-ignored); src|dist/commands → repo root. */
@@ -80,9 +81,6 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
     natsUrl: envValue(env, "NATS_URL"),
   };
 }
-
-/** Shortest service token the services accept. */
-const MIN_SERVICE_TOKEN_CHARS = 32;
 
 function serviceTokenFromEnv(env: Record<string, string | undefined>): string | undefined {
   const token = envValue(env, "KVTIER_SERVICE_TOKEN");
