@@ -3,6 +3,7 @@
 // prefixes in the same namespace, so a block hash alone identifies a shareable prefix.
 // Does not tokenize, store or look anything up.
 import * as crypto from "node:crypto";
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
 import { PrefixIndexError } from "./errors.js";
 
 /** A 128-bit chained block hash (16 bytes). */
@@ -10,8 +11,8 @@ export type BlockHash = Uint8Array;
 
 /** Name of the hashing scheme; every worker and store registers it, and mixing schemes is refused. */
 export const HASH_SCHEME = "sha256-128-chain-v1";
-/** Length of a block hash, in bytes (the first 16 bytes of a SHA-256 digest). */
-export const BLOCK_HASH_BYTES = 16;
+/** Length of a block hash, in bytes (the first 16 bytes of a SHA-256 digest); @kvtier/core defines it. */
+export { BLOCK_HASH_BYTES };
 /** Largest accepted block size (and partial block length), in tokens. */
 export const MAX_BLOCK_SIZE_TOKENS = 4096;
 /** Largest accepted model id or tenant salt in a namespace, in UTF-8 bytes. */
@@ -30,30 +31,13 @@ export interface BlockNamespace {
 }
 
 const UINT32_LIMIT = 2 ** 32;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const HEX_HASH = /^[0-9a-fA-F]{32}$/;
+const HEX_HASH = new RegExp(`^[0-9a-fA-F]{${2 * BLOCK_HASH_BYTES}}$`);
 
 // crypto.hash (Node >= 20.12) skips the Hash object and is ~30% faster per block than createHash.
 const sha256: (data: Uint8Array) => Uint8Array =
   typeof crypto.hash === "function"
     ? (data) => crypto.hash("sha256", data, "buffer")
     : (data) => crypto.createHash("sha256").update(data).digest();
-
-// One scratch buffer for every block hashed in this thread: parent (16 bytes) then tokens (uint32 LE).
-// Hashing is synchronous, so no two callers ever share it at the same time.
-let scratchBytes = new Uint8Array(BLOCK_HASH_BYTES + 4 * 64);
-let scratchWords = new Uint32Array(scratchBytes.buffer);
-let scratchView = new DataView(scratchBytes.buffer);
-
-function scratchFor(tokenCount: number): Uint8Array {
-  const needed = BLOCK_HASH_BYTES + 4 * tokenCount;
-  if (scratchBytes.length < needed) {
-    scratchBytes = new Uint8Array(needed);
-    scratchWords = new Uint32Array(scratchBytes.buffer);
-    scratchView = new DataView(scratchBytes.buffer);
-  }
-  return scratchBytes;
-}
 
 /** Throws unless `h` is a 16-byte Uint8Array. */
 export function assertBlockHash(h: unknown, field: string): asserts h is BlockHash {
@@ -100,23 +84,24 @@ function truncate(digest: Uint8Array): BlockHash {
 }
 
 /** Hash of `parent || tokens[start, start + count)` with every token checked on the way. */
-function hashBlock(parent: BlockHash, tokens: ArrayLike<number>, start: number, count: number): BlockHash {
-  return truncate(digestBlock(parent, tokens, start, count));
+function hashBlock(input: Buffer, parent: BlockHash, tokens: ArrayLike<number>, start: number, count: number): BlockHash {
+  return truncate(digestBlock(input, parent, tokens, start, count));
 }
 
-/** The SHA-256 digest (32 bytes) behind {@link hashBlock}. */
-function digestBlock(parent: BlockHash, tokens: ArrayLike<number>, start: number, count: number): Uint8Array {
-  const bytes = scratchFor(count);
-  bytes.set(parent, 0);
+/** A buffer for one block's hash input (parent, then `count` tokens); a chain reuses one for all its blocks. */
+const blockInput = (count: number): Buffer => Buffer.allocUnsafe(BLOCK_HASH_BYTES + 4 * count);
+
+/** The SHA-256 digest (32 bytes) behind {@link hashBlock}, over parent (16 bytes) then tokens (uint32 LE) written into `input`. */
+function digestBlock(input: Buffer, parent: BlockHash, tokens: ArrayLike<number>, start: number, count: number): Uint8Array {
+  input.set(parent, 0);
   for (let j = 0; j < count; j++) {
     const t = tokens[start + j];
     if (t >>> 0 !== t) {
       throw new PrefixIndexError("INVALID_TOKEN", `tokens[${start + j}]`, `tokens[${start + j}] = ${t} is not an integer in [0, 2^32)`);
     }
-    if (LITTLE_ENDIAN) scratchWords[4 + j] = t;
-    else scratchView.setUint32(BLOCK_HASH_BYTES + 4 * j, t, true);
+    input.writeUInt32LE(t, BLOCK_HASH_BYTES + 4 * j);
   }
-  return sha256(bytes.subarray(0, BLOCK_HASH_BYTES + 4 * count));
+  return sha256(input.subarray(0, BLOCK_HASH_BYTES + 4 * count));
 }
 
 /**
@@ -167,7 +152,7 @@ export function tenantSalt(tenantId: string, serverSecret: string): string {
 export function chainNext(parent: BlockHash, tokens: ArrayLike<number>): BlockHash {
   assertBlockHash(parent, "parent");
   assertIntegerIn(tokens.length, 1, MAX_BLOCK_SIZE_TOKENS, "tokens.length");
-  return hashBlock(parent, tokens, 0, tokens.length);
+  return hashBlock(blockInput(tokens.length), parent, tokens, 0, tokens.length);
 }
 
 /**
@@ -180,8 +165,8 @@ export function chainBlockHashes(ns: BlockHash, tokens: ArrayLike<number>, block
 }
 
 /**
- * {@link chainBlockHashes}, packed for {@link PrefixIndex.match} as it goes (the packing costs one
- * 16-byte copy per block beside its SHA-256).
+ * {@link chainBlockHashes}, marked as a true chain for {@link PrefixIndex.match} (see
+ * {@link PackedHashes.chained}).
  * @throws as {@link chainBlockHashes}.
  */
 export function hashChain(ns: BlockHash, tokens: ArrayLike<number>, blockSize: number): PackedHashes {
@@ -189,36 +174,26 @@ export function hashChain(ns: BlockHash, tokens: ArrayLike<number>, blockSize: n
   assertIntegerIn(blockSize, 1, MAX_BLOCK_SIZE_TOKENS, "blockSize");
   const full = Math.floor(tokens.length / blockSize);
   const out = new Array<BlockHash>(full);
-  const words = new Int32Array(4 * full);
-  const packed = new Uint8Array(words.buffer);
+  const input = blockInput(blockSize);
   let parent = ns;
   for (let i = 0; i < full; i++) {
-    const digest = digestBlock(parent, tokens, i * blockSize, blockSize);
-    parent = truncate(digest);
+    parent = hashBlock(input, parent, tokens, i * blockSize, blockSize);
     out[i] = parent;
-    if (LITTLE_ENDIAN) packed.set(parent, BLOCK_HASH_BYTES * i);
-    else for (let w = 0; w < 4; w++) words[4 * i + w] = parent[4 * w] | (parent[4 * w + 1] << 8) | (parent[4 * w + 2] << 16) | (parent[4 * w + 3] << 24);
   }
-  return new PackedHashes(words, out, true);
+  return new PackedHashes(out, true);
 }
 
 /**
- * A chain's hashes packed for lookups: hash i is `words[4i .. 4i + 3]`, each word the
- * little-endian int32 of 4 of its bytes. {@link PrefixIndex.match} walks these words directly
- * (no per-hash object to read): a router gets them from {@link hashChain} as it hashes a prompt.
+ * A prompt's block hashes as {@link PrefixIndex.match} takes them, with whether they are a true
+ * chain ({@link hashChain} gives one).
  */
 export class PackedHashes {
   /** Number of hashes. */
   readonly length: number;
 
-  /**
-   * Wraps `words`, which must be the packing of `hashes`; build one with {@link PackedHashes.from}
-   * or {@link hashChain}, which guarantee it.
-   */
+  /** Wraps `hashes`; build one with {@link PackedHashes.from} or {@link hashChain}, which check them. */
   constructor(
-    /** 4 words per hash, in chain order. */
-    readonly words: Int32Array,
-    /** The hashes the words pack. */
+    /** The hashes, in chain order. */
     readonly hashes: readonly BlockHash[],
     /**
      * Whether the hashes are a true chain, each computed from the one before it ({@link hashChain}'s
@@ -231,19 +206,13 @@ export class PackedHashes {
   }
 
   /**
-   * Packs `hashes` (each checked to be a 16-byte hash). Pass `chained` only for a true chain (see
+   * Wraps `hashes` (each checked to be a 16-byte hash). Pass `chained` only for a true chain (see
    * the constructor): a walk would keep links the hashes claim.
    * @throws {PrefixIndexError} `INVALID_ARGUMENT` when `hashes` is not an array, `INVALID_BLOCK_HASH` naming the bad index.
    */
   static from(hashes: readonly BlockHash[], chained = false): PackedHashes {
     assertBlockHashes(hashes, "hashes");
-    const n = hashes.length;
-    const words = new Int32Array(4 * n);
-    for (let i = 0; i < n; i++) {
-      const h = hashes[i];
-      for (let w = 0; w < 4; w++) words[4 * i + w] = h[4 * w] | (h[4 * w + 1] << 8) | (h[4 * w + 2] << 16) | (h[4 * w + 3] << 24);
-    }
-    return new PackedHashes(words, hashes, chained);
+    return new PackedHashes(hashes, chained);
   }
 }
 

@@ -1,16 +1,16 @@
 // A holder of a block, as the index stores it: an interned location id, codec id and tier packed
 // into one small integer (location << LOCATION_SHIFT | codec << CODEC_SHIFT | tier: 20 + 8 + 2 =
-// 30 bits, a Smi), so a record's holders are plain int32s.
+// 30 bits, a Smi), so a record's holders are plain int32s: part of the block table's layout, which
+// is for memory (see block-table.ts).
 
 /** Most locations indexed at once (ids of forgotten locations are reused). */
 export const MAX_INDEXED_LOCATIONS = 1 << 20;
 /** Most distinct codec ids ever indexed by one PrefixIndex. */
 export const MAX_INDEXED_CODECS = 1 << 8;
 
-// exported for the match walk, which decodes holders inline (see match-walk.ts)
-export const TIER_MASK = 0b11;
-export const CODEC_SHIFT = 2;
-export const CODEC_MASK = MAX_INDEXED_CODECS - 1;
+const TIER_MASK = 0b11;
+const CODEC_SHIFT = 2;
+const CODEC_MASK = MAX_INDEXED_CODECS - 1;
 const LOCATION_SHIFT = 10;
 /** Tier index of the device pool (TIERS[0]) and of host RAM (TIERS[1]). */
 export const TIER_DEVICE = 0;

@@ -39,35 +39,20 @@ interface Entry {
   drainPerMs: number;
   recentTokens: number;
   recentAtMs: number;
-  /** `recentTokens × exp((recentAtMs - base) / tau)`: the recent work at any later t is this times one factor shared by every entry. */
-  recentScaled: number;
 }
-
-/**
- * The ledger moves its decay base to now when it lies this many time constants behind (bounds
- * `recentScaled` by e^30 times the tokens; rescaling every entry then is one pass every 30 tau).
- */
-const REBASE_AFTER_TAUS = 30;
 /** Weight of the newest report interval in a worker's drain rate (an exponential moving average). */
 const DRAIN_RATE_SMOOTHING = 0.3;
 
 /** In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement keeps the entries it looked up, see {@link LoadLedger.generation}). */
 export class LoadLedger {
   private readonly entries = new Map<string, Entry>();
-  /** The time the entries' `recentScaled` are relative to, ms. */
-  private base: number;
-  /** `exp((base - factorAtMs) / tau)` as of `factorAtMs`: placement reads every worker at one clock reading, so one exp serves them all. */
-  private factorAtMs = Number.NaN;
-  private factor = 1;
   private entriesGeneration = 0;
 
   constructor(
     /** Time constant of the recent-work decay, ms. */
     private readonly recentTauMs: number,
     private readonly now: () => number = Date.now,
-  ) {
-    this.base = now();
-  }
+  ) {}
 
   /** `tokens` (negative to release) of prefill work on `workerId`; sending work also counts as recent work. */
   addPrefill(workerId: string, tokens: number): void {
@@ -166,7 +151,7 @@ export class LoadLedger {
     const out: WorkerShare[] = [];
     for (const [id, e] of this.entries) {
       const recent = this.decayed(e, t);
-      if (recent < 1) e.recentTokens = e.recentScaled = 0;
+      if (recent < 1) e.recentTokens = 0;
       if (this.dropIfIdle(id, e) && recent < 1) continue;
       out.push({ workerId: id, prefillTokens: e.prefillTokens, decodeBlocks: e.decodeBlocks, recentWorkTokens: recent, prefillTokensSinceReport: e.prefillTokensSinceReport });
     }
@@ -181,7 +166,7 @@ export class LoadLedger {
   private entryOf(workerId: string): Entry {
     let e = this.entries.get(workerId);
     if (e === undefined) {
-      e = { prefillTokens: 0, prefillTokensSinceReport: 0, decodeBlocks: 0, reportQueued: -1, reportAtMs: 0, drainPerMs: 0, recentTokens: 0, recentAtMs: 0, recentScaled: 0 };
+      e = { prefillTokens: 0, prefillTokensSinceReport: 0, decodeBlocks: 0, reportQueued: -1, reportAtMs: 0, drainPerMs: 0, recentTokens: 0, recentAtMs: 0 };
       this.entries.set(workerId, e);
       this.entriesGeneration += 1;
     }
@@ -190,32 +175,15 @@ export class LoadLedger {
 
   private addRecent(e: Entry, tokens: number): void {
     const t = this.now();
-    if (t - this.base > REBASE_AFTER_TAUS * this.recentTauMs) this.rebase(t);
     e.recentTokens = this.decayed(e, t) + tokens;
     e.recentAtMs = t;
-    e.recentScaled = e.recentTokens * Math.exp((t - this.base) / this.recentTauMs);
   }
 
-  /**
-   * `e`'s recent work at `t`: recentTokens × exp(-(t - recentAtMs) / tau), no decay before
-   * `recentAtMs`. Computed as recentScaled × exp((base - t) / tau), the exp shared by every
-   * entry read at the same `t` (Math.exp per worker was a fifth of a placement's time).
-   */
+  /** `e`'s recent work at `t`: recentTokens × exp(-(t - recentAtMs) / tau), no decay before `recentAtMs`. */
   private decayed(e: Entry, t: number): number {
     if (e.recentTokens === 0) return 0;
     if (t <= e.recentAtMs) return e.recentTokens;
-    if (t !== this.factorAtMs) {
-      this.factorAtMs = t;
-      this.factor = Math.exp((this.base - t) / this.recentTauMs);
-    }
-    return e.recentScaled * this.factor;
-  }
-
-  /** Moves the decay base to `t`, rescaling every entry. */
-  private rebase(t: number): void {
-    this.base = t;
-    this.factorAtMs = Number.NaN;
-    for (const e of this.entries.values()) e.recentScaled = e.recentTokens * Math.exp((e.recentAtMs - t) / this.recentTauMs);
+    return e.recentTokens * Math.exp((e.recentAtMs - t) / this.recentTauMs);
   }
 
   /** Deletes an entry with nothing in flight, no recent work and no report kept; returns whether it did. */

@@ -3,10 +3,10 @@
 // points (blocks that several chains continue) for LocationMatch.shared. Owns the walk's scratch
 // (typed arrays indexed by location id, reused from call to call); allocates nothing per call.
 import { bitAt, firstBit } from "./bit-set.js";
-import type { PackedHashes } from "./block-hash.js";
+import type { BlockHash, PackedHashes } from "./block-hash.js";
 import { bitCount16, type BlockTable } from "./block-table.js";
-import { RECORD_FIRST, RECORD_REST, RECORD_WORDS } from "./record-layout.js";
-import { CODEC_MASK, CODEC_SHIFT, MAX_INDEXED_CODECS, TIER_DEVICE, TIER_HOST, TIER_MASK, holderLocation } from "./holder-code.js";
+import { RECORD_FIRST, RECORD_REST, RECORD_WORDS, keyWord } from "./record-layout.js";
+import { MAX_INDEXED_CODECS, TIER_DEVICE, TIER_HOST, holderCodec, holderLocation, holderTier } from "./holder-code.js";
 
 /** Most codecs one {@link PrefixIndex.match} call may merge. */
 export const MAX_MATCH_CODECS = 4;
@@ -14,6 +14,13 @@ export const MAX_MATCH_CODECS = 4;
 const LANE_BITS = 2;
 /** Locations the scratch has room for before its first growth. */
 const INITIAL_LOCATIONS = 16;
+
+/** Which of the walk's tricks run (false: the plain form, for A/B figures only). */
+export interface WalkTricks {
+  sameHolderRuns: boolean;
+  forkBits: boolean;
+  reuseScratch: boolean;
+}
 
 /** The match walk over one block table, with its scratch. */
 export class MatchWalk {
@@ -35,6 +42,7 @@ export class MatchWalk {
   constructor(
     private readonly table: BlockTable,
     private readonly branchChildren: number,
+    private readonly tricks: WalkTricks,
   ) {}
 
   /** Room for location ids below `locations`. */
@@ -60,6 +68,8 @@ export class MatchWalk {
    * {@link anyOf}, valid until the next walk.
    */
   run(hashes: PackedHashes, lanes: Int32Array, nLanes: number): number {
+    // A/B (pnpm bench router, ab_walk_scratch_route_p50_ratio): route p50 x2.0-2.3 over fresh arrays per call
+    if (!this.tricks.reuseScratch) this.freshScratch();
     const laneMask = this.laneMask;
     const anyCodec = lanes[0] < 0;
     if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[lanes[lane]] |= 1 << lane;
@@ -74,6 +84,17 @@ export class MatchWalk {
     } finally {
       if (!anyCodec) for (let lane = 0; lane < nLanes; lane++) laneMask[lanes[lane]] = 0;
     }
+  }
+
+  /** New scratch arrays (the plain form of reusing them). */
+  private freshScratch(): void {
+    const size = this.stamp.length;
+    this.runDevice = new Int32Array(size);
+    this.runHost = new Int32Array(size);
+    this.runAny = new Int32Array(size);
+    this.stamp = new Int32Array(size);
+    this.started = new Int32Array(size);
+    this.branchAt = new Int32Array(64);
   }
 
   /** Location id of started state k. */
@@ -117,6 +138,7 @@ export class MatchWalk {
     const runBits = table.runBits;
     const forkBits = table.forkBits;
     const minChildren = this.branchChildren;
+    const { sameHolderRuns, forkBits: useForkBits } = this.tricks;
     let nStarted = 0;
     this.nBranches = 0;
     // block i (record id) is a branch point: note its position
@@ -132,11 +154,9 @@ export class MatchWalk {
     // one holder h of block i: returns 1 when it moved a state from i to i + 1
     const visit = (h: number, i: number): number => {
       let moved = 0;
-      // codec and tier decoded inline: calling holderCodec / holderTier here measured 2-3 us more
-      // route p50 in `pnpm bench router`
-      let lanes = anyCodec ? 1 : laneMask[(h >>> CODEC_SHIFT) & CODEC_MASK];
+      let lanes = anyCodec ? 1 : laneMask[holderCodec(h)];
       const locBase = holderLocation(h) << LANE_BITS;
-      const tier = h & TIER_MASK;
+      const tier = holderTier(h);
       for (let lane = 0; lanes !== 0; lane++, lanes >>>= 1) {
         if ((lanes & 1) === 0) continue;
         const idx = locBase | lane;
@@ -159,10 +179,10 @@ export class MatchWalk {
       return moved;
     };
     const n = hashes.length;
-    const words = hashes.words;
+    const chain = hashes.hashes;
     let id = -1;
     for (let i = 0; i < n; ) {
-      const next = table.findWordsAfter(words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3], id);
+      const next = table.findAfter(chain[i], id);
       if (next < 0) return nStarted;
       const w = next * RECORD_WORDS;
       const first = recs[w + RECORD_FIRST];
@@ -170,39 +190,41 @@ export class MatchWalk {
       // blocks i - 1 and i in consecutive records: with a true chain, the second is the first's child
       const follows = i > 0 && next === id + 1;
       if (learn && follows) table.learnLink(next);
-      if (follows && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
+      // A/B (pnpm bench router, ab_same_holder_runs_route_p50_ratio): route p50 x3.1-3.7 over visiting every block's holders
+      if (sameHolderRuns && follows && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
         // Block i sits in the record after block i - 1's with the same holders, so every state
         // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
         // move those states once.
         const limit = Math.min(n, i + table.capacity - next);
         let end: number;
+        // A/B (pnpm bench router, ab_run_skip_route_p50_ratio): route p50 x1.7-1.8 over comparing every key (an index stored without links)
         if (bitAt(runBits, next)) {
           // Records next.. are linked one to the next with the same holders (their run bits):
           // block i + k matches record next + k only if every block before it does (the hashes
           // are chained), so the last record that matches is found by its key alone, checking
-          // the run's last record and, when the query leaves the run, O(log) more.
+          // the run's last record and, only when the query leaves the run, the ones before it.
           const len = firstBit(runBits, next, next + (limit - i), false) - next;
-          end = i + matchedInRun(recs, words, next, i, len);
+          end = i + matchedInRun(recs, chain, next, i, len);
         } else {
           // not linked (a snapshot's blocks, until a walk with a true chain links them): every key is compared
           // (a record with these holders is in use, so it holds the key it shows)
           end = i + 1;
           let r = w + RECORD_WORDS;
-          let q = 4 * end;
           while (
             end < limit &&
             recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
-            recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3]
+            sameKey(recs, chain, next + (end - i), end)
           ) {
             end++;
             r += RECORD_WORDS;
-            q += 4;
           }
           // keys compared one after the other: with a true chain, each record is the last one's child
           if (learn) for (let k = next + 1; k < next + (end - i); k++) table.learnLink(k);
         }
         const last = next + (end - i - 1);
-        for (let k = firstBit(forkBits, next, last + 1, true); k <= last; k = firstBit(forkBits, k + 1, last + 1, true)) branch(i + (k - next), k);
+        // A/B (pnpm bench router, ab_fork_bits_route_p50_ratio): route p50 x1.29-1.33 over reading every passed record's signature
+        if (useForkBits) for (let k = firstBit(forkBits, next, last + 1, true); k <= last; k = firstBit(forkBits, k + 1, last + 1, true)) branch(i + (k - next), k);
+        else for (let k = next; k <= last; k++) branch(i + (k - next), k);
         for (let k = 0; k < nStarted; k++) {
           const idx = started[k];
           if (runAny[idx] !== i) continue;
@@ -221,7 +243,7 @@ export class MatchWalk {
         for (let j = 0; j < list.length; j++) moved |= visit(list[j], i);
       }
       if (moved === 0) return nStarted;
-      if (bitAt(forkBits, next)) branch(i, next);
+      if (!useForkBits || bitAt(forkBits, next)) branch(i, next);
       id = next;
       i++;
     }
@@ -232,24 +254,18 @@ export class MatchWalk {
 /**
  * How many of blocks i, i + 1, .. (at most `len`) of the query match records next, next + 1, ..,
  * a run of linked records whose first matches: the matches are a prefix of the run (chained
- * hashes), so the last one is found by binary search on the keys.
+ * hashes), so when the run's last key matches, all do.
  */
-function matchedInRun(recs: Int32Array, words: Int32Array, next: number, i: number, len: number): number {
-  if (sameKey(recs, words, next + len - 1, i + len - 1)) return len;
-  // block i + lo matches, block i + hi does not
-  let lo = 0;
-  let hi = len - 1;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >>> 1;
-    if (sameKey(recs, words, next + mid, i + mid)) lo = mid;
-    else hi = mid;
-  }
-  return lo + 1;
+function matchedInRun(recs: Int32Array, chain: readonly BlockHash[], next: number, i: number, len: number): number {
+  if (sameKey(recs, chain, next + len - 1, i + len - 1)) return len;
+  let k = 1;
+  while (k < len - 1 && sameKey(recs, chain, next + k, i + k)) k++;
+  return k;
 }
 
 /** Whether record `rec` holds the query's block `block`. */
-function sameKey(recs: Int32Array, words: Int32Array, rec: number, block: number): boolean {
+function sameKey(recs: Int32Array, chain: readonly BlockHash[], rec: number, block: number): boolean {
   const r = rec * RECORD_WORDS;
-  const q = 4 * block;
-  return recs[r] === words[q] && recs[r + 1] === words[q + 1] && recs[r + 2] === words[q + 2] && recs[r + 3] === words[q + 3];
+  const h = chain[block];
+  return recs[r] === keyWord(h, 0) && recs[r + 1] === keyWord(h, 4) && recs[r + 2] === keyWord(h, 8) && recs[r + 3] === keyWord(h, 12);
 }

@@ -18,7 +18,7 @@ export const ROUTING_POLICIES = ["kv", "round-robin", "random", "least-loaded"] 
 export type RoutingPolicy = (typeof ROUTING_POLICIES)[number];
 
 /** least-loaded: the kv score with every cache, session and bounded-load term at zero. */
-export const LEAST_LOADED_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
+const LEAST_LOADED_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
   device: 0, host: 0, ssd: 0, prefillLoad: 1, decodeLoad: 1, sessionAffinity: 0, temperature: 0, overload: 0, overloadSlack: 0, overloadPenalty: 0, overloadPenaltySlack: 0,
 });
 
@@ -32,6 +32,18 @@ export interface Placement<W extends RosterWorker = RosterWorker> {
   chosenCachedTokens: number;
 }
 
+/**
+ * Placement's hot-path tricks that {@link PlacerOptions.plainForms} can replace by their plain
+ * forms, for the A/B figures of `pnpm bench router`:
+ * - `roster-sets`: the candidate sets of the last roster are kept (plain: new sets per placement);
+ * - `load-lookups`: each worker's ledger entry and peer total are kept while their generations
+ *   hold (plain: looked up per worker per placement);
+ * - `served-by`: each matched location raises the workers it serves (Roster.servedBy) (plain:
+ *   each worker looks up its pool's and its kvstore's match);
+ * - `load-checks`: a load check builds its field's name only when it fails (plain: always).
+ */
+export type PlacerTrick = "roster-sets" | "load-lookups" | "served-by" | "load-checks";
+
 /** How a {@link Placer} chooses. */
 export interface PlacerOptions {
   /** @default "kv" */
@@ -44,6 +56,12 @@ export interface PlacerOptions {
   blockSize: number;
   /** Seed of the random policy and of softmax sampling (weights.temperature > 0). @default 1 */
   seed?: number;
+  /**
+   * For A/B benchmarks only (`pnpm bench router`): these tricks run in their plain forms (see
+   * {@link PlacerTrick}). Placements are the same; only the speed differs.
+   * @default none
+   */
+  plainForms?: readonly PlacerTrick[];
 }
 
 /** Where placement reads each worker's load: this replica's ledger, its peers' shares, and one clock reading for the whole placement. */
@@ -123,11 +141,15 @@ class LoadLookups {
   readonly own: Array<LedgerEntry | undefined> = [];
   readonly peer: PeerTotal[] = [];
 
+  /** `keep` false: look every worker up again on every placement (the plain form, for A/B figures only). */
+  constructor(private readonly keep: boolean) {}
+
   /** Brings the lookups up to date for a placement over `roster` at `src.nowMs`. */
   sync(roster: Roster, { ledger, peers, nowMs }: LoadSources): void {
     peers.refresh(nowMs);
     const workers = roster.workers;
-    const sameRoster = roster === this.roster;
+    // A/B (pnpm bench router, ab_load_lookups_route_p50_ratio): route p50 x1.20-1.25 over looking every worker up
+    const sameRoster = this.keep && roster === this.roster;
     if (!sameRoster || ledger !== this.ledger || ledger.generation !== this.ledgerGeneration) {
       this.own.length = workers.length;
       for (let pos = 0; pos < workers.length; pos++) this.own[pos] = ledger.entry(workers[pos].info.workerId);
@@ -152,25 +174,40 @@ class LoadLookups {
  */
 class Members {
   private roster: Roster | undefined;
-  readonly decode = new CandidateSet();
-  readonly prefill = new CandidateSet();
+  decode: CandidateSet;
+  prefill: CandidateSet;
   /** Per roster position: its candidate index, as (index << 1) | 1 for the prefill set; -1 when not a candidate. */
   slotOf = new Int32Array(64);
   /** Per candidate index of each set: its roster position. */
   readonly decodePositions: number[] = [];
   readonly prefillPositions: number[] = [];
 
+  /** `keep` false: new sets on every placement; `namedChecks`: see CandidateSet (the plain forms, for A/B figures only). */
+  constructor(
+    private readonly keep: boolean,
+    private readonly namedChecks: boolean,
+  ) {
+    this.decode = new CandidateSet(namedChecks);
+    this.prefill = new CandidateSet(namedChecks);
+  }
+
   /** Makes the sets hold `roster`'s workers minus `exclude`, matches cleared (set the loads next). */
   take(roster: Roster, exclude: ReadonlySet<string>): void {
-    if (exclude.size === 0 && roster === this.roster) {
+    // A/B (pnpm bench router, ab_roster_sets_route_p50_ratio): route p50 x5.4-6.5 over new sets per placement
+    if (this.keep && exclude.size === 0 && roster === this.roster) {
       this.decode.again();
       this.prefill.again();
       return;
     }
     this.roster = undefined; // until the sets are whole (add throws on a bad capacity)
     const workers = roster.workers;
-    this.decode.reset();
-    this.prefill.reset();
+    if (this.keep) {
+      this.decode.reset();
+      this.prefill.reset();
+    } else {
+      this.decode = new CandidateSet(this.namedChecks);
+      this.prefill = new CandidateSet(this.namedChecks);
+    }
     if (this.slotOf.length < workers.length) this.slotOf = new Int32Array(2 * workers.length);
     for (let pos = 0; pos < workers.length; pos++) {
       const { workerId, role, capacityBlocks } = workers[pos].info;
@@ -202,8 +239,9 @@ const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
  * places (a router, a replay), never shared between threads of control.
  */
 export class Placer {
-  private readonly lookups = new LoadLookups();
-  private readonly members = new Members();
+  private readonly lookups: LoadLookups;
+  private readonly members: Members;
+  private readonly servedBy: boolean;
   private readonly policy: RoutingPolicy;
   private readonly weights: RoutingWeights;
   private readonly rng: () => number;
@@ -215,6 +253,10 @@ export class Placer {
     if (!ROUTING_POLICIES.includes(this.policy)) throw new RangeError(`policy: expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(this.policy)}`);
     this.weights = opts.weights ?? DEFAULT_ROUTING_WEIGHTS;
     this.rng = seededUniform(opts.seed ?? 1);
+    const plain = new Set(opts.plainForms ?? []);
+    this.lookups = new LoadLookups(!plain.has("load-lookups"));
+    this.members = new Members(!plain.has("roster-sets"), plain.has("load-checks"));
+    this.servedBy = !plain.has("served-by");
   }
 
   /**
@@ -233,19 +275,27 @@ export class Placer {
     setLoads(lookups, decodeSet, decodePositions, workers, loads.ledger, loads.nowMs);
     setLoads(lookups, prefillSet, prefillPositions, workers, loads.ledger, loads.nowMs);
     // each matched location raises the match of the workers it serves (the union of two leading runs is the longer)
-    req.matches.forEach((m, location) => {
-      const served = roster.servedBy.get(location);
-      if (served === undefined) return;
-      const device = Math.min(m.device, reusableBlocks);
-      const host = Math.min(m.host, reusableBlocks);
-      const ssd = Math.min(m.ssd, reusableBlocks);
-      const best = Math.min(m.best, reusableBlocks);
-      const shared = Math.min(m.shared, reusableBlocks);
-      for (const pos of served) {
-        const slot = slotOf[pos];
-        if (slot >= 0) ((slot & 1) === 0 ? decodeSet : prefillSet).mergeMatch(slot >>> 1, device, host, ssd, best, shared);
+    const raise = (pos: number, m: LocationMatch): void => {
+      const slot = slotOf[pos];
+      if (slot < 0) return;
+      const set = (slot & 1) === 0 ? decodeSet : prefillSet;
+      set.mergeMatch(slot >>> 1, Math.min(m.device, reusableBlocks), Math.min(m.host, reusableBlocks), Math.min(m.ssd, reusableBlocks), Math.min(m.best, reusableBlocks), Math.min(m.shared, reusableBlocks));
+    };
+    // A/B (pnpm bench router, ab_served_by_route_p50_ratio): route p50 x1.16-1.28 over two lookups per worker
+    if (this.servedBy) {
+      req.matches.forEach((m, location) => {
+        const served = roster.servedBy.get(location);
+        if (served !== undefined) for (const pos of served) raise(pos, m);
+      });
+    } else {
+      for (let pos = 0; pos < workers.length; pos++) {
+        const { workerId, kvstoreId } = workers[pos].info;
+        const own = req.matches.get(workerId);
+        const store = kvstoreId === "" || kvstoreId === workerId ? undefined : req.matches.get(kvstoreId);
+        if (own !== undefined) raise(pos, own);
+        if (store !== undefined) raise(pos, store);
       }
-    });
+    }
     const bestCachedTokens = Math.max(decodeSet.bestMatch(), prefillSet.bestMatch()) * blockSize;
     const d = this.choose(decodeSet, 0, promptTokens, members.indexOf(roster, req.session?.decode, false));
     if (d < 0) return null;

@@ -27,6 +27,20 @@ export const MAX_ID_CHARS = 256;
 /** Updates touch this many blocks' table slots ahead, so their cache misses overlap. */
 const TOUCH_AHEAD_BLOCKS = 32;
 
+/**
+ * The index's hot-path tricks that {@link PrefixIndexOptions.plainForms} can replace by their
+ * plain forms, for the A/B figures of `pnpm bench router`:
+ * - `same-holder-runs`: the walk moves every running state once per run of consecutive records
+ *   with the same holders (plain: it visits every block's holders);
+ * - `fork-bits`: the walk finds branch points from per-record fork bits, 32 records a word
+ *   (plain: it reads every passed record's child signature);
+ * - `next-record`: the walk tries the record after the previous block's before the table
+ *   (plain: it probes the table for every block);
+ * - `walk-scratch`: the walk reuses its typed arrays from call to call (plain: fresh ones per call);
+ * - `touch-ahead`: updates touch the table slots of the next blocks first (plain: no touching).
+ */
+export type IndexTrick = "same-holder-runs" | "fork-bits" | "next-record" | "walk-scratch" | "touch-ahead";
+
 /** One (block, tier, codec) a location holds, as {@link PrefixIndex.snapshot} lists it. */
 export interface HeldBlock {
   hashHex: string;
@@ -62,10 +76,16 @@ export interface PrefixIndexOptions {
    * @default DEFAULT_SHARED_PREFIX_CHILDREN
    */
   sharedPrefixChildren?: number;
+  /**
+   * For A/B benchmarks only (`pnpm bench router`): these tricks run in their plain forms (see
+   * {@link IndexTrick}). Answers are the same; only the speed differs.
+   * @default none
+   */
+  plainForms?: readonly IndexTrick[];
 }
 
 /** Default {@link PrefixIndexOptions.sharedPrefixChildren}. */
-export const DEFAULT_SHARED_PREFIX_CHILDREN = 3;
+const DEFAULT_SHARED_PREFIX_CHILDREN = 3;
 
 /** One (block, location, tier, codec) entry, as {@link PrefixIndex.forEachHeld} visits it. */
 export type HeldVisitor = (hash: BlockHash, location: string, tier: Tier, codec: string) => void;
@@ -88,14 +108,17 @@ export class PrefixIndex {
   /** Codec ids of the current match's lanes (-1 = any codec). */
   private readonly laneCodecs = new Int32Array(MAX_MATCH_CODECS);
   private readonly walk: MatchWalk;
+  private readonly touchAhead: boolean;
 
   constructor(options: PrefixIndexOptions = {}) {
     const children = options.sharedPrefixChildren ?? DEFAULT_SHARED_PREFIX_CHILDREN;
     if (!Number.isSafeInteger(children) || children < 2 || children > 16) {
       throw new PrefixIndexError("INVALID_ARGUMENT", "sharedPrefixChildren", `sharedPrefixChildren must be an integer in [2, 16], got ${children}`);
     }
-    this.table = new BlockTable(options.seed ?? randomInt(0, 2 ** 31 - 1));
-    this.walk = new MatchWalk(this.table, children);
+    const plain = new Set(options.plainForms ?? []);
+    this.table = new BlockTable(options.seed ?? randomInt(0, 2 ** 31 - 1), !plain.has("next-record"));
+    this.walk = new MatchWalk(this.table, children, { sameHolderRuns: !plain.has("same-holder-runs"), forkBits: !plain.has("fork-bits"), reuseScratch: !plain.has("walk-scratch") });
+    this.touchAhead = !plain.has("touch-ahead");
   }
 
   /**
@@ -122,7 +145,8 @@ export class PrefixIndex {
     const table = this.table;
     const parentId = links && parent !== undefined ? table.find(parent) : -1;
     for (let i = 0; i < hashes.length; i++) {
-      if (i % TOUCH_AHEAD_BLOCKS === 0) table.touchMany(hashes, i, Math.min(hashes.length, i + TOUCH_AHEAD_BLOCKS));
+      // A/B (pnpm bench router, ab_touch_ahead_ingest_ratio): ingest x1.14-1.17 over updating without touching
+      if (this.touchAhead && i % TOUCH_AHEAD_BLOCKS === 0) table.touchMany(hashes, i, Math.min(hashes.length, i + TOUCH_AHEAD_BLOCKS));
       const id = table.addHolder(hashes[i], holder, prev);
       if (id >= 0) added++;
       const rec = id >= 0 ? id : ~id;
@@ -146,12 +170,10 @@ export class PrefixIndex {
     if (loc === undefined || c === undefined) return;
     const holder = holderOf(loc, c, t);
     let removed = 0;
-    let prev = -1;
     for (let i = 0; i < hashes.length; i++) {
-      if (i % TOUCH_AHEAD_BLOCKS === 0) this.table.touchMany(hashes, i, Math.min(hashes.length, i + TOUCH_AHEAD_BLOCKS));
-      const id = this.table.findAfter(hashes[i], prev);
+      if (this.touchAhead && i % TOUCH_AHEAD_BLOCKS === 0) this.table.touchMany(hashes, i, Math.min(hashes.length, i + TOUCH_AHEAD_BLOCKS));
+      const id = this.table.find(hashes[i]);
       if (id >= 0 && this.table.removeHolder(id, holder) !== 0) removed++;
-      prev = id;
     }
     this.heldEntries[loc] -= removed;
     this.releaseIfEmpty(loc);
@@ -193,18 +215,18 @@ export class PrefixIndex {
    * Cost: per run of blocks stored together with the same holders, one sequential read and a
    * few key checks (else one per block, and a table probe where the chain left the stored order),
    * plus the holders, visited only where they change along the chain; stops at the first block no
-   * running location holds. Pass `hashes` as {@link PackedHashes} (packed once per request) to
-   * skip packing them here; a {@link PackedHashes.chained} one also teaches the index the links
-   * it walks (an index built from snapshots has none).
+   * running location holds. A {@link PackedHashes.chained} `hashes` ({@link hashChain}'s) also
+   * teaches the index the links it walks (an index built from snapshots has none).
    * @throws {PrefixIndexError} `INVALID_ARGUMENT` for more than MAX_MATCH_CODECS codecs.
    */
   match(hashes: readonly BlockHash[] | PackedHashes, codec?: string | readonly string[]): Map<string, LocationMatch> {
-    const packed = hashes instanceof PackedHashes ? hashes : PackedHashes.from(hashes);
+    const chain = hashes instanceof PackedHashes ? hashes : PackedHashes.from(hashes);
     const out = new Map<string, LocationMatch>();
     const wanted = codec === undefined ? undefined : typeof codec === "string" ? [codec] : codec;
     if (wanted !== undefined && (!Array.isArray(wanted) || wanted.length === 0 || wanted.length > MAX_MATCH_CODECS)) {
       throw new PrefixIndexError("INVALID_ARGUMENT", "codec", `codec must be a string or 1 to ${MAX_MATCH_CODECS} strings`);
     }
+    // A/B (pnpm bench router, ab_codec_lanes_route_p50_ratio): route p50 x1.07-1.10 over one walk per codec, merged
     const lanes = this.laneCodecs;
     let nLanes = 0;
     if (wanted === undefined) lanes[nLanes++] = -1;
@@ -218,7 +240,7 @@ export class PrefixIndex {
       if (nLanes === 0) return out;
     }
     const walk = this.walk;
-    const n = walk.run(packed, lanes, nLanes);
+    const n = walk.run(chain, lanes, nLanes);
     for (let k = 0; k < n; k++) {
       const name = this.locationNames[walk.locationOf(k)];
       const any = walk.anyOf(k);

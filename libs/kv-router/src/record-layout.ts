@@ -14,3 +14,8 @@ export const RECORD_REST = 5;
 export const EMPTY = -1;
 /** A rest of no holder after the first. */
 export const NO_REST = -1;
+
+/** Key word `off / 4` of a 16-byte hash: its 4 bytes from `off`, little-endian. */
+export function keyWord(h: Uint8Array, off: number): number {
+  return h[off] | (h[off + 1] << 8) | (h[off + 2] << 16) | (h[off + 3] << 24);
+}

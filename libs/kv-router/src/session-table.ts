@@ -3,7 +3,7 @@
 // first) and expiring; replicas share new placements through router-peers.ts.
 
 /** Most sessions remembered by one router. */
-export const MAX_SESSIONS = 100_000;
+const MAX_SESSIONS = 100_000;
 
 /** Where a session ran last. */
 export interface SessionWorkers {

@@ -2,21 +2,13 @@
 // Open addressing with linear probing and backward-shift deletion (no tombstones): a slot is a
 // pair of int32 words, (first key word, record id), 8 bytes, in one Int32Array of a power of two
 // slots. A probe compares the first key word in the slot, and only on a match reads the record's
-// other three key words (record-layout.ts). `seed` keys the slot function so that prompts cannot
-// be crafted (offline) to collide in one probe run.
-//
-// Functions over the array rather than a class: the block table keeps the array in a field of
-// its own, so a lookup on the ingest and walk paths reads no second object. In an A/B against the
-// single-file table, a first version (a class, the layout's constants read through their imports)
-// ran adds and lookups 10-20% slower; functions with the imports still ran adds 10-15% slower;
-// functions with module-constant copies (below, and in block-table.ts) are level.
+// other three key words (record-layout.ts): A/B (two builds in one process, interleaved; not in
+// `pnpm bench router`, which has no switch for it): ingest x1.08-1.31 over slots holding only the
+// record id, which would save 4 B per slot. `seed` keys the slot function so that prompts cannot
+// be crafted (offline) to collide in one probe run. Functions over the array, which the block
+// table keeps in a field of its own (block-table.ts).
 
-import { EMPTY as EMPTY_, RECORD_WORDS } from "./record-layout.js";
-
-// module constants, not the imported bindings: optimised code reads an import from its module
-// cell on every use (the table's adds ran 10-15% slower with them in an A/B)
-const RW = RECORD_WORDS;
-const EMPTY = EMPTY_;
+import { EMPTY, RECORD_WORDS as RW } from "./record-layout.js";
 
 /** Slots of a new table. */
 export const INITIAL_SLOTS = 1 << 10;

@@ -197,16 +197,16 @@ describe("chainBlockHashes", () => {
 });
 
 describe("PackedHashes and hashChain", () => {
-  it("hashChain gives chainBlockHashes' hashes, packed as PackedHashes.from packs them (little-endian words)", () => {
+  it("hashChain gives chainBlockHashes' hashes, marked as a true chain (PackedHashes.from's are not, unless asked)", () => {
     const ns = namespaceHash(baseNs());
     const tokens = tokensOf(16 * 9 + 5, 3);
     const chain = hashChain(ns, tokens, 16);
     const hashes = chainBlockHashes(ns, tokens, 16);
     expect(chain.length).toBe(9);
     expect(chain.hashes.map(hashHex)).toEqual(hashes.map(hashHex));
-    expect([...chain.words]).toEqual([...PackedHashes.from(hashes).words]);
-    const view = new DataView(hashes[4].buffer, hashes[4].byteOffset, 16);
-    expect([...chain.words.subarray(16, 20)]).toEqual([0, 4, 8, 12].map((o) => view.getInt32(o, true)));
+    expect(chain.chained).toBe(true);
+    expect(PackedHashes.from(hashes).chained).toBe(false);
+    expect(PackedHashes.from(hashes, true).chained).toBe(true);
   });
 
   it("refuses a bad hash, naming its index, and a non-array", () => {

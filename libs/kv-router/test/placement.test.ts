@@ -2,12 +2,12 @@
 // affinity, and Placer.place (kv policy) against a plain reference (each worker's own and kvstore
 // matches merged, then chooseWorker on object loads); the baseline policies.
 import { describe, expect, it } from "vitest";
-import { chooseWorker, mergeMatches, type LocationMatch, type WorkerLoad } from "../src/index.js";
 import { LoadLedger } from "../src/load-ledger.js";
+import { mergeMatches, type LocationMatch } from "../src/location-match.js";
 import { PEER_SHARE_PERIODS_KEPT, PeerLoads } from "../src/peer-loads.js";
-import { Placer, workerLoad, type LoadSources, type PlacementRequest, type PlacerOptions } from "../src/placer.js";
+import { Placer, workerLoad, type LoadSources, type PlacementRequest, type PlacerOptions, type PlacerTrick } from "../src/placer.js";
 import { Roster, type RosterWorker } from "../src/roster.js";
-import { DEFAULT_ROUTING_WEIGHTS, type RoutingWeights } from "../src/routing-cost.js";
+import { DEFAULT_ROUTING_WEIGHTS, chooseWorker, type RoutingWeights, type WorkerLoad } from "../src/routing-cost.js";
 import { seededUniform } from "../src/seeded-uniform.js";
 import { SessionTable } from "../src/session-table.js";
 
@@ -28,6 +28,8 @@ interface PlacementOptions {
   localPrefillMaxTokens: number;
   blockSize: number;
 }
+
+const PLACER_TRICKS: readonly PlacerTrick[] = ["roster-sets", "load-lookups", "served-by", "load-checks"];
 
 /** One placement through a Placer kept per options (as a router keeps one). */
 const placers = new Map<string, Placer>();
@@ -238,6 +240,11 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const got = place(new Roster(ws), matches, promptTokens, reusable, src, opts, exclude, session);
       const shown = got === null ? null : { decode: got.decode.info.workerId, prefill: got.prefill.info.workerId, disaggregated: got.disaggregated, bestCachedTokens: got.bestCachedTokens, chosenCachedTokens: got.chosenCachedTokens };
       expect(shown, `round ${round}`).toEqual(want);
+      // each trick's plain form (PlacerOptions.plainForms, for A/B figures) places the same
+      for (const trick of PLACER_TRICKS) {
+        const plain = new Placer({ ...opts, plainForms: [trick] }).place({ roster: new Roster(ws), matches, promptTokens, reusableBlocks: reusable, loads: src, exclude, session });
+        expect(plain === null ? null : { decode: plain.decode.info.workerId, prefill: plain.prefill.info.workerId, disaggregated: plain.disaggregated, bestCachedTokens: plain.bestCachedTokens, chosenCachedTokens: plain.chosenCachedTokens }, `round ${round}, ${trick} plain`).toEqual(want);
+      }
       if (got?.disaggregated) disaggregated++;
     }
     // both branches were exercised

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { chainBlockHashes, hashHex, namespaceHash, PackedHashes, type BlockHash } from "../src/block-hash.js";
 import { mergeMatches, type LocationMatch } from "../src/location-match.js";
-import { PrefixIndex } from "../src/prefix-index.js";
+import { PrefixIndex, type IndexTrick } from "../src/prefix-index.js";
 import { TIERS, type Tier } from "../src/tier.js";
 import { mulberry32, pick, randInt } from "./support/prng.js";
 import { ReferenceIndex } from "./support/reference-index.js";
@@ -53,13 +53,13 @@ function randomRun(rng: () => number, chain: BlockHash[]): { hashes: BlockHash[]
   return { hashes: chain.slice(start, end), parent: start > 0 ? chain[start - 1] : undefined };
 }
 
-function runSequence(seed: number, shape: Shape): void {
+function runSequence(seed: number, shape: Shape, plainForms: readonly IndexTrick[] = []): void {
   const rng = mulberry32(seed);
   const chains = makeChains(rng, shape.chains, shape.maxTail);
   // each block's parent (chains sharing a trunk agree on it: the hashes are chained)
   const parentOf = new Map<string, string>();
   for (const c of chains) for (let k = 1; k < c.length; k++) parentOf.set(hashHex(c[k]), hashHex(c[k - 1]));
-  const fast = new PrefixIndex({ seed });
+  const fast = new PrefixIndex({ seed, plainForms });
   const ref = new ReferenceIndex();
   const log: string[] = [];
   const check = (step: number, full: boolean): void => {
@@ -138,4 +138,10 @@ describe("PrefixIndex matches the brute-force reference", () => {
   for (const seed of [4, 5]) {
     it(`over ${LARGE.steps} random events on thousands of blocks (seed ${seed})`, () => runSequence(seed, LARGE));
   }
+});
+
+describe("the plain forms of the index's tricks (PrefixIndexOptions.plainForms, for A/B figures) match the reference too", () => {
+  const tricks: IndexTrick[] = ["same-holder-runs", "fork-bits", "next-record", "walk-scratch", "touch-ahead"];
+  for (const trick of tricks) it(`${trick}, over ${SMALL.steps} random events on a few blocks`, () => runSequence(6, SMALL, [trick]));
+  it(`all of them, over ${LARGE.steps} random events on thousands of blocks`, () => runSequence(7, LARGE, tricks));
 });

@@ -3,20 +3,20 @@
 // backoff, and taken once more after an announcer falls quiet (a lost LAST batch shows no gap).
 // At start, one broadcast discovers every announcer, kvstores included.
 import { SnapshotRequest } from "@kvtier/proto";
-import { kvEventsWildcard, kvSnapshotBroadcastSubject, kvSnapshotSubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
-import { IndexFeed, decodeKvEventBatch, seededUniform, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/kv-router";
+import { decodeKvEventBatch, kvEventsWildcard, kvSnapshotBroadcastSubject, kvSnapshotSubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
+import { IndexFeed, seededUniform, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/kv-router";
 import type { Subscription } from "@nats-io/transport-node";
 
 /** How long to wait for an announcer's snapshot reply. */
-export const SNAPSHOT_TIMEOUT_MS = 2_000;
+const SNAPSHOT_TIMEOUT_MS = 2_000;
 /** How long discovery waits for snapshot replies, and how long after the last one it stops. */
-export const DISCOVERY_WAIT_MS = 1_000;
-export const DISCOVERY_STALL_MS = 250;
+const DISCOVERY_WAIT_MS = 1_000;
+const DISCOVERY_STALL_MS = 250;
 /** Period of the maintenance tick (owed snapshots, quiet resyncs). */
-export const SYNC_TICK_MS = 250;
+const SYNC_TICK_MS = 250;
 /** Backoff of a failing announcer's snapshot requests: first retry, and the cap. */
-export const SNAPSHOT_RETRY_MIN_MS = 250;
-export const SNAPSHOT_RETRY_MAX_MS = 10_000;
+const SNAPSHOT_RETRY_MIN_MS = 250;
+const SNAPSHOT_RETRY_MAX_MS = 10_000;
 
 /** Outcome labels counted by {@link SyncObserver.batch}. */
 export type BatchOutcome = FeedOutcome["verdict"] | "undecodable" | "rejected" | "fault_dropped" | "refused_announcer";

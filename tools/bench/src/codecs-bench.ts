@@ -10,16 +10,16 @@ import { KNOWN_CODECS, codecBackend, getCodec, resolveCodecId, setCodecBackend, 
 import type { Benchmark } from "./benchmark.js";
 
 /** fp32 KV bytes each timed pass processes (split into block segments). */
-export const BENCH_WORKING_SET_BYTES = 8 * 1024 * 1024;
+const BENCH_WORKING_SET_BYTES = 8 * 1024 * 1024;
 /** Timed rounds; each round times memcpy, encode and decode once, interleaved. */
-export const BENCH_ROUNDS = 7;
+const BENCH_ROUNDS = 7;
 /**
  * Untimed rounds first: JIT, page faults, and V8's tier-up of the wasm kernels from Liftoff to
  * TurboFan, which compiles in the background and on a busy machine lands a few rounds late.
  */
-export const BENCH_WARMUP_ROUNDS = 3;
+const BENCH_WARMUP_ROUNDS = 3;
 /** Tokens per block segment (the harness's and KIVI's block size). */
-export const BENCH_BLOCK_TOKENS = 32;
+const BENCH_BLOCK_TOKENS = 32;
 
 interface Shape {
   name: string;

@@ -3,7 +3,7 @@
 // blocks (an 8K-token prompt) that start with one of a few shared system prompts; each document
 // sits in one worker's device pool (its first part) and in that node's kvstore (all of it).
 // Also a naive index of the same content (hex-string Map of holder objects) as the baseline.
-import { PrefixIndex, type BlockHash, type LocationMatch, type Tier } from "@kvtier/kv-router";
+import { PrefixIndex, type BlockHash, type LocationMatch, type PrefixIndexOptions, type Tier } from "@kvtier/kv-router";
 import type { RosterWorker } from "@kvtier/kv-router";
 
 /** Tokens per block and blocks per query prompt (8192 tokens). */
@@ -11,12 +11,12 @@ export const BENCH_BLOCK_TOKENS = 16;
 export const PROMPT_BLOCKS = 512;
 /** Workers, and workers per node (each node has one kvstore). */
 export const BENCH_WORKERS = 64;
-export const WORKERS_PER_NODE = 8;
+const WORKERS_PER_NODE = 8;
 /** Shared system prompts, and their length in blocks. */
-export const SYSTEM_PROMPTS = 16;
-export const SYSTEM_PROMPT_BLOCKS = 32;
+const SYSTEM_PROMPTS = 16;
+const SYSTEM_PROMPT_BLOCKS = 32;
 /** Share of a document its worker keeps in its device pool (the rest only in the kvstore). */
-export const DEVICE_SHARE = 0.6;
+const DEVICE_SHARE = 0.6;
 
 /** A deterministic 16-byte hash per (document, block): the bench does not time hashing here. */
 function syntheticHash(doc: number, block: number): BlockHash {
@@ -52,7 +52,7 @@ export interface BenchDeployment {
 }
 
 export const workerId = (w: number): string => `worker-${String(w).padStart(2, "0")}`;
-export const kvstoreId = (w: number): string => `kvstore-node-${Math.floor(w / WORKERS_PER_NODE)}`;
+const kvstoreId = (w: number): string => `kvstore-node-${Math.floor(w / WORKERS_PER_NODE)}`;
 
 /** Documents enough for `targetBlocks` distinct blocks, and the 64 workers. */
 export function makeDeployment(targetBlocks: number): BenchDeployment {
@@ -74,17 +74,20 @@ export function makeDeployment(targetBlocks: number): BenchDeployment {
 }
 
 /** Where a document's blocks live: its worker's device pool (first part) and its node's kvstore (all). */
-export function placementsOf(doc: BenchDocument): Array<[location: string, tier: Tier, codec: string, hashes: BlockHash[]]> {
+function placementsOf(doc: BenchDocument): Array<[location: string, tier: Tier, codec: string, hashes: BlockHash[]]> {
   return [
     [workerId(doc.worker), "device", "raw", doc.hashes.slice(0, Math.floor(DEVICE_SHARE * doc.hashes.length))],
     [kvstoreId(doc.worker), "host", "fp16", doc.hashes],
   ];
 }
 
-/** The real index over the deployment. */
-export function buildIndex(dep: BenchDeployment): PrefixIndex {
-  const index = new PrefixIndex();
-  for (const doc of dep.documents) for (const [loc, tier, codec, hashes] of placementsOf(doc)) index.applyStored(loc, tier, codec, hashes);
+/**
+ * The real index over the deployment, built with `options`; `links` false stores each document's
+ * blocks as a snapshot lists them (not as a chain), so no record is linked to the one before it.
+ */
+export function buildIndex(dep: BenchDeployment, { links = true, ...options }: PrefixIndexOptions & { links?: boolean } = {}): PrefixIndex {
+  const index = new PrefixIndex(options);
+  for (const doc of dep.documents) for (const [loc, tier, codec, hashes] of placementsOf(doc)) index.applyStored(loc, tier, codec, hashes, undefined, links);
   return index;
 }
 

@@ -2,23 +2,21 @@
 // 64 announcers, each event carrying 1 to 16 blocks: stores of new blocks until an announcer holds
 // STEADY_BLOCKS_PER_ANNOUNCER, then stores and removals of its oldest blocks at random, half and
 // half, so the index keeps its size (about 1.26M blocks over the 1M of the deployment).
-// Timed: decoding (the router's decodeKvEventBatch, straight to the domain form) and
-// IndexFeed.accept, exactly the router's path minus NATS; also the generated decoder's cost
-// (KvEventBatch.decode + batchFromWire) as the baseline. Each pass goes through a fresh feed and
+// Timed: decoding (the router's decodeKvEventBatch: the generated decoder, then batchFromWire)
+// and IndexFeed.accept, exactly the router's path minus NATS; also decoding alone. Each pass goes through a fresh feed and
 // is drained afterwards, untimed (removals of every block it left), so the same stream can be
 // timed again over the same index: the bench reports the median of its passes.
 import { IndexFeed, type PrefixIndex } from "@kvtier/kv-router";
 import { KvEventBatch, Tier, type KvEvent } from "@kvtier/proto";
-import { decodeKvEventBatch } from "@kvtier/kv-router";
-import { batchFromWire } from "@kvtier/platform";
+import { decodeKvEventBatch } from "@kvtier/platform";
 import { BENCH_WORKERS, workerId } from "./router-bench-index.js";
 
 /** Blocks per event: uniform in [1, MAX_BLOCKS_PER_EVENT]. */
-export const MAX_BLOCKS_PER_EVENT = 16;
+const MAX_BLOCKS_PER_EVENT = 16;
 /** Events per batch (what an announcer flushes in one tick). */
 export const EVENTS_PER_BATCH = 4;
 /** Blocks each announcer of the stream holds in steady state (stores and removals then balance). */
-export const STEADY_BLOCKS_PER_ANNOUNCER = 4096;
+const STEADY_BLOCKS_PER_ANNOUNCER = 4096;
 
 /** Pre-encoded batches and the block operations they carry. */
 export interface EventStream {
@@ -102,17 +100,13 @@ export function timeIngest(index: PrefixIndex, stream: EventStream): number {
   return s;
 }
 
-/**
- * Seconds to decode `stream` alone: with the router's decoder, or the generated one plus
- * batchFromWire (the baseline). The best of three passes: the first also compiles the decoder.
- */
-export function timeDecodeOnly(stream: EventStream, generated: boolean): number {
+/** Seconds to decode `stream` alone, the best of three passes (the first also compiles the decoder). */
+export function timeDecodeOnly(stream: EventStream): number {
   let sink = 0;
   let best = Infinity;
   for (let pass = 0; pass < 3; pass++) {
     const t0 = process.hrtime.bigint();
-    if (generated) for (const m of stream.messages) sink += batchFromWire(KvEventBatch.decode(m)).events.length;
-    else for (const m of stream.messages) sink += decodeKvEventBatch(m).events.length;
+    for (const m of stream.messages) sink += decodeKvEventBatch(m).events.length;
     best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
   }
   if (sink < 0) throw new Error("unreachable");

@@ -7,7 +7,8 @@
 // route figure is also split: the index walk alone and the placement alone; and its tail is read
 // against a fixed loop's (machine jitter) and the garbage collections seen meanwhile.
 // (3) Chain hashing throughput (baseline: createHash per block).
-// (4) Bytes per indexed block (heap + array buffers after GC).
+// (4) Bytes per indexed block (heap + array buffers after GC), and the naive index's.
+// (5) A/B figures of the hot-path tricks, each against its plain form (router-bench-ab.ts).
 // Flags: --blocks N (indexed blocks, default 1000000), --queries N, --ingest-ops N.
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -16,19 +17,22 @@ import { runInNewContext } from "node:vm";
 import { DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, LoadLedger, PackedHashes, PeerLoads, Placer, Roster, hashChain, matchForCodec, namespaceHash } from "@kvtier/kv-router";
 import type { Benchmark } from "./benchmark.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
+import { indexPair, indexTrickAb, ingestAb, matchPerCodec, placerTrickAb, routeAb, routeWith, type RouteAb } from "./router-bench-ab.js";
 import { queryTimes, tailDuringGc, watchGc, type QueryTimes } from "./latency-tail.js";
 import { BENCH_BLOCK_TOKENS, BENCH_WORKERS, NaiveIndex, PROMPT_BLOCKS, buildIndex, makeDeployment } from "./router-bench-index.js";
 
 /** Defaults of the flags. */
-export const DEFAULT_INDEXED_BLOCKS = 1_000_000;
-export const DEFAULT_QUERIES = 20_000;
-export const DEFAULT_INGEST_OPS = 2_000_000;
+const DEFAULT_INDEXED_BLOCKS = 1_000_000;
+const DEFAULT_QUERIES = 20_000;
+const DEFAULT_INGEST_OPS = 2_000_000;
 /** Untimed queries before timing starts (JIT warm-up). */
 const WARMUP_QUERIES = 2_000;
 /** Timed passes of the ingest stream (odd: the median is one of them). */
 const INGEST_PASSES = 3;
 /** Prompts hashed for the hashing figure. */
 const HASH_PROMPTS = 400;
+/** How long before a placement the bench's work was charged to the ledger (its recent work decays). */
+const CHARGED_AGO_MS = 500;
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -137,9 +141,10 @@ export const routerBench: Benchmark = async (args) => {
     ledger.addDecode(w.info.workerId, 16 + ((k * 53) % 400));
   }
   peers.update("bench-peer-router", dep.workers.map((w, k) => ({ workerId: w.info.workerId, prefillTokens: (k * 131) % 4000, decodeBlocks: (k * 17) % 300, recentWorkTokens: (k * 977) % 20000, prefillTokensSinceReport: (k * 61) % 2000 })));
-  // as the router does: one clock reading per placement (the bench's clock does not move, so the
-  // peer's share stays live and the recent work decays to the same value every time)
-  const loads = { ledger, peers, nowMs: ledger.nowMs() };
+  // as the router does: one clock reading per placement, a little after the work was charged (the
+  // bench's clock does not move, so the peer's share stays live and the recent work decays to the
+  // same value every time)
+  const loads = { ledger, peers, nowMs: ledger.nowMs() + CHARGED_AGO_MS };
   const roster = new Roster(dep.workers);
   const placer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: BENCH_BLOCK_TOKENS });
   const bigBlockPlacer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: 4 * BENCH_BLOCK_TOKENS });
@@ -180,7 +185,9 @@ export const routerBench: Benchmark = async (args) => {
   line(`  machine jitter control (a fixed loop taking the route's p50, allocating nothing): p50 ${percentile(control, 0.5).toFixed(1)} us, p99 ${percentile(control, 0.99).toFixed(1)} us; p99/p50 ${spread(control).toFixed(2)} vs the route's ${spread(route).toFixed(2)}; ${routeTail.duringGc} of the route's ${routeTail.tail} queries at or above its p99 overlapped one of ${gcWatch.pauses.length} garbage collections`);
   line(`  of which the index walk (matchForCodec) p50 ${percentile(matchOnly, 0.5).toFixed(1)} us, p99 ${percentile(matchOnly, 0.99).toFixed(1)} us; placement over ${BENCH_WORKERS} workers (place) p50 ${percentile(placeOnly, 0.5).toFixed(1)} us, p99 ${percentile(placeOnly, 0.99).toFixed(1)} us`);
   line(`route (a prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`);
+  const beforeNaive = usedBytes();
   const naive = new NaiveIndex(dep);
+  const naiveBytesPerBlock = (usedBytes() - beforeNaive) / indexedBlocks;
   const naiveRoute = latencies(Math.min(queries, 5_000), docHashes, (hashes) => {
     placer.place({ roster, matches: naive.match(hashes.hashes), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
   });
@@ -190,12 +197,11 @@ export const routerBench: Benchmark = async (args) => {
     bigBlockPlacer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS / 4, loads });
   });
   line(`route, same 8K-token prompt at 64 tokens per block (128 lookups): p50 ${percentile(route64, 0.5).toFixed(1)} us, p99 ${percentile(route64, 0.99).toFixed(1)} us`);
-  line(`route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us`);
+  line(`route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us; ${naiveBytesPerBlock.toFixed(1)} B/block`);
 
   // (1) ingest: decode + convert + apply, against decode alone
   const stream = makeEventStream(ingestOps);
-  const decodeS = timeDecodeOnly(stream, false);
-  const generatedDecodeS = timeDecodeOnly(stream, true);
+  const decodeS = timeDecodeOnly(stream);
   const blocksBefore = index.blockCount();
   // the median of the passes: one pass lasts about a second, and a shared VM stalls now and then
   const passS = Array.from({ length: INGEST_PASSES }, () => timeIngest(index, stream)).sort((a, b) => a - b);
@@ -204,7 +210,7 @@ export const routerBench: Benchmark = async (args) => {
   const eventsPerS = stream.blockOps / ingestS;
   const mops = (s: number): string => `${(stream.blockOps / s / 1e6).toFixed(2)}M/s`;
   line(`ingest: ${stream.messages.length} batches, ${stream.blockOps} block ops (1-16 blocks per event, ${EVENTS_PER_BATCH} events per batch): ${(eventsPerS / 1e6).toFixed(2)}M block ops/s decoded and applied (median of ${INGEST_PASSES} passes: ${passS.map(mops).join(", ")})`);
-  line(`  decoding alone ${mops(decodeS)} (${((100 * decodeS) / ingestS).toFixed(0)}% of the ingest time); the generated decoder + batchFromWire ${mops(generatedDecodeS)}`);
+  line(`  decoding alone (the generated decoder + batchFromWire) ${mops(decodeS)} (${((100 * decodeS) / ingestS).toFixed(0)}% of the ingest time)`);
 
   // (3) hashing: hashChain (hashes and their packed words, as the router hashes) against one createHash per block
   const ns = namespaceHash({ modelId: "bench", layoutVersion: 1, blockSize: BENCH_BLOCK_TOKENS, tenantSalt: "s" });
@@ -225,11 +231,37 @@ export const routerBench: Benchmark = async (args) => {
   const hashMbPerS = tokenBytes / hashS / 1e6;
   line(`hashing: ${hashMbPerS.toFixed(1)} MB/s of token ids (${((HASH_PROMPTS * PROMPT_BLOCKS) / hashS / 1e6).toFixed(2)}M blocks/s, ${((hashS / HASH_PROMPTS) * 1e3).toFixed(2)} ms per 8K-token prompt); createHash per block ${(tokenBytes / naiveHashS / 1e6).toFixed(1)} MB/s`);
 
+  // (5) each hot-path trick against its plain form, alternating passes (plain / trick: > 1 = the trick is faster)
+  line("A/B, plain form / trick (route p50, p99; ingest):");
+  const ab: Record<string, number> = {};
+  const noteRoute = (name: string, r: RouteAb, what: string): void => {
+    ab[`ab_${name}_route_p50_ratio`] = r.p50Ratio;
+    ab[`ab_${name}_route_p99_ratio`] = r.p99Ratio;
+    line(`  ${name} (${what}): route p50 x${r.p50Ratio} (${r.trickP50Us.toFixed(1)} vs ${r.plainP50Us.toFixed(1)} us), p99 x${r.p99Ratio}`);
+  };
+  const noteIngest = (name: string, ratio: number, what: string): void => {
+    ab[`ab_${name}_ingest_ratio`] = ratio;
+    line(`  ${name} (${what}): ingest x${ratio}`);
+  };
+  noteRoute("run_skip", indexTrickAb(dep, { links: false }, placer, roster, loads, docHashes), "plain: every key compared, an index stored without links");
+  noteRoute("same_holder_runs", indexTrickAb(dep, { plainForms: ["same-holder-runs"] }, placer, roster, loads, docHashes), "plain: every block's holders visited");
+  noteRoute("fork_bits", indexTrickAb(dep, { plainForms: ["fork-bits"] }, placer, roster, loads, docHashes), "plain: every passed record's signature read");
+  noteRoute("walk_scratch", indexTrickAb(dep, { plainForms: ["walk-scratch"] }, placer, roster, loads, docHashes), "plain: fresh scratch arrays per walk");
+  noteRoute("codec_lanes", routeAb(routeWith(index, placer, roster, loads), routeWith(index, placer, roster, loads, matchPerCodec), docHashes), "plain: one walk per codec, merged");
+  noteRoute("roster_sets", placerTrickAb(index, ["roster-sets"], roster, loads, docHashes), "plain: new candidate sets per placement");
+  noteRoute("load_lookups", placerTrickAb(index, ["load-lookups"], roster, loads, docHashes), "plain: ledger and peer lookups per worker");
+  noteRoute("served_by", placerTrickAb(index, ["served-by"], roster, loads, docHashes), "plain: each worker looks up its two locations");
+  noteRoute("load_checks", placerTrickAb(index, ["load-checks"], roster, loads, docHashes), "plain: every load check names its field");
+  noteRoute("next_record", indexTrickAb(dep, { plainForms: ["next-record"] }, placer, roster, loads, docHashes), "plain: the table probed for every block");
+  {
+    const [trickIndex, touchPlain] = indexPair(dep, { plainForms: ["touch-ahead"] });
+    noteIngest("touch_ahead", ingestAb(() => timeIngest(trickIndex, stream), () => timeIngest(touchPlain, stream)), "plain: no slots touched ahead");
+  }
+
   return {
     events_per_s: Math.round(eventsPerS),
     ingest_pass_events_per_s: passS.map((x) => Math.round(stream.blockOps / x)),
     decode_only_events_per_s: Math.round(stream.blockOps / decodeS),
-    generated_decode_events_per_s: Math.round(stream.blockOps / generatedDecodeS),
     route_p50_us: Number(percentile(route, 0.5).toFixed(2)),
     route_p99_us: Number(percentile(route, 0.99).toFixed(2)),
     route_p99_over_p50: Number(spread(route).toFixed(2)),
@@ -242,6 +274,7 @@ export const routerBench: Benchmark = async (args) => {
     naive_route_p99_us: Number(percentile(naiveRoute, 0.99).toFixed(2)),
     route_p99_vs_naive: Number((percentile(naiveRoute, 0.99) / percentile(route, 0.99)).toFixed(2)),
     bytes_per_block: Number(bytesPerBlock.toFixed(1)),
+    naive_bytes_per_block: Number(naiveBytesPerBlock.toFixed(1)),
     hash_mb_per_s: Number(hashMbPerS.toFixed(1)),
     hash_vs_create_hash: Number((naiveHashS / hashS).toFixed(2)),
     indexed_blocks: indexedBlocks,
@@ -249,5 +282,6 @@ export const routerBench: Benchmark = async (args) => {
     workers: BENCH_WORKERS,
     prompt_tokens: promptTokens,
     block_tokens: BENCH_BLOCK_TOKENS,
+    ...ab,
   };
 };

@@ -4,7 +4,7 @@ import { randomBytes, randomFillSync } from "node:crypto";
 import { encodeKvBlock, readKvBlockHeader } from "@kvtier/tensor";
 
 /** Tokens per block (the kvstore's default KVTIER_BLOCK_SIZE). */
-export const BENCH_BLOCK_TOKENS = 16;
+const BENCH_BLOCK_TOKENS = 16;
 
 /** A working set: blocks and their hashes. */
 export interface WorkingSet {

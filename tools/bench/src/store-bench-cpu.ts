@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 const USER_HZ = 100;
 
 /** CPU seconds (user + system) used so far by `pid`, or by this process when undefined; null when unknown. */
-export function cpuSeconds(pid?: number): number | null {
+function cpuSeconds(pid?: number): number | null {
   if (pid === undefined) {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e6;

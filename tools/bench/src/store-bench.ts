@@ -19,17 +19,17 @@ import { measureRedis } from "./store-bench-redis.js";
 import { measureSsdTier } from "./store-bench-ssd.js";
 
 /** Block sizes measured (payload bytes; each block adds a 112-byte header). */
-export const BLOCK_SIZES = [256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
+const BLOCK_SIZES = [256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
 /** Distinct blocks per size, reused round after round. */
-export const WORKING_SET_BYTES = 256 * 1024 * 1024;
+const WORKING_SET_BYTES = 256 * 1024 * 1024;
 /** Bytes moved per figure (at least). */
-export const MOVED_BYTES = 1024 * 1024 * 1024;
+const MOVED_BYTES = 1024 * 1024 * 1024;
 /** Bytes of one kvstore call (a run of consecutive blocks). */
-export const RUN_BYTES = 8 * 1024 * 1024;
+const RUN_BYTES = 8 * 1024 * 1024;
 /** Bytes in flight for the kvstore and Redis (calls or commands kept this deep). */
-export const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 /** Files written or read at once (plain files and the SSD tier). */
-export const FILE_DEPTH = 4;
+const FILE_DEPTH = 4;
 /** A benchmark stuck this long is a failure, not a figure. */
 const WATCHDOG_MS = 30 * 60 * 1000;
 /** The size whose ratios are the headline. */

@@ -19,15 +19,15 @@ import type { Benchmark } from "./benchmark.js";
 /** tok512's vocabulary size. */
 const TOK512_VOCAB_SIZE = 512;
 /** Text sizes timed, in KB (1024 bytes). */
-export const BENCH_SIZES_KB = [1, 4, 16, 64, 256];
+const BENCH_SIZES_KB = [1, 4, 16, 64, 256];
 /** Timed runs per size and text; the median counts. */
-export const BENCH_RUNS = 9;
+const BENCH_RUNS = 9;
 /** Untimed runs first (JIT). */
-export const BENCH_WARMUP_RUNS = 2;
+const BENCH_WARMUP_RUNS = 2;
 /** A timed run encodes the text until it has covered at least this many bytes, so small texts are not lost in timer noise. */
-export const BENCH_BYTES_PER_RUN = 256 * 1024;
+const BENCH_BYTES_PER_RUN = 256 * 1024;
 /** encodeAsync runs on each 256 KB text while the loop's turns are timed. */
-export const BENCH_LOOP_HOLD_RUNS = 5;
+const BENCH_LOOP_HOLD_RUNS = 5;
 
 const STORY = "Once upon a time there was a little girl named Lily. She liked to play outside. ";
 const MIXED =

@@ -2,7 +2,7 @@
 // every block it stored, in sequence, with no gap), so the bench can time the same stream again.
 import { describe, expect, it } from "vitest";
 import { IndexFeed, PrefixIndex } from "@kvtier/kv-router";
-import { decodeKvEventBatch } from "@kvtier/kv-router";
+import { decodeKvEventBatch } from "@kvtier/platform";
 import { makeEventStream, timeIngest } from "../src/router-bench-ingest.js";
 
 describe("router bench ingest stream", () => {
