@@ -22,7 +22,11 @@ const TRANSPORT = [
 ];
 
 /** The service packages, by folder or (unresolved) by name. */
-const SERVICE = ["^services/", "(^|/)node_modules/@kvtier/(router|kvstore|prefill|decode)/", "^@kvtier/(router|kvstore|prefill|decode)(/|$)"];
+const SERVICE = [
+  "^services/",
+  "(^|/)node_modules/@kvtier/(router|kvstore|prefill|decode)/",
+  "^@kvtier/(router|kvstore|prefill|decode)(/|$)",
+];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -30,7 +34,8 @@ export default {
     {
       name: "no-circular",
       severity: "error",
-      comment: "Modules depend one way: a circle of imports (type-only ones too) means two files are one concept or share types that belong in a module of their own.",
+      comment:
+        "Modules depend one way: a circle of imports (type-only ones too) means two files are one concept or share types that belong in a module of their own.",
       from: {},
       to: { circular: true },
     },
@@ -59,7 +64,8 @@ export default {
     {
       name: "workspace-imports-resolve-to-src",
       severity: "error",
-      comment: "Guard for this check itself: a workspace package must resolve to its src/ (tsconfig.depcruise.json), not dist/, or rules would see compiled code with type-only imports erased.",
+      comment:
+        "Guard for this check itself: a workspace package must resolve to its src/ (tsconfig.depcruise.json), not dist/, or rules would see compiled code with type-only imports erased.",
       from: {},
       to: { path: "^(libs|services|tools)/[^/]+/dist/" },
     },

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (`bash scripts/test.sh`), usable on a fresh machine: installs what is
-# missing (pnpm, redis-server, nats-server), the packages, builds, lints, checks the layering
-# (dependency-cruiser, `pnpm depcheck`), runs every vitest test, and ends with the plain line
-# "N passed, N failed" (from vitest's JSON report; a failed lint or layering check counts as 1 failed).
+# missing (pnpm, redis-server, nats-server), the packages, builds, lints, checks the formatting
+# (prettier, `pnpm format:check`) and the layering (dependency-cruiser, `pnpm depcheck`), runs
+# every vitest test, and ends with the plain line "N passed, N failed" (from vitest's JSON report;
+# a failed lint, format or layering check counts as 1 failed).
 # Tests use REDIS_URL / NATS_URL when set; otherwise they start their own servers (local-stack).
 #   --setup-only   stop after the build (scripts/quickstart.sh uses this)
 set -uo pipefail
@@ -54,6 +55,10 @@ echo "== pnpm lint"
 lint_ok=true
 pnpm lint || lint_ok=false
 
+echo "== pnpm format:check"
+format_ok=true
+pnpm format:check || format_ok=false
+
 echo "== pnpm depcheck"
 depcheck_ok=true
 pnpm depcheck || depcheck_ok=false
@@ -84,11 +89,15 @@ if [ "$lint_ok" = false ]; then
   echo "lint failed (see above): counted as 1 failed"
   failed=$((failed + 1))
 fi
+if [ "$format_ok" = false ]; then
+  echo "format check failed (see above; \`pnpm format\` rewrites the files): counted as 1 failed"
+  failed=$((failed + 1))
+fi
 if [ "$depcheck_ok" = false ]; then
   echo "depcheck (layering) failed (see above): counted as 1 failed"
   failed=$((failed + 1))
 fi
 
 echo "$passed passed, $failed failed"
-if [ "$failed" -ne 0 ] || [ "$vitest_status" -ne 0 ] || [ "$lint_ok" = false ] || [ "$depcheck_ok" = false ]; then exit 1; fi
+if [ "$failed" -ne 0 ] || [ "$vitest_status" -ne 0 ] || [ "$lint_ok" = false ] || [ "$format_ok" = false ] || [ "$depcheck_ok" = false ]; then exit 1; fi
 exit 0

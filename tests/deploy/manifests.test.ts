@@ -29,21 +29,28 @@ function containers(): Container[] {
 
 /** Every variable name a config module mentions. */
 function variablesRead(): Set<string> {
-  const files = [join(root, "libs/platform/src/common-config.ts"), ...["router", "prefill", "decode", "kvstore"].map((s) => join(root, `services/${s}/src/config.ts`))];
+  const files = [
+    join(root, "libs/platform/src/common-config.ts"),
+    ...["router", "prefill", "decode", "kvstore"].map((s) => join(root, `services/${s}/src/config.ts`)),
+  ];
   const names = new Set<string>();
   for (const f of files) for (const m of readFileSync(f, "utf8").matchAll(/"((?:KVTIER|REDIS|NATS|OTEL)_[A-Z0-9_]+)"/g)) names.add(m[1]);
   return names;
 }
 
 function configMapKeys(): string[] {
-  const doc = parseAllDocuments(readFileSync(join(k8s, "config.yaml"), "utf8")).map((d) => d.toJS() as { kind: string; data?: object; stringData?: object });
+  const doc = parseAllDocuments(readFileSync(join(k8s, "config.yaml"), "utf8")).map(
+    (d) => d.toJS() as { kind: string; data?: object; stringData?: object },
+  );
   return doc.flatMap((d) => Object.keys(d.data ?? d.stringData ?? {}));
 }
 
 describe("deploy/k8s", () => {
   it("sets only variables the services read", () => {
     const read = variablesRead();
-    const set = [...containers().flatMap((c) => (c.env ?? []).map((e) => e.name)), ...configMapKeys()].filter((n) => !COMPOSITION_VARS.has(n));
+    const set = [...containers().flatMap((c) => (c.env ?? []).map((e) => e.name)), ...configMapKeys()].filter(
+      (n) => !COMPOSITION_VARS.has(n),
+    );
     expect(set.length).toBeGreaterThan(10);
     expect(set.filter((n) => !read.has(n))).toEqual([]);
   });

@@ -17,7 +17,19 @@ export function routerClient(address: string): KvTierServiceClient {
 }
 
 export function request(prompt: string, maxTokens: number, extra: Partial<GenerateRequest> = {}): GenerateRequest {
-  return { prompt, maxTokens, sampling: undefined, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "", sessionId: "", ...extra };
+  return {
+    prompt,
+    maxTokens,
+    sampling: undefined,
+    stop: [],
+    logprobs: 0,
+    requestId: "",
+    addBos: true,
+    codec: "",
+    policy: "",
+    sessionId: "",
+    ...extra,
+  };
 }
 
 /** Run one Generate; rejects with the grpc ServiceError on a status. */
@@ -32,7 +44,14 @@ export function generate(
   if (apiKey) md.set("authorization", `Bearer ${apiKey}`);
   for (const [k, v] of Object.entries(extraMetadata)) md.set(k, v);
   return new Promise((resolve, reject) => {
-    const out: GenerateResult = { requestId: "", text: "", tokens: [], logprobs: [], finishReason: "", usage: undefined as unknown as Usage };
+    const out: GenerateResult = {
+      requestId: "",
+      text: "",
+      tokens: [],
+      logprobs: [],
+      finishReason: "",
+      usage: undefined as unknown as Usage,
+    };
     const call = client.generate(req, md);
     call.on("data", (msg: import("@kvtier/proto").GenerateResponse) => {
       const ev = msg.event;

@@ -22,8 +22,10 @@ const PROMPTS = {
   fp16: "Once upon a time, there was a boy named Tom who had a small brown dog. Every morning they walked to the river and looked at the fish. One day the dog jumped into the water",
   fp8: "Once upon a time, a girl named Mia had a yellow kite. She flew it on the hill behind her house every windy day. One afternoon the string broke and the kite flew far away",
   int8: "Once upon a time, a little bird lived in a tall tree near a farm. The bird liked to sing songs to the cows and the pigs. One morning it saw a cat sitting under the tree",
-  compare: "Once upon a time, there was a small fox who lived in a hole under a big rock. The fox was very hungry, so she went out to look for food in the green field",
-  kivi2: "Once upon a time, there was a kind old man who made toys for the children in his town. He made trains and dolls and little wooden boats. One winter night, the snow fell very hard",
+  compare:
+    "Once upon a time, there was a small fox who lived in a hole under a big rock. The fox was very hungry, so she went out to look for food in the green field",
+  kivi2:
+    "Once upon a time, there was a kind old man who made toys for the children in his town. He made trains and dolls and little wooden boats. One winter night, the snow fell very hard",
 };
 
 /**
@@ -40,7 +42,11 @@ function expectedTransfer(codecName: string, promptTokens: number, blockSize: nu
   return coded * blockBytes(codecName, blockSize) + (full - coded) * blockBytes(rest, blockSize) + (tail > 0 ? blockBytes(rest, tail) : 0);
 }
 
-function expectTransfer(codec: string, usage: { transferredBytes: number; promptTokens: number; cachedTokens: number }, blockSize: number): void {
+function expectTransfer(
+  codec: string,
+  usage: { transferredBytes: number; promptTokens: number; cachedTokens: number },
+  blockSize: number,
+): void {
   expect(usage.cachedTokens).toBe(0); // a fresh prompt: nothing reused, so the hand-off moves it all
   const want = expectedTransfer(codec, usage.promptTokens, blockSize);
   expect(Math.abs(usage.transferredBytes - want)).toBeLessThanOrEqual(want * BYTES_TOLERANCE);

@@ -49,13 +49,22 @@ describe("failures, end to end", () => {
     await new Promise((r) => setTimeout(r, HEARTBEAT_TIMEOUT_MS * 2));
 
     const { model, tokenizer } = referenceModel();
-    const ns = namespaceHash({ modelId: model.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: 16, tenantSalt: tenantSalt("alpha", SECRET) });
+    const ns = namespaceHash({
+      modelId: model.modelId,
+      layoutVersion: KV_BLOCK_LAYOUT_VERSION,
+      blockSize: 16,
+      tenantSalt: tenantSalt("alpha", SECRET),
+    });
     const hashes = chainBlockHashes(ns, tokenizer.encode(PROMPT, { bos: true }), 16);
     const store = new KvStoreClient(stack.kvstoreEndpoint, { serviceToken: new ServiceToken(stack.serviceToken) });
     const run = await store.getRun(hashes.slice(0, 1), "fp32");
     expect(run.blocks).toHaveLength(1);
     const { header, k, v } = decodeKvBlock(run.blocks[0]);
-    const altered = encodeKvBlock(header, k, v.map((x, i) => (i % 2 === 0 ? -x : x)));
+    const altered = encodeKvBlock(
+      header,
+      k,
+      v.map((x, i) => (i % 2 === 0 ? -x : x)),
+    );
     expect(await store.delete(hashes.slice(0, 1), "fp32")).toBe(1);
     await store.put(altered);
     store.close();
@@ -96,7 +105,12 @@ describe("failures, end to end", () => {
   });
 
   it("a request whose decode worker dies before its KV arrives still ends with a status, and its job does not stay active", async () => {
-    stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, serviceEnv: { prefill: { KVTIER_PREFILL_CONCURRENCY: "1" } } });
+    stack = await testStack({
+      prefillWorkers: 1,
+      decodeWorkers: 1,
+      heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+      serviceEnv: { prefill: { KVTIER_PREFILL_CONCURRENCY: "1" } },
+    });
     const client = routerClient(stack.routerAddress);
     const s = stack;
     const pending = Array.from({ length: 4 }, (_, i) =>

@@ -78,7 +78,10 @@ describe("walking skeleton, end to end", () => {
   });
 
   it("continuous batching: 8 concurrent requests share decode steps and each output equals its run alone", async () => {
-    const prompts = Array.from({ length: 8 }, (_, i) => `Once upon a time there was a ${["cat", "dog", "bird", "fish", "frog", "bear", "duck", "fox"][i]} who`);
+    const prompts = Array.from(
+      { length: 8 },
+      (_, i) => `Once upon a time there was a ${["cat", "dog", "bird", "fish", "frog", "bear", "duck", "fox"][i]} who`,
+    );
     const results = await Promise.all(prompts.map((p) => generate(client, request(p, 48), KEY)));
     const decode = stack.processes.find((p) => p.service === "decode")!;
     expect(await scrape(decode.metricsPort!, "kvtier_decode_batch_size_max")).toBeGreaterThanOrEqual(4);
@@ -111,8 +114,16 @@ describe("walking skeleton, end to end", () => {
       [generate(client, request("word ".repeat(600), 5), KEY), status.INVALID_ARGUMENT, /prompt.*context/],
       [generate(client, request(STORY, 500), KEY), status.INVALID_ARGUMENT, /max_tokens/],
       [generate(client, request(STORY, 0), KEY), status.INVALID_ARGUMENT, /max_tokens/],
-      [generate(client, request(STORY, 5, { sampling: { temperature: 7, topP: 0, seed: 0 } }), KEY), status.INVALID_ARGUMENT, /sampling\.temperature/],
-      [generate(client, request(STORY, 5, { sampling: { temperature: 1, topP: 1.5, seed: 0 } }), KEY), status.INVALID_ARGUMENT, /sampling\.top_p/],
+      [
+        generate(client, request(STORY, 5, { sampling: { temperature: 7, topP: 0, seed: 0 } }), KEY),
+        status.INVALID_ARGUMENT,
+        /sampling\.temperature/,
+      ],
+      [
+        generate(client, request(STORY, 5, { sampling: { temperature: 1, topP: 1.5, seed: 0 } }), KEY),
+        status.INVALID_ARGUMENT,
+        /sampling\.top_p/,
+      ],
       [generate(client, request(STORY, 5, { codec: "int3" }), KEY), status.INVALID_ARGUMENT, /codec/],
       [generate(client, request(STORY, 5, { logprobs: 99 }), KEY), status.INVALID_ARGUMENT, /logprobs/],
       [generate(client, request(STORY, 5), "wrong-key"), status.UNAUTHENTICATED, /API key/],
@@ -138,14 +149,20 @@ describe("walking skeleton, end to end", () => {
       client.tokenize({ text: "Once upon a time", addBos: true }, md, (err, res) => (err ? reject(err) : resolve(res.tokenIds))),
     );
     expect(ids).toEqual([1, 403, 407, 261, 378]);
-    const err = await statusOf(new Promise((resolve, reject) => client.tokenize({ text: "x", addBos: false }, (e, r) => (e ? reject(e) : resolve(r)))));
+    const err = await statusOf(
+      new Promise((resolve, reject) => client.tokenize({ text: "x", addBos: false }, (e, r) => (e ? reject(e) : resolve(r)))),
+    );
     expect(err.code).toBe(status.UNAUTHENTICATED);
   });
 
   it("in-flight gauges return to zero when the load stops", async () => {
     await new Promise((r) => setTimeout(r, 300));
     for (const p of stack.processes) {
-      const name = { router: "kvtier_router_inflight_requests", decode: "kvtier_decode_inflight_requests", prefill: "kvtier_prefill_inflight_requests" }[p.service as string];
+      const name = {
+        router: "kvtier_router_inflight_requests",
+        decode: "kvtier_decode_inflight_requests",
+        prefill: "kvtier_prefill_inflight_requests",
+      }[p.service as string];
       if (name) expect(await scrape(p.metricsPort!, name)).toBe(0);
     }
   });

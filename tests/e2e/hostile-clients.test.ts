@@ -94,13 +94,18 @@ describe("hostile and careless clients", () => {
     );
     // meanwhile small requests, each with a 2 s deadline, are answered
     const small = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        new Promise<number>((resolve) =>
-          setTimeout(
-            () => client.tokenize({ text: `Once upon a time ${i}`, addBos: true }, md, { deadline: Date.now() + 2_000 }, (err) => resolve(err ? err.code : status.OK)),
-            i * 25,
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          new Promise<number>((resolve) =>
+            setTimeout(
+              () =>
+                client.tokenize({ text: `Once upon a time ${i}`, addBos: true }, md, { deadline: Date.now() + 2_000 }, (err) =>
+                  resolve(err ? err.code : status.OK),
+                ),
+              i * 25,
+            ),
           ),
-        ),
       ),
     );
     expect(small).toEqual(Array<number>(20).fill(status.OK));
@@ -142,9 +147,16 @@ describe("hostile and careless clients", () => {
       }),
     );
     expect(ended.every((c) => c === status.CANCELLED)).toBe(true);
-    await eventually("the router and decode worker hold no request", 10_000, async () =>
-      (await scrape(routerMetrics, "kvtier_router_inflight_requests")) === 0 && (await scrape(decodeMetrics, "kvtier_decode_inflight_requests")) === 0);
-    expect(await metricWithLabels(routerMetrics, "kvtier_router_requests_total", { code: "CANCELLED" })).toBe(cancelledBefore + CANCELLED_REQUESTS);
+    await eventually(
+      "the router and decode worker hold no request",
+      10_000,
+      async () =>
+        (await scrape(routerMetrics, "kvtier_router_inflight_requests")) === 0 &&
+        (await scrape(decodeMetrics, "kvtier_decode_inflight_requests")) === 0,
+    );
+    expect(await metricWithLabels(routerMetrics, "kvtier_router_requests_total", { code: "CANCELLED" })).toBe(
+      cancelledBefore + CANCELLED_REQUESTS,
+    );
     // before the fix every one of them decoded all its tokens for nobody
     const decoded = (await scrape(decodeMetrics, "kvtier_decode_tokens_total")) - tokensBefore;
     expect(decoded).toBeLessThan((CANCELLED_REQUESTS * CANCEL_MAX_TOKENS) / 4);

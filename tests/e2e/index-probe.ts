@@ -31,12 +31,15 @@ const TIER_NAMES: Record<number, string> = { [Tier.TIER_DEVICE]: "device", [Tier
 
 /** What `announcerId` holds now, from its own snapshot, sorted as the router lists it. */
 export async function announcerTruth(nc: NatsConnection, ns: string, announcerId: string): Promise<HeldEntry[]> {
-  const reply = await nc.request(kvSnapshotSubject(ns, announcerId), SnapshotRequest.encode({ requester: "e2e-test" }).finish(), { timeout: 2000 });
+  const reply = await nc.request(kvSnapshotSubject(ns, announcerId), SnapshotRequest.encode({ requester: "e2e-test" }).finish(), {
+    timeout: 2000,
+  });
   const batch = KvEventBatch.decode(reply.data);
   const out: HeldEntry[] = [];
   for (const e of batch.events) {
     if (e.event?.$case !== "stored") continue;
-    for (const h of e.event.value.blockHashes) out.push({ hashHex: Buffer.from(h).toString("hex"), tier: TIER_NAMES[e.event.value.medium], codec: e.event.value.codec });
+    for (const h of e.event.value.blockHashes)
+      out.push({ hashHex: Buffer.from(h).toString("hex"), tier: TIER_NAMES[e.event.value.medium], codec: e.event.value.codec });
   }
   const key = (x: HeldEntry): string => `${x.hashHex} ${x.tier} ${x.codec}`;
   return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));

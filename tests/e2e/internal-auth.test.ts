@@ -15,7 +15,8 @@ import { routerIndex } from "./index-probe.js";
 import { RawFrameClient } from "../../services/kvstore/test/data-plane-support.js";
 import { kvstoreFastPort, stackForFile } from "./stack.js";
 
-const PROMPT = "Once upon a time, there was a little girl named Lily. She liked to play outside with her friends. One day they went to the park";
+const PROMPT =
+  "Once upon a time, there was a little girl named Lily. She liked to play outside with her friends. One day they went to the park";
 
 const file = stackForFile({ prefillWorkers: 1, decodeWorkers: 1 });
 
@@ -33,7 +34,11 @@ async function listedHashes(metricsPort: number, credential: string): Promise<Ui
 /** Negate every K and V value, keeping the block valid (its checksum recomputed). */
 function negated(block: Uint8Array): Uint8Array {
   const { header, k, v } = decodeKvBlock(block);
-  return encodeKvBlock(header, k.map((x) => -x), v.map((x) => -x));
+  return encodeKvBlock(
+    header,
+    k.map((x) => -x),
+    v.map((x) => -x),
+  );
 }
 
 describe("internal endpoints serve only the deployment's services", () => {
@@ -88,7 +93,10 @@ describe("internal endpoints serve only the deployment's services", () => {
       { kind: FrameKind.AUTH, meta: Buffer.from("key-alpha") },
     ]) {
       const raw = await RawFrameClient.connect(port);
-      raw.sendFrame({ kind: first.kind, flags: 0, requestId: 7, count: first.kind === FrameKind.GET_RUN ? hashes.length : 0, payloadBytes: 0 }, first.meta);
+      raw.sendFrame(
+        { kind: first.kind, flags: 0, requestId: 7, count: first.kind === FrameKind.GET_RUN ? hashes.length : 0, payloadBytes: 0 },
+        first.meta,
+      );
       const f = await raw.frame(0);
       expect([f.header.kind, f.header.requestId, decodeError(f.meta).code]).toEqual([FrameKind.ERROR, 0, "UNAUTHENTICATED"]);
       await raw.closed;

@@ -46,7 +46,9 @@ function singleProcess(codec: string, promptIds: number[], residualTokens?: numb
 function singleProcessReused(codec: string, promptIds: number[], reusedBlocks: number): number[] {
   const { model } = referenceModel();
   const engine = new LlamaEngine(model, { blockSize: BLOCK_SIZE, capacityBlocks: 40 });
-  const hashes = Array.from({ length: Math.floor(promptIds.length / BLOCK_SIZE) }, (_, i) => Uint8Array.from({ length: 16 }, (_, j) => (j === 0 ? i + 1 : 7)));
+  const hashes = Array.from({ length: Math.floor(promptIds.length / BLOCK_SIZE) }, (_, i) =>
+    Uint8Array.from({ length: 16 }, (_, j) => (j === 0 ? i + 1 : 7)),
+  );
   // the services take these blocks from the kvstore (a windowed sequence enters nothing in the
   // device cache): kivi-encoded from the first sequence's pool, as the prefill worker wrote them
   engine.openSequence("first");

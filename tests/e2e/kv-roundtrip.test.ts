@@ -24,12 +24,23 @@ afterAll(async () => {
 const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
 describe("KV blocks through the kvstore", () => {
-  for (const [codec, tolerance] of [["fp32", 0], ["fp16", 1e-2]] as const) {
+  for (const [codec, tolerance] of [
+    ["fp32", 0],
+    ["fp16", 1e-2],
+  ] as const) {
     it(`${codec}: imported blocks give the in-place next-token logits`, async () => {
       const { model, tokenizer } = referenceModel();
-      const tokens = tokenizer.encode("Once upon a time, there was a big bear who lived in a cave near a river. He liked honey and fish very much.", { bos: true });
+      const tokens = tokenizer.encode(
+        "Once upon a time, there was a big bear who lived in a cave near a river. He liked honey and fish very much.",
+        { bos: true },
+      );
       const full = Math.floor(tokens.length / BLOCK);
-      const ns = namespaceHash({ modelId: model.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: BLOCK, tenantSalt: `roundtrip-${codec}` });
+      const ns = namespaceHash({
+        modelId: model.modelId,
+        layoutVersion: KV_BLOCK_LAYOUT_VERSION,
+        blockSize: BLOCK,
+        tenantSalt: `roundtrip-${codec}`,
+      });
       const hashes = chainBlockHashes(ns, tokens, BLOCK);
 
       const source = new LlamaEngine(model, { blockSize: BLOCK, capacityBlocks: 32 });

@@ -23,10 +23,15 @@ describe("layout mismatch", () => {
   it("refuses a worker with another block size, says why, and routes around it", async () => {
     await stack.addWorker("decode", { KVTIER_BLOCK_SIZE: "32" });
     const port = stack.process("router").metricsPort!;
-    await eventually("decode-2 refused", 5000, async () => (await metricWithLabels(port, "kvtier_router_refused_workers", { worker: "decode-2" })) === 1);
+    await eventually(
+      "decode-2 refused",
+      5000,
+      async () => (await metricWithLabels(port, "kvtier_router_refused_workers", { worker: "decode-2" })) === 1,
+    );
     expect(await metricWithLabels(port, "kvtier_router_refused_workers", { worker: "decode-2", reason: "block_size 32 != 16" })).toBe(1);
     const client = routerClient(stack.routerAddress);
-    for (let i = 0; i < 3; i++) expect((await generate(client, request(`${PROMPT} ${i}`, 2), "key-alpha")).usage.decodeWorker).toBe("decode-1");
+    for (let i = 0; i < 3; i++)
+      expect((await generate(client, request(`${PROMPT} ${i}`, 2), "key-alpha")).usage.decodeWorker).toBe("decode-1");
     expect(Object.keys((await routerIndex(port, stack.serviceToken)).locations)).not.toContain("decode-2");
 
     await stack.kill("decode-1");

@@ -32,7 +32,13 @@ let client: KvTierServiceClient;
 let store: KvStoreClient;
 
 beforeAll(async () => {
-  stack = await testStack({ prefillWorkers: 1, decodeWorkers: 1, blockSize: BLOCK, tenantSecret: TENANT_SECRET, serviceEnv: { router: { KVTIER_DEFAULT_CODEC: "fp32" } } });
+  stack = await testStack({
+    prefillWorkers: 1,
+    decodeWorkers: 1,
+    blockSize: BLOCK,
+    tenantSecret: TENANT_SECRET,
+    serviceEnv: { router: { KVTIER_DEFAULT_CODEC: "fp32" } },
+  });
   client = routerClient(stack.routerAddress);
   store = new KvStoreClient(stack.kvstoreEndpoint, { serviceToken: new ServiceToken(stack.serviceToken) });
 });
@@ -59,13 +65,21 @@ function denseQuestGreedy(ids: number[], maxTokens: number): number[] {
  */
 function questPageHashes(clientRequestId: string, pages: number): Uint8Array[] {
   const { model } = referenceModel();
-  const ns = namespaceHash({ modelId: model.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: BLOCK, tenantSalt: tenantSalt("alpha", TENANT_SECRET) });
+  const ns = namespaceHash({
+    modelId: model.modelId,
+    layoutVersion: KV_BLOCK_LAYOUT_VERSION,
+    blockSize: BLOCK,
+    tenantSalt: tenantSalt("alpha", TENANT_SECRET),
+  });
   const requestId = internalRequestId("alpha", clientRequestId);
-  const key = new Uint8Array(createHash("sha256").update("kvtier-quest-pages-key-v1").update(ns).update(`${requestId}@1`).digest().subarray(0, 16));
+  const key = new Uint8Array(
+    createHash("sha256").update("kvtier-quest-pages-key-v1").update(ns).update(`${requestId}@1`).digest().subarray(0, 16),
+  );
   return Array.from({ length: pages }, (_, i) => questPageHash(key, i));
 }
 
-const fp32BlockBytes = (tokens: number, nLayers: number, nKvHeads: number, headDim: number): number => blockBytes("fp32", tokens, { nLayers, nKvHeads, headDim });
+const fp32BlockBytes = (tokens: number, nLayers: number, nKvHeads: number, headDim: number): number =>
+  blockBytes("fp32", tokens, { nLayers, nKvHeads, headDim });
 
 describe("quest pages fetched on demand", () => {
   it("quest@25 fetches only selected pages: same output as quest over the dense pool, under half the dense bytes", async () => {
@@ -81,7 +95,8 @@ describe("quest pages fetched on demand", () => {
     expect(quest.usage.policy).toBe("quest@25");
     expect(quest.usage.disaggregated).toBe(true);
 
-    const denseBytes = full * fp32BlockBytes(BLOCK, nLayers, nKvHeads, headDim) + (tail > 0 ? fp32BlockBytes(tail, nLayers, nKvHeads, headDim) : 0);
+    const denseBytes =
+      full * fp32BlockBytes(BLOCK, nLayers, nKvHeads, headDim) + (tail > 0 ? fp32BlockBytes(tail, nLayers, nKvHeads, headDim) : 0);
     const pageBytes = fp32BlockBytes(BLOCK, 1, 1, headDim);
     const metaBytes = full * nLayers * nKvHeads * 2 * headDim * 4;
     const tailBytes = tail > 0 ? fp32BlockBytes(tail, nLayers, nKvHeads, headDim) : 0;
@@ -135,7 +150,9 @@ describe("quest pages fetched on demand", () => {
     const r = await generate(client, request(prompt, MAX_TOKENS, { policy: "quest@25", codec: "int4" }), KEY);
     expect(r.usage.policy).toBe("quest@25");
     expect(r.tokens.length).toBeGreaterThan(0);
-    const dense = full * blockBytes("int4", BLOCK, { nLayers, nKvHeads, headDim }) + (tail > 0 ? blockBytes("int4", tail, { nLayers, nKvHeads, headDim }) : 0);
+    const dense =
+      full * blockBytes("int4", BLOCK, { nLayers, nKvHeads, headDim }) +
+      (tail > 0 ? blockBytes("int4", tail, { nLayers, nKvHeads, headDim }) : 0);
     expect(r.usage.transferredBytes).toBe(dense);
   });
 });

@@ -26,7 +26,13 @@ let redis: Redis;
 
 beforeAll(async () => {
   // redisUrl undefined: the stack starts (and may restart) its own redis-server
-  stack = await testStack({ redisUrl: undefined, prefillWorkers: 2, decodeWorkers: 2, heartbeatMs: 250, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+  stack = await testStack({
+    redisUrl: undefined,
+    prefillWorkers: 2,
+    decodeWorkers: 2,
+    heartbeatMs: 250,
+    heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+  });
   client = routerClient(stack.routerAddress);
   redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   redis.on("error", () => undefined); // reconnects through the restarts
@@ -58,7 +64,9 @@ describe("Redis outages", () => {
     let results: Promise<GenerateResult[]>;
     try {
       results = Promise.all(
-        Array.from({ length: HELD_REQUESTS }, (_, i) => generate(client, request(`Once upon a time there was a girl who had ${i + 2} red balls and a`, 24), "key-alpha")),
+        Array.from({ length: HELD_REQUESTS }, (_, i) =>
+          generate(client, request(`Once upon a time there was a girl who had ${i + 2} red balls and a`, 24), "key-alpha"),
+        ),
       );
       await eventually("every request's prefill job waits in its queue", 10_000, async () => (await waitingJobs()) === HELD_REQUESTS);
       await stack.restartServer("redis", 1_000);

@@ -36,7 +36,8 @@ async function matchesTruth(p: StackProcess): Promise<true | string> {
   for (const id of announcers()) {
     const truth = await announcerTruth(nc, stack.namespace, id);
     const seen = sortedHeld((await routerIndex(p.metricsPort!, stack.serviceToken, id)).held);
-    if (JSON.stringify(seen) !== JSON.stringify(truth)) return `${p.name} lists ${seen.length} entries of ${id}, which holds ${truth.length}`;
+    if (JSON.stringify(seen) !== JSON.stringify(truth))
+      return `${p.name} lists ${seen.length} entries of ${id}, which holds ${truth.length}`;
   }
   return true;
 }
@@ -59,7 +60,11 @@ afterAll(async () => {
 describe("router replicas", () => {
   it("hear each other's load shares", async () => {
     for (const name of ["router", "router-2"]) {
-      await eventually(`${name} hears its peer`, 5000, async () => (await scrape(stack.process(name).metricsPort!, "kvtier_router_peer_routers")) === 1);
+      await eventually(
+        `${name} hears its peer`,
+        5000,
+        async () => (await scrape(stack.process(name).metricsPort!, "kvtier_router_peer_routers")) === 1,
+      );
     }
   });
 
@@ -74,7 +79,9 @@ describe("router replicas", () => {
     expect(await metricWithLabels(port, "kvtier_router_kv_event_batches_total", { outcome: "gap" })).toBeGreaterThan(0);
     expect(await metricWithLabels(port, "kvtier_router_kv_snapshots_total", { result: "applied" })).toBeGreaterThan(0);
     // the replica without faults saw no gap at all
-    expect(await metricWithLabels(stack.process("router").metricsPort!, "kvtier_router_kv_event_batches_total", { outcome: "gap" })).toBe(0);
+    expect(await metricWithLabels(stack.process("router").metricsPort!, "kvtier_router_kv_event_batches_total", { outcome: "gap" })).toBe(
+      0,
+    );
     expect((await routerIndex(port, stack.serviceToken)).blocks).toBeGreaterThan(12);
   });
 
@@ -85,7 +92,10 @@ describe("router replicas", () => {
     const restarted = await stack.addRouter();
     let last = "";
     await eventually("the restarted replica's index equals its peer's", CONVERGE_MS, async () => {
-      const [mine, theirs] = await Promise.all([routerIndex(restarted.metricsPort!, stack.serviceToken), routerIndex(peer.metricsPort!, stack.serviceToken)]);
+      const [mine, theirs] = await Promise.all([
+        routerIndex(restarted.metricsPort!, stack.serviceToken),
+        routerIndex(peer.metricsPort!, stack.serviceToken),
+      ]);
       last = `${mine.blocks} blocks (${mine.digest.slice(0, 8)}) vs ${theirs.blocks} (${theirs.digest.slice(0, 8)})`;
       return mine.digest === theirs.digest ? true : last;
     });
@@ -98,7 +108,8 @@ describe("router replicas", () => {
   it("counts prefix tokens available at the best worker >= captured by the chosen one, and what was loaded", async () => {
     const port = stack.process("router").metricsPort!;
     const kinds = ["available", "captured", "loaded"] as const;
-    const read = async (): Promise<number[]> => Promise.all(kinds.map((kind) => metricWithLabels(port, "kvtier_router_prefix_hit_tokens_total", { kind })));
+    const read = async (): Promise<number[]> =>
+      Promise.all(kinds.map((kind) => metricWithLabels(port, "kvtier_router_prefix_hit_tokens_total", { kind })));
     const before = await read();
     const r = await generate(client(stack.routerAddress), request(prompt(3), 2), KEY); // prompt(3) ran before: cached
     const delta = (await read()).map((v, i) => v - before[i]);
@@ -121,9 +132,12 @@ describe("router replicas", () => {
     let streaming!: () => void;
     const longStreams = new Promise<void>((r) => (streaming = r));
     // prompt(47) runs the full 400 tokens greedily (most prompts here reach EOS after 150-270)
-    const long = generate(client(stack.routerAddress), request(prompt(47), 400, { sessionId: "conversation-1" }), KEY, (n) => n === 1 && streaming()).finally(
-      () => (longEnded = true),
-    );
+    const long = generate(
+      client(stack.routerAddress),
+      request(prompt(47), 400, { sessionId: "conversation-1" }),
+      KEY,
+      (n) => n === 1 && streaming(),
+    ).finally(() => (longEnded = true));
     await longStreams; // the long request holds its decode worker from here on, for ~400 decode steps
     const sticky = await generate(via(1), request(prompt(42), 2, { sessionId: "conversation-1" }), KEY);
     const loose = await generate(client(stack.routerAddress), request(prompt(43), 2), KEY);
@@ -138,7 +152,11 @@ describe("router replicas", () => {
   it("a worker that stops heartbeating leaves every replica's index", async () => {
     await stack.kill("decode-2");
     for (const p of stack.processes.filter((x) => x.service === "router" && x.name !== "router-2")) {
-      await eventually(`${p.name} drops decode-2`, 10_000, async () => !Object.keys((await routerIndex(p.metricsPort!, stack.serviceToken)).locations).includes("decode-2"));
+      await eventually(
+        `${p.name} drops decode-2`,
+        10_000,
+        async () => !Object.keys((await routerIndex(p.metricsPort!, stack.serviceToken)).locations).includes("decode-2"),
+      );
     }
   });
 });

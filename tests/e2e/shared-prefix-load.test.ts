@@ -39,7 +39,11 @@ describe("shared prefixes under concurrent load", () => {
     const lane = async (): Promise<void> => {
       for (let i = next++; i < REQUESTS; i = next++) {
         const s = specs[i];
-        results[i] = await generate(client, request(s.prompt, 40, { codec: s.codec, sampling: { temperature: s.temperature, topP: 0, seed: 0 } }), "key-alpha").catch((e: Error) => e);
+        results[i] = await generate(
+          client,
+          request(s.prompt, 40, { codec: s.codec, sampling: { temperature: s.temperature, topP: 0, seed: 0 } }),
+          "key-alpha",
+        ).catch((e: Error) => e);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, lane));

@@ -17,7 +17,10 @@ export async function testStack(opts: StackOptions = {}): Promise<Stack> {
     heartbeatMs: 250,
     heartbeatTimeoutMs: 1000,
     ...opts,
-    serviceEnv: { ...opts.serviceEnv, router: { KVTIER_LOCAL_PREFILL_MAX_TOKENS: "0", KVTIER_DEBUG_ENDPOINTS: "1", ...opts.serviceEnv?.router } },
+    serviceEnv: {
+      ...opts.serviceEnv,
+      router: { KVTIER_LOCAL_PREFILL_MAX_TOKENS: "0", KVTIER_DEBUG_ENDPOINTS: "1", ...opts.serviceEnv?.router },
+    },
   });
 }
 
@@ -68,14 +71,19 @@ export function stackForFile(opts: StackOptions = {}): FileStack {
 /** A raw client of the stack's kvstore presenting the stack's service credential. */
 export function kvstoreClient(stack: Stack): KvStoreServiceClient {
   const token = new ServiceToken(stack.serviceToken);
-  return new KvStoreServiceClient(stack.kvstoreEndpoint, credentials.createInsecure(), { ...GRPC_OPTIONS, interceptors: [token.interceptor()] });
+  return new KvStoreServiceClient(stack.kvstoreEndpoint, credentials.createInsecure(), {
+    ...GRPC_OPTIONS,
+    interceptors: [token.interceptor()],
+  });
 }
 
 /** The kvstore's fast port, from its Info. */
 export async function kvstoreFastPort(stack: Stack): Promise<number> {
   const c = kvstoreClient(stack);
   try {
-    const info = await new Promise<{ dataPlane?: { fastPort: number } }>((resolve, reject) => c.info({}, (err, res) => (err ? reject(err) : resolve(res))));
+    const info = await new Promise<{ dataPlane?: { fastPort: number } }>((resolve, reject) =>
+      c.info({}, (err, res) => (err ? reject(err) : resolve(res))),
+    );
     return info.dataPlane!.fastPort;
   } finally {
     c.close();

@@ -55,7 +55,8 @@ describe("tenant isolation", () => {
   const alphaIds = new Map<string, string>();
 
   it("alpha's prompts are cached for alpha", async () => {
-    for (const t of topics) alphaIds.set(t, (await generate(client, request(prompt(t), 2, { sessionId: `alpha-${t}` }), "key-alpha")).requestId);
+    for (const t of topics)
+      alphaIds.set(t, (await generate(client, request(prompt(t), 2, { sessionId: `alpha-${t}` }), "key-alpha")).requestId);
     const again = await cachedFor(() => generate(client, request(prompt("cat"), 2), "key-alpha"));
     expect(again.available).toBeGreaterThan(0);
     expect(again.loaded).toBeGreaterThan(0);
@@ -65,8 +66,20 @@ describe("tenant isolation", () => {
     const tricks: Array<[string, () => Promise<{ usage: Usage }>]> = [
       ["plain key", () => generate(client, request(prompt("dog"), 2), "key-beta")],
       ["x-tenant: alpha", () => generateWith(request(prompt("bird"), 2), { authorization: "Bearer key-beta", "x-tenant": "alpha" })],
-      ["tenant metadata", () => generateWith(request(prompt("fish"), 2), { authorization: "Bearer key-beta", tenant: "alpha", "x-kvtier-tenant": "alpha", "kvtier-tenant": "alpha" })],
-      ["alpha's key in x-api-key", () => generateWith(request(prompt("frog"), 2), { authorization: "Bearer key-beta", "x-api-key": "key-alpha" })],
+      [
+        "tenant metadata",
+        () =>
+          generateWith(request(prompt("fish"), 2), {
+            authorization: "Bearer key-beta",
+            tenant: "alpha",
+            "x-kvtier-tenant": "alpha",
+            "kvtier-tenant": "alpha",
+          }),
+      ],
+      [
+        "alpha's key in x-api-key",
+        () => generateWith(request(prompt("frog"), 2), { authorization: "Bearer key-beta", "x-api-key": "key-alpha" }),
+      ],
       ["alpha's session_id", () => generate(client, request(prompt("bear"), 2, { sessionId: "alpha-bear" }), "key-beta")],
       ["tenant in the prompt's text", () => generate(client, request(`tenant: alpha. ${prompt("duck")}`, 2), "key-beta")],
     ];

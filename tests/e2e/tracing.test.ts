@@ -43,9 +43,15 @@ it("router, prefill and decode spans of one request share the caller's trace", a
   const traceId = randomBytes(16).toString("hex");
   const parent = randomBytes(8).toString("hex");
   const client = routerClient(stack.routerAddress);
-  const r = await generate(client, request("Once upon a time, there was a little dog named Max who liked to run", 8), "key-alpha", undefined, {
-    traceparent: `00-${traceId}-${parent}-01`,
-  });
+  const r = await generate(
+    client,
+    request("Once upon a time, there was a little dog named Max who liked to run", 8),
+    "key-alpha",
+    undefined,
+    {
+      traceparent: `00-${traceId}-${parent}-01`,
+    },
+  );
   client.close();
   expect(r.usage.disaggregated).toBe(true);
   await new Promise((res) => setTimeout(res, 300)); // decode ends its span after the last write

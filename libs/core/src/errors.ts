@@ -20,8 +20,19 @@ export type KvtierErrorCode =
 
 /** Every code, for narrowing a name read off the wire. */
 export const KVTIER_ERROR_CODES: readonly KvtierErrorCode[] = [
-  "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "UNAVAILABLE", "NOT_FOUND", "ALREADY_EXISTS",
-  "FAILED_PRECONDITION", "ABORTED", "CANCELLED", "DEADLINE_EXCEEDED", "DATA_LOSS", "INTERNAL",
+  "INVALID_ARGUMENT",
+  "UNAUTHENTICATED",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "UNAVAILABLE",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "CANCELLED",
+  "DEADLINE_EXCEEDED",
+  "DATA_LOSS",
+  "INTERNAL",
 ];
 
 /** A failure with a stable code, the field it concerns (if any) and an optional retry hint. */
@@ -43,7 +54,8 @@ export class KvtierError extends Error {
 }
 
 /** `INVALID_ARGUMENT` naming the field. */
-export const invalidArgument = (field: string, problem: string): KvtierError => new KvtierError("INVALID_ARGUMENT", `${field}: ${problem}`, { field });
+export const invalidArgument = (field: string, problem: string): KvtierError =>
+  new KvtierError("INVALID_ARGUMENT", `${field}: ${problem}`, { field });
 
 /** Narrow an unknown thrown value to a message without assuming its shape. */
 export function messageOf(err: unknown): string {

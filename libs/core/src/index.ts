@@ -6,6 +6,11 @@ export { BLOCK_HASH_BYTES } from "./block-identity.js";
 export { sequenceId } from "./request-plan.js";
 export type { PlannedRequest, PlanSampling } from "./request-plan.js";
 export {
-  RETRY_AFTER_FULL_MS, RETRY_AFTER_POOL_MS, RETRY_AFTER_SHUTDOWN_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_AFTER_DEPENDENCY_MS, RETRY_NOW_MS,
+  RETRY_AFTER_FULL_MS,
+  RETRY_AFTER_POOL_MS,
+  RETRY_AFTER_SHUTDOWN_MS,
+  RETRY_AFTER_NO_WORKER_MS,
+  RETRY_AFTER_DEPENDENCY_MS,
+  RETRY_NOW_MS,
 } from "./retry-hints.js";
 export type { Logger, LogLevel } from "./log.js";

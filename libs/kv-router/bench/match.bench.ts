@@ -9,7 +9,11 @@ import type { Tier } from "../src/tier.js";
 const BLOCK = 16;
 const ns = namespaceHash({ modelId: "bench", layoutVersion: 1, blockSize: BLOCK, tenantSalt: "s" });
 const chains: BlockHash[][] = Array.from({ length: 800 }, (_, c) =>
-  chainBlockHashes(ns, Array.from({ length: 256 * BLOCK }, (_, i) => (c * 131 + i) % 32000), BLOCK),
+  chainBlockHashes(
+    ns,
+    Array.from({ length: 256 * BLOCK }, (_, i) => (c * 131 + i) % 32000),
+    BLOCK,
+  ),
 );
 
 interface Holder {

@@ -94,7 +94,8 @@ export class AnnouncerTracker {
   resync(announcerId: string, incarnation: string, seq: number): boolean {
     assertId(announcerId, "announcerId");
     assertId(incarnation, "incarnation");
-    if (!Number.isSafeInteger(seq) || seq < 0) throw new PrefixIndexError("INVALID_ARGUMENT", "seq", `seq must be a safe integer >= 0, got ${seq}`);
+    if (!Number.isSafeInteger(seq) || seq < 0)
+      throw new PrefixIndexError("INVALID_ARGUMENT", "seq", `seq must be a safe integer >= 0, got ${seq}`);
     const st = this.announcers.get(announcerId);
     if (st === undefined) {
       this.announcers.set(announcerId, { incarnation, lastSeq: seq, awaitingSnapshot: false, retired: [] });

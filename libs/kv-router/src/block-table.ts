@@ -158,7 +158,9 @@ export class BlockTable {
 
   /** Bytes of typed-array storage (overflow lists not included). */
   get storageBytes(): number {
-    return this.slots.byteLength + this.recs.byteLength + this.childSigs.byteLength + this.freeIds.byteLength + 3 * this.runBitSet.byteLength;
+    return (
+      this.slots.byteLength + this.recs.byteLength + this.childSigs.byteLength + this.freeIds.byteLength + 3 * this.runBitSet.byteLength
+    );
   }
 
   /**
@@ -272,7 +274,16 @@ export class BlockTable {
     const r = RW * (prev + 1);
     const recs = this.recs;
     // A/B (pnpm bench router, ab_next_record_route_p50_ratio): route p50 x1.07-1.13 over probing the table for every block
-    if (this.nextRecordFirst && prev >= 0 && prev + 1 < this.fresh && recs[r] === w0 && recs[r + 1] === w1 && recs[r + 2] === w2 && recs[r + 3] === w3 && recs[r + FIRST] !== EMPTY) {
+    if (
+      this.nextRecordFirst &&
+      prev >= 0 &&
+      prev + 1 < this.fresh &&
+      recs[r] === w0 &&
+      recs[r + 1] === w1 &&
+      recs[r + 2] === w2 &&
+      recs[r + 3] === w3 &&
+      recs[r + FIRST] !== EMPTY
+    ) {
       return prev + 1;
     }
     return findSlot(this.slots, this.seed, recs, w0, w1, w2, w3);
@@ -370,7 +381,11 @@ export class BlockTable {
       return 1;
     }
     let found = false;
-    this.removeHolders(i, (h) => h === holder, () => (found = true));
+    this.removeHolders(
+      i,
+      (h) => h === holder,
+      () => (found = true),
+    );
     return found ? 1 : 0;
   }
 

@@ -15,8 +15,20 @@ export const isNonNegative = (value: number): boolean => typeof value === "numbe
 const LOAD_KEYS = ["queuedPrefillTokens", "activeDecodeBlocks", "capacityBlocks", "recentWorkTokens"] as const;
 
 /** Throws naming `candidates[i].<field>` unless every load count is a finite number >= 0 (names built only on failure). */
-function checkLoad(i: number, queuedPrefillTokens: number, activeDecodeBlocks: number, capacityBlocks: number, recentWorkTokens: number): void {
-  if (isNonNegative(queuedPrefillTokens) && isNonNegative(activeDecodeBlocks) && isNonNegative(capacityBlocks) && isNonNegative(recentWorkTokens)) return;
+function checkLoad(
+  i: number,
+  queuedPrefillTokens: number,
+  activeDecodeBlocks: number,
+  capacityBlocks: number,
+  recentWorkTokens: number,
+): void {
+  if (
+    isNonNegative(queuedPrefillTokens) &&
+    isNonNegative(activeDecodeBlocks) &&
+    isNonNegative(capacityBlocks) &&
+    isNonNegative(recentWorkTokens)
+  )
+    return;
   const load = { queuedPrefillTokens, activeDecodeBlocks, capacityBlocks, recentWorkTokens };
   for (const k of LOAD_KEYS) assertNonNegative(load[k], `candidates[${i}].${k}`);
 }
@@ -66,7 +78,14 @@ export class CandidateSet {
    * @throws {PrefixIndexError} `INVALID_ARGUMENT` naming `candidates[i].<field>` unless every load
    * count is a finite number >= 0 (field names are built only on failure).
    */
-  add(workerId: string, role: "prefill" | "decode", queuedPrefillTokens: number, activeDecodeBlocks: number, capacityBlocks: number, recentWorkTokens: number): number {
+  add(
+    workerId: string,
+    role: "prefill" | "decode",
+    queuedPrefillTokens: number,
+    activeDecodeBlocks: number,
+    capacityBlocks: number,
+    recentWorkTokens: number,
+  ): number {
     const i = this.length;
     checkLoad(i, queuedPrefillTokens, activeDecodeBlocks, capacityBlocks, recentWorkTokens);
     if (i === this.isDecode.length) this.grow(Math.max(16, 2 * i));

@@ -9,7 +9,11 @@ import type { PrefixIndex } from "./prefix-index.js";
 export const DEVICE_CODEC = "raw";
 
 /** Per location, the leading blocks of `hashes` usable by a request whose blocks use `codec`. */
-export function matchForCodec(index: Pick<PrefixIndex, "match">, hashes: readonly Uint8Array[] | PackedHashes, codec: string): Map<string, LocationMatch> {
+export function matchForCodec(
+  index: Pick<PrefixIndex, "match">,
+  hashes: readonly Uint8Array[] | PackedHashes,
+  codec: string,
+): Map<string, LocationMatch> {
   // one walk: each codec's leading runs counted apart and merged per tier (as mergeMatches)
   return index.match(hashes, codec === DEVICE_CODEC ? DEVICE_CODEC : [DEVICE_CODEC, codec]);
 }

@@ -45,16 +45,20 @@ const bad = (field: string, problem: string): PrefixIndexError => new PrefixInde
 function assertBatch(batch: KvIndexBatch): void {
   for (const f of ["announcerId", "incarnation"] as const) {
     const v = batch[f];
-    if (typeof v !== "string" || v.length === 0 || v.length > MAX_ANNOUNCER_ID_CHARS) throw bad(f, `must be a string of 1 to ${MAX_ANNOUNCER_ID_CHARS} characters`);
+    if (typeof v !== "string" || v.length === 0 || v.length > MAX_ANNOUNCER_ID_CHARS)
+      throw bad(f, `must be a string of 1 to ${MAX_ANNOUNCER_ID_CHARS} characters`);
   }
-  if (!Number.isSafeInteger(batch.seq) || batch.seq < (batch.snapshot ? 0 : 1)) throw bad("seq", `must be a safe integer >= ${batch.snapshot ? 0 : 1}, got ${batch.seq}`);
+  if (!Number.isSafeInteger(batch.seq) || batch.seq < (batch.snapshot ? 0 : 1))
+    throw bad("seq", `must be a safe integer >= ${batch.snapshot ? 0 : 1}, got ${batch.seq}`);
   if (!Array.isArray(batch.events)) throw bad("events", "must be an array");
   batch.events.forEach((e, i) => {
     if (e.tier !== undefined && !TIERS.includes(e.tier)) throw bad(`events[${i}].tier`, `must be one of ${TIERS.join(", ")}`);
     if (e.kind === "cleared") return;
-    if (e.kind !== "stored" && e.kind !== "removed") throw bad(`events[${i}].kind`, `unknown event kind ${String((e as { kind: unknown }).kind)}`);
+    if (e.kind !== "stored" && e.kind !== "removed")
+      throw bad(`events[${i}].kind`, `unknown event kind ${String((e as { kind: unknown }).kind)}`);
     if (e.tier === undefined) throw bad(`events[${i}].tier`, "required");
-    if (typeof e.codec !== "string" || e.codec.length === 0 || e.codec.length > MAX_ID_CHARS) throw bad(`events[${i}].codec`, `must be a string of 1 to ${MAX_ID_CHARS} characters`);
+    if (typeof e.codec !== "string" || e.codec.length === 0 || e.codec.length > MAX_ID_CHARS)
+      throw bad(`events[${i}].codec`, `must be a string of 1 to ${MAX_ID_CHARS} characters`);
     if (!Array.isArray(e.hashes)) throw bad(`events[${i}].hashes`, "must be an array");
     assertBlockHashes(e.hashes, `events[${i}].hashes`);
   });
@@ -71,7 +75,15 @@ export class IndexFeed {
   readonly index: PrefixIndex;
   private readonly tracker = new AnnouncerTracker();
   private readonly pending = new Map<string, Pending>();
-  readonly counters: FeedCounters = { applied: 0, duplicates: 0, gaps: 0, restarts: 0, snapshots: 0, staleSnapshots: 0, bufferOverflows: 0 };
+  readonly counters: FeedCounters = {
+    applied: 0,
+    duplicates: 0,
+    gaps: 0,
+    restarts: 0,
+    snapshots: 0,
+    staleSnapshots: 0,
+    bufferOverflows: 0,
+  };
 
   constructor(index: PrefixIndex = new PrefixIndex()) {
     this.index = index;

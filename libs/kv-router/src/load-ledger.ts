@@ -43,7 +43,10 @@ interface Entry {
 /** Weight of the newest report interval in a worker's drain rate (an exponential moving average). */
 const DRAIN_RATE_SMOOTHING = 0.3;
 
-/** In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement keeps the entries it looked up, see {@link LoadLedger.generation}). */
+/**
+ * In-flight prefill tokens and decode blocks per worker, and decayed recent work (one entry per worker: placement keeps the entries it
+ * looked up, see {@link LoadLedger.generation}).
+ */
 export class LoadLedger {
   private readonly entries = new Map<string, Entry>();
   private entriesGeneration = 0;
@@ -153,7 +156,13 @@ export class LoadLedger {
       const recent = this.decayed(e, t);
       if (recent < 1) e.recentTokens = 0;
       if (this.dropIfIdle(id, e) && recent < 1) continue;
-      out.push({ workerId: id, prefillTokens: e.prefillTokens, decodeBlocks: e.decodeBlocks, recentWorkTokens: recent, prefillTokensSinceReport: e.prefillTokensSinceReport });
+      out.push({
+        workerId: id,
+        prefillTokens: e.prefillTokens,
+        decodeBlocks: e.decodeBlocks,
+        recentWorkTokens: recent,
+        prefillTokensSinceReport: e.prefillTokensSinceReport,
+      });
     }
     return out;
   }
@@ -166,7 +175,16 @@ export class LoadLedger {
   private entryOf(workerId: string): Entry {
     let e = this.entries.get(workerId);
     if (e === undefined) {
-      e = { prefillTokens: 0, prefillTokensSinceReport: 0, decodeBlocks: 0, reportQueued: -1, reportAtMs: 0, drainPerMs: 0, recentTokens: 0, recentAtMs: 0 };
+      e = {
+        prefillTokens: 0,
+        prefillTokensSinceReport: 0,
+        decodeBlocks: 0,
+        reportQueued: -1,
+        reportAtMs: 0,
+        drainPerMs: 0,
+        recentTokens: 0,
+        recentAtMs: 0,
+      };
       this.entries.set(workerId, e);
       this.entriesGeneration += 1;
     }
@@ -188,7 +206,8 @@ export class LoadLedger {
 
   /** Deletes an entry with nothing in flight, no recent work and no report kept; returns whether it did. */
   private dropIfIdle(workerId: string, e: Entry): boolean {
-    if (e.prefillTokens > 0 || e.prefillTokensSinceReport > 0 || e.decodeBlocks > 0 || e.recentTokens > 0 || e.reportQueued >= 0) return false;
+    if (e.prefillTokens > 0 || e.prefillTokensSinceReport > 0 || e.decodeBlocks > 0 || e.recentTokens > 0 || e.reportQueued >= 0)
+      return false;
     this.entries.delete(workerId);
     this.entriesGeneration += 1;
     return true;

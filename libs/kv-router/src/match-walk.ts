@@ -181,7 +181,7 @@ export class MatchWalk {
     const n = hashes.length;
     const chain = hashes.hashes;
     let id = -1;
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       const next = table.findAfter(chain[i], id);
       if (next < 0) return nStarted;
       const w = next * RECORD_WORDS;
@@ -191,7 +191,12 @@ export class MatchWalk {
       const follows = i > 0 && next === id + 1;
       if (learn && follows) table.learnLink(next);
       // A/B (pnpm bench router, ab_same_holder_runs_route_p50_ratio): route p50 x3.1-3.7 over visiting every block's holders
-      if (sameHolderRuns && follows && first === recs[w - RECORD_WORDS + RECORD_FIRST] && table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])) {
+      if (
+        sameHolderRuns &&
+        follows &&
+        first === recs[w - RECORD_WORDS + RECORD_FIRST] &&
+        table.sameRest(rest, recs[w - RECORD_WORDS + RECORD_REST])
+      ) {
         // Block i sits in the record after block i - 1's with the same holders, so every state
         // moves exactly as it did on block i - 1. Extend over the whole run of such records, then
         // move those states once.
@@ -212,7 +217,8 @@ export class MatchWalk {
           let r = w + RECORD_WORDS;
           while (
             end < limit &&
-            recs[r + RECORD_FIRST] === first && (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
+            recs[r + RECORD_FIRST] === first &&
+            (recs[r + RECORD_REST] === rest || (rest < -1 && table.sameRest(recs[r + RECORD_REST], rest))) &&
             sameKey(recs, chain, next + (end - i), end)
           ) {
             end++;
@@ -223,7 +229,9 @@ export class MatchWalk {
         }
         const last = next + (end - i - 1);
         // A/B (pnpm bench router, ab_fork_bits_route_p50_ratio): route p50 x1.29-1.33 over reading every passed record's signature
-        if (useForkBits) for (let k = firstBit(forkBits, next, last + 1, true); k <= last; k = firstBit(forkBits, k + 1, last + 1, true)) branch(i + (k - next), k);
+        if (useForkBits)
+          for (let k = firstBit(forkBits, next, last + 1, true); k <= last; k = firstBit(forkBits, k + 1, last + 1, true))
+            branch(i + (k - next), k);
         else for (let k = next; k <= last; k++) branch(i + (k - next), k);
         for (let k = 0; k < nStarted; k++) {
           const idx = started[k];

@@ -19,7 +19,17 @@ export type RoutingPolicy = (typeof ROUTING_POLICIES)[number];
 
 /** least-loaded: the kv score with every cache, session and bounded-load term at zero. */
 const LEAST_LOADED_WEIGHTS: Readonly<RoutingWeights> = Object.freeze({
-  device: 0, host: 0, ssd: 0, prefillLoad: 1, decodeLoad: 1, sessionAffinity: 0, temperature: 0, overload: 0, overloadSlack: 0, overloadPenalty: 0, overloadPenaltySlack: 0,
+  device: 0,
+  host: 0,
+  ssd: 0,
+  prefillLoad: 1,
+  decodeLoad: 1,
+  sessionAffinity: 0,
+  temperature: 0,
+  overload: 0,
+  overloadSlack: 0,
+  overloadPenalty: 0,
+  overloadPenaltySlack: 0,
 });
 
 export interface Placement<W extends RosterWorker = RosterWorker> {
@@ -250,7 +260,8 @@ export class Placer {
 
   constructor(private readonly opts: PlacerOptions) {
     this.policy = opts.policy ?? "kv";
-    if (!ROUTING_POLICIES.includes(this.policy)) throw new RangeError(`policy: expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(this.policy)}`);
+    if (!ROUTING_POLICIES.includes(this.policy))
+      throw new RangeError(`policy: expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(this.policy)}`);
     this.weights = opts.weights ?? DEFAULT_ROUTING_WEIGHTS;
     this.rng = seededUniform(opts.seed ?? 1);
     const plain = new Set(opts.plainForms ?? []);
@@ -279,7 +290,14 @@ export class Placer {
       const slot = slotOf[pos];
       if (slot < 0) return;
       const set = (slot & 1) === 0 ? decodeSet : prefillSet;
-      set.mergeMatch(slot >>> 1, Math.min(m.device, reusableBlocks), Math.min(m.host, reusableBlocks), Math.min(m.ssd, reusableBlocks), Math.min(m.best, reusableBlocks), Math.min(m.shared, reusableBlocks));
+      set.mergeMatch(
+        slot >>> 1,
+        Math.min(m.device, reusableBlocks),
+        Math.min(m.host, reusableBlocks),
+        Math.min(m.ssd, reusableBlocks),
+        Math.min(m.best, reusableBlocks),
+        Math.min(m.shared, reusableBlocks),
+      );
     };
     // A/B (pnpm bench router, ab_served_by_route_p50_ratio): route p50 x1.16-1.28 over two lookups per worker
     if (this.servedBy) {
@@ -301,9 +319,10 @@ export class Placer {
     if (d < 0) return null;
     const decode = workers[decodePositions[d]];
     const decodeCached = decodeSet.best[d] * blockSize;
-    const p = prefillSet.length > 0 && shouldDisaggregate(promptTokens - decodeCached, this.opts.localPrefillMaxTokens)
-      ? this.choose(prefillSet, 1, promptTokens, members.indexOf(roster, req.session?.prefill, true))
-      : -1;
+    const p =
+      prefillSet.length > 0 && shouldDisaggregate(promptTokens - decodeCached, this.opts.localPrefillMaxTokens)
+        ? this.choose(prefillSet, 1, promptTokens, members.indexOf(roster, req.session?.prefill, true))
+        : -1;
     if (p < 0) return { decode, prefill: decode, disaggregated: false, bestCachedTokens, chosenCachedTokens: decodeCached };
     const prefill = workers[prefillPositions[p]];
     return { decode, prefill, disaggregated: true, bestCachedTokens, chosenCachedTokens: prefillSet.best[p] * blockSize };
@@ -326,7 +345,14 @@ export class Placer {
 }
 
 /** Sets each candidate's load in `set` ({@link workerLoad}, from the synced lookups). */
-function setLoads(lookups: LoadLookups, set: CandidateSet, positions: readonly number[], workers: readonly RosterWorker[], ledger: LoadLedger, nowMs: number): void {
+function setLoads(
+  lookups: LoadLookups,
+  set: CandidateSet,
+  positions: readonly number[],
+  workers: readonly RosterWorker[],
+  ledger: LoadLedger,
+  nowMs: number,
+): void {
   for (let i = 0; i < set.length; i++) {
     const pos = positions[i];
     const w = workers[pos];

@@ -113,11 +113,19 @@ export class PrefixIndex {
   constructor(options: PrefixIndexOptions = {}) {
     const children = options.sharedPrefixChildren ?? DEFAULT_SHARED_PREFIX_CHILDREN;
     if (!Number.isSafeInteger(children) || children < 2 || children > 16) {
-      throw new PrefixIndexError("INVALID_ARGUMENT", "sharedPrefixChildren", `sharedPrefixChildren must be an integer in [2, 16], got ${children}`);
+      throw new PrefixIndexError(
+        "INVALID_ARGUMENT",
+        "sharedPrefixChildren",
+        `sharedPrefixChildren must be an integer in [2, 16], got ${children}`,
+      );
     }
     const plain = new Set(options.plainForms ?? []);
     this.table = new BlockTable(options.seed ?? randomInt(0, 2 ** 31 - 1), !plain.has("next-record"));
-    this.walk = new MatchWalk(this.table, children, { sameHolderRuns: !plain.has("same-holder-runs"), forkBits: !plain.has("fork-bits"), reuseScratch: !plain.has("walk-scratch") });
+    this.walk = new MatchWalk(this.table, children, {
+      sameHolderRuns: !plain.has("same-holder-runs"),
+      forkBits: !plain.has("fork-bits"),
+      reuseScratch: !plain.has("walk-scratch"),
+    });
     this.touchAhead = !plain.has("touch-ahead");
   }
 
@@ -190,7 +198,7 @@ export class PrefixIndex {
       this.heldEntries[loc] -= 1;
     };
     const table = this.table;
-    for (let i = 0; i < table.capacity && this.heldEntries[loc] > 0; ) {
+    for (let i = 0; i < table.capacity && this.heldEntries[loc] > 0;) {
       if (table.occupied(i)) table.removeHolders(i, drop, removed);
       i++;
     }
@@ -245,7 +253,8 @@ export class PrefixIndex {
       const name = this.locationNames[walk.locationOf(k)];
       const any = walk.anyOf(k);
       const prev = out.get(name);
-      if (prev === undefined) out.set(name, { device: walk.deviceOf(k), host: walk.hostOf(k), ssd: any, best: any, shared: walk.sharedWithin(any) });
+      if (prev === undefined)
+        out.set(name, { device: walk.deviceOf(k), host: walk.hostOf(k), ssd: any, best: any, shared: walk.sharedWithin(any) });
       else {
         prev.device = Math.max(prev.device, walk.deviceOf(k));
         prev.host = Math.max(prev.host, walk.hostOf(k));

@@ -34,7 +34,13 @@ export class RequestCharge {
   }
 
   /** The charge of a request placed as `placement`, with `promptTokens` and up to `maxTokens` of output. */
-  static forPlacement(ledger: LoadLedger, placement: Placement<RosterWorker>, promptTokens: number, maxTokens: number, blockSize: number): RequestCharge {
+  static forPlacement(
+    ledger: LoadLedger,
+    placement: Placement<RosterWorker>,
+    promptTokens: number,
+    maxTokens: number,
+    blockSize: number,
+  ): RequestCharge {
     return new RequestCharge(ledger, {
       decodeWorker: placement.decode.info.workerId,
       prefillWorker: placement.prefill.info.workerId,

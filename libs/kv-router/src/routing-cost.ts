@@ -135,7 +135,19 @@ export interface ChooseOptions {
   sessionWorkerId?: string;
 }
 
-const WEIGHT_KEYS = ["device", "host", "ssd", "prefillLoad", "decodeLoad", "sessionAffinity", "temperature", "overload", "overloadSlack", "overloadPenalty", "overloadPenaltySlack"] as const;
+const WEIGHT_KEYS = [
+  "device",
+  "host",
+  "ssd",
+  "prefillLoad",
+  "decodeLoad",
+  "sessionAffinity",
+  "temperature",
+  "overload",
+  "overloadSlack",
+  "overloadPenalty",
+  "overloadPenaltySlack",
+] as const;
 
 /** Throws `INVALID_ARGUMENT` naming the weight unless every weight is a finite number >= 0. */
 export function assertRoutingWeights(w: RoutingWeights): void {
@@ -164,7 +176,15 @@ export function scoreWorker(
   const m = match ?? EMPTY_MATCH;
   set.mergeMatch(0, m.device, m.host, m.ssd, m.best, m.shared);
   set.poolRecentWorkTokens = poolRecentWorkTokens;
-  const score = scoreOf(set, 0, promptTokens, blockSize, weights, sessionWorkerId !== undefined && sessionWorkerId === load.workerId, poolWorkers);
+  const score = scoreOf(
+    set,
+    0,
+    promptTokens,
+    blockSize,
+    weights,
+    sessionWorkerId !== undefined && sessionWorkerId === load.workerId,
+    poolWorkers,
+  );
   return Number.isNaN(score) ? null : { workerId: load.workerId, score, cachedTokens: cachedTokensOf(m.best, promptTokens, blockSize) };
 }
 
@@ -179,7 +199,15 @@ function tierValue(device: number, host: number, ssd: number, blockSize: number,
 }
 
 /** Candidate `i`'s score, without allocating; NaN when it cannot take the request. */
-function scoreOf(set: CandidateSet, i: number, promptTokens: number, blockSize: number, weights: RoutingWeights, session: boolean, poolWorkers: number): number {
+function scoreOf(
+  set: CandidateSet,
+  i: number,
+  promptTokens: number,
+  blockSize: number,
+  weights: RoutingWeights,
+  session: boolean,
+  poolWorkers: number,
+): number {
   const promptBlocks = Math.floor(promptTokens / blockSize);
   const activeDecodeBlocks = set.activeDecodeBlocks[i];
   if (set.isDecode[i] === 1 && set.capacityBlocks[i] - activeDecodeBlocks < Math.ceil(promptTokens / blockSize)) return NaN;
@@ -194,14 +222,18 @@ function scoreOf(set: CandidateSet, i: number, promptTokens: number, blockSize: 
   const shared = Math.min(set.shared[i], promptBlocks);
   if (weights.overloadPenalty > 0 && shared > 0) {
     const x = excessFraction(recent, uncached, poolRecent, poolWorkers, weights.overloadPenaltySlack);
-    if (x > 0) cachedValue -= Math.min(tierValue(Math.min(device, shared), Math.min(host, shared), Math.min(ssd, shared), blockSize, weights), weights.overloadPenalty * x);
+    if (x > 0)
+      cachedValue -= Math.min(
+        tierValue(Math.min(device, shared), Math.min(host, shared), Math.min(ssd, shared), blockSize, weights),
+        weights.overloadPenalty * x,
+      );
   }
   const loadCost = weights.prefillLoad * set.queuedPrefillTokens[i] + weights.decodeLoad * activeDecodeBlocks * blockSize;
   const affinity = session ? weights.sessionAffinity : 0;
-  const overloadCost = weights.overload === 0 ? 0 : weights.overload * overloadTokens(recent, uncached, poolRecent, poolWorkers, weights.overloadSlack);
+  const overloadCost =
+    weights.overload === 0 ? 0 : weights.overload * overloadTokens(recent, uncached, poolRecent, poolWorkers, weights.overloadSlack);
   return cachedValue - loadCost + affinity - overloadCost;
 }
-
 
 const EMPTY_MATCH: LocationMatch = Object.freeze(emptyMatch());
 
@@ -251,7 +283,13 @@ export interface ChooseCandidateOptions {
  * temperature 0.
  * @throws {PrefixIndexError} `INVALID_ARGUMENT` on a bad prompt length, block size or weight.
  */
-export function chooseCandidate(set: CandidateSet, promptTokens: number, blockSize: number, weights: RoutingWeights = DEFAULT_ROUTING_WEIGHTS, options: ChooseCandidateOptions = {}): number {
+export function chooseCandidate(
+  set: CandidateSet,
+  promptTokens: number,
+  blockSize: number,
+  weights: RoutingWeights = DEFAULT_ROUTING_WEIGHTS,
+  options: ChooseCandidateOptions = {},
+): number {
   assertPromptAndBlockSize(promptTokens, blockSize);
   assertRoutingWeights(weights);
   const session = options.sessionIndex ?? -1;
@@ -268,7 +306,11 @@ export function chooseCandidate(set: CandidateSet, promptTokens: number, blockSi
     if (Number.isNaN(score)) continue;
     if (scored !== undefined) scored.push(i);
     const recent = recentOf[i];
-    if (bestIndex < 0 || score > bestScore || (score === bestScore && (recent < bestRecent || (recent === bestRecent && ids[i] < ids[bestIndex])))) {
+    if (
+      bestIndex < 0 ||
+      score > bestScore ||
+      (score === bestScore && (recent < bestRecent || (recent === bestRecent && ids[i] < ids[bestIndex])))
+    ) {
       bestIndex = i;
       bestScore = score;
       bestRecent = recent;
@@ -323,7 +365,11 @@ export function chooseWorker(
   }
   const i = chooseCandidate(set, promptTokens, blockSize, weights, { rng: options.rng, sessionIndex });
   if (i < 0) return null;
-  return { workerId: set.ids[i], score: scoreOf(set, i, promptTokens, blockSize, weights, i === sessionIndex, set.length), cachedTokens: cachedTokensOf(set.best[i], promptTokens, blockSize) };
+  return {
+    workerId: set.ids[i],
+    score: scoreOf(set, i, promptTokens, blockSize, weights, i === sessionIndex, set.length),
+    cachedTokens: cachedTokensOf(set.best[i], promptTokens, blockSize),
+  };
 }
 
 /** Index in `scores` drawn with probability ∝ exp(normalised score / temperature). */

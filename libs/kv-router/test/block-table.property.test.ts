@@ -41,7 +41,11 @@ function checkEqual(t: BlockTable, ref: Map<string, Set<number>>, keys: Map<stri
 }
 
 /** Runs random operations; returns the largest and the final table size (slots) seen. */
-function runRandom(seed: number, makeHash: (rng: () => number) => Uint8Array, steps: number): { maxCapacity: number; finalCapacity: number } {
+function runRandom(
+  seed: number,
+  makeHash: (rng: () => number) => Uint8Array,
+  steps: number,
+): { maxCapacity: number; finalCapacity: number } {
   let maxCapacity = 0;
   const rng = mulberry32(seed);
   const t = new BlockTable(seed);
@@ -71,7 +75,11 @@ function runRandom(seed: number, makeHash: (rng: () => number) => Uint8Array, st
       const dropHolder = rng() < 0.6 ? 5 : randInt(rng, 5); // 5 = drop all
       const slot = t.find(h);
       const removed: number[] = [];
-      const gone = t.removeHolders(slot, (x) => dropHolder === 5 || x === dropHolder, (x) => removed.push(x));
+      const gone = t.removeHolders(
+        slot,
+        (x) => dropHolder === 5 || x === dropHolder,
+        (x) => removed.push(x),
+      );
       const set = ref.get(k)!;
       const expected = [...set].filter((x) => dropHolder === 5 || x === dropHolder);
       expect(removed.sort()).toEqual(expected.sort());
@@ -116,11 +124,15 @@ describe("BlockTable matches a Map of Sets", () => {
   });
 
   it("when every key shares the first 8 bytes (one probe run for all)", () => {
-    runRandom(7, (rng) => {
-      const h = randomHash(rng);
-      h.fill(0xab, 0, 8);
-      return h;
-    }, 6_000);
+    runRandom(
+      7,
+      (rng) => {
+        const h = randomHash(rng);
+        h.fill(0xab, 0, 8);
+        return h;
+      },
+      6_000,
+    );
   });
 
   it("when a probe run wraps around the end of the table (keys homed on both sides of the end)", () => {
@@ -152,7 +164,11 @@ describe("BlockTable matches a Map of Sets", () => {
       expect(t.slotUsed(cap - 1) && t.slotUsed(0)).toBe(true); // the run spans the end
       while (hashes.length > 0) {
         const [k] = hashes.splice(randInt(rng, hashes.length), 1);
-        t.removeHolders(t.find(k), () => true, () => undefined);
+        t.removeHolders(
+          t.find(k),
+          () => true,
+          () => undefined,
+        );
         ref.delete(hex(k));
         keys.delete(hex(k));
         checkEqual(t, ref, keys, `seed ${seed}, ${hashes.length} left`);

@@ -96,7 +96,14 @@ function runRandom(seed: number, steps: number): number {
       for (let i = 0; i < t.capacity; i++) {
         if (!t.occupied(i)) continue;
         t.keyInto(i, key);
-        if (t.removeHolders(i, (h) => h === holder, () => {})) left(hex(key));
+        if (
+          t.removeHolders(
+            i,
+            (h) => h === holder,
+            () => {},
+          )
+        )
+          left(hex(key));
       }
       if (rng() < 0.5) t.compact();
     } else {
@@ -111,10 +118,12 @@ function runRandom(seed: number, steps: number): number {
         problems.push(`record ${i}: run bit set, occupied ${t.occupied(i - 1)}/${t.occupied(i)}`);
         continue;
       }
-      if (holderSet(t, i) !== holderSet(t, i - 1)) problems.push(`record ${i}: run bit set, holders ${holderSet(t, i - 1)} then ${holderSet(t, i)}`);
+      if (holderSet(t, i) !== holderSet(t, i - 1))
+        problems.push(`record ${i}: run bit set, holders ${holderSet(t, i - 1)} then ${holderSet(t, i)}`);
       t.keyInto(i, key);
       t.keyInto(i - 1, prevKey);
-      if (!links.has(`${hex(prevKey)}>${hex(key)}`)) problems.push(`record ${i}: run bit set, its block was not stored as the child of record ${i - 1}'s`);
+      if (!links.has(`${hex(prevKey)}>${hex(key)}`))
+        problems.push(`record ${i}: run bit set, its block was not stored as the child of record ${i - 1}'s`);
     }
     expect(problems.slice(0, 3), `seed ${seed} step ${step}: ${op}`).toEqual([]);
   }

@@ -194,7 +194,13 @@ describe("IndexFeed", () => {
 
   it("refuses a malformed batch before changing anything", () => {
     const feed = new IndexFeed();
-    feed.accept({ announcerId: "w1", incarnation: "i", seq: 1, snapshot: false, events: [{ kind: "stored", tier: "device", codec: "raw", hashes: [h(1)] }] });
+    feed.accept({
+      announcerId: "w1",
+      incarnation: "i",
+      seq: 1,
+      snapshot: false,
+      events: [{ kind: "stored", tier: "device", codec: "raw", hashes: [h(1)] }],
+    });
     const bad: KvIndexBatch = {
       announcerId: "w1",
       incarnation: "i",

@@ -34,8 +34,14 @@ const PLACER_TRICKS: readonly PlacerTrick[] = ["roster-sets", "load-lookups", "s
 /** One placement through a Placer kept per options (as a router keeps one). */
 const placers = new Map<string, Placer>();
 function place(
-  roster: Roster<TestWorker>, matches: Map<string, LocationMatch>, promptTokens: number, reusableBlocks: number, loads: LoadSources, opts: PlacementOptions,
-  exclude?: Set<string>, session?: { decode: string; prefill: string },
+  roster: Roster<TestWorker>,
+  matches: Map<string, LocationMatch>,
+  promptTokens: number,
+  reusableBlocks: number,
+  loads: LoadSources,
+  opts: PlacementOptions,
+  exclude?: Set<string>,
+  session?: { decode: string; prefill: string },
 ): ReturnType<Placer["place"]> {
   const key = JSON.stringify(opts);
   let placer = placers.get(key);
@@ -54,7 +60,15 @@ describe("LoadLedger and PeerLoads", () => {
     expect(ledger.recentWorkTokens("w1")).toBeCloseTo(300 * Math.exp(-1), 9);
     ledger.addPrefill("w1", -300);
     expect(ledger.prefillTokens("w1")).toBe(0);
-    expect(ledger.shares()).toEqual([{ workerId: "w1", prefillTokens: 0, decodeBlocks: 4, recentWorkTokens: expect.closeTo(300 * Math.exp(-1), 6), prefillTokensSinceReport: 300 }]);
+    expect(ledger.shares()).toEqual([
+      {
+        workerId: "w1",
+        prefillTokens: 0,
+        decodeBlocks: 4,
+        recentWorkTokens: expect.closeTo(300 * Math.exp(-1), 6),
+        prefillTokensSinceReport: 300,
+      },
+    ]);
 
     const peers = new PeerLoads(100, c.now);
     peers.update("r2", [{ workerId: "w1", prefillTokens: 50, decodeBlocks: 1, recentWorkTokens: 10, prefillTokensSinceReport: 20 }]);
@@ -152,7 +166,10 @@ describe("place", () => {
 
   it("merges a worker's pool with its node's kvstore and reports available vs captured tokens", () => {
     const ws = [worker("d1", "decode"), worker("d2", "decode", "kv-2"), worker("p1", "prefill", "kv-2")];
-    const matches = new Map([["d1", m(2)], ["kv-2", m(5)]]);
+    const matches = new Map([
+      ["d1", m(2)],
+      ["kv-2", m(5)],
+    ]);
     const pl = place(new Roster(ws), matches, 40, 9, loads, opts)!;
     expect(pl.decode.info.workerId).toBe("d2"); // 5 blocks through kv-2
     expect(pl.prefill.info.workerId).toBe("p1");
@@ -166,20 +183,34 @@ describe("place", () => {
     peers.update("r2", [{ workerId: "d1", prefillTokens: 0, decodeBlocks: 10, recentWorkTokens: 0, prefillTokensSinceReport: 0 }]);
     expect(place(new Roster(ws), new Map(), 16, 3, loads, opts)!.decode.info.workerId).toBe("d2");
     peers.update("r2", []);
-    expect(place(new Roster(ws), new Map(), 16, 3, loads, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe("d2");
+    expect(place(new Roster(ws), new Map(), 16, 3, loads, opts, new Set(), { decode: "d2", prefill: "d2" })!.decode.info.workerId).toBe(
+      "d2",
+    );
   });
 
   it("refuses a worker with a bad capacity on every placement over its roster, never placing on a half-built set", () => {
     const bad = worker("d2", "decode");
     (bad.info as { capacityBlocks: number }).capacityBlocks = -1;
     const roster = new Roster([worker("d1", "decode"), bad]);
-    for (let k = 0; k < 2; k++) expect(() => place(roster, new Map(), 16, 3, loads, opts)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", field: "candidates[1].capacityBlocks" }));
+    for (let k = 0; k < 2; k++)
+      expect(() => place(roster, new Map(), 16, 3, loads, opts)).toThrow(
+        expect.objectContaining({ code: "INVALID_ARGUMENT", field: "candidates[1].capacityBlocks" }),
+      );
   });
 });
 
 describe("place against a reference (each worker's own and kvstore matches merged, then chooseWorker)", () => {
   /** What place must return, computed the plain way: a merged map per worker and chooseWorker on object loads. */
-  function referencePlace(ws: TestWorker[], matches: Map<string, LocationMatch>, promptTokens: number, reusable: number, src: LoadSources, opts: PlacementOptions, exclude: Set<string>, session: { decode: string; prefill: string } | undefined) {
+  function referencePlace(
+    ws: TestWorker[],
+    matches: Map<string, LocationMatch>,
+    promptTokens: number,
+    reusable: number,
+    src: LoadSources,
+    opts: PlacementOptions,
+    exclude: Set<string>,
+    session: { decode: string; prefill: string } | undefined,
+  ) {
     const merged = new Map<string, LocationMatch>();
     const live = ws.filter((w) => !exclude.has(w.info.workerId));
     for (const w of live) {
@@ -187,7 +218,13 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const store = matches.get(w.info.kvstoreId);
       if (own === undefined && store === undefined) continue;
       const x = mergeMatches(own, store);
-      merged.set(w.info.workerId, { device: Math.min(x.device, reusable), host: Math.min(x.host, reusable), ssd: Math.min(x.ssd, reusable), best: Math.min(x.best, reusable), shared: Math.min(x.shared, reusable) });
+      merged.set(w.info.workerId, {
+        device: Math.min(x.device, reusable),
+        host: Math.min(x.host, reusable),
+        ssd: Math.min(x.ssd, reusable),
+        best: Math.min(x.best, reusable),
+        shared: Math.min(x.shared, reusable),
+      });
     }
     const bestCachedTokens = Math.max(0, ...[...merged.values()].map((x) => x.best)) * opts.blockSize;
     const loadsOf = (role: string): WorkerLoad[] => live.filter((w) => w.info.role === role).map((w) => workerLoad(w, src));
@@ -195,10 +232,17 @@ describe("place against a reference (each worker's own and kvstore matches merge
     if (d === null) return null;
     const decodeCached = (merged.get(d.workerId)?.best ?? 0) * opts.blockSize;
     const prefills = loadsOf("prefill");
-    const p = prefills.length > 0 && promptTokens - decodeCached > opts.localPrefillMaxTokens
-      ? chooseWorker(prefills, merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.prefill })
-      : null;
-    return { decode: d.workerId, prefill: p?.workerId ?? d.workerId, disaggregated: p !== null, bestCachedTokens, chosenCachedTokens: p === null ? decodeCached : (merged.get(p.workerId)?.best ?? 0) * opts.blockSize };
+    const p =
+      prefills.length > 0 && promptTokens - decodeCached > opts.localPrefillMaxTokens
+        ? chooseWorker(prefills, merged, promptTokens, opts.blockSize, opts.weights, { sessionWorkerId: session?.prefill })
+        : null;
+    return {
+      decode: d.workerId,
+      prefill: p?.workerId ?? d.workerId,
+      disaggregated: p !== null,
+      bestCachedTokens,
+      chosenCachedTokens: p === null ? decodeCached : (merged.get(p.workerId)?.best ?? 0) * opts.blockSize,
+    };
   }
 
   it("agrees on 2000 random pools, matches, loads, exclusions and sessions", () => {
@@ -220,7 +264,18 @@ describe("place against a reference (each worker's own and kvstore matches merge
         if (rng() < 0.3) ledger.noteReport(w.info.workerId, int(3000));
         return w;
       });
-      peers.update("peer", ws.filter(() => rng() < 0.3).map((w) => ({ workerId: w.info.workerId, prefillTokens: int(1000), decodeBlocks: int(20), recentWorkTokens: int(3000), prefillTokensSinceReport: int(500) })));
+      peers.update(
+        "peer",
+        ws
+          .filter(() => rng() < 0.3)
+          .map((w) => ({
+            workerId: w.info.workerId,
+            prefillTokens: int(1000),
+            decodeBlocks: int(20),
+            recentWorkTokens: int(3000),
+            prefillTokensSinceReport: int(500),
+          })),
+      );
       c.advance(int(500));
       const matches = new Map<string, LocationMatch>();
       for (const loc of [...ws.map((w) => w.info.workerId), ...Array.from({ length: nodes }, (_, k) => `kv-${k}`), "elsewhere"]) {
@@ -234,16 +289,48 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const session = rng() < 0.3 ? { decode: `w${int(12)}`, prefill: `w${int(12)}` } : undefined;
       const promptTokens = int(800);
       const reusable = int(Math.floor(promptTokens / 4) + 1); // at most the prompt's full blocks, as reusableBlocks gives
-      const opts: PlacementOptions = { weights: { ...DEFAULT_ROUTING_WEIGHTS, overloadPenalty: rng() < 0.5 ? 0 : 4096 }, localPrefillMaxTokens: int(300), blockSize: 4 };
+      const opts: PlacementOptions = {
+        weights: { ...DEFAULT_ROUTING_WEIGHTS, overloadPenalty: rng() < 0.5 ? 0 : 4096 },
+        localPrefillMaxTokens: int(300),
+        blockSize: 4,
+      };
       const src = { ledger, peers, nowMs: c.now() };
       const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, exclude, session);
       const got = place(new Roster(ws), matches, promptTokens, reusable, src, opts, exclude, session);
-      const shown = got === null ? null : { decode: got.decode.info.workerId, prefill: got.prefill.info.workerId, disaggregated: got.disaggregated, bestCachedTokens: got.bestCachedTokens, chosenCachedTokens: got.chosenCachedTokens };
+      const shown =
+        got === null
+          ? null
+          : {
+              decode: got.decode.info.workerId,
+              prefill: got.prefill.info.workerId,
+              disaggregated: got.disaggregated,
+              bestCachedTokens: got.bestCachedTokens,
+              chosenCachedTokens: got.chosenCachedTokens,
+            };
       expect(shown, `round ${round}`).toEqual(want);
       // each trick's plain form (PlacerOptions.plainForms, for A/B figures) places the same
       for (const trick of PLACER_TRICKS) {
-        const plain = new Placer({ ...opts, plainForms: [trick] }).place({ roster: new Roster(ws), matches, promptTokens, reusableBlocks: reusable, loads: src, exclude, session });
-        expect(plain === null ? null : { decode: plain.decode.info.workerId, prefill: plain.prefill.info.workerId, disaggregated: plain.disaggregated, bestCachedTokens: plain.bestCachedTokens, chosenCachedTokens: plain.chosenCachedTokens }, `round ${round}, ${trick} plain`).toEqual(want);
+        const plain = new Placer({ ...opts, plainForms: [trick] }).place({
+          roster: new Roster(ws),
+          matches,
+          promptTokens,
+          reusableBlocks: reusable,
+          loads: src,
+          exclude,
+          session,
+        });
+        expect(
+          plain === null
+            ? null
+            : {
+                decode: plain.decode.info.workerId,
+                prefill: plain.prefill.info.workerId,
+                disaggregated: plain.disaggregated,
+                bestCachedTokens: plain.bestCachedTokens,
+                chosenCachedTokens: plain.chosenCachedTokens,
+              },
+          `round ${round}, ${trick} plain`,
+        ).toEqual(want);
       }
       if (got?.disaggregated) disaggregated++;
     }
@@ -267,7 +354,22 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const r = rng();
       // each change placement must see: in-flight work added and released (entries created and
       // dropped), entries forgotten, peers' shares replaced and expiring, a new roster
-      const kind = r < 0.3 ? "add" : r < 0.5 ? "release" : r < 0.55 ? "shares" : r < 0.6 ? "forget" : r < 0.7 ? "peer" : r < 0.75 ? "expire" : r < 0.78 ? "roster" : "none";
+      const kind =
+        r < 0.3
+          ? "add"
+          : r < 0.5
+            ? "release"
+            : r < 0.55
+              ? "shares"
+              : r < 0.6
+                ? "forget"
+                : r < 0.7
+                  ? "peer"
+                  : r < 0.75
+                    ? "expire"
+                    : r < 0.78
+                      ? "roster"
+                      : "none";
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       if (kind === "add") {
         ledger.addPrefill(id, 1 + int(3000));
@@ -279,11 +381,30 @@ describe("place against a reference (each worker's own and kvstore matches merge
         c.advance(int(20_000)); // recent work decays below one token: idle entries go
         ledger.shares();
       } else if (kind === "forget") ledger.forget(id);
-      else if (kind === "peer") peers.update(`r${int(2)}`, ws.filter(() => rng() < 0.5).map((w) => ({ workerId: w.info.workerId, prefillTokens: int(3000), decodeBlocks: int(30), recentWorkTokens: int(5000), prefillTokensSinceReport: int(1000) })));
+      else if (kind === "peer")
+        peers.update(
+          `r${int(2)}`,
+          ws
+            .filter(() => rng() < 0.5)
+            .map((w) => ({
+              workerId: w.info.workerId,
+              prefillTokens: int(3000),
+              decodeBlocks: int(30),
+              recentWorkTokens: int(5000),
+              prefillTokensSinceReport: int(1000),
+            })),
+        );
       else if (kind === "expire") c.advance(PEER_SHARE_PERIODS_KEPT * 1000 + int(100));
       else if (kind === "roster") roster = new Roster(ws);
       c.advance(int(50));
-      const matches = new Map<string, LocationMatch>(rng() < 0.5 ? [[`w${int(10)}`, m(int(20))], [`kv-${int(3)}`, m(int(20))]] : []);
+      const matches = new Map<string, LocationMatch>(
+        rng() < 0.5
+          ? [
+              [`w${int(10)}`, m(int(20))],
+              [`kv-${int(3)}`, m(int(20))],
+            ]
+          : [],
+      );
       const src = { ledger, peers, nowMs: c.now() };
       const promptTokens = 4 + int(400);
       const reusable = Math.floor(promptTokens / 4);
@@ -294,20 +415,34 @@ describe("place against a reference (each worker's own and kvstore matches merge
       // placement first: the reference's own lookups would bring the peers' sums up to date for it
       const got = place(roster, matches, promptTokens, reusable, src, opts, exclude, session);
       const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, exclude, session);
-      const shown = got === null ? null : { decode: got.decode.info.workerId, prefill: got.prefill.info.workerId, disaggregated: got.disaggregated, bestCachedTokens: got.bestCachedTokens, chosenCachedTokens: got.chosenCachedTokens };
+      const shown =
+        got === null
+          ? null
+          : {
+              decode: got.decode.info.workerId,
+              prefill: got.prefill.info.workerId,
+              disaggregated: got.disaggregated,
+              bestCachedTokens: got.bestCachedTokens,
+              chosenCachedTokens: got.chosenCachedTokens,
+            };
       expect(shown, `step ${step} after ${kind}`).toEqual(want);
     }
     for (const k of ["add", "release", "shares", "forget", "peer", "expire", "roster"]) expect(kinds.get(k), k).toBeGreaterThan(50);
   });
 });
 
-
 describe("the baseline policies", () => {
   const ledger = new LoadLedger(60_000);
   const peers = new PeerLoads(1000);
   const ws = [worker("d1", "decode"), worker("d2", "decode"), worker("d3", "decode")];
   const roster = new Roster(ws);
-  const req = (matches = new Map<string, LocationMatch>()): PlacementRequest<TestWorker> => ({ roster, matches, promptTokens: 64, reusableBlocks: 15, loads: { ledger, peers, nowMs: 0 } });
+  const req = (matches = new Map<string, LocationMatch>()): PlacementRequest<TestWorker> => ({
+    roster,
+    matches,
+    promptTokens: 64,
+    reusableBlocks: 15,
+    loads: { ledger, peers, nowMs: 0 },
+  });
   const decodeOf = (placer: Placer, r = req()): string => placer.place(r)!.decode.info.workerId;
 
   it("round-robin takes each candidate in turn, whatever is cached", () => {
@@ -335,6 +470,8 @@ describe("the baseline policies", () => {
   });
 
   it("refuses an unknown policy, naming it", () => {
-    expect(() => new Placer({ policy: "nearest" as never, localPrefillMaxTokens: 0, blockSize: 4 })).toThrow(/policy: expected one of kv, round-robin, random, least-loaded, got nearest/);
+    expect(() => new Placer({ policy: "nearest" as never, localPrefillMaxTokens: 0, blockSize: 4 })).toThrow(
+      /policy: expected one of kv, round-robin, random, least-loaded, got nearest/,
+    );
   });
 });

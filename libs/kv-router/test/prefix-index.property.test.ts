@@ -10,7 +10,14 @@ import { ReferenceIndex } from "./support/reference-index.js";
 const BLOCK = 2;
 const LOCATIONS = ["worker-0", "worker-1", "worker-2", "kvstore-0", "kvstore-1"];
 const CODECS = ["fp16", "int8-per-token"];
-const QUERY_CODECS: (string | string[] | undefined)[] = [undefined, "fp16", "int8-per-token", "never-stored", ["fp16", "int8-per-token"], ["never-stored", "fp16"]];
+const QUERY_CODECS: (string | string[] | undefined)[] = [
+  undefined,
+  "fp16",
+  "int8-per-token",
+  "never-stored",
+  ["fp16", "int8-per-token"],
+  ["never-stored", "fp16"],
+];
 
 /** The reference for a codec list: each codec matched alone, merged per tier by maximum. */
 function refMatch(ref: ReferenceIndex, q: BlockHash[], codec: string | string[] | undefined): Record<string, LocationMatch> {
@@ -71,13 +78,22 @@ function runSequence(seed: number, shape: Shape, plainForms: readonly IndexTrick
     const want = refMatch(ref, q, codec);
     // as the router queries: a true chain, whose walk also links the consecutive records it finds
     // (an index built from snapshots has no links until then), answered as the reference
-    expect(Object.fromEntries(fast.match(PackedHashes.from(q, true), codec)), `${where}\nchained, query codec ${JSON.stringify(codec)}`).toEqual(want);
+    expect(
+      Object.fromEntries(fast.match(PackedHashes.from(q, true), codec)),
+      `${where}\nchained, query codec ${JSON.stringify(codec)}`,
+    ).toEqual(want);
     expect(Object.fromEntries(fast.match(q, codec)), `${where}\nquery codec ${JSON.stringify(codec)}`).toEqual(want);
     // the packed form of the same query answers the same
-    expect(Object.fromEntries(fast.match(PackedHashes.from(q), codec)), `${where}\npacked, query codec ${JSON.stringify(codec)}`).toEqual(want);
+    expect(Object.fromEntries(fast.match(PackedHashes.from(q), codec)), `${where}\npacked, query codec ${JSON.stringify(codec)}`).toEqual(
+      want,
+    );
     // every link the table keeps (from stored chains, or learned by chained walks) is true: the
     // walk skips runs by them (white-box: the table's bits)
-    const table = (fast as unknown as { table: { capacity: number; occupied(i: number): boolean; linked(i: number): boolean; keyInto(i: number, out: Uint8Array): void } }).table;
+    const table = (
+      fast as unknown as {
+        table: { capacity: number; occupied(i: number): boolean; linked(i: number): boolean; keyInto(i: number, out: Uint8Array): void };
+      }
+    ).table;
     const key = new Uint8Array(16);
     const before = new Uint8Array(16);
     for (let i = 1; i < table.capacity; i++) {

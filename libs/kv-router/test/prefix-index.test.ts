@@ -5,7 +5,12 @@ import { MAX_INDEXED_CODECS, PrefixIndex } from "../src/prefix-index.js";
 
 const ns = namespaceHash({ modelId: "m", layoutVersion: 1, blockSize: 2, tenantSalt: "salt" });
 /** A chain of n blocks; different `salt`s give disjoint chains. */
-const chain = (n: number, salt = 0): BlockHash[] => chainBlockHashes(ns, Array.from({ length: 2 * n }, (_, i) => salt * 1000 + i), 2);
+const chain = (n: number, salt = 0): BlockHash[] =>
+  chainBlockHashes(
+    ns,
+    Array.from({ length: 2 * n }, (_, i) => salt * 1000 + i),
+    2,
+  );
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -93,7 +98,11 @@ describe("PrefixIndex.match", () => {
       const idx = new PrefixIndex();
       idx.applyStored("w1", "device", "fp16", stored);
       // the same tokens for d blocks, then others: the hashes agree on exactly d blocks
-      const q = chainBlockHashes(ns, Array.from({ length: 80 }, (_, i) => (i < 2 * d ? i : 5000 + i)), 2);
+      const q = chainBlockHashes(
+        ns,
+        Array.from({ length: 80 }, (_, i) => (i < 2 * d ? i : 5000 + i)),
+        2,
+      );
       expect(idx.match(q).get("w1")?.best ?? 0, `left after ${d} blocks`).toBe(d);
       // and a query shorter than the run
       expect(idx.match(stored.slice(0, d)).get("w1")?.best ?? 0, `a query of ${d} blocks`).toBe(d);
@@ -181,7 +190,8 @@ describe("PrefixIndex.match: shared prefix", () => {
   });
 
   it("refuses a threshold outside [2, 16]", () => {
-    for (const bad of [1, 17, 2.5, Number.NaN]) expect(codeOf(() => new PrefixIndex({ sharedPrefixChildren: bad }))).toBe("INVALID_ARGUMENT");
+    for (const bad of [1, 17, 2.5, Number.NaN])
+      expect(codeOf(() => new PrefixIndex({ sharedPrefixChildren: bad }))).toBe("INVALID_ARGUMENT");
   });
 });
 

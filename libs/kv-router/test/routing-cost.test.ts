@@ -61,8 +61,24 @@ describe("chooseWorker (temperature 0)", () => {
 
   it("breaks ties by the smallest workerId whatever the candidate order", () => {
     const ids = ["w3", "w1", "w2"];
-    expect(chooseWorker(ids.map((id) => idle(id)), new Map(), 16, BS, greedy)!.workerId).toBe("w1");
-    expect(chooseWorker([...ids].reverse().map((id) => idle(id)), new Map(), 16, BS, greedy)!.workerId).toBe("w1");
+    expect(
+      chooseWorker(
+        ids.map((id) => idle(id)),
+        new Map(),
+        16,
+        BS,
+        greedy,
+      )!.workerId,
+    ).toBe("w1");
+    expect(
+      chooseWorker(
+        [...ids].reverse().map((id) => idle(id)),
+        new Map(),
+        16,
+        BS,
+        greedy,
+      )!.workerId,
+    ).toBe("w1");
   });
 
   it("breaks ties by the least recent prefill work before the id", () => {
@@ -160,7 +176,10 @@ describe("chooseWorker (temperature 0)", () => {
       // nothing shared: no penalty at all
       expect(chooseWorker(pool(), new Map([["hot", m(125, 125, 125, 0)]]), 600, BS, w)!.score).toBeCloseTo(500 - 100, 9);
       // a shared part in a slower tier is worth what that tier is worth: 20 shared blocks, 10 of them on host
-      expect(chooseWorker(pool(), new Map([["hot", m(10, 125, 125, 20)]]), 600, BS, w)!.score).toBeCloseTo(40 + 0.6 * 460 - (40 + 0.6 * 40) - 100, 9);
+      expect(chooseWorker(pool(), new Map([["hot", m(10, 125, 125, 20)]]), 600, BS, w)!.score).toBeCloseTo(
+        40 + 0.6 * 460 - (40 + 0.6 * 40) - 100,
+        9,
+      );
     });
 
     it("charges nothing at or under the bound, in proportion to the excess above it", () => {
@@ -315,7 +334,9 @@ describe("CandidateSet.again / setLoad", () => {
     set.add("a", "decode", 0, 0, 10, 0);
     set.add("b", "decode", 0, 0, 10, 0);
     set.again();
-    expect(() => set.setLoad(1, Number.NaN, 0, 0)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", field: "candidates[1].queuedPrefillTokens" }));
+    expect(() => set.setLoad(1, Number.NaN, 0, 0)).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT", field: "candidates[1].queuedPrefillTokens" }),
+    );
     expect(() => set.setLoad(0, 0, 0, -1)).toThrow(expect.objectContaining({ field: "candidates[0].recentWorkTokens" }));
   });
 });

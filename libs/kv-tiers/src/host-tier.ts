@@ -103,9 +103,13 @@ export class HostTier implements TierStore {
       return "existing";
     }
     if (bytes.byteLength > this.capacityBytes) {
-      throw new KvtierError("RESOURCE_EXHAUSTED", `block of ${bytes.byteLength} bytes exceeds the host tier's capacity of ${this.capacityBytes} bytes`, {
-        field: "header.total_bytes",
-      });
+      throw new KvtierError(
+        "RESOURCE_EXHAUSTED",
+        `block of ${bytes.byteLength} bytes exceeds the host tier's capacity of ${this.capacityBytes} bytes`,
+        {
+          field: "header.total_bytes",
+        },
+      );
     }
     this.makeRoom(bytes.byteLength);
     if (this.used + bytes.byteLength > this.capacityBytes) {

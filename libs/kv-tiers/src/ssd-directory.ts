@@ -47,7 +47,12 @@ export class SsdDirectoryLockedError extends Error {
 }
 
 /** The layout under `root`. */
-export const ssdLayout = (root: string): SsdLayout => ({ root, blocks: join(root, "blocks"), tmp: join(root, "tmp"), lock: join(root, "LOCK") });
+export const ssdLayout = (root: string): SsdLayout => ({
+  root,
+  blocks: join(root, "blocks"),
+  tmp: join(root, "tmp"),
+  lock: join(root, "LOCK"),
+});
 
 function alive(pid: number): boolean {
   try {

@@ -12,7 +12,9 @@ const BLOCK_FILE_EXTENSION = ".kvb";
 /** Parent field of a block with no known parent. */
 const NO_PARENT = "root";
 const HEX_HASH = `[0-9a-f]{${2 * BLOCK_HASH_BYTES}}`;
-const NAME_PATTERN = new RegExp(`^(${HEX_HASH})\\.(${HEX_HASH}|${NO_PARENT})\\.(\\d{1,12})\\.([0-9a-f]{8})\\.(.+)\\${BLOCK_FILE_EXTENSION}$`);
+const NAME_PATTERN = new RegExp(
+  `^(${HEX_HASH})\\.(${HEX_HASH}|${NO_PARENT})\\.(\\d{1,12})\\.([0-9a-f]{8})\\.(.+)\\${BLOCK_FILE_EXTENSION}$`,
+);
 
 /** What a block file's name says about it. */
 export interface BlockFileMeta {

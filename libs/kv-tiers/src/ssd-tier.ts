@@ -143,7 +143,11 @@ export class SsdTier implements TierStore {
    * survives a crash once this resolves. An identical block already held is "existing" (made
    * durable if asked); different bytes under the key are a "conflict". Throws SsdWriteError.
    */
-  async write(key: BlockKey, bytes: Uint8Array, meta: { parent: Uint8Array | undefined; checksum: number; durable: boolean }): Promise<TierPutOutcome> {
+  async write(
+    key: BlockKey,
+    bytes: Uint8Array,
+    meta: { parent: Uint8Array | undefined; checksum: number; durable: boolean },
+  ): Promise<TierPutOutcome> {
     const inflight = this.writing.get(key.id);
     if (inflight) {
       await inflight.catch(() => undefined);
@@ -198,11 +202,18 @@ export class SsdTier implements TierStore {
     await unlockSsdDirectory(this.layout);
   }
 
-  private async writeNew(key: BlockKey, bytes: Uint8Array, meta: { parent: Uint8Array | undefined; checksum: number; durable: boolean }): Promise<TierPutOutcome> {
+  private async writeNew(
+    key: BlockKey,
+    bytes: Uint8Array,
+    meta: { parent: Uint8Array | undefined; checksum: number; durable: boolean },
+  ): Promise<TierPutOutcome> {
     const size = bytes.byteLength;
     this.makeRoom(size);
     if (this.used + this.reserved + size > this.capacityBytes) {
-      throw new SsdWriteError("over_capacity", `no room for ${size} bytes in the SSD tier (capacity ${this.capacityBytes}, the rest leased or being written)`);
+      throw new SsdWriteError(
+        "over_capacity",
+        `no room for ${size} bytes in the SSD tier (capacity ${this.capacityBytes}, the rest leased or being written)`,
+      );
     }
     const entry: Entry = { key, parent: meta.parent, totalBytes: size, checksum: meta.checksum >>> 0, file: "", durable: meta.durable };
     entry.file = `${this.layout.blocks}/${blockFileName(entry)}`;

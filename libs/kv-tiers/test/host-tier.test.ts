@@ -7,7 +7,11 @@ import { blockKey, type BlockKey } from "../src/block-key.js";
 import { HostTier } from "../src/host-tier.js";
 import { LruPolicy } from "../src/lru-policy.js";
 
-const key = (n: number, codec = "fp32"): BlockKey => blockKey(Uint8Array.from({ length: 16 }, (_v, i) => (i === 0 ? n : 0)), codec);
+const key = (n: number, codec = "fp32"): BlockKey =>
+  blockKey(
+    Uint8Array.from({ length: 16 }, (_v, i) => (i === 0 ? n : 0)),
+    codec,
+  );
 const bytesOf = (n: number, len: number): Uint8Array => new Uint8Array(len).fill(n & 0xff);
 
 /** The obvious LRU: an array of entries, least recently used first. */

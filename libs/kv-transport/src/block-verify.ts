@@ -19,7 +19,11 @@ export function verifyReceivedBlock(block: Uint8Array, hash: Uint8Array, codec: 
  * The verified leading part of `blocks` as a run: stops at the first block that fails
  * verification, counting it as corrupt.
  */
-export function verifiedRun(blocks: Uint8Array[], hashes: readonly Uint8Array[], codec: string): { blocks: Uint8Array[]; bytes: number; corrupt: number } {
+export function verifiedRun(
+  blocks: Uint8Array[],
+  hashes: readonly Uint8Array[],
+  codec: string,
+): { blocks: Uint8Array[]; bytes: number; corrupt: number } {
   const out: Uint8Array[] = [];
   let bytes = 0;
   for (let i = 0; i < blocks.length; i++) {

@@ -61,7 +61,10 @@ export class DataConnection {
         onread: { buffer: () => c.nextReadBuffer(), callback: (n, buf) => c.onRead(n, buf) },
       });
       c.socket = socket;
-      const timer = setTimeout(() => socket.destroy(unavailable("connect_timeout", `no answer from ${ep.host}:${ep.port} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => socket.destroy(unavailable("connect_timeout", `no answer from ${ep.host}:${ep.port} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       socket.once("connect", () => {
         clearTimeout(timer);
         c.request(FrameKind.AUTH, 0, 0, credential, [], deadline).then(
@@ -91,16 +94,26 @@ export class DataConnection {
    * with the TransportError it carries). A request past `deadline` rejects DEADLINE_EXCEEDED;
    * a late answer is then skipped.
    */
-  request(kind: FrameKind, flags: number, count: number, meta: Uint8Array, payload: readonly Uint8Array[], deadline: number): Promise<ParsedFrame> {
+  request(
+    kind: FrameKind,
+    flags: number,
+    count: number,
+    meta: Uint8Array,
+    payload: readonly Uint8Array[],
+    deadline: number,
+  ): Promise<ParsedFrame> {
     if (this.broken) return Promise.reject(this.broken);
     const requestId = this.nextId;
     this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
     const payloadBytes = payload.reduce((a, b) => a + b.length, 0);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new TransportError("DEADLINE_EXCEEDED", "deadline", "", `no answer to request ${requestId} before its deadline`));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(requestId);
+          reject(new TransportError("DEADLINE_EXCEEDED", "deadline", "", `no answer to request ${requestId} before its deadline`));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.pending.set(requestId, { resolve, reject, timer });
       writeFrame(this.socket, { kind, flags, requestId, count, payloadBytes }, meta, payload);
     });

@@ -106,24 +106,41 @@ export function encodeFrameHeader(h: FrameHeader, meta: Uint8Array): Buffer {
 export function decodeFrameHeader(b: Uint8Array): FrameHeader {
   const v = Buffer.from(b.buffer, b.byteOffset, FRAME_HEADER_BYTES);
   const magic = v.readUInt32LE(OFF_MAGIC);
-  if (magic !== FRAME_MAGIC) throw frameError("bad_magic", "frame.magic", `0x${magic.toString(16)} is not "KVT1"; not a kvtier data-path stream`);
+  if (magic !== FRAME_MAGIC)
+    throw frameError("bad_magic", "frame.magic", `0x${magic.toString(16)} is not "KVT1"; not a kvtier data-path stream`);
   const version = v.readUInt8(OFF_VERSION);
-  if (version !== FRAME_VERSION) throw frameError("bad_version", "frame.version", `version ${version} unsupported (this build speaks ${FRAME_VERSION})`);
+  if (version !== FRAME_VERSION)
+    throw frameError("bad_version", "frame.version", `version ${version} unsupported (this build speaks ${FRAME_VERSION})`);
   const kind = v.readUInt8(OFF_KIND);
   if (!KNOWN_KINDS.has(kind)) throw frameError("unknown_kind", "frame.kind", `unknown frame kind ${kind}`);
   if (v.readUInt32LE(OFF_RESERVED) !== 0) throw frameError("malformed", "frame.reserved", "reserved bytes must be zero");
   const metaBytes = v.readUInt32LE(OFF_META_BYTES);
-  if (metaBytes > MAX_FRAME_META_BYTES) throw frameError("oversized", "frame.meta_bytes", `${metaBytes} bytes of metadata exceed the limit of ${MAX_FRAME_META_BYTES}`);
+  if (metaBytes > MAX_FRAME_META_BYTES)
+    throw frameError("oversized", "frame.meta_bytes", `${metaBytes} bytes of metadata exceed the limit of ${MAX_FRAME_META_BYTES}`);
   const payloadBytes = v.readUInt32LE(OFF_PAYLOAD_BYTES);
-  if (payloadBytes > MAX_FRAME_PAYLOAD_BYTES) throw frameError("oversized", "frame.payload_bytes", `${payloadBytes} payload bytes exceed the limit of ${MAX_FRAME_PAYLOAD_BYTES}`);
+  if (payloadBytes > MAX_FRAME_PAYLOAD_BYTES)
+    throw frameError("oversized", "frame.payload_bytes", `${payloadBytes} payload bytes exceed the limit of ${MAX_FRAME_PAYLOAD_BYTES}`);
   const count = v.readUInt32LE(OFF_COUNT);
-  if (count > MAX_RUN_BLOCKS) throw frameError("oversized", "frame.count", `${count} blocks exceed the limit of ${MAX_RUN_BLOCKS} per request`);
-  return { kind: kind as FrameKind, flags: v.readUInt16LE(OFF_FLAGS), requestId: v.readUInt32LE(OFF_REQUEST_ID), count, metaBytes, payloadBytes };
+  if (count > MAX_RUN_BLOCKS)
+    throw frameError("oversized", "frame.count", `${count} blocks exceed the limit of ${MAX_RUN_BLOCKS} per request`);
+  return {
+    kind: kind as FrameKind,
+    flags: v.readUInt16LE(OFF_FLAGS),
+    requestId: v.readUInt32LE(OFF_REQUEST_ID),
+    count,
+    metaBytes,
+    payloadBytes,
+  };
 }
 
 /** Throw TransportError `header_checksum` unless the header's CRC covers these bytes. */
 export function checkFrameCrc(header: Uint8Array, meta: Uint8Array): void {
   const want = Buffer.from(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).readUInt32LE(OFF_CRC);
   const got = headerCrc(header, meta);
-  if (want !== got) throw frameError("header_checksum", "frame.crc", `header checksum 0x${got.toString(16)} != 0x${want.toString(16)} (corrupted or mis-declared frame)`);
+  if (want !== got)
+    throw frameError(
+      "header_checksum",
+      "frame.crc",
+      `header checksum 0x${got.toString(16)} != 0x${want.toString(16)} (corrupted or mis-declared frame)`,
+    );
 }

@@ -53,9 +53,7 @@ export interface GetResultMeta {
 }
 
 /** What happened to one block of a put run. */
-export type BlockPutOutcome =
-  | { outcome: "created" | "existing"; tier: WireTierName }
-  | { outcome: "refused"; error: ErrorBody };
+export type BlockPutOutcome = { outcome: "created" | "existing"; tier: WireTierName } | { outcome: "refused"; error: ErrorBody };
 
 /** An ERROR frame, or one refused block of a put. */
 export interface ErrorBody {
@@ -81,7 +79,8 @@ function writeRunKeys(w: MetaWriter, codec: string, hashes: Uint8Array[]): void 
 
 function readRunKeys(r: MetaReader, count: number): { codec: string; hashes: Uint8Array[] } {
   const codecBytes = r.u8("codec");
-  if (codecBytes === 0 || codecBytes > MAX_CODEC_ID_BYTES) throw frameError("invalid", "codec", `must be 1..${MAX_CODEC_ID_BYTES} bytes, got ${codecBytes}`);
+  if (codecBytes === 0 || codecBytes > MAX_CODEC_ID_BYTES)
+    throw frameError("invalid", "codec", `must be 1..${MAX_CODEC_ID_BYTES} bytes, got ${codecBytes}`);
   const codec = Buffer.from(r.bytes(codecBytes, "codec")).toString("utf8");
   const hashes: Uint8Array[] = [];
   for (let i = 0; i < count; i++) hashes.push(r.bytes(BLOCK_HASH_BYTES, `block_hashes[${i}]`));
@@ -92,7 +91,12 @@ function readSizes(r: MetaReader, count: number, field: string): number[] {
   const sizes: number[] = [];
   for (let i = 0; i < count; i++) {
     const s = r.u32(`${field}[${i}]`);
-    if (s < KV_BLOCK_HEADER_BYTES || s > MAX_BLOCK_BYTES) throw frameError(s > MAX_BLOCK_BYTES ? "oversized" : "invalid", `${field}[${i}]`, `${s} bytes is not a possible block size (${KV_BLOCK_HEADER_BYTES}..${MAX_BLOCK_BYTES})`);
+    if (s < KV_BLOCK_HEADER_BYTES || s > MAX_BLOCK_BYTES)
+      throw frameError(
+        s > MAX_BLOCK_BYTES ? "oversized" : "invalid",
+        `${field}[${i}]`,
+        `${s} bytes is not a possible block size (${KV_BLOCK_HEADER_BYTES}..${MAX_BLOCK_BYTES})`,
+      );
     sizes.push(s);
   }
   return sizes;
@@ -123,7 +127,14 @@ export function decodePutRun(h: FrameHeader, meta: Uint8Array, shm: boolean): Pu
   if (h.count === 0) throw frameError("invalid", "frame.count", "a put needs at least one block");
   if (shm && h.payloadBytes !== 0) throw frameError("mismatch", "frame.payload_bytes", "a shared-memory put carries no payload");
   if (!shm) checkTotal(sizes, h.payloadBytes, "frame.payload_bytes");
-  return { codec, hashes, sizes, durable: (h.flags & FrameFlag.ACK_DURABLE) !== 0, requestScoped: (h.flags & FrameFlag.REQUEST_SCOPED) !== 0, windowOffset };
+  return {
+    codec,
+    hashes,
+    sizes,
+    durable: (h.flags & FrameFlag.ACK_DURABLE) !== 0,
+    requestScoped: (h.flags & FrameFlag.REQUEST_SCOPED) !== 0,
+    windowOffset,
+  };
 }
 
 /** GET_RUN / GET_RUN_SHM metadata: max bytes u32, [window offset and size u48 (shm)], codec, hashes. */
@@ -169,11 +180,21 @@ export function decodeGetResult(h: FrameHeader, meta: Uint8Array, shm: boolean):
 }
 
 function writeError(w: MetaWriter, e: ErrorBody): void {
-  w.str(e.code).str(e.reason).str(e.field).str(e.message).u32(Math.max(0, Math.min(0xffffffff, Math.round(e.retryAfterMs))));
+  w.str(e.code)
+    .str(e.reason)
+    .str(e.field)
+    .str(e.message)
+    .u32(Math.max(0, Math.min(0xffffffff, Math.round(e.retryAfterMs))));
 }
 
 function readError(r: MetaReader): ErrorBody {
-  return { code: transportCodeOf(r.str("error.code")), reason: r.str("error.reason"), field: r.str("error.field"), message: r.str("error.message"), retryAfterMs: r.u32("error.retry_after_ms") };
+  return {
+    code: transportCodeOf(r.str("error.code")),
+    reason: r.str("error.reason"),
+    field: r.str("error.field"),
+    message: r.str("error.message"),
+    retryAfterMs: r.u32("error.retry_after_ms"),
+  };
 }
 
 /** PUT_RESULT metadata: per block, created/existing (u8) and tier, or refused (u8 2) and its error. */
@@ -193,7 +214,8 @@ export function decodePutResult(h: FrameHeader, meta: Uint8Array): BlockPutOutco
   for (let i = 0; i < h.count; i++) {
     const kind = r.u8(`outcomes[${i}]`);
     if (kind === 2) out.push({ outcome: "refused", error: readError(r) });
-    else if (kind === 0 || kind === 1) out.push({ outcome: kind === 0 ? "created" : "existing", tier: tierOf(r.u8(`outcomes[${i}].tier`), `outcomes[${i}].tier`) });
+    else if (kind === 0 || kind === 1)
+      out.push({ outcome: kind === 0 ? "created" : "existing", tier: tierOf(r.u8(`outcomes[${i}].tier`), `outcomes[${i}].tier`) });
     else throw frameError("malformed", `outcomes[${i}]`, `unknown outcome ${kind}`);
   }
   r.end();

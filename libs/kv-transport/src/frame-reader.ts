@@ -134,7 +134,12 @@ export class FrameReader {
     this.segments = targets ?? [];
     if (targets !== null) {
       const total = targets.reduce((a, b) => a + b.length, 0);
-      if (total !== header.payloadBytes) throw frameError("mismatch", "frame.payload_bytes", `receiver buffers hold ${total} bytes, the frame declares ${header.payloadBytes}`);
+      if (total !== header.payloadBytes)
+        throw frameError(
+          "mismatch",
+          "frame.payload_bytes",
+          `receiver buffers hold ${total} bytes, the frame declares ${header.payloadBytes}`,
+        );
     }
     this.seg = 0;
     this.segFilled = 0;
@@ -144,7 +149,12 @@ export class FrameReader {
   }
 
   private deliver(): void {
-    const frame: ParsedFrame = { header: this.header!, meta: this.meta, payload: this.discard ? [] : this.segments, discarded: this.discard };
+    const frame: ParsedFrame = {
+      header: this.header!,
+      meta: this.meta,
+      payload: this.discard ? [] : this.segments,
+      discarded: this.discard,
+    };
     this.state = State.Header;
     this.filled = 0;
     this.header = undefined;

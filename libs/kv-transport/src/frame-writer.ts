@@ -17,7 +17,12 @@ export function frameParts(header: Omit<FrameHeader, "metaBytes">, meta: Uint8Ar
  * Write one frame. Returns false when the socket's buffer is over its high-water mark (the
  * caller may wait for "drain"); the bytes are queued either way.
  */
-export function writeFrame(socket: Socket, header: Omit<FrameHeader, "metaBytes">, meta: Uint8Array, payload: readonly Uint8Array[] = []): boolean {
+export function writeFrame(
+  socket: Socket,
+  header: Omit<FrameHeader, "metaBytes">,
+  meta: Uint8Array,
+  payload: readonly Uint8Array[] = [],
+): boolean {
   if (socket.destroyed || !socket.writable) return false;
   const parts = frameParts(header, meta, payload);
   if (parts.length === 1) return socket.write(parts[0]);

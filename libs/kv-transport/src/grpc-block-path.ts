@@ -27,15 +27,22 @@ const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buff
 function callError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const code = (err as { code?: unknown }).code;
-  if (!(err instanceof Error) || typeof code !== "number") return new TransportError("INTERNAL", "grpc", "", messageOf(err), { cause: err });
+  if (!(err instanceof Error) || typeof code !== "number")
+    return new TransportError("INTERNAL", "grpc", "", messageOf(err), { cause: err });
   const md = (err as Partial<ServiceError>).metadata;
   const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
   const retry = first("retry-after-ms");
   const name = (status[code] as string | undefined) ?? "INTERNAL";
-  return new TransportError(transportCodeOf(name), "grpc", first("kvtier-field") ?? "", (err as Partial<ServiceError>).details ?? err.message, {
-    retryAfterMs: retry === undefined ? undefined : Number(retry),
-    cause: err,
-  });
+  return new TransportError(
+    transportCodeOf(name),
+    "grpc",
+    first("kvtier-field") ?? "",
+    (err as Partial<ServiceError>).details ?? err.message,
+    {
+      retryAfterMs: retry === undefined ? undefined : Number(retry),
+      cause: err,
+    },
+  );
 }
 
 /** Block bytes over the KvStoreService streams of a client the caller owns. */
@@ -78,7 +85,20 @@ export class GrpcBlockPath implements BlockPath {
     };
     void (async () => {
       const bytes = block.bytes;
-      if (await send({ part: { $case: "header", value: { blockHash: block.hash, codec: block.codec, totalBytes: bytes.length, ack: wireAck, requestScoped: opts.requestScoped === true } } })) {
+      if (
+        await send({
+          part: {
+            $case: "header",
+            value: {
+              blockHash: block.hash,
+              codec: block.codec,
+              totalBytes: bytes.length,
+              ack: wireAck,
+              requestScoped: opts.requestScoped === true,
+            },
+          },
+        })
+      ) {
         for (let at = 0; at < bytes.length; at += MAX_CHUNK_BYTES) {
           if (!(await send({ part: { $case: "chunk", value: bytes.subarray(at, at + MAX_CHUNK_BYTES) } }))) break;
         }
@@ -127,7 +147,8 @@ export class GrpcBlockPath implements BlockPath {
         if (part?.$case === "header") {
           const i = run.blocks.length;
           const total = part.value.totalBytes;
-          if (incoming || i >= hashes.length || !bytesEqual(part.value.blockHash, hashes[i]) || total < 1 || total > MAX_KV_BLOCK_BYTES) return refuse();
+          if (incoming || i >= hashes.length || !bytesEqual(part.value.blockHash, hashes[i]) || total < 1 || total > MAX_KV_BLOCK_BYTES)
+            return refuse();
           incoming = { buf: Buffer.allocUnsafeSlow(total), filled: 0 };
         } else if (part?.$case === "chunk") {
           const chunk = part.value;
@@ -148,7 +169,8 @@ export class GrpcBlockPath implements BlockPath {
       });
       call.on("status", (s: { code: number }) => {
         statusKnown = true;
-        if (s.code !== status.OK && failure === undefined) failure = new TransportError(transportCodeOf((status[s.code] as string | undefined) ?? "INTERNAL"), "grpc", "", "get failed");
+        if (s.code !== status.OK && failure === undefined)
+          failure = new TransportError(transportCodeOf((status[s.code] as string | undefined) ?? "INTERNAL"), "grpc", "", "get failed");
         maybeFinish();
       });
       call.on("end", () => {

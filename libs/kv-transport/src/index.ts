@@ -6,10 +6,27 @@ export type { DataPathName, BlockRun, OutgoingBlock, BlockPutResult, PathCallOpt
 export { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD_BYTES, FrameKind, FrameFlag } from "./frame-format.js";
 export type { FrameHeader } from "./frame-format.js";
 export {
-  encodePutRun, decodePutRun, encodeGetRun, decodeGetRun, encodeGetResult, encodePutResult, encodeError, decodeError,
-  encodeAttach, decodeAttach,
+  encodePutRun,
+  decodePutRun,
+  encodeGetRun,
+  decodeGetRun,
+  encodeGetResult,
+  encodePutResult,
+  encodeError,
+  decodeError,
+  encodeAttach,
+  decodeAttach,
 } from "./frame-messages.js";
-export type { PutRunMeta, GetRunMeta, GetResultMeta, BlockPutOutcome, ErrorBody, AttachMeta, ArenaWindow, WireTierName } from "./frame-messages.js";
+export type {
+  PutRunMeta,
+  GetRunMeta,
+  GetResultMeta,
+  BlockPutOutcome,
+  ErrorBody,
+  AttachMeta,
+  ArenaWindow,
+  WireTierName,
+} from "./frame-messages.js";
 export { FrameReader } from "./frame-reader.js";
 export type { ParsedFrame, PayloadSink } from "./frame-reader.js";
 export { frameParts, writeFrame } from "./frame-writer.js";

@@ -111,6 +111,7 @@ export class MetaReader {
 
   /** Throw unless every byte was read: trailing bytes mean a mis-declared frame. */
   end(): void {
-    if (this.at !== this.view.length) throw frameError("malformed", "frame.meta_bytes", `${this.view.length - this.at} unexpected trailing metadata bytes`);
+    if (this.at !== this.view.length)
+      throw frameError("malformed", "frame.meta_bytes", `${this.view.length - this.at} unexpected trailing metadata bytes`);
   }
 }

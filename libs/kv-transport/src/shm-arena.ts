@@ -39,7 +39,8 @@ export async function writeAllAt(fh: fsp.FileHandle, bufs: readonly Uint8Array[]
     const part = bufs.slice(i, i + MAX_IOVECS);
     const want = part.reduce((a, b) => a + b.length, 0);
     const { bytesWritten } = await fh.writev(part as Uint8Array[], at);
-    if (bytesWritten !== want) throw new TransportError("INTERNAL", "short_write", "arena", `wrote ${bytesWritten} of ${want} bytes at ${at}`);
+    if (bytesWritten !== want)
+      throw new TransportError("INTERNAL", "short_write", "arena", `wrote ${bytesWritten} of ${want} bytes at ${at}`);
     at += want;
   }
   return at - position;
@@ -81,7 +82,8 @@ export class ShmArena {
   /** Create a new arena file (mode 0600, sparse) under `loc`. */
   static async create(loc: ShmLocation, slotBytes = DEFAULT_SHM_SLOT_BYTES, slots = DEFAULT_SHM_SLOTS): Promise<ShmArena> {
     const name = `${loc.prefix}${process.pid}-${randomBytes(6).toString("hex")}`;
-    if (!ARENA_NAME_PATTERN.test(name)) throw new TransportError("FAILED_PRECONDITION", "shm_name", "shm.prefix", `arena name "${name}" is not allowed`);
+    if (!ARENA_NAME_PATTERN.test(name))
+      throw new TransportError("FAILED_PRECONDITION", "shm_name", "shm.prefix", `arena name "${name}" is not allowed`);
     const path = join(loc.dir, name);
     const fh = await fsp.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
@@ -105,7 +107,8 @@ export class ShmArena {
 
   /** A free slot, waiting (FIFO) while all are in use; rejects DEADLINE_EXCEEDED at `deadline`. */
   acquire(deadline: number): Promise<ArenaSlot> {
-    if (this.closed || this.live === 0) return Promise.reject(new TransportError("CANCELLED", "closed", "", "the arena is closed or has no usable slot"));
+    if (this.closed || this.live === 0)
+      return Promise.reject(new TransportError("CANCELLED", "closed", "", "the arena is closed or has no usable slot"));
     const i = this.free.pop();
     if (i !== undefined) return Promise.resolve(this.slot(i));
     return new Promise((resolve, reject) => {
@@ -119,10 +122,13 @@ export class ShmArena {
           reject(err);
         },
       };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new TransportError("DEADLINE_EXCEEDED", "deadline", "", "no free arena slot before the deadline"));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          reject(new TransportError("DEADLINE_EXCEEDED", "deadline", "", "no free arena slot before the deadline"));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.waiters.push(waiter);
     });
   }
@@ -140,7 +146,8 @@ export class ShmArena {
    */
   retire(_slot: ArenaSlot): void {
     this.live -= 1;
-    if (this.live === 0) for (const w of this.waiters.splice(0)) w.reject(new TransportError("CANCELLED", "closed", "", "every arena slot was retired"));
+    if (this.live === 0)
+      for (const w of this.waiters.splice(0)) w.reject(new TransportError("CANCELLED", "closed", "", "every arena slot was retired"));
   }
 
   /** Close and remove the file. Idempotent; never throws. */

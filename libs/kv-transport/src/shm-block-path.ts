@@ -9,7 +9,15 @@ import { DataConnection, type FastEndpoint } from "./data-connection.js";
 import { FrameFlag, FrameKind, MAX_RUN_BLOCKS } from "./frame-format.js";
 import { decodeGetResult, decodePutResult, encodeAttach, encodeGetRun, encodePutRun } from "./frame-messages.js";
 import { groupRun, splitBlocks } from "./run-split.js";
-import { DEFAULT_SHM_SLOTS, DEFAULT_SHM_SLOT_BYTES, ShmArena, readAllAt, writeAllAt, type ArenaSlot, type ShmLocation } from "./shm-arena.js";
+import {
+  DEFAULT_SHM_SLOTS,
+  DEFAULT_SHM_SLOT_BYTES,
+  ShmArena,
+  readAllAt,
+  writeAllAt,
+  type ArenaSlot,
+  type ShmLocation,
+} from "./shm-arena.js";
 import { answerOf, appendAnswer, assertOneCodec, checkedOutcomes, failedResults } from "./tcp-block-path.js";
 import { TransportError, unavailable } from "./transport-error.js";
 
@@ -73,7 +81,9 @@ export class ShmBlockPath implements BlockPath {
         const asked = hashes.slice(from, from + MAX_RUN_BLOCKS);
         const meta = encodeGetRun({ codec, hashes: asked, maxBytes: 0, window: { offset: slot.offset, bytes: slot.bytes } });
         clean = false;
-        const f = await this.conn.request(FrameKind.GET_RUN_SHM, 0, asked.length, meta, [], opts.deadline).catch(answeredOrNot((a) => (clean = a)));
+        const f = await this.conn
+          .request(FrameKind.GET_RUN_SHM, 0, asked.length, meta, [], opts.deadline)
+          .catch(answeredOrNot((a) => (clean = a)));
         clean = true;
         const res = answerOf(() => decodeGetResult(f.header, f.meta, true));
         const total = res.sizes.reduce((a, b) => a + b, 0);
@@ -93,20 +103,36 @@ export class ShmBlockPath implements BlockPath {
     if (blocks.length === 0) return [];
     const codec = assertOneCodec(blocks);
     const flags = (ack === "durable" ? FrameFlag.ACK_DURABLE : 0) | (opts.requestScoped ? FrameFlag.REQUEST_SCOPED : 0);
-    const groups = groupRun(blocks.map((b) => b.bytes.length), this.arena.slotBytes);
+    const groups = groupRun(
+      blocks.map((b) => b.bytes.length),
+      this.arena.slotBytes,
+    );
     const answers = await Promise.all(
       groups.map(async ([a, b]) => {
         const part = blocks.slice(a, b);
         const slot = await this.arena.acquire(opts.deadline);
         let answered = false;
         try {
-          await writeAllAt(this.arena.fh, part.map((p) => p.bytes), slot.offset);
-          const meta = encodePutRun({ codec, hashes: part.map((p) => p.hash), sizes: part.map((p) => p.bytes.length), durable: ack === "durable", windowOffset: slot.offset });
-          const f = await this.conn.request(FrameKind.PUT_RUN_SHM, flags, part.length, meta, [], opts.deadline).catch(answeredOrNot((a) => (answered = a)));
+          await writeAllAt(
+            this.arena.fh,
+            part.map((p) => p.bytes),
+            slot.offset,
+          );
+          const meta = encodePutRun({
+            codec,
+            hashes: part.map((p) => p.hash),
+            sizes: part.map((p) => p.bytes.length),
+            durable: ack === "durable",
+            windowOffset: slot.offset,
+          });
+          const f = await this.conn
+            .request(FrameKind.PUT_RUN_SHM, flags, part.length, meta, [], opts.deadline)
+            .catch(answeredOrNot((a) => (answered = a)));
           answered = true;
           return answerOf(() => checkedOutcomes(decodePutResult(f.header, f.meta), part.length));
         } catch (err) {
-          if (err instanceof TransportError && err.code !== "UNAVAILABLE" && err.code !== "CANCELLED" && err.code !== "INTERNAL") return failedResults(part.length, err);
+          if (err instanceof TransportError && err.code !== "UNAVAILABLE" && err.code !== "CANCELLED" && err.code !== "INTERNAL")
+            return failedResults(part.length, err);
           throw err;
         } finally {
           this.settle(slot, answered);

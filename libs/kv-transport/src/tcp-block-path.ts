@@ -33,12 +33,14 @@ export function checkedOutcomes(outcomes: BlockPutOutcome[], n: number): BlockPu
 }
 
 /** Outcomes for a request that failed as a whole (every block gets the same error). */
-export const failedResults = (n: number, err: Error): BlockPutResult[] => Array.from({ length: n }, () => ({ created: false as const, error: err }));
+export const failedResults = (n: number, err: Error): BlockPutResult[] =>
+  Array.from({ length: n }, () => ({ created: false as const, error: err }));
 
 /** Codec runs must be uniform; a mixed list is split by the caller. */
 export function assertOneCodec(blocks: readonly OutgoingBlock[]): string {
   const codec = blocks[0].codec;
-  if (blocks.some((b) => b.codec !== codec)) throw new TransportError("INVALID_ARGUMENT", "mixed_codecs", "blocks", "a put run carries blocks of one codec");
+  if (blocks.some((b) => b.codec !== codec))
+    throw new TransportError("INVALID_ARGUMENT", "mixed_codecs", "blocks", "a put run carries blocks of one codec");
   return codec;
 }
 
@@ -76,7 +78,14 @@ export class TcpBlockPath implements BlockPath {
     let from = 0;
     while (from < hashes.length) {
       const asked = hashes.slice(from, from + MAX_RUN_BLOCKS);
-      const f = await this.conn.request(FrameKind.GET_RUN, 0, asked.length, encodeGetRun({ codec, hashes: asked, maxBytes: 0 }), [], opts.deadline);
+      const f = await this.conn.request(
+        FrameKind.GET_RUN,
+        0,
+        asked.length,
+        encodeGetRun({ codec, hashes: asked, maxBytes: 0 }),
+        [],
+        opts.deadline,
+      );
       const res = answerOf(() => decodeGetResult(f.header, f.meta, false));
       const blocks = f.payload.length === 0 ? [] : splitBlocks(f.payload[0], res.sizes);
       if (!appendAnswer(run, asked, codec, blocks, res.limited)) break;
@@ -89,16 +98,32 @@ export class TcpBlockPath implements BlockPath {
     if (blocks.length === 0) return [];
     const codec = assertOneCodec(blocks);
     const flags = (ack === "durable" ? FrameFlag.ACK_DURABLE : 0) | (opts.requestScoped ? FrameFlag.REQUEST_SCOPED : 0);
-    const groups = groupRun(blocks.map((b) => b.bytes.length), MAX_FRAME_PAYLOAD_BYTES);
+    const groups = groupRun(
+      blocks.map((b) => b.bytes.length),
+      MAX_FRAME_PAYLOAD_BYTES,
+    );
     const answers = await Promise.all(
       groups.map(async ([a, b]) => {
         const part = blocks.slice(a, b);
-        const meta = encodePutRun({ codec, hashes: part.map((p) => p.hash), sizes: part.map((p) => p.bytes.length), durable: ack === "durable" });
+        const meta = encodePutRun({
+          codec,
+          hashes: part.map((p) => p.hash),
+          sizes: part.map((p) => p.bytes.length),
+          durable: ack === "durable",
+        });
         try {
-          const f = await this.conn.request(FrameKind.PUT_RUN, flags, part.length, meta, part.map((p) => p.bytes), opts.deadline);
+          const f = await this.conn.request(
+            FrameKind.PUT_RUN,
+            flags,
+            part.length,
+            meta,
+            part.map((p) => p.bytes),
+            opts.deadline,
+          );
           return answerOf(() => checkedOutcomes(decodePutResult(f.header, f.meta), part.length));
         } catch (err) {
-          if (err instanceof TransportError && err.code !== "UNAVAILABLE" && err.code !== "CANCELLED") return failedResults(part.length, err);
+          if (err instanceof TransportError && err.code !== "UNAVAILABLE" && err.code !== "CANCELLED")
+            return failedResults(part.length, err);
           throw err;
         }
       }),

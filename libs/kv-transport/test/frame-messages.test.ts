@@ -7,15 +7,31 @@ import { groupRun, splitBlocks } from "../src/run-split.js";
 import { TransportError } from "../src/transport-error.js";
 
 const hash = (b: number): Uint8Array => new Uint8Array(16).fill(b);
-const header = (kind: FrameHeader["kind"], count: number, metaBytes: number, payloadBytes = 0, flags = 0): FrameHeader => ({ kind, flags, requestId: 5, count, metaBytes, payloadBytes });
+const header = (kind: FrameHeader["kind"], count: number, metaBytes: number, payloadBytes = 0, flags = 0): FrameHeader => ({
+  kind,
+  flags,
+  requestId: 5,
+  count,
+  metaBytes,
+  payloadBytes,
+});
 
 describe("frame metadata", () => {
   it("round-trips puts, gets, results, errors and attaches", () => {
     const put: m.PutRunMeta = { codec: "fp16", hashes: [hash(1), hash(2)], sizes: [200, 300], durable: true };
     const pm = m.encodePutRun(put);
-    expect(m.decodePutRun(header(FrameKind.PUT_RUN, 2, pm.length, 500, FrameFlag.ACK_DURABLE), pm, false)).toEqual({ ...put, requestScoped: false, windowOffset: undefined });
+    expect(m.decodePutRun(header(FrameKind.PUT_RUN, 2, pm.length, 500, FrameFlag.ACK_DURABLE), pm, false)).toEqual({
+      ...put,
+      requestScoped: false,
+      windowOffset: undefined,
+    });
     // the request-scoped flag travels in the frame's flags, beside ack=durable
-    expect(m.decodePutRun(header(FrameKind.PUT_RUN, 2, pm.length, 500, FrameFlag.REQUEST_SCOPED), pm, false)).toEqual({ ...put, durable: false, requestScoped: true, windowOffset: undefined });
+    expect(m.decodePutRun(header(FrameKind.PUT_RUN, 2, pm.length, 500, FrameFlag.REQUEST_SCOPED), pm, false)).toEqual({
+      ...put,
+      durable: false,
+      requestScoped: true,
+      windowOffset: undefined,
+    });
     const shmPut = { ...put, durable: false, requestScoped: false, windowOffset: 2 ** 40 + 3 };
     const spm = m.encodePutRun(shmPut);
     expect(m.decodePutRun(header(FrameKind.PUT_RUN_SHM, 2, spm.length), spm, true)).toEqual(shmPut);
@@ -27,14 +43,26 @@ describe("frame metadata", () => {
     expect(m.decodeGetResult(header(FrameKind.GET_RESULT, 2, rm.length, 400, FrameFlag.LIMITED), rm, false)).toEqual(res);
     const outcomes: m.BlockPutOutcome[] = [
       { outcome: "created", tier: "host" },
-      { outcome: "refused", error: { code: "INVALID_ARGUMENT", reason: "checksum", field: "block.checksum", message: "bad crc", retryAfterMs: 0 } },
+      {
+        outcome: "refused",
+        error: { code: "INVALID_ARGUMENT", reason: "checksum", field: "block.checksum", message: "bad crc", retryAfterMs: 0 },
+      },
       { outcome: "existing", tier: "ssd" },
     ];
     const om = m.encodePutResult(outcomes);
     expect(m.decodePutResult(header(FrameKind.PUT_RESULT, 3, om.length), om)).toEqual(outcomes);
-    const err: m.ErrorBody = { code: "RESOURCE_EXHAUSTED", reason: "busy", field: "frame.payload_bytes", message: "retry ünïcode", retryAfterMs: 50 };
+    const err: m.ErrorBody = {
+      code: "RESOURCE_EXHAUSTED",
+      reason: "busy",
+      field: "frame.payload_bytes",
+      message: "retry ünïcode",
+      retryAfterMs: 50,
+    };
     expect(m.decodeError(m.encodeError(err))).toEqual(err);
-    expect(m.decodeAttach(m.encodeAttach({ name: "kvtier-ns-1-ab", arenaBytes: 3 << 28 }))).toEqual({ name: "kvtier-ns-1-ab", arenaBytes: 3 << 28 });
+    expect(m.decodeAttach(m.encodeAttach({ name: "kvtier-ns-1-ab", arenaBytes: 3 << 28 }))).toEqual({
+      name: "kvtier-ns-1-ab",
+      arenaBytes: 3 << 28,
+    });
   });
 
   const refused = (f: () => unknown): TransportError => {
@@ -49,13 +77,25 @@ describe("frame metadata", () => {
 
   it("refuses mis-declared and impossible values, naming the field", () => {
     const pm = m.encodePutRun({ codec: "fp16", hashes: [hash(1), hash(2)], sizes: [200, 300], durable: false });
-    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 2, pm.length, 499), pm, false))).toMatchObject({ reason: "mismatch", field: "frame.payload_bytes" });
+    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 2, pm.length, 499), pm, false))).toMatchObject({
+      reason: "mismatch",
+      field: "frame.payload_bytes",
+    });
     expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 3, pm.length, 500), pm, false)).field).toMatch(/block_hashes\[2\]|sizes/);
-    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 1, pm.length, 200), pm, false))).toMatchObject({ reason: "malformed", field: "frame.meta_bytes" });
+    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 1, pm.length, 200), pm, false))).toMatchObject({
+      reason: "malformed",
+      field: "frame.meta_bytes",
+    });
     const tiny = m.encodePutRun({ codec: "fp16", hashes: [hash(1)], sizes: [10], durable: false });
-    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 1, tiny.length, 10), tiny, false))).toMatchObject({ reason: "invalid", field: "sizes[0]" });
+    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 1, tiny.length, 10), tiny, false))).toMatchObject({
+      reason: "invalid",
+      field: "sizes[0]",
+    });
     const huge = m.encodePutRun({ codec: "fp16", hashes: [hash(1)], sizes: [200 * 1024 * 1024], durable: false });
-    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 1, huge.length, 200 * 1024 * 1024), huge, false))).toMatchObject({ reason: "oversized", field: "sizes[0]" });
+    expect(refused(() => m.decodePutRun(header(FrameKind.PUT_RUN, 1, huge.length, 200 * 1024 * 1024), huge, false))).toMatchObject({
+      reason: "oversized",
+      field: "sizes[0]",
+    });
     const noCodec = m.encodeGetRun({ codec: "", hashes: [hash(1)], maxBytes: 0 });
     expect(refused(() => m.decodeGetRun(header(FrameKind.GET_RUN, 1, noCodec.length), noCodec, false))).toMatchObject({ field: "codec" });
     const gm = m.encodeGetRun({ codec: "fp32", hashes: [hash(1)], maxBytes: 0 });

@@ -33,12 +33,17 @@ function randomFrame(r: () => number, id: number): Made {
   const metaLen = int(r, 4) === 0 ? 0 : int(r, 300);
   const payLen = int(r, 3) === 0 ? 0 : int(r, 3) === 0 ? 40_000 + int(r, 100_000) : int(r, 5000);
   const segments: number[] = [];
-  for (let left = payLen; left > 0; ) {
+  for (let left = payLen; left > 0;) {
     const s = Math.min(left, 1 + int(r, payLen));
     segments.push(s);
     left -= s;
   }
-  return { header: { kind: FrameKind.PUT_RUN, flags: int(r, 4), requestId: id, count: segments.length, payloadBytes: payLen }, meta: bytes(r, metaLen), segments, payload: bytes(r, payLen) };
+  return {
+    header: { kind: FrameKind.PUT_RUN, flags: int(r, 4), requestId: id, count: segments.length, payloadBytes: payLen },
+    meta: bytes(r, metaLen),
+    segments,
+    payload: bytes(r, payLen),
+  };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -126,7 +131,8 @@ describe("FrameReader", () => {
     }
     throw new Error("the reader accepted a broken stream");
   };
-  const good = (): Uint8Array => concat(frameParts({ kind: FrameKind.GET_RUN, flags: 0, requestId: 9, count: 1, payloadBytes: 0 }, new Uint8Array(40).fill(3)));
+  const good = (): Uint8Array =>
+    concat(frameParts({ kind: FrameKind.GET_RUN, flags: 0, requestId: 9, count: 1, payloadBytes: 0 }, new Uint8Array(40).fill(3)));
 
   it("refuses garbage, bad versions, unknown kinds, oversized declarations and a flipped header or metadata byte", () => {
     expect(refusal(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: example\r\nAccept: */*\r\n\r\n")).reason).toBe("bad_magic");

@@ -28,9 +28,7 @@ export function findBinary(name: string, path = process.env["PATH"] ?? ""): stri
 export function requireBinary(name: string, debianPackage: string): string {
   const found = findBinary(name);
   if (found !== undefined) return found;
-  throw new LocalStackError(
-    "MISSING_BINARY",
-    `${name} is not installed; install it with: apt-get install -y ${debianPackage}`,
-    { process: name },
-  );
+  throw new LocalStackError("MISSING_BINARY", `${name} is not installed; install it with: apt-get install -y ${debianPackage}`, {
+    process: name,
+  });
 }

@@ -76,7 +76,12 @@ async function spawnOnPort(recipe: ServerRecipe, port: number): Promise<Spawned>
   guardChild(child);
   for (const stream of [child.stdout, child.stderr]) {
     stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => chunk.split("\n").filter((l) => l !== "").forEach((l) => tail.push(l)));
+    stream.on("data", (chunk: string) =>
+      chunk
+        .split("\n")
+        .filter((l) => l !== "")
+        .forEach((l) => tail.push(l)),
+    );
   }
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let spawnError: unknown;
@@ -87,7 +92,10 @@ async function spawnOnPort(recipe: ServerRecipe, port: number): Promise<Spawned>
   const deadline = Date.now() + (recipe.readyTimeoutMs ?? SERVER_READY_TIMEOUT_MS);
   for (;;) {
     if (spawnError !== undefined || child.exitCode !== null || child.signalCode !== null) {
-      const how = spawnError !== undefined ? `could not be spawned (${String(spawnError)})` : `exited (code ${child.exitCode}, signal ${child.signalCode})`;
+      const how =
+        spawnError !== undefined
+          ? `could not be spawned (${String(spawnError)})`
+          : `exited (code ${child.exitCode}, signal ${child.signalCode})`;
       throw new LocalStackError("EXITED_BEFORE_READY", withOutputTail(`${recipe.name} on port ${port} ${how}`, tail.toString()), {
         process: recipe.name,
         outputTail: tail.toString(),

@@ -52,7 +52,12 @@ function ownSettings(plan: ProcessPlan, opts: StackOptionsWithDefaults, wiring: 
  * shared settings, the service's own settings, then the caller's `env`, `serviceEnv[kind]` and
  * `processEnv[name]`.
  */
-export function serviceEnvironment(plan: ProcessPlan, opts: StackOptionsWithDefaults, wiring: StackWiring, parent: NodeJS.ProcessEnv = process.env): EnvVars {
+export function serviceEnvironment(
+  plan: ProcessPlan,
+  opts: StackOptionsWithDefaults,
+  wiring: StackWiring,
+  parent: NodeJS.ProcessEnv = process.env,
+): EnvVars {
   const optional = (name: string, value: number | undefined): EnvVars => (value === undefined ? {} : { [name]: String(value) });
   const inherited = Object.fromEntries(Object.entries(parent).filter((e): e is [string, string] => e[1] !== undefined));
   return {

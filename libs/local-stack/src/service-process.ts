@@ -58,7 +58,11 @@ export async function launchService(spec: LaunchSpec): Promise<ServiceHandle> {
   const { plan, repoRoot } = spec;
   const entry = serviceEntry(repoRoot, plan.service);
   if (!existsSync(entry)) {
-    throw new LocalStackError("SPAWN_FAILED", `${plan.name}: ${relative(process.cwd(), entry) || entry} does not exist; build first (pnpm build)`, { process: plan.name });
+    throw new LocalStackError(
+      "SPAWN_FAILED",
+      `${plan.name}: ${relative(process.cwd(), entry) || entry} does not exist; build first (pnpm build)`,
+      { process: plan.name },
+    );
   }
   const logFile = join(spec.logDir, `${plan.name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
@@ -97,7 +101,14 @@ export async function launchService(spec: LaunchSpec): Promise<ServiceHandle> {
   const ready = await new Promise<ReadyLine>((resolve, reject) => {
     const fail = (code: "EXITED_BEFORE_READY" | "READY_TIMEOUT", what: string): void => {
       onReady = undefined;
-      reject(new LocalStackError(code, withOutputTail(`${plan.name} ${what} (log: ${logFile})`, tail.toString()), { process: plan.name, outputTail: tail.toString(), logFile, cause: spawnError }));
+      reject(
+        new LocalStackError(code, withOutputTail(`${plan.name} ${what} (log: ${logFile})`, tail.toString()), {
+          process: plan.name,
+          outputTail: tail.toString(),
+          logFile,
+          cause: spawnError,
+        }),
+      );
     };
     const timer = setTimeout(() => {
       signalGroup(child, "SIGKILL");
@@ -110,7 +121,12 @@ export async function launchService(spec: LaunchSpec): Promise<ServiceHandle> {
     void exited.then((code) => {
       if (onReady === undefined) return;
       clearTimeout(timer);
-      fail("EXITED_BEFORE_READY", spawnError !== undefined ? `could not be spawned (${String(spawnError)})` : `exited before it was ready (code ${code}, signal ${child.signalCode})`);
+      fail(
+        "EXITED_BEFORE_READY",
+        spawnError !== undefined
+          ? `could not be spawned (${String(spawnError)})`
+          : `exited before it was ready (code ${code}, signal ${child.signalCode})`,
+      );
     });
   });
 

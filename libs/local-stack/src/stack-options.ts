@@ -82,8 +82,9 @@ export interface StackOptions {
 }
 
 /** StackOptions with every default applied. */
-export interface StackOptionsWithDefaults
-  extends Required<Omit<StackOptions, "redisUrl" | "natsUrl" | "heartbeatMs" | "heartbeatTimeoutMs" | "blockSize" | "deviceBlocks" | "echo">> {
+export interface StackOptionsWithDefaults extends Required<
+  Omit<StackOptions, "redisUrl" | "natsUrl" | "heartbeatMs" | "heartbeatTimeoutMs" | "blockSize" | "deviceBlocks" | "echo">
+> {
   redisUrl: string | undefined;
   natsUrl: string | undefined;
   heartbeatMs: number | undefined;
@@ -114,7 +115,8 @@ const MIN_SERVICE_TOKEN_CHARS = 32;
 
 function serviceTokenOf(given: string | undefined): string {
   if (given === undefined) return randomBytes(32).toString("base64url");
-  if (given.length < MIN_SERVICE_TOKEN_CHARS) throw badOption("serviceToken", `must have at least ${MIN_SERVICE_TOKEN_CHARS} characters, got ${given.length}`);
+  if (given.length < MIN_SERVICE_TOKEN_CHARS)
+    throw badOption("serviceToken", `must have at least ${MIN_SERVICE_TOKEN_CHARS} characters, got ${given.length}`);
   return given;
 }
 
@@ -124,8 +126,10 @@ export function stackOptionsWithDefaults(opts: StackOptions): StackOptionsWithDe
   if (!ID_PATTERN.test(namespace)) throw badOption("namespace", `must match ${ID_PATTERN}, got "${namespace}"`);
   const apiKeys = opts.apiKeys ?? {};
   for (const [key, tenant] of Object.entries(apiKeys)) {
-    if (key === "" || API_KEY_LIST_SEPARATORS.test(key)) throw badOption("apiKeys", `an API key must be non-empty without ",", "=" or spaces, got "${key}"`);
-    if (tenant === "" || API_KEY_LIST_SEPARATORS.test(tenant)) throw badOption("apiKeys", `tenant of "${key}" must be non-empty without ",", "=" or spaces`);
+    if (key === "" || API_KEY_LIST_SEPARATORS.test(key))
+      throw badOption("apiKeys", `an API key must be non-empty without ",", "=" or spaces, got "${key}"`);
+    if (tenant === "" || API_KEY_LIST_SEPARATORS.test(tenant))
+      throw badOption("apiKeys", `tenant of "${key}" must be non-empty without ",", "=" or spaces`);
   }
   const echo = opts.echo === true ? (line: string) => void process.stderr.write(`${line}\n`) : opts.echo || undefined;
   return {

@@ -97,7 +97,11 @@ export class LocalStack implements Stack {
 
   async restartServer(server: "redis" | "nats", downMs: number): Promise<void> {
     const managed = this.owned[server];
-    if (managed === undefined) throw new LocalStackError("BAD_OPTION", `restartServer(${server}): the stack was given its ${server} (it restarts only servers it started)`);
+    if (managed === undefined)
+      throw new LocalStackError(
+        "BAD_OPTION",
+        `restartServer(${server}): the stack was given its ${server} (it restarts only servers it started)`,
+      );
     if (this.stopping) throw new LocalStackError("BAD_OPTION", `restartServer(${server}): the stack is stopping`);
     await managed.restart(downMs);
   }
@@ -125,7 +129,8 @@ export class LocalStack implements Stack {
 
   private handle(name: string): ServiceHandle {
     const found = this.handles.find((h) => h.info.name === name);
-    if (found === undefined) throw new LocalStackError("BAD_OPTION", `no process named "${name}" (have: ${this.handles.map((h) => h.info.name).join(", ")})`);
+    if (found === undefined)
+      throw new LocalStackError("BAD_OPTION", `no process named "${name}" (have: ${this.handles.map((h) => h.info.name).join(", ")})`);
     return found;
   }
 }
@@ -134,7 +139,12 @@ export class LocalStack implements Stack {
 export const routerName = (n: number): string => (n === 1 ? "router" : `router-${n}`);
 
 /** Launch one planned process of the stack with its environment (plus `extraEnv`, which wins). */
-export function launchProcess(plan: ProcessPlan, opts: StackOptionsWithDefaults, wiring: StackWiring, extraEnv: EnvVars = {}): Promise<ServiceHandle> {
+export function launchProcess(
+  plan: ProcessPlan,
+  opts: StackOptionsWithDefaults,
+  wiring: StackWiring,
+  extraEnv: EnvVars = {},
+): Promise<ServiceHandle> {
   return launchService({
     plan,
     repoRoot: opts.repoRoot,

@@ -23,15 +23,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const owned: ManagedServer[] = [];
   const handles: ServiceHandle[] = [];
   const launch = (plans: ProcessPlan[], wiring: StackWiring): Promise<ServiceHandle[]> =>
-    settleAll(plans.map((plan) => launchProcess(plan, opts, wiring)), (h) => handles.push(h));
+    settleAll(
+      plans.map((plan) => launchProcess(plan, opts, wiring)),
+      (h) => handles.push(h),
+    );
   try {
-    const servers = await settleAll([opts.redisUrl ? undefined : startRedis(), opts.natsUrl ? undefined : startNats()], (s) => s && owned.push(s));
+    const servers = await settleAll(
+      [opts.redisUrl ? undefined : startRedis(), opts.natsUrl ? undefined : startNats()],
+      (s) => s && owned.push(s),
+    );
     const redisUrl = opts.redisUrl ?? (servers[0] as ManagedServer).url;
     const natsUrl = opts.natsUrl ?? (servers[1] as ManagedServer).url;
     const [kvstore] = await launch([{ service: "kvstore", name: "kvstore-1" }], { redisUrl, natsUrl });
     const wiring = { redisUrl, natsUrl, kvstore: { id: kvstore.info.id, endpoint: `${LOOPBACK_HOST}:${portOf(kvstore)}` } };
     await launch([...workerPlans("decode", opts.decodeWorkers), ...workerPlans("prefill", opts.prefillWorkers)], wiring);
-    const [router] = await launch(Array.from({ length: opts.routers }, (_, i) => ({ service: "router" as const, name: routerName(i + 1) })), wiring);
+    const [router] = await launch(
+      Array.from({ length: opts.routers }, (_, i) => ({ service: "router" as const, name: routerName(i + 1) })),
+      wiring,
+    );
     const [redis, nats] = servers as (ManagedServer | undefined)[];
     return new LocalStack(opts, wiring, `${LOOPBACK_HOST}:${portOf(router)}`, handles, owned, { redis, nats });
   } catch (err) {
@@ -54,8 +63,13 @@ async function settleAll<T>(promises: (T | Promise<T>)[], keep: (value: T) => vo
 
 function portOf(handle: ServiceHandle): number {
   const { port, name, ready } = handle.info;
-  if (port === undefined) throw new LocalStackError("BAD_READY_LINE", `${name}'s ready line has no "port": ${JSON.stringify(ready)}`, { process: name, logFile: handle.info.logFile });
+  if (port === undefined)
+    throw new LocalStackError("BAD_READY_LINE", `${name}'s ready line has no "port": ${JSON.stringify(ready)}`, {
+      process: name,
+      logFile: handle.info.logFile,
+    });
   return port;
 }
 
-const workerPlans = (service: "prefill" | "decode", n: number): ProcessPlan[] => Array.from({ length: n }, (_, i) => ({ service, name: `${service}-${i + 1}` }));
+const workerPlans = (service: "prefill" | "decode", n: number): ProcessPlan[] =>
+  Array.from({ length: n }, (_, i) => ({ service, name: `${service}-${i + 1}` }));

@@ -27,7 +27,9 @@ async function gone(pid: number): Promise<boolean> {
 
 describe("orphan guard", () => {
   it("kills started servers when the parent exits without stopping them", async () => {
-    const out = await runParent("const r = await ls.startRedis(); const n = await ls.startNats(); console.log(r.pid, n.pid); process.exit(0);");
+    const out = await runParent(
+      "const r = await ls.startRedis(); const n = await ls.startNats(); console.log(r.pid, n.pid); process.exit(0);",
+    );
     const pids = out.trim().split(" ").map(Number);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(await gone(pid)).toBe(true);

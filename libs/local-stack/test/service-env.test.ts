@@ -25,7 +25,12 @@ describe("serviceEnvironment", () => {
 
   it("points workers at the kvstore and gives them their ids", () => {
     const prefill = serviceEnvironment({ service: "prefill", name: "prefill-2" }, opts, wiring, {});
-    expect(prefill).toMatchObject({ KVTIER_WORKER_ID: "prefill-2", KVTIER_KVSTORE_ENDPOINT: "127.0.0.1:7000", KVTIER_KVSTORE_ID: "kvstore-1", KVTIER_DEVICE_BLOCKS: "64" });
+    expect(prefill).toMatchObject({
+      KVTIER_WORKER_ID: "prefill-2",
+      KVTIER_KVSTORE_ENDPOINT: "127.0.0.1:7000",
+      KVTIER_KVSTORE_ID: "kvstore-1",
+      KVTIER_DEVICE_BLOCKS: "64",
+    });
     expect(prefill["KVTIER_DECODE_PORT"]).toBeUndefined();
     const decode = serviceEnvironment({ service: "decode", name: "decode-1" }, opts, wiring, {});
     expect(decode).toMatchObject({ KVTIER_WORKER_ID: "decode-1", KVTIER_DECODE_HOST: "127.0.0.1", KVTIER_DECODE_PORT: "0" });
@@ -40,6 +45,8 @@ describe("serviceEnvironment", () => {
   });
 
   it("refuses to start a worker before the kvstore is known", () => {
-    expect(() => serviceEnvironment({ service: "decode", name: "decode-1" }, opts, { redisUrl: "r", natsUrl: "n" }, {})).toThrow(/decode-1 needs the kvstore/);
+    expect(() => serviceEnvironment({ service: "decode", name: "decode-1" }, opts, { redisUrl: "r", natsUrl: "n" }, {})).toThrow(
+      /decode-1 needs the kvstore/,
+    );
   });
 });

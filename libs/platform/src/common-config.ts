@@ -76,7 +76,10 @@ function readServiceToken(env: Record<string, string | undefined>): ServiceToken
     );
   }
   if (value.length < MIN_SERVICE_TOKEN_CHARS || value.length > MAX_SERVICE_TOKEN_CHARS) {
-    throw new ConfigError("KVTIER_SERVICE_TOKEN", `must have ${MIN_SERVICE_TOKEN_CHARS}-${MAX_SERVICE_TOKEN_CHARS} characters, got ${value.length}`);
+    throw new ConfigError(
+      "KVTIER_SERVICE_TOKEN",
+      `must have ${MIN_SERVICE_TOKEN_CHARS}-${MAX_SERVICE_TOKEN_CHARS} characters, got ${value.length}`,
+    );
   }
   return new ServiceToken(value);
 }
@@ -98,7 +101,13 @@ export function readCommonConfig(env: Record<string, string | undefined>): Commo
     tokenizerPath: inDir(modelDir, envString(env, "KVTIER_TOKENIZER", "tok512.bin")),
     blockSize: envInt(env, "KVTIER_BLOCK_SIZE", DEFAULT_BLOCK_SIZE, 1, 4096),
     heartbeatMs,
-    heartbeatTimeoutMs: envInt(env, "KVTIER_HEARTBEAT_TIMEOUT_MS", Math.max(DEFAULT_HEARTBEAT_TIMEOUT_MS, 3 * heartbeatMs), heartbeatMs * 2, 600_000),
+    heartbeatTimeoutMs: envInt(
+      env,
+      "KVTIER_HEARTBEAT_TIMEOUT_MS",
+      Math.max(DEFAULT_HEARTBEAT_TIMEOUT_MS, 3 * heartbeatMs),
+      heartbeatMs * 2,
+      600_000,
+    ),
     metricsPort: envInt(env, "KVTIER_METRICS_PORT", 0, 0, 65535),
     nodeId,
     nodeKvstoreId: `kvstore-${nodeId}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64),

@@ -3,7 +3,12 @@
 // grpc-js itself would answer INTERNAL), and each call's final status reported exactly once
 // (cancelled calls and refused ones included), so request counters miss nothing.
 import {
-  ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor, type ServiceDefinition,
+  ResponderBuilder,
+  ServerInterceptingCall,
+  ServerListenerBuilder,
+  status,
+  type ServerInterceptor,
+  type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { messageOf } from "./errors.js";
@@ -71,7 +76,10 @@ export function guardInterceptor(guard: GrpcServerGuard): ServerInterceptor {
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         if (guard.serviceToken && !guard.serviceToken.verify(metadata.get(SERVICE_TOKEN_HEADER)[0])) {
-          refuse(status.UNAUTHENTICATED, `${SERVICE_TOKEN_HEADER}: missing or wrong service credential (internal endpoints serve only this deployment's services)`);
+          refuse(
+            status.UNAUTHENTICATED,
+            `${SERVICE_TOKEN_HEADER}: missing or wrong service credential (internal endpoints serve only this deployment's services)`,
+          );
           return;
         }
         next(metadata);

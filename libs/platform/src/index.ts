@@ -2,8 +2,21 @@
 // metrics, gRPC, NATS, Redis, registry, KV events). No algorithms live here.
 export { ConfigError, envString, envOptional, envInt, envBool, envId, ID_PATTERN } from "./env.js";
 export {
-  registryKey, requestKey, internalRequestId, bullPrefix, prefillQueueName, prefillJobId, kvEventsSubject, kvEventsWildcard,
-  kvSnapshotSubject, loadSubject, loadWildcard, cancelSubject, kvReadySubject, kvSnapshotBroadcastSubject, routerLoadSubject,
+  registryKey,
+  requestKey,
+  internalRequestId,
+  bullPrefix,
+  prefillQueueName,
+  prefillJobId,
+  kvEventsSubject,
+  kvEventsWildcard,
+  kvSnapshotSubject,
+  loadSubject,
+  loadWildcard,
+  cancelSubject,
+  kvReadySubject,
+  kvSnapshotBroadcastSubject,
+  routerLoadSubject,
   routerLoadWildcard,
 } from "./naming.js";
 export { KvtierError, invalidArgument, codeNameOf, messageOf, isGrpcError } from "./errors.js";
@@ -13,7 +26,13 @@ export type { Logger, LogLevel } from "./log.js";
 export { MetricsEndpoint } from "./metrics.js";
 export type { HttpRouteHandler, HttpRouteResponse } from "./metrics.js";
 export {
-  GRPC_OPTIONS, GRPC_HANDSHAKE_TIMEOUT_MS, GrpcPort, createGrpcServer, insecureCredentials, internalClientOptions, toGrpcStatus,
+  GRPC_OPTIONS,
+  GRPC_HANDSHAKE_TIMEOUT_MS,
+  GrpcPort,
+  createGrpcServer,
+  insecureCredentials,
+  internalClientOptions,
+  toGrpcStatus,
   STATUS_ORIGIN_TRAILER,
 } from "./grpc.js";
 export { addGuardedService } from "./grpc-guard.js";
@@ -33,13 +52,24 @@ export type { HeldBlocks } from "./kv-event-announcer.js";
 export { planFromWire, planToWire } from "./request-plan.js";
 export { sequenceId } from "@kvtier/core";
 export {
-  RETRY_AFTER_FULL_MS, RETRY_AFTER_POOL_MS, RETRY_AFTER_SHUTDOWN_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_AFTER_DEPENDENCY_MS, RETRY_NOW_MS,
+  RETRY_AFTER_FULL_MS,
+  RETRY_AFTER_POOL_MS,
+  RETRY_AFTER_SHUTDOWN_MS,
+  RETRY_AFTER_NO_WORKER_MS,
+  RETRY_AFTER_DEPENDENCY_MS,
+  RETRY_NOW_MS,
 } from "@kvtier/core";
 export { batchFromWire, decodeKvEventBatch } from "./wire-events.js";
 export type { PlannedRequest } from "./request-plan.js";
 export { KvStoreClient } from "./kvstore-client.js";
 export type {
-  KvStoreClientOptions, KvStoreCallOptions, KvStorePutOptions, KvBlockRun, KvBlockPutResult, KvStoreInfo, KvStoreClientStats,
+  KvStoreClientOptions,
+  KvStoreCallOptions,
+  KvStorePutOptions,
+  KvBlockRun,
+  KvBlockPutResult,
+  KvStoreInfo,
+  KvStoreClientStats,
 } from "./kvstore-client.js";
 export type { DataPathName } from "@kvtier/kv-transport";
 export { Tracing, traceparentOf, startSpan, endSpan } from "./tracing.js";

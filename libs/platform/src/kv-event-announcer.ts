@@ -37,7 +37,12 @@ export class KvEventAnnouncer {
 
   stored(tier: Tier, codec: string, hashes: Uint8Array[], parent?: Uint8Array): void {
     if (hashes.length === 0) return;
-    this.push({ event: { $case: "stored", value: { blockHashes: hashes, parentBlockHash: parent ?? new Uint8Array(0), blockSize: this.blockSize, medium: tier, codec } } });
+    this.push({
+      event: {
+        $case: "stored",
+        value: { blockHashes: hashes, parentBlockHash: parent ?? new Uint8Array(0), blockSize: this.blockSize, medium: tier, codec },
+      },
+    });
   }
 
   removed(tier: Tier, codec: string, hashes: Uint8Array[]): void {
@@ -60,7 +65,12 @@ export class KvEventAnnouncer {
         for (const h of held()) {
           for (let i = 0; i < h.hashes.length; i += SNAPSHOT_HASHES_PER_EVENT) {
             const part = h.hashes.slice(i, i + SNAPSHOT_HASHES_PER_EVENT);
-            events.push({ event: { $case: "stored", value: { blockHashes: part, parentBlockHash: new Uint8Array(0), blockSize: this.blockSize, medium: h.tier, codec: h.codec } } });
+            events.push({
+              event: {
+                $case: "stored",
+                value: { blockHashes: part, parentBlockHash: new Uint8Array(0), blockSize: this.blockSize, medium: h.tier, codec: h.codec },
+              },
+            });
           }
         }
         const batch = KvEventBatch.encode(this.batch(events, this.seq, true)).finish();

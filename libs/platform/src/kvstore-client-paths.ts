@@ -2,7 +2,14 @@
 // that this process can reach. Shared memory when the store is on this machine (same node id if
 // the caller gave one, and the store's probe file readable here with the announced token), else
 // the TCP fast port, else the gRPC stream. Each step falls back to the next when it fails.
-import { ShmBlockPath, TcpBlockPath, probeSharedMemory, type BlockPath, type DataPathName, type ShmPathOptions } from "@kvtier/kv-transport";
+import {
+  ShmBlockPath,
+  TcpBlockPath,
+  probeSharedMemory,
+  type BlockPath,
+  type DataPathName,
+  type ShmPathOptions,
+} from "@kvtier/kv-transport";
 import type { DataPlane } from "@kvtier/proto";
 import { messageOf } from "./errors.js";
 
@@ -34,12 +41,18 @@ function endpointHost(endpoint: string): string {
 /** The fastest usable path for `announced` (undefined: the store announces only gRPC). */
 export async function selectBlockPath(announced: DataPlane | undefined, c: PathChoice): Promise<BlockPath> {
   const fallback = (path: DataPathName, reason: string): void => c.onFallback?.(path, reason);
-  const announcedFast = announced && announced.fastPort > 0 ? { host: announced.fastHost || endpointHost(c.endpoint), port: announced.fastPort } : undefined;
-  const fast = announcedFast && c.fastEndpoint ? { host: endpointHost(c.fastEndpoint), port: Number(c.fastEndpoint.slice(c.fastEndpoint.lastIndexOf(":") + 1)) } : announcedFast;
+  const announcedFast =
+    announced && announced.fastPort > 0 ? { host: announced.fastHost || endpointHost(c.endpoint), port: announced.fastPort } : undefined;
+  const fast =
+    announcedFast && c.fastEndpoint
+      ? { host: endpointHost(c.fastEndpoint), port: Number(c.fastEndpoint.slice(c.fastEndpoint.lastIndexOf(":") + 1)) }
+      : announcedFast;
   if (c.paths.includes("shm")) {
     if (!announced?.shmDir || !fast) fallback("shm", "the store announces no shared-memory path");
-    else if (c.nodeId !== undefined && c.nodeId !== announced.nodeId) fallback("shm", `store is on node ${announced.nodeId}, this process on ${c.nodeId}`);
-    else if (!(await probeSharedMemory(announced.shmDir, announced.shmProbeFile, announced.shmProbeToken))) fallback("shm", `the store's probe is not readable in ${announced.shmDir} (another machine or container)`);
+    else if (c.nodeId !== undefined && c.nodeId !== announced.nodeId)
+      fallback("shm", `store is on node ${announced.nodeId}, this process on ${c.nodeId}`);
+    else if (!(await probeSharedMemory(announced.shmDir, announced.shmProbeFile, announced.shmProbeToken)))
+      fallback("shm", `the store's probe is not readable in ${announced.shmDir} (another machine or container)`);
     else {
       try {
         return await ShmBlockPath.open(fast, c.credential, { dir: announced.shmDir, prefix: announced.shmPrefix }, c.shm);

@@ -4,7 +4,15 @@
 // every block received is verified (structure, CRC-32, requested hash and codec) before it is
 // handed out, and a corrupt block is never returned; it ends the run and is counted.
 import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
-import { GrpcBlockPath, TransportError, type BlockPath, type BlockRun, type DataPathName, type OutgoingBlock, type ShmPathOptions } from "@kvtier/kv-transport";
+import {
+  GrpcBlockPath,
+  TransportError,
+  type BlockPath,
+  type BlockRun,
+  type DataPathName,
+  type OutgoingBlock,
+  type ShmPathOptions,
+} from "@kvtier/kv-transport";
 import { KvStoreServiceClient, type DataPlane, type DeleteResponse, type InfoResponse, type LookupResponse } from "@kvtier/proto";
 import { KvBlockError, readKvBlockHeader } from "@kvtier/tensor";
 import { KvtierError, codeNameOf, isGrpcError, messageOf } from "./errors.js";
@@ -25,11 +33,16 @@ export interface KvStoreClientOptions {
   serviceToken: ServiceToken;
   /** Deadline of each call, in milliseconds. @default DEFAULT_KVSTORE_DEADLINE_MS (30 s) */
   deadlineMs?: number;
-  /** This process's KVTIER_NODE_ID; when given, shared memory is used only with a store of the same node. @default undefined (the probe file decides) */
+  /**
+   * This process's KVTIER_NODE_ID; when given, shared memory is used only with a store of the same node. @default undefined (the probe file
+   * decides)
+   */
   nodeId?: string;
   /** Data paths allowed, fastest first. @default DEFAULT_DATA_PATHS (shm, tcp, grpc) */
   dataPaths?: readonly DataPathName[];
-  /** host:port of the store's fast port as reachable from here, when not the announced one (a proxy, NAT). @default the announced endpoint */
+  /**
+   * host:port of the store's fast port as reachable from here, when not the announced one (a proxy, NAT). @default the announced endpoint
+   */
   fastEndpoint?: string;
   /** Arena shape of the shared-memory path. @default 4 slots of 64 MiB (sparse) */
   shm?: ShmPathOptions;
@@ -101,7 +114,11 @@ function callError(err: unknown, endpoint: string, op: string): KvtierError {
 /** A KvtierError for anything a data path threw. */
 function dataError(err: unknown, endpoint: string, op: string): KvtierError {
   if (err instanceof TransportError) {
-    return new KvtierError(err.code, `kvstore ${endpoint} ${op}: ${err.message}`, { field: err.field || undefined, retryAfterMs: err.retryAfterMs, cause: err });
+    return new KvtierError(err.code, `kvstore ${endpoint} ${op}: ${err.message}`, {
+      field: err.field || undefined,
+      retryAfterMs: err.retryAfterMs,
+      cause: err,
+    });
   }
   return callError(err, endpoint, op);
 }
@@ -117,7 +134,12 @@ export class KvStoreClient {
   private current: BlockPath | undefined;
   private choosing: Promise<BlockPath> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly counters: KvStoreClientStats = { path: "grpc", bytesSent: { grpc: 0, tcp: 0, shm: 0 }, bytesReceived: { grpc: 0, tcp: 0, shm: 0 }, corruptBlocks: 0 };
+  private readonly counters: KvStoreClientStats = {
+    path: "grpc",
+    bytesSent: { grpc: 0, tcp: 0, shm: 0 },
+    bytesReceived: { grpc: 0, tcp: 0, shm: 0 },
+    corruptBlocks: 0,
+  };
 
   constructor(
     readonly endpoint: string,
@@ -155,15 +177,24 @@ export class KvStoreClient {
         outgoing.push({ index, block: { bytes, hash: h.blockHash, codec: h.codec } });
       } catch (err) {
         if (!(err instanceof KvBlockError)) throw err;
-        results[index] = { created: false, error: new KvtierError("INVALID_ARGUMENT", `block: ${err.message}`, { field: "block", cause: err }) };
+        results[index] = {
+          created: false,
+          error: new KvtierError("INVALID_ARGUMENT", `block: ${err.message}`, { field: "block", cause: err }),
+        };
       }
     });
     // One request group per stretch of blocks sharing a codec.
-    for (let a = 0; a < outgoing.length; ) {
+    for (let a = 0; a < outgoing.length;) {
       let b = a + 1;
       while (b < outgoing.length && outgoing[b].block.codec === outgoing[a].block.codec) b++;
       const part = outgoing.slice(a, b);
-      const got = await this.onPath("put", (p) => p.putRun(part.map((o) => o.block), opts.ack ?? "memory", { deadline: this.deadline(opts), requestScoped: opts.requestScoped === true }));
+      const got = await this.onPath("put", (p) =>
+        p.putRun(
+          part.map((o) => o.block),
+          opts.ack ?? "memory",
+          { deadline: this.deadline(opts), requestScoped: opts.requestScoped === true },
+        ),
+      );
       got.value.forEach((r, i) => {
         results[part[i].index] = r.error ? { created: false, error: dataError(r.error, this.endpoint, "put") } : { created: r.created };
         if (!r.error) this.counters.bytesSent[got.path] += part[i].block.bytes.length;
@@ -191,21 +222,31 @@ export class KvStoreClient {
   /** How many leading blocks of `hashes` the store holds in `codec`. */
   async lookup(hashes: Uint8Array[], codec: string, opts: KvStoreCallOptions = {}): Promise<number> {
     this.assertOpen();
-    const res = await this.unary<LookupResponse>("lookup", (cb) => this.client.lookup({ blockHashes: hashes, codec }, new Metadata(), this.callOptions(opts), cb));
+    const res = await this.unary<LookupResponse>("lookup", (cb) =>
+      this.client.lookup({ blockHashes: hashes, codec }, new Metadata(), this.callOptions(opts), cb),
+    );
     return res.leadingBlocks;
   }
 
   /** Drop blocks from the store; resolves to how many it held. */
   async delete(hashes: Uint8Array[], codec: string, opts: KvStoreCallOptions = {}): Promise<number> {
     this.assertOpen();
-    const res = await this.unary<DeleteResponse>("delete", (cb) => this.client.delete({ blockHashes: hashes, codec }, new Metadata(), this.callOptions(opts), cb));
+    const res = await this.unary<DeleteResponse>("delete", (cb) =>
+      this.client.delete({ blockHashes: hashes, codec }, new Metadata(), this.callOptions(opts), cb),
+    );
     return res.deleted;
   }
 
   /** The store's id, incarnation and occupancy. */
   async info(opts: KvStoreCallOptions = {}): Promise<KvStoreInfo> {
     const res = await this.infoResponse(opts);
-    return { storeId: res.storeId, incarnation: res.incarnation, capacityBytes: res.capacityBytes, usedBytes: res.usedBytes, blocks: res.blocks };
+    return {
+      storeId: res.storeId,
+      incarnation: res.incarnation,
+      capacityBytes: res.capacityBytes,
+      usedBytes: res.usedBytes,
+      blocks: res.blocks,
+    };
   }
 
   /** The data path block bytes take now (chosen on first use; "grpc" when nothing faster is reachable). */

@@ -24,7 +24,13 @@ export function connectRedis(url: string, name: string, role: RedisRole = "fail-
   const r =
     role === "queue-worker"
       ? new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false })
-      : new Redis(url, { connectionName: name, lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: REDIS_COMMAND_TIMEOUT_MS });
+      : new Redis(url, {
+          connectionName: name,
+          lazyConnect: false,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+        });
   // connection errors repeat while it reconnects; the commands they fail are where they are reported
   r.on("error", () => undefined);
   return r;

@@ -24,7 +24,8 @@ export function planFromWire(p: RequestPlan | undefined): PlannedRequest {
   if (p.tokenIds.length === 0) throw invalidArgument("plan.token_ids", "empty");
   if (p.maxTokens < 1) throw invalidArgument("plan.max_tokens", "must be >= 1");
   if (p.namespaceHash.length !== BLOCK_HASH_BYTES) throw invalidArgument("plan.namespace_hash", `must be ${BLOCK_HASH_BYTES} bytes`);
-  if (p.blockHashes.some((h) => h.length !== BLOCK_HASH_BYTES)) throw invalidArgument("plan.block_hashes", `each must be ${BLOCK_HASH_BYTES} bytes`);
+  if (p.blockHashes.some((h) => h.length !== BLOCK_HASH_BYTES))
+    throw invalidArgument("plan.block_hashes", `each must be ${BLOCK_HASH_BYTES} bytes`);
   return {
     requestId: p.requestId,
     attempt: p.attempt,
@@ -66,4 +67,3 @@ export function planToWire(p: PlannedRequest): RequestPlan {
     deadlineUnixMs: p.deadlineUnixMs,
   };
 }
-

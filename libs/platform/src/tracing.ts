@@ -7,7 +7,14 @@ import { ROOT_CONTEXT, SpanStatusCode, trace, type Context, type Span, type Trac
 import { ExportResultCode, W3CTraceContextPropagator, hrTimeToMilliseconds, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
+import {
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
 import { messageOf } from "./errors.js";
 
 /** Where spans go. Both unset = tracing is a no-op (spans are not recorded). */
@@ -31,9 +38,15 @@ class JsonLinesSpanExporter implements SpanExporter {
     try {
       const lines = spans.map((s) =>
         JSON.stringify({
-          service: this.service, name: s.name, traceId: s.spanContext().traceId, spanId: s.spanContext().spanId,
-          parentSpanId: s.parentSpanContext?.spanId, startMs: hrTimeToMilliseconds(s.startTime), durationMs: hrTimeToMilliseconds(s.duration),
-          status: s.status.code, attributes: s.attributes,
+          service: this.service,
+          name: s.name,
+          traceId: s.spanContext().traceId,
+          spanId: s.spanContext().spanId,
+          parentSpanId: s.parentSpanContext?.spanId,
+          startMs: hrTimeToMilliseconds(s.startTime),
+          durationMs: hrTimeToMilliseconds(s.duration),
+          status: s.status.code,
+          attributes: s.attributes,
         }),
       );
       appendFileSync(this.file, lines.join("\n") + "\n");
@@ -64,7 +77,10 @@ export class Tracing {
       processors.push(new SimpleSpanProcessor(new JsonLinesSpanExporter(join(cfg.traceDir, `${service}-${process.pid}.jsonl`), service)));
     }
     if (processors.length === 0) return new Tracing(trace.getTracer(service), undefined);
-    const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": `kvtier-${service}` }), spanProcessors: processors });
+    const provider = new NodeTracerProvider({
+      resource: resourceFromAttributes({ "service.name": `kvtier-${service}` }),
+      spanProcessors: processors,
+    });
     provider.register({ propagator });
     return new Tracing(provider.getTracer(`kvtier-${service}`), provider);
   }
@@ -90,7 +106,12 @@ function contextOf(traceparent: string | undefined): Context {
 }
 
 /** Start a span under the context of `traceparent`. */
-export function startSpan(tracer: Tracer, name: string, traceparent: string | undefined, attributes: Record<string, string | number | boolean> = {}): Span {
+export function startSpan(
+  tracer: Tracer,
+  name: string,
+  traceparent: string | undefined,
+  attributes: Record<string, string | number | boolean> = {},
+): Span {
   return tracer.startSpan(name, { attributes }, contextOf(traceparent));
 }
 
@@ -102,4 +123,3 @@ export function endSpan(span: Span, err?: unknown): void {
   }
   span.end();
 }
-

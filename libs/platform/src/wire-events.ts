@@ -7,7 +7,11 @@
 import { KvEventBatch, Tier as WireTier } from "@kvtier/proto";
 import type { KvIndexBatch, KvIndexEvent, Tier } from "@kvtier/kv-router";
 
-const TIER_OF: Record<number, Tier | undefined> = { [WireTier.TIER_DEVICE]: "device", [WireTier.TIER_HOST]: "host", [WireTier.TIER_SSD]: "ssd" };
+const TIER_OF: Record<number, Tier | undefined> = {
+  [WireTier.TIER_DEVICE]: "device",
+  [WireTier.TIER_HOST]: "host",
+  [WireTier.TIER_SSD]: "ssd",
+};
 
 /** The domain form of a decoded KvEventBatch. */
 export function batchFromWire(b: KvEventBatch): KvIndexBatch {
@@ -25,7 +29,13 @@ export function batchFromWire(b: KvEventBatch): KvIndexBatch {
     if (tier === undefined) continue;
     if (ev.$case === "stored") {
       const parent = ev.value.parentBlockHash;
-      events.push({ kind: "stored", tier, codec: ev.value.codec, hashes: ev.value.blockHashes, parent: parent.length > 0 ? parent : undefined });
+      events.push({
+        kind: "stored",
+        tier,
+        codec: ev.value.codec,
+        hashes: ev.value.blockHashes,
+        parent: parent.length > 0 ? parent : undefined,
+      });
     } else {
       events.push({ kind: "removed", tier, codec: ev.value.codec, hashes: ev.value.blockHashes });
     }

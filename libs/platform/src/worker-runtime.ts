@@ -50,7 +50,11 @@ export class WorkerRuntime {
     const metricsEndpoint = new MetricsEndpoint(role);
     const metricsPort = await metricsEndpoint.listen(cfg.metricsPort);
     const tracing = Tracing.start(role, cfg.tracing);
-    const engine = await EngineHost.start({ checkpointPath: cfg.checkpointPath, blockSize: cfg.blockSize, capacityBlocks: cfg.deviceBlocks });
+    const engine = await EngineHost.start({
+      checkpointPath: cfg.checkpointPath,
+      blockSize: cfg.blockSize,
+      capacityBlocks: cfg.deviceBlocks,
+    });
     const nc = await connectNats(cfg.natsUrl, cfg.workerId);
     const redis = connectRedis(cfg.redisUrl, cfg.workerId);
     await redisReady(redis);
@@ -58,7 +62,10 @@ export class WorkerRuntime {
     const store = new KvStoreClient(cfg.kvstoreEndpoint, { serviceToken: cfg.serviceToken, nodeId: cfg.nodeId });
     const announcer = new KvEventAnnouncer(nc, cfg.namespace, cfg.workerId, cfg.blockSize);
     const device = new DeviceTier(engine, announcer);
-    announcer.serveSnapshots(() => [{ tier: Tier.TIER_DEVICE, codec: DEVICE_CODEC, hashes: device.held() }], (e) => log.warn("snapshot failed", { err: messageOf(e) }));
+    announcer.serveSnapshots(
+      () => [{ tier: Tier.TIER_DEVICE, codec: DEVICE_CODEC, hashes: device.held() }],
+      (e) => log.warn("snapshot failed", { err: messageOf(e) }),
+    );
     return new WorkerRuntime(role, cfg, log, metricsEndpoint, metricsPort, tracing, engine, nc, redis, store, announcer);
   }
 
@@ -90,9 +97,16 @@ export class WorkerRuntime {
     const model = this.engine.modelInfo;
     const registry = new WorkerRegistry(this.redis, cfg.namespace);
     const info: WorkerInfo = {
-      workerId: cfg.workerId, role: this.role, endpoint, nodeId: cfg.nodeId, kvstoreEndpoint: cfg.kvstoreEndpoint, kvstoreId: cfg.kvstoreId,
+      workerId: cfg.workerId,
+      role: this.role,
+      endpoint,
+      nodeId: cfg.nodeId,
+      kvstoreEndpoint: cfg.kvstoreEndpoint,
+      kvstoreId: cfg.kvstoreId,
       layout: { modelId: model.modelId, blockSize: cfg.blockSize, layoutVersion: KV_BLOCK_LAYOUT_VERSION, hashScheme: HASH_SCHEME },
-      incarnation: this.announcer.incarnation, heartbeatUnixMs: 0, capacityBlocks: cfg.deviceBlocks,
+      incarnation: this.announcer.incarnation,
+      heartbeatUnixMs: 0,
+      capacityBlocks: cfg.deviceBlocks,
     };
     this.heartbeat = new Heartbeat(
       async () => {
@@ -112,7 +126,14 @@ export class WorkerRuntime {
   async deregister(): Promise<void> {
     this.heartbeat?.stop();
     const leaving: LoadReport = {
-      workerId: this.cfg.workerId, role: this.role, queuedPrefillTokens: 0, activeDecodeBlocks: 0, freeBlocks: 0, runningRequests: 0, unixMs: Date.now(), leaving: true,
+      workerId: this.cfg.workerId,
+      role: this.role,
+      queuedPrefillTokens: 0,
+      activeDecodeBlocks: 0,
+      freeBlocks: 0,
+      runningRequests: 0,
+      unixMs: Date.now(),
+      leaving: true,
     };
     this.nc.publish(loadSubject(this.cfg.namespace, this.cfg.workerId), LoadReport.encode(leaving).finish());
     await new WorkerRegistry(this.redis, this.cfg.namespace).remove(this.cfg.workerId).catch(() => undefined);

@@ -22,7 +22,8 @@ async function serve(): Promise<GrpcPort> {
   const server = createGrpcServer();
   addGuardedService(server, KvTierServiceService, {
     generate: (call: { end(): void }) => call.end(),
-    tokenize: (_call: unknown, cb: (err: null, res: { tokenIds: number[]; pieces: string[] }) => void) => cb(null, { tokenIds: [7], pieces: ["x"] }),
+    tokenize: (_call: unknown, cb: (err: null, res: { tokenIds: number[]; pieces: string[] }) => void) =>
+      cb(null, { tokenIds: [7], pieces: ["x"] }),
   });
   return GrpcPort.bind(server, "127.0.0.1", 0, LIMITS);
 }
@@ -54,7 +55,9 @@ describe("GrpcPort connection limits", () => {
     port = await serve();
     const client = new KvTierServiceClient(`127.0.0.1:${port.port}`, credentials.createInsecure(), GRPC_OPTIONS);
     const tokenize = (): Promise<number> =>
-      new Promise((resolve) => client.tokenize({ text: "x", addBos: false }, (err: ServiceError | null) => resolve(err ? err.code : status.OK)));
+      new Promise((resolve) =>
+        client.tokenize({ text: "x", addBos: false }, (err: ServiceError | null) => resolve(err ? err.code : status.OK)),
+      );
     expect(await tokenize()).toBe(status.OK); // one connection: the client's
     const peers = await Promise.all([rawPeer(port.port, HANDSHAKE), rawPeer(port.port, HANDSHAKE), rawPeer(port.port, HANDSHAKE)]);
     // two fit beside the client; the third is closed as it arrives

@@ -18,10 +18,23 @@ const PATHS = ["grpc", "tcp", "shm"] as const;
 
 /** An fp32 block of 16 tokens: `layers` x 256 KiB of K/V (16 KV heads x 128 dims) + 112 bytes. */
 function makeBlock(seed: number, layers = 2, blockSize = 16): Uint8Array {
-  const shape = { modelId: "m", codec: "fp32", nLayers: layers, nKvHeads: 16, headDim: 128, tokens: 16, blockSize, blockHash: new Uint8Array(randomBytes(16)) };
+  const shape = {
+    modelId: "m",
+    codec: "fp32",
+    nLayers: layers,
+    nKvHeads: 16,
+    headDim: 128,
+    tokens: 16,
+    blockSize,
+    blockHash: new Uint8Array(randomBytes(16)),
+  };
   const n = layers * 16 * 16 * 128;
   const k = Float32Array.from({ length: n }, (_v, i) => Math.sin(seed + i));
-  return encodeKvBlock(shape, k, k.map((x) => -x));
+  return encodeKvBlock(
+    shape,
+    k,
+    k.map((x) => -x),
+  );
 }
 const hashOf = (b: Uint8Array): Uint8Array => readKvBlockHeader(b).blockHash;
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(b);
@@ -39,7 +52,11 @@ async function rejection(p: Promise<unknown>): Promise<KvtierError> {
 
 let store: KvStore;
 beforeAll(async () => {
-  store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-client-test", KVTIER_HOST_CAPACITY_BYTES: String(64 * 1024 * 1024) });
+  store = await startKvStore({
+    KVTIER_NAMESPACE: NS,
+    KVTIER_KVSTORE_ID: "kvs-client-test",
+    KVTIER_HOST_CAPACITY_BYTES: String(64 * 1024 * 1024),
+  });
 });
 afterAll(async () => {
   if (store) expect(await store.stop()).toBe(0);
@@ -87,7 +104,11 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
     await writer.putRun(chain);
     await writer.close();
     // The answer is a 32-byte header, 5 bytes of metadata per block, then the blocks: flip inside the second.
-    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", FRAME_HEADER_BYTES + FRAME_HEADER_BYTES + 3 * 5 + chain[0].length + 500); // after the AUTH_OK frame
+    const proxy = await startCorruptingProxy(
+      { host: "127.0.0.1", port: store.fastPort },
+      "to-client",
+      FRAME_HEADER_BYTES + FRAME_HEADER_BYTES + 3 * 5 + chain[0].length + 500,
+    ); // after the AUTH_OK frame
     const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
     const run = await client.getRun(chain.map(hashOf), "fp32");
     expect(proxy.flipped).toBe(true);
@@ -102,7 +123,11 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
   it("TCP fast path: a byte flipped on its way to the store is refused there (checksum), counted, and not stored", async () => {
     const before = await metric(store, "kvtier_kvstore_checksum_failures_total", { stage: "receive" });
     const [a, b] = [makeBlock(31), makeBlock(32)];
-    const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-server", authFrameBytes() + FRAME_HEADER_BYTES + (1 + 4) + 2 * 16 + 2 * 4 + a.length + 700);
+    const proxy = await startCorruptingProxy(
+      { host: "127.0.0.1", port: store.fastPort },
+      "to-server",
+      authFrameBytes() + FRAME_HEADER_BYTES + (1 + 4) + 2 * 16 + 2 * 4 + a.length + 700,
+    );
     const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp"], fastEndpoint: proxy.endpoint });
     const [ra, rb] = await client.putRun([a, b]);
     expect(proxy.flipped).toBe(true);
@@ -121,7 +146,12 @@ describe("KvStoreClient receive-side verification through a corrupting proxy", (
     await writer.close();
     const proxy = await startCorruptingProxy({ host: "127.0.0.1", port: store.fastPort }, "to-client", FRAME_HEADER_BYTES + 13); // the answer's count (after the AUTH_OK frame)
     const reasons: string[] = [];
-    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["tcp", "grpc"], fastEndpoint: proxy.endpoint, onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const client = new KvStoreClient(store.endpoint, {
+      serviceToken: store.token,
+      dataPaths: ["tcp", "grpc"],
+      fastEndpoint: proxy.endpoint,
+      onFallback: (p, why) => reasons.push(`${p}: ${why}`),
+    });
     const run = await client.getRun(chain.map(hashOf), "fp32");
     expect(proxy.flipped).toBe(true);
     expect([run.blocks.length, run.corrupt]).toEqual([2, 0]);
@@ -165,7 +195,9 @@ describe("KvStoreClient control plane", () => {
 
   it("reports an unreachable store as UNAVAILABLE or DEADLINE_EXCEEDED, and closes idempotently", async () => {
     const probe = new Server();
-    const port = await new Promise<number>((resolve, reject) => probe.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) =>
+      probe.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
     probe.forceShutdown(); // nothing listens there now
     const client = new KvStoreClient(`127.0.0.1:${port}`, { serviceToken: ServiceToken.generate(), deadlineMs: 2_000 });
     const err = await rejection(client.info());

@@ -7,7 +7,11 @@ import { seededUniform, type KvIndexBatch, type KvIndexEvent } from "@kvtier/kv-
 import { describe, expect, it } from "vitest";
 import { decodeKvEventBatch } from "../src/wire-events.js";
 
-const TIER_NAME: Partial<Record<Tier, "device" | "host" | "ssd">> = { [Tier.TIER_DEVICE]: "device", [Tier.TIER_HOST]: "host", [Tier.TIER_SSD]: "ssd" };
+const TIER_NAME: Partial<Record<Tier, "device" | "host" | "ssd">> = {
+  [Tier.TIER_DEVICE]: "device",
+  [Tier.TIER_HOST]: "host",
+  [Tier.TIER_SSD]: "ssd",
+};
 
 function randomBatch(r: () => number): KvEventBatch {
   const int = (n: number): number => Math.floor(r() * n);
@@ -16,11 +20,30 @@ function randomBatch(r: () => number): KvEventBatch {
     const medium = int(5) as Tier; // 0 is unspecified, 4 is not a tier
     const codec = ["raw", "fp16", "kivi2-g32-f16", "ü-codec"][int(4)];
     const k = int(3);
-    if (k === 0) return { event: { $case: "stored", value: { blockHashes: Array.from({ length: 1 + int(17) }, hash), parentBlockHash: r() < 0.5 ? hash() : new Uint8Array(0), blockSize: 16, medium, codec } } };
+    if (k === 0)
+      return {
+        event: {
+          $case: "stored",
+          value: {
+            blockHashes: Array.from({ length: 1 + int(17) }, hash),
+            parentBlockHash: r() < 0.5 ? hash() : new Uint8Array(0),
+            blockSize: 16,
+            medium,
+            codec,
+          },
+        },
+      };
     if (k === 1) return { event: { $case: "removed", value: { blockHashes: Array.from({ length: 1 + int(17) }, hash), medium, codec } } };
     return { event: { $case: "cleared", value: { medium } } };
   });
-  return { announcerId: ["worker-1", "kvstore-node-1", "wörker"][int(3)], incarnation: `inc-${int(1000)}`, seq: 1 + int(2 ** 40), ts: r() * 1e9, events, snapshot: r() < 0.3 };
+  return {
+    announcerId: ["worker-1", "kvstore-node-1", "wörker"][int(3)],
+    incarnation: `inc-${int(1000)}`,
+    seq: 1 + int(2 ** 40),
+    ts: r() * 1e9,
+    events,
+    snapshot: r() < 0.3,
+  };
 }
 
 /** The domain events a wire batch should give, written out independently of batchFromWire. */
@@ -30,7 +53,13 @@ function expectedEvents(b: KvEventBatch): unknown[] {
     if (event === undefined) continue;
     const tier = TIER_NAME[event.value.medium];
     if (event.$case === "cleared") {
-      out.push(tier === undefined && event.value.medium === Tier.TIER_UNSPECIFIED ? { kind: "cleared" } : tier === undefined ? null : { kind: "cleared", tier });
+      out.push(
+        tier === undefined && event.value.medium === Tier.TIER_UNSPECIFIED
+          ? { kind: "cleared" }
+          : tier === undefined
+            ? null
+            : { kind: "cleared", tier },
+      );
       continue;
     }
     if (tier === undefined) continue;
@@ -47,7 +76,8 @@ function expectedEvents(b: KvEventBatch): unknown[] {
 function plainEvent(e: KvIndexEvent): unknown {
   if (e.kind === "cleared") return e.tier === undefined ? { kind: "cleared" } : { kind: "cleared", tier: e.tier };
   const hashes = e.hashes.map((h) => Array.from(h));
-  if (e.kind === "stored") return { kind: "stored", tier: e.tier, codec: e.codec, hashes, ...(e.parent ? { parent: Array.from(e.parent) } : {}) };
+  if (e.kind === "stored")
+    return { kind: "stored", tier: e.tier, codec: e.codec, hashes, ...(e.parent ? { parent: Array.from(e.parent) } : {}) };
   return { kind: "removed", tier: e.tier, codec: e.codec, hashes };
 }
 
@@ -58,7 +88,10 @@ describe("decodeKvEventBatch", () => {
       const wire = randomBatch(r);
       const got: KvIndexBatch = decodeKvEventBatch(KvEventBatch.encode(wire).finish());
       expect({ announcerId: got.announcerId, incarnation: got.incarnation, seq: got.seq, snapshot: got.snapshot }, `batch ${i}`).toEqual({
-        announcerId: wire.announcerId, incarnation: wire.incarnation, seq: wire.seq, snapshot: wire.snapshot,
+        announcerId: wire.announcerId,
+        incarnation: wire.incarnation,
+        seq: wire.seq,
+        snapshot: wire.snapshot,
       });
       expect(got.events.map(plainEvent), `batch ${i}`).toEqual(expectedEvents(wire));
     }
@@ -66,7 +99,20 @@ describe("decodeKvEventBatch", () => {
 
   it("refuses bytes cut inside a block hash", () => {
     const wire = randomBatch(seededUniform(1));
-    wire.events = [{ event: { $case: "stored", value: { blockHashes: [new Uint8Array(16).fill(7)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_HOST, codec: "fp16" } } }];
+    wire.events = [
+      {
+        event: {
+          $case: "stored",
+          value: {
+            blockHashes: [new Uint8Array(16).fill(7)],
+            parentBlockHash: new Uint8Array(0),
+            blockSize: 16,
+            medium: Tier.TIER_HOST,
+            codec: "fp16",
+          },
+        },
+      },
+    ];
     const bytes = KvEventBatch.encode(wire).finish();
     const at = bytes.lastIndexOf(7) - 3; // inside the hash's 16 bytes
     expect(() => decodeKvEventBatch(bytes.subarray(0, at))).toThrow();

@@ -1,9 +1,9 @@
 // Attention-output relative error of a compressed cache, layer by layer in isolation: the
 // reference queries attend over the method's keys/values (or over the positions it kept), and the
 // result is compared with the reference attention output of the same row.
-import type { ModelConfig } from '@kvtier/tensor';
-import type { ReferenceActivations } from './quality-method.js';
-import { attendPosition } from './reference-forward.js';
+import type { ModelConfig } from "@kvtier/tensor";
+import type { ReferenceActivations } from "./quality-method.js";
+import { attendPosition } from "./reference-forward.js";
 
 /** What a method changes in the cache; everything omitted is the reference's. */
 export interface AttentionErrorOptions {

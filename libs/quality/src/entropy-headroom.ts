@@ -2,8 +2,8 @@
 // codes of real blocks, coded with static per-(layer, K/V, channel) distributions learned on half
 // the windows and measured (cross-entropy, an ideal arithmetic coder) on the other half; plainly
 // and as token-to-token deltas (CacheGen's locality). A bound: a real coder only adds overhead.
-import { getCodec, resolveCodecId, type AffineCodecSpec, type KvSegmentShape, type ModelConfig } from '@kvtier/tensor';
-import type { ReferenceActivations } from './quality-method.js';
+import { getCodec, resolveCodecId, type AffineCodecSpec, type KvSegmentShape, type ModelConfig } from "@kvtier/tensor";
+import type { ReferenceActivations } from "./quality-method.js";
 
 /** The headroom of one codec. */
 export interface EntropyHeadroom {
@@ -37,8 +37,8 @@ export interface EntropyProbeState {
 
 /** Collects code histograms per window; train on even-numbered windows, test on odd ones. */
 export class EntropyHeadroomProbe {
-  private readonly perCodec: EntropyProbeState['perCodec'] = new Map();
-  private readonly codeBytes: EntropyProbeState['codeBytes'] = new Map();
+  private readonly perCodec: EntropyProbeState["perCodec"] = new Map();
+  private readonly codeBytes: EntropyProbeState["codeBytes"] = new Map();
   private readonly counts = { train: 0, test: 0 };
 
   constructor(
@@ -59,12 +59,15 @@ export class EntropyHeadroomProbe {
     const c = this.config;
     const kvd = c.nKvHeads * c.headDim;
     const bs = this.blockSize;
-    const split = ordinal % 2 === 0 ? 'train' : 'test';
+    const split = ordinal % 2 === 0 ? "train" : "test";
     this.counts[split]++;
     for (const [id, acc] of this.perCodec) {
       const codec = getCodec(id);
       reference.layers.forEach((layer, l) => {
-        for (const [kind, src] of [['k', layer.kPre], ['v', layer.v]] as const) {
+        for (const [kind, src] of [
+          ["k", layer.kPre],
+          ["v", layer.v],
+        ] as const) {
           const seg: KvSegmentShape = { kind, tokens: bs, nKvHeads: c.nKvHeads, headDim: c.headDim };
           for (let b = 0; (b + bs) * kvd <= src.length; b += bs) {
             const values = src.subarray(b * kvd, (b + bs) * kvd);
@@ -72,7 +75,11 @@ export class EntropyHeadroomProbe {
             codec.encode(values, bytes, seg);
             const codes = codesOf(bytes, values.length, acc.bits);
             const prev = this.codeBytes.get(id) ?? { code: 0, block: 0, values: 0 };
-            this.codeBytes.set(id, { code: prev.code + Math.ceil((values.length * acc.bits) / 8), block: prev.block + bytes.length, values: prev.values + values.length });
+            this.codeBytes.set(id, {
+              code: prev.code + Math.ceil((values.length * acc.bits) / 8),
+              block: prev.block + bytes.length,
+              values: prev.values + values.length,
+            });
             for (let ch = 0; ch < kvd; ch++) {
               const key = `${l}/${kind}/${ch}`;
               const plain = acc[split][0].get(key) ?? [];
@@ -101,7 +108,7 @@ export class EntropyHeadroomProbe {
     for (const [id, acc] of other.perCodec) {
       const mine = this.perCodec.get(id);
       if (mine === undefined) continue;
-      for (const split of ['train', 'test'] as const) {
+      for (const split of ["train", "test"] as const) {
         acc[split].forEach((map, i) => {
           for (const [key, symbols] of map) mine[split][i].set(key, [...(mine[split][i].get(key) ?? []), ...symbols]);
         });
@@ -144,8 +151,14 @@ export class EntropyHeadroomProbe {
       const blockBits = (8 * sizes.block) / sizes.values;
       const entropyBlock = blockBits - codeBits + Math.min(coded, delta, codeBits);
       out.push({
-        codec: id, code_bits: codeBits, coded_bits: coded, delta_coded_bits: delta, block_bits: blockBits, block_bits_entropy: entropyBlock,
-        saving: 1 - entropyBlock / blockBits, windows: { ...this.counts },
+        codec: id,
+        code_bits: codeBits,
+        coded_bits: coded,
+        delta_coded_bits: delta,
+        block_bits: blockBits,
+        block_bits_entropy: entropyBlock,
+        saving: 1 - entropyBlock / blockBits,
+        windows: { ...this.counts },
       });
     }
     return out;

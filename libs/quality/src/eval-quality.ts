@@ -1,19 +1,19 @@
 // `kvtier eval-quality` as a library call: load stories260K and the text, score the selected
 // methods (in this thread, or over worker threads for the default registry), write report.md,
 // report.json and quality.svg, and return the last-line JSON.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { defaultMethodRegistry } from './default-methods.js';
-import { entropyProbe, loadInputs } from './harness-inputs.js';
-import type { QualityMethodRegistry } from './method-registry.js';
-import { CODEC_WINDOW_STRIDE_TOKENS } from './quality-method.js';
-import { buildReport, lastLineJson, type QualityReport } from './quality-report.js';
-import { renderMarkdown } from './report-markdown.js';
-import { renderSvg } from './report-svg.js';
-import { HARNESS_BLOCK_TOKENS, runMethods, type MethodRun } from './run-quality.js';
-import { summarize } from './summarize.js';
-import { runInWorkers } from './window-workers.js';
-import { makeWindows } from './windows.js';
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultMethodRegistry } from "./default-methods.js";
+import { entropyProbe, loadInputs } from "./harness-inputs.js";
+import type { QualityMethodRegistry } from "./method-registry.js";
+import { CODEC_WINDOW_STRIDE_TOKENS } from "./quality-method.js";
+import { buildReport, lastLineJson, type QualityReport } from "./quality-report.js";
+import { renderMarkdown } from "./report-markdown.js";
+import { renderSvg } from "./report-svg.js";
+import { HARNESS_BLOCK_TOKENS, runMethods, type MethodRun } from "./run-quality.js";
+import { summarize } from "./summarize.js";
+import { runInWorkers } from "./window-workers.js";
+import { makeWindows } from "./windows.js";
 
 /** Options of one harness run. */
 export interface EvalQualityOptions {
@@ -61,7 +61,12 @@ export async function evalQuality(opts: EvalQualityOptions): Promise<EvalQuality
     runs = methods.map((method) => ({ method, windows: out.results.get(method.id) ?? [] }));
   } else {
     runs = runMethods({
-      model: inputs.model, textTokens: inputs.textTokens, bos: inputs.bos, methods, maxWindows: opts.maxWindows, onProgress: opts.log,
+      model: inputs.model,
+      textTokens: inputs.textTokens,
+      bos: inputs.bos,
+      methods,
+      maxWindows: opts.maxWindows,
+      onProgress: opts.log,
       onReference: (w, reference) => {
         if (w.start % CODEC_WINDOW_STRIDE_TOKENS === 0) probe.add(reference, w.start / CODEC_WINDOW_STRIDE_TOKENS);
       },
@@ -78,10 +83,10 @@ export async function evalQuality(opts: EvalQualityOptions): Promise<EvalQuality
     probe.result(),
   );
   mkdirSync(opts.outDir, { recursive: true });
-  const files = { markdown: join(opts.outDir, 'report.md'), json: join(opts.outDir, 'report.json'), svg: join(opts.outDir, 'quality.svg') };
+  const files = { markdown: join(opts.outDir, "report.md"), json: join(opts.outDir, "report.json"), svg: join(opts.outDir, "quality.svg") };
   const markdown = renderMarkdown(report);
   writeFileSync(files.markdown, markdown);
-  writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(files.json, JSON.stringify(report, null, 2) + "\n");
   writeFileSync(files.svg, renderSvg(report.methods));
   return { report, markdown, files, lastLine: lastLineJson(report) };
 }

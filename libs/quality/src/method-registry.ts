@@ -1,5 +1,5 @@
 // The methods one harness run scores, and the paired comparisons it reports between them.
-import type { QualityMethod, QualityMethodKind } from './quality-method.js';
+import type { QualityMethod, QualityMethodKind } from "./quality-method.js";
 
 /** A paired comparison to report: `a` against `b` on the same windows (both of the same kind). */
 export interface MethodComparison {
@@ -9,9 +9,9 @@ export interface MethodComparison {
 
 /** Thrown on a duplicate or unknown method id; `code` is stable. */
 export class QualityMethodError extends Error {
-  override readonly name = 'QualityMethodError';
+  override readonly name = "QualityMethodError";
   constructor(
-    readonly code: 'DUPLICATE_METHOD' | 'UNKNOWN_METHOD' | 'KIND_MISMATCH',
+    readonly code: "DUPLICATE_METHOD" | "UNKNOWN_METHOD" | "KIND_MISMATCH",
     message: string,
   ) {
     super(message);
@@ -25,7 +25,8 @@ export class QualityMethodRegistry {
 
   /** Add a method; ids are unique. */
   register(method: QualityMethod): void {
-    if (this.methods.has(method.id)) throw new QualityMethodError('DUPLICATE_METHOD', `quality method "${method.id}" is already registered`);
+    if (this.methods.has(method.id))
+      throw new QualityMethodError("DUPLICATE_METHOD", `quality method "${method.id}" is already registered`);
     this.methods.set(method.id, method);
   }
 
@@ -37,7 +38,7 @@ export class QualityMethodRegistry {
   /** The method registered under `id`. */
   get(id: string): QualityMethod {
     const m = this.methods.get(id);
-    if (m === undefined) throw new QualityMethodError('UNKNOWN_METHOD', `unknown quality method "${id}" (known: ${this.ids().join(', ')})`);
+    if (m === undefined) throw new QualityMethodError("UNKNOWN_METHOD", `unknown quality method "${id}" (known: ${this.ids().join(", ")})`);
     return m;
   }
 
@@ -52,7 +53,7 @@ export class QualityMethodRegistry {
     return this.pairs.filter((p) => {
       if (!set.has(p.a) || !set.has(p.b)) return false;
       if (this.get(p.a).kind !== this.get(p.b).kind) {
-        throw new QualityMethodError('KIND_MISMATCH', `cannot pair ${p.a} with ${p.b}: they are scored at different positions`);
+        throw new QualityMethodError("KIND_MISMATCH", `cannot pair ${p.a} with ${p.b}: they are scored at different positions`);
       }
       return true;
     });

@@ -1,14 +1,14 @@
 // The contract between the quality harness and each compression method it scores (a codec or a
 // selection policy): the harness hands a method one window with its uncompressed reference, the
 // method returns teacher-forced logits for the scored positions and what it stored.
-import type { LlamaModel } from '@kvtier/tensor';
+import type { LlamaModel } from "@kvtier/tensor";
 
 /**
  * `codec`: compresses every past position as it is written (shareable, DESIGN.md §5), scored at
  * positions {@link CODEC_SCORE_FROM}..510. `policy`: compresses once after a
  * {@link POLICY_COMPRESS_AT}-token prefill (request-scoped), scored at positions 256..510.
  */
-export type QualityMethodKind = 'codec' | 'policy';
+export type QualityMethodKind = "codec" | "policy";
 
 /** Per-layer activations of the uncompressed forward over one window, positions 0..len-1. */
 export interface LayerActivations {

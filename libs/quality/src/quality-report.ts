@@ -1,8 +1,8 @@
 // The harness report: what was run, every method's summary and the paired comparisons; and the
 // one-line JSON (keyed by method) that `kvtier eval-quality` prints last.
-import { CODEC_SCORE_FROM, CODEC_WINDOW_STRIDE_TOKENS, POLICY_COMPRESS_AT, WINDOW_STRIDE_TOKENS, WINDOW_TOKENS } from './quality-method.js';
-import type { EntropyHeadroom } from './entropy-headroom.js';
-import type { ComparisonSummary, MethodSummary } from './summarize.js';
+import { CODEC_SCORE_FROM, CODEC_WINDOW_STRIDE_TOKENS, POLICY_COMPRESS_AT, WINDOW_STRIDE_TOKENS, WINDOW_TOKENS } from "./quality-method.js";
+import type { EntropyHeadroom } from "./entropy-headroom.js";
+import type { ComparisonSummary, MethodSummary } from "./summarize.js";
 
 /** Everything one harness run measured. */
 export interface QualityReport {
@@ -26,7 +26,7 @@ export interface QualityReport {
 /** Assemble a report. */
 export function buildReport(
   model: string,
-  text: QualityReport['text'],
+  text: QualityReport["text"],
   blockSize: number,
   wallSeconds: number,
   methods: MethodSummary[],
@@ -51,7 +51,8 @@ export function buildReport(
   };
 }
 
-const round = (x: number | null, digits: number): number | null => (x === null || !Number.isFinite(x) ? null : Number(x.toPrecision(digits)));
+const round = (x: number | null, digits: number): number | null =>
+  x === null || !Number.isFinite(x) ? null : Number(x.toPrecision(digits));
 
 /** The last line: one JSON object keyed by method id with its headline figures. */
 export function lastLineJson(r: QualityReport): string {

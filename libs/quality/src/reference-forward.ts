@@ -1,8 +1,8 @@
 // A plain float64 Llama forward over one window that records what the harness compares against:
 // per layer the rotated queries, keys before and after RoPE, values and attention outputs. It
 // mirrors the engine's math (llama2.c) for clarity, not speed; logits come from the engine.
-import { RMS_NORM_EPS, ROPE_THETA, type LlamaModel, type ModelConfig } from '@kvtier/tensor';
-import type { ReferenceActivations } from './quality-method.js';
+import { RMS_NORM_EPS, ROPE_THETA, type LlamaModel, type ModelConfig } from "@kvtier/tensor";
+import type { ReferenceActivations } from "./quality-method.js";
 
 /**
  * Rotate `heads` head vectors at `off` in place for position `pos` (pairs (2i, 2i+1), float32 angle
@@ -111,10 +111,16 @@ export function recordReference(model: LlamaModel, tokens: readonly number[]): R
   const hb = new Float32Array(hiddenDim);
   const hb2 = new Float32Array(hiddenDim);
   const scores = new Float64Array(n);
-  const layers: ReferenceActivations['layers'][number][] = [];
+  const layers: ReferenceActivations["layers"][number][] = [];
   for (let l = 0; l < nLayers; l++) {
     const lw = w.layers[l];
-    const rec = { q: new Float32Array(n * dim), kPre: new Float32Array(n * kvd), kRot: new Float32Array(n * kvd), v: new Float32Array(n * kvd), attn: new Float32Array(n * dim) };
+    const rec = {
+      q: new Float32Array(n * dim),
+      kPre: new Float32Array(n * kvd),
+      kRot: new Float32Array(n * kvd),
+      v: new Float32Array(n * kvd),
+      attn: new Float32Array(n * dim),
+    };
     for (let t = 0; t < n; t++) {
       rmsNorm(xb, x, t * dim, lw.rmsAtt, dim);
       matvec(rec.q, t * dim, lw.wq, xb, 0, dim, dim);

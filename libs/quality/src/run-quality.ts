@@ -1,12 +1,18 @@
 // The harness loop: per window, the uncompressed reference (engine logits, recorded activations),
 // then every method on the same window, scored position by position against the reference.
-import { LlamaEngine, type LlamaModel } from '@kvtier/tensor';
-import { scorePosition } from './logit-metrics.js';
+import { LlamaEngine, type LlamaModel } from "@kvtier/tensor";
+import { scorePosition } from "./logit-metrics.js";
 import {
-  CODEC_SCORE_FROM, CODEC_WINDOW_STRIDE_TOKENS, POLICY_COMPRESS_AT, type EvalWindow, type MethodTiming, type QualityMethod, type ReferenceActivations,
-} from './quality-method.js';
-import { recordReference } from './reference-forward.js';
-import { makeWindows, type TextWindow } from './windows.js';
+  CODEC_SCORE_FROM,
+  CODEC_WINDOW_STRIDE_TOKENS,
+  POLICY_COMPRESS_AT,
+  type EvalWindow,
+  type MethodTiming,
+  type QualityMethod,
+  type ReferenceActivations,
+} from "./quality-method.js";
+import { recordReference } from "./reference-forward.js";
+import { makeWindows, type TextWindow } from "./windows.js";
 
 /** Tokens per KV block in the harness: KIVI's group, so every codec sees whole groups. */
 export const HARNESS_BLOCK_TOKENS = 32;
@@ -53,9 +59,9 @@ export interface QualityRunOptions {
 }
 
 /** The scored span of a method kind on a window of `length` tokens, or null if too short. */
-function span(kind: QualityMethod['kind'], length: number): { from: number; to: number; compressAt: number } | null {
+function span(kind: QualityMethod["kind"], length: number): { from: number; to: number; compressAt: number } | null {
   const to = length - 2; // logits at p predict token p + 1
-  const from = kind === 'codec' ? Math.min(CODEC_SCORE_FROM, to) : POLICY_COMPRESS_AT;
+  const from = kind === "codec" ? Math.min(CODEC_SCORE_FROM, to) : POLICY_COMPRESS_AT;
   return from <= to && from >= 0 ? { from, to, compressAt: POLICY_COMPRESS_AT } : null;
 }
 
@@ -68,16 +74,23 @@ export function runMethods(opts: QualityRunOptions): { windows: TextWindow[]; ru
   for (const tw of windows) {
     if (opts.windowFilter !== undefined && !opts.windowFilter(tw)) continue;
     const t0 = performance.now();
-    plain.openSequence('reference');
-    const refLogits = plain.prefillWithLogits('reference', [...tw.tokens]);
-    plain.closeSequence('reference');
+    plain.openSequence("reference");
+    const refLogits = plain.prefillWithLogits("reference", [...tw.tokens]);
+    plain.closeSequence("reference");
     const reference = recordReference(opts.model, tw.tokens);
     opts.onReference?.(tw, reference);
     for (const run of runs) {
       const s = span(run.method.kind, tw.tokens.length);
-      if (s === null || (run.method.kind === 'codec' && tw.start % CODEC_WINDOW_STRIDE_TOKENS !== 0)) continue;
+      if (s === null || (run.method.kind === "codec" && tw.start % CODEC_WINDOW_STRIDE_TOKENS !== 0)) continue;
       const w: EvalWindow = {
-        index: tw.index, model: opts.model, tokens: tw.tokens, scoreFrom: s.from, scoreTo: s.to, compressAt: s.compressAt, blockSize, reference,
+        index: tw.index,
+        model: opts.model,
+        tokens: tw.tokens,
+        scoreFrom: s.from,
+        scoreTo: s.to,
+        compressAt: s.compressAt,
+        blockSize,
+        reference,
       };
       const out = run.method.evaluate(w);
       const expected = s.to - s.from + 1;
@@ -97,11 +110,22 @@ export function runMethods(opts: QualityRunOptions): { windows: TextWindow[]; ru
         nllRef += sc.nllRef;
       });
       run.windows.push({
-        window: tw.index, positions: expected, kl: kl / expected, top1: top1 / expected, nll: nll / expected, nllRef: nllRef / expected,
-        attentionRelError: out.attentionRelError, storedBytes: out.storedBytes, fp16Bytes: out.fp16Bytes, kvPositions: out.positions, timing: out.timing,
+        window: tw.index,
+        positions: expected,
+        kl: kl / expected,
+        top1: top1 / expected,
+        nll: nll / expected,
+        nllRef: nllRef / expected,
+        attentionRelError: out.attentionRelError,
+        storedBytes: out.storedBytes,
+        fp16Bytes: out.fp16Bytes,
+        kvPositions: out.positions,
+        timing: out.timing,
       });
     }
-    opts.onProgress?.(`window ${tw.index + 1}/${windows.length} (text tokens ${tw.start}..): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    opts.onProgress?.(
+      `window ${tw.index + 1}/${windows.length} (text tokens ${tw.start}..): ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
   }
   return { windows, runs };
 }

@@ -1,9 +1,9 @@
 // Per-method summaries (what the table, the plot and the last-line JSON show) and the paired
 // comparisons, from the per-window results of a harness run.
-import { meanInterval, pairedInterval, type Interval } from './bootstrap.js';
-import type { MethodComparison } from './method-registry.js';
-import type { QualityMethodKind } from './quality-method.js';
-import type { MethodRun, WindowResult } from './run-quality.js';
+import { meanInterval, pairedInterval, type Interval } from "./bootstrap.js";
+import type { MethodComparison } from "./method-registry.js";
+import type { QualityMethodKind } from "./quality-method.js";
+import type { MethodRun, WindowResult } from "./run-quality.js";
 
 /** One row of the report. Means are over all scored positions; intervals resample windows. */
 export interface MethodSummary {
@@ -57,8 +57,7 @@ function summarizeRun(run: MethodRun): MethodSummary {
   const ws = run.windows;
   const timed = ws.filter((w) => w.timing !== undefined);
   const kvBytes = sum(timed.map((w) => w.timing!.kvBytes));
-  const gbps = (pick: (w: WindowResult) => number): number | null =>
-    timed.length === 0 ? null : kvBytes / sum(timed.map(pick)) / 1e9;
+  const gbps = (pick: (w: WindowResult) => number): number | null => (timed.length === 0 ? null : kvBytes / sum(timed.map(pick)) / 1e9);
   const nll = weighted(ws, (w) => w.nll);
   const nllRef = weighted(ws, (w) => w.nllRef);
   const stored = sum(ws.map((w) => w.storedBytes));
@@ -88,8 +87,14 @@ function summarizeRun(run: MethodRun): MethodSummary {
 function compareRuns(a: MethodRun, b: MethodRun): ComparisonSummary {
   const byWindow = new Map(b.windows.map((w) => [w.window, w]));
   const pairs = a.windows.filter((w) => byWindow.has(w.window)).map((w) => [w, byWindow.get(w.window)!] as const);
-  const kl = pairedInterval(pairs.map(([x]) => x.kl), pairs.map(([, y]) => y.kl));
-  const top1 = pairedInterval(pairs.map(([x]) => x.top1), pairs.map(([, y]) => y.top1));
+  const kl = pairedInterval(
+    pairs.map(([x]) => x.kl),
+    pairs.map(([, y]) => y.kl),
+  );
+  const top1 = pairedInterval(
+    pairs.map(([x]) => x.top1),
+    pairs.map(([, y]) => y.top1),
+  );
   return {
     a: a.method.id,
     b: b.method.id,
@@ -104,7 +109,10 @@ function compareRuns(a: MethodRun, b: MethodRun): ComparisonSummary {
 }
 
 /** Summaries of every run and of the requested comparisons. */
-export function summarize(runs: readonly MethodRun[], comparisons: readonly MethodComparison[]): { methods: MethodSummary[]; comparisons: ComparisonSummary[] } {
+export function summarize(
+  runs: readonly MethodRun[],
+  comparisons: readonly MethodComparison[],
+): { methods: MethodSummary[]; comparisons: ComparisonSummary[] } {
   const byId = new Map(runs.map((r) => [r.method.id, r]));
   return {
     methods: runs.filter((r) => r.windows.length > 0).map(summarizeRun),

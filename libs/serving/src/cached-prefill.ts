@@ -31,7 +31,6 @@ export interface PrefillOutcome {
   storeBlocks: number;
 }
 
-
 /** Bytes of one block's K and V as the pool holds them (fp32). */
 function poolBytesPerBlock(engine: EngineHost, blockSize: number): number {
   const c = engine.modelInfo.config;

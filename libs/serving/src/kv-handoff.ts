@@ -9,7 +9,6 @@ import { readKvBlockHeader, type EngineHost } from "@kvtier/tensor";
 import type { PrefillOutcome } from "./cached-prefill.js";
 import { exportWindow, fetchWindow, residualWindowOf } from "./residual-window.js";
 
-
 /** What the prefill worker tells the decode worker about the blocks. */
 export interface HandoffBlocks {
   blockHashes: Uint8Array[];
@@ -68,7 +67,10 @@ export interface WriteHandoffOptions {
 
 /** The request-derived hash of hand-off block `index` (the prompt's full block count: its tail) of one attempt. */
 function handoffBlockHash(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, index: number): Uint8Array {
-  const h = createHash("sha256").update("kvtier-handoff-block-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}#${index}`);
+  const h = createHash("sha256")
+    .update("kvtier-handoff-block-v1")
+    .update(plan.namespaceHash)
+    .update(`${plan.requestId}@${plan.attempt}#${index}`);
   return new Uint8Array(h.digest().subarray(0, BLOCK_HASH_BYTES));
 }
 
@@ -108,7 +110,10 @@ export async function writeHandoff(
   const hashes = plan.blockHashes.slice(0, full).map((h, i) => (i < sharedBlocks ? h : handoffBlockHash(plan, i)));
   const shared: Uint8Array[] = [];
   const own: Uint8Array[] = [];
-  for (const [a, b] of [[alreadyStored, fromStore[0]], [fromStore[1], full]] as const) {
+  for (const [a, b] of [
+    [alreadyStored, fromStore[0]],
+    [fromStore[1], full],
+  ] as const) {
     if (b <= a) continue;
     const exported = await engine.exportBlocks(seqId, a, b - a, plan.codec, hashes.slice(a, b));
     exported.forEach((block, i) => (a + i < sharedBlocks ? shared : own).push(block));
@@ -125,7 +130,8 @@ export async function writeHandoff(
     const t = await engine.exportTail(seqId, plan.codec, tailHash, plan.tokens.length);
     if (t) (tailShared ? shared : own).push(t);
   }
-  const bytesWritten = (await putBlocks(store, shared, log)) + (own.length > 0 ? await putBlocks(store, own, log, { requestScoped: true }) : 0);
+  const bytesWritten =
+    (await putBlocks(store, shared, log)) + (own.length > 0 ? await putBlocks(store, own, log, { requestScoped: true }) : 0);
   return { blockHashes: hashes, tailHash, tailTokens, bytesWritten };
 }
 
@@ -166,7 +172,11 @@ export async function loadHandoff(
       if (blocks.length === withTail.length && withTail.length > wanted.length) {
         const got = readKvBlockHeader(blocks[blocks.length - 1]).tokens;
         if (got !== handoff.tailTokens) {
-          log.warn("tail block holds the wrong number of tokens; recomputing the tail", { requestId: plan.requestId, tokens: got, expected: handoff.tailTokens });
+          log.warn("tail block holds the wrong number of tokens; recomputing the tail", {
+            requestId: plan.requestId,
+            tokens: got,
+            expected: handoff.tailTokens,
+          });
           bytes -= blocks.pop()!.length;
         }
       }

@@ -12,7 +12,15 @@ import type { QuestPagesHandoff as QuestPages } from "./handoff-wire.js";
 import { BLOCK_HASH_BYTES, KvtierError, messageOf, sequenceId, type Logger, type PlannedRequest } from "@kvtier/core";
 import type { BlockStore } from "./block-store.js";
 import {
-  QUEST_PAGE_FETCH_TIMEOUT_MS, codecSeparatesHeads, parsePolicySpec, questPageHash, questPageIndex, type EngineHost, type QuestPageRef, type QuestPagesMeta, type SelectionSummary,
+  QUEST_PAGE_FETCH_TIMEOUT_MS,
+  codecSeparatesHeads,
+  parsePolicySpec,
+  questPageHash,
+  questPageIndex,
+  type EngineHost,
+  type QuestPageRef,
+  type QuestPagesMeta,
+  type SelectionSummary,
 } from "@kvtier/tensor";
 import { putBlocks, type HandoffBlocks, type HandoffLoad } from "./kv-handoff.js";
 import { MAX_SELECTION_META_BYTES } from "./selection-handoff.js";
@@ -26,7 +34,11 @@ const PAGE_FETCH_DEADLINE_MS = QUEST_PAGE_FETCH_TIMEOUT_MS - 1_000;
 const separatesHeads = new Map<string, boolean>();
 
 /** Whether the plan's request fetches Quest pages on demand (a quest policy in a codec that cuts exact pages). */
-export function fetchesQuestPages(plan: Pick<PlannedRequest, "policy" | "codec">, model: { nKvHeads: number; headDim: number }, blockSize: number): boolean {
+export function fetchesQuestPages(
+  plan: Pick<PlannedRequest, "policy" | "codec">,
+  model: { nKvHeads: number; headDim: number },
+  blockSize: number,
+): boolean {
   if (parsePolicySpec(plan.policy)?.method !== "quest") return false;
   const key = `${plan.codec}/${model.nKvHeads}/${model.headDim}/${blockSize}`;
   let ok = separatesHeads.get(key);
@@ -45,8 +57,12 @@ export function questPagesKey(plan: Pick<PlannedRequest, "namespaceHash" | "requ
 
 /** Wire -> domain metadata; INVALID_ARGUMENT naming the field when malformed (the engine checks it against the model). */
 export function questPagesFromWire(w: QuestPages): QuestPagesMeta {
-  if (w.key.length !== BLOCK_HASH_BYTES) throw new KvtierError("INVALID_ARGUMENT", `quest_pages.key: must be ${BLOCK_HASH_BYTES} bytes`, { field: "quest_pages.key" });
-  if (w.bounds.length % BOUND_BYTES !== 0) throw new KvtierError("INVALID_ARGUMENT", `quest_pages.bounds: ${w.bounds.length} bytes is not whole float32s`, { field: "quest_pages.bounds" });
+  if (w.key.length !== BLOCK_HASH_BYTES)
+    throw new KvtierError("INVALID_ARGUMENT", `quest_pages.key: must be ${BLOCK_HASH_BYTES} bytes`, { field: "quest_pages.key" });
+  if (w.bounds.length % BOUND_BYTES !== 0)
+    throw new KvtierError("INVALID_ARGUMENT", `quest_pages.bounds: ${w.bounds.length} bytes is not whole float32s`, {
+      field: "quest_pages.bounds",
+    });
   const b = Buffer.from(w.bounds.buffer, w.bounds.byteOffset, w.bounds.byteLength);
   const bounds = Float32Array.from({ length: w.bounds.length / BOUND_BYTES }, (_, i) => b.readFloatLE(i * BOUND_BYTES));
   return { policy: w.policy, promptTokens: w.promptTokens, bounds };
@@ -64,7 +80,13 @@ export interface QuestPagesWritten {
  * exact pages, no full block) or a page could not be written (the decode worker then loads the
  * dense prompt, as before).
  */
-export async function writeQuestPages(engine: EngineHost, store: BlockStore, plan: PlannedRequest, blockSize: number, log: Logger): Promise<QuestPagesWritten | null> {
+export async function writeQuestPages(
+  engine: EngineHost,
+  store: BlockStore,
+  plan: PlannedRequest,
+  blockSize: number,
+  log: Logger,
+): Promise<QuestPagesWritten | null> {
   const { config } = engine.modelInfo;
   if (!fetchesQuestPages(plan, config, blockSize) || plan.tokens.length < blockSize) return null;
   const seqId = sequenceId(plan);
@@ -74,7 +96,10 @@ export async function writeQuestPages(engine: EngineHost, store: BlockStore, pla
   const bounds = Buffer.alloc(meta.bounds.length * BOUND_BYTES);
   meta.bounds.forEach((x, i) => bounds.writeFloatLE(x, i * BOUND_BYTES));
   if (bounds.length > MAX_SELECTION_META_BYTES) {
-    log.warn("quest page bounds exceed MAX_SELECTION_META_BYTES; handing off the dense prompt", { requestId: plan.requestId, bytes: bounds.length });
+    log.warn("quest page bounds exceed MAX_SELECTION_META_BYTES; handing off the dense prompt", {
+      requestId: plan.requestId,
+      bytes: bounds.length,
+    });
     return null;
   }
   const pageBytes = pages.reduce((s, p) => s + p.length, 0);
@@ -84,7 +109,15 @@ export async function writeQuestPages(engine: EngineHost, store: BlockStore, pla
     await deletePages(store, key, pages.length, plan.codec, log);
     return null;
   }
-  const wire: QuestPages = { policy: meta.policy, promptTokens: meta.promptTokens, key, bounds: new Uint8Array(bounds), pageCount: pages.length, pageBytes, codec: plan.codec };
+  const wire: QuestPages = {
+    policy: meta.policy,
+    promptTokens: meta.promptTokens,
+    key,
+    bounds: new Uint8Array(bounds),
+    pageCount: pages.length,
+    pageBytes,
+    codec: plan.codec,
+  };
   return { wire, bytesWritten };
 }
 
@@ -132,13 +165,19 @@ export class QuestPageFetcher {
       const run = await this.store.getRun(hashes, e.codec, { deadlineMs: PAGE_FETCH_DEADLINE_MS });
       if (run.blocks.length < hashes.length) {
         const r = refs[run.blocks.length];
-        throw new KvtierError("UNAVAILABLE", `quest page (block ${r.block}, layer ${r.layer}, kv head ${r.head}) of request ${e.requestId} is no longer in the kvstore (evicted between prefill and decode); the request cannot go on without it`);
+        throw new KvtierError(
+          "UNAVAILABLE",
+          `quest page (block ${r.block}, layer ${r.layer}, kv head ${r.head}) of request ${e.requestId} is no longer in the kvstore (evicted between prefill and decode); the request cannot go on without it`,
+        );
       }
       e.bytes += run.bytes;
       e.pages += run.blocks.length;
       return run.blocks;
     } catch (err) {
-      e.failure ??= err instanceof KvtierError ? err : new KvtierError("UNAVAILABLE", `quest page fetch for request ${e.requestId} failed: ${messageOf(err)}`);
+      e.failure ??=
+        err instanceof KvtierError
+          ? err
+          : new KvtierError("UNAVAILABLE", `quest page fetch for request ${e.requestId} failed: ${messageOf(err)}`);
       this.log.warn("quest page fetch failed", { requestId: e.requestId, err: messageOf(err) });
       throw e.failure;
     }

@@ -53,7 +53,10 @@ const windowBlockCount = (w: ResidualWindow): number => w.fullBlocks + (w.tailTo
 /** The block hashes of one attempt's window blocks, derived from the request (never a chain hash). */
 function windowBlockHashes(plan: Pick<PlannedRequest, "namespaceHash" | "requestId" | "attempt">, count: number): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => {
-    const h = createHash("sha256").update("kvtier-residual-window-v1").update(plan.namespaceHash).update(`${plan.requestId}@${plan.attempt}#${i}`);
+    const h = createHash("sha256")
+      .update("kvtier-residual-window-v1")
+      .update(plan.namespaceHash)
+      .update(`${plan.requestId}@${plan.attempt}#${i}`);
     return new Uint8Array(h.digest().subarray(0, BLOCK_HASH_BYTES));
   });
 }
@@ -62,7 +65,10 @@ function windowBlockHashes(plan: Pick<PlannedRequest, "namespaceHash" | "request
 export async function exportWindow(engine: EngineHost, plan: PlannedRequest, w: ResidualWindow): Promise<Uint8Array[]> {
   const seqId = sequenceId(plan);
   const hashes = windowBlockHashes(plan, windowBlockCount(w));
-  const blocks = w.fullBlocks > 0 ? await engine.exportBlocks(seqId, w.firstBlock, w.fullBlocks, RESIDUAL_WINDOW_CODEC, hashes.slice(0, w.fullBlocks)) : [];
+  const blocks =
+    w.fullBlocks > 0
+      ? await engine.exportBlocks(seqId, w.firstBlock, w.fullBlocks, RESIDUAL_WINDOW_CODEC, hashes.slice(0, w.fullBlocks))
+      : [];
   if (w.tailTokens > 0) {
     const tail = await engine.exportTail(seqId, RESIDUAL_WINDOW_CODEC, hashes[w.fullBlocks], plan.tokens.length);
     if (tail) blocks.push(tail);
@@ -74,15 +80,26 @@ export async function exportWindow(engine: EngineHost, plan: PlannedRequest, w: 
  * Decode side: fetch the window blocks (all or none) and delete them from the store either way.
  * Null when they cannot all be had: the caller recomputes the window instead.
  */
-export async function fetchWindow(store: BlockStore, plan: PlannedRequest, w: ResidualWindow, log: Logger): Promise<{ blocks: Uint8Array[]; bytes: number } | null> {
+export async function fetchWindow(
+  store: BlockStore,
+  plan: PlannedRequest,
+  w: ResidualWindow,
+  log: Logger,
+): Promise<{ blocks: Uint8Array[]; bytes: number } | null> {
   const hashes = windowBlockHashes(plan, windowBlockCount(w));
   if (hashes.length === 0) return { blocks: [], bytes: 0 };
   try {
     const run = await store.getRun(hashes, RESIDUAL_WINDOW_CODEC);
     if (run.blocks.length === hashes.length) return { blocks: run.blocks, bytes: run.bytes };
-    log.warn("residual window blocks missing; recomputing the window", { requestId: plan.requestId, got: run.blocks.length, want: hashes.length });
+    log.warn("residual window blocks missing; recomputing the window", {
+      requestId: plan.requestId,
+      got: run.blocks.length,
+      want: hashes.length,
+    });
     return null;
   } finally {
-    await store.delete(hashes, RESIDUAL_WINDOW_CODEC).catch((err: unknown) => log.warn("could not delete residual window blocks", { requestId: plan.requestId, err: String(err) }));
+    await store
+      .delete(hashes, RESIDUAL_WINDOW_CODEC)
+      .catch((err: unknown) => log.warn("could not delete residual window blocks", { requestId: plan.requestId, err: String(err) }));
   }
 }

@@ -32,21 +32,37 @@ export function selectionToWire(meta: SelectionMeta, key: Uint8Array, codec: str
   const scores = Buffer.alloc(meta.scores === null ? 0 : meta.scores.length * SCORE_BYTES);
   meta.scores?.forEach((s, i) => scores.writeDoubleLE(s, i * SCORE_BYTES));
   return {
-    policy: meta.policy, promptTokens: meta.promptTokens, counts: meta.counts, positions: new Uint8Array(positions), scores: new Uint8Array(scores),
-    key, blockCount: blocks.length, blockBytes: blocks.reduce((s, b) => s + b.length, 0), codec,
+    policy: meta.policy,
+    promptTokens: meta.promptTokens,
+    counts: meta.counts,
+    positions: new Uint8Array(positions),
+    scores: new Uint8Array(scores),
+    key,
+    blockCount: blocks.length,
+    blockBytes: blocks.reduce((s, b) => s + b.length, 0),
+    codec,
   };
 }
 
 /** Wire -> domain meta; INVALID_ARGUMENT naming the field when it is malformed (the engine checks it against the model). */
 export function selectionFromWire(w: SelectionHandoff): SelectionMeta {
   const entries = w.counts.reduce((a: number, b: number) => a + b, 0);
-  if (w.positions.length !== entries * POSITION_BYTES) throw new KvtierError("INVALID_ARGUMENT", `selection.positions: ${w.positions.length} bytes for ${entries} entries`, { field: "selection.positions" });
-  if (w.scores.length !== 0 && w.scores.length !== entries * SCORE_BYTES) throw new KvtierError("INVALID_ARGUMENT", `selection.scores: ${w.scores.length} bytes for ${entries} entries`, { field: "selection.scores" });
-  if (w.key.length !== BLOCK_HASH_BYTES) throw new KvtierError("INVALID_ARGUMENT", `selection.key: must be ${BLOCK_HASH_BYTES} bytes`, { field: "selection.key" });
+  if (w.positions.length !== entries * POSITION_BYTES)
+    throw new KvtierError("INVALID_ARGUMENT", `selection.positions: ${w.positions.length} bytes for ${entries} entries`, {
+      field: "selection.positions",
+    });
+  if (w.scores.length !== 0 && w.scores.length !== entries * SCORE_BYTES)
+    throw new KvtierError("INVALID_ARGUMENT", `selection.scores: ${w.scores.length} bytes for ${entries} entries`, {
+      field: "selection.scores",
+    });
+  if (w.key.length !== BLOCK_HASH_BYTES)
+    throw new KvtierError("INVALID_ARGUMENT", `selection.key: must be ${BLOCK_HASH_BYTES} bytes`, { field: "selection.key" });
   const pos = Buffer.from(w.positions.buffer, w.positions.byteOffset, w.positions.byteLength);
   const sc = Buffer.from(w.scores.buffer, w.scores.byteOffset, w.scores.byteLength);
   return {
-    policy: w.policy, promptTokens: w.promptTokens, counts: [...w.counts],
+    policy: w.policy,
+    promptTokens: w.promptTokens,
+    counts: [...w.counts],
     positions: Int32Array.from({ length: entries }, (_, i) => pos.readUInt16LE(i * POSITION_BYTES)),
     scores: w.scores.length === 0 ? null : Float64Array.from({ length: entries }, (_, i) => sc.readDoubleLE(i * SCORE_BYTES)),
   };
@@ -63,7 +79,12 @@ export interface SelectionWritten {
  * Prefill side, after the dense hand-off blocks were exported: compress the sequence and put its
  * sparse blocks in `plan.codec`. Null for Quest (the decode worker selects at read time).
  */
-export async function writeSelection(engine: EngineHost, store: BlockStore, plan: PlannedRequest, log: Logger): Promise<SelectionWritten | null> {
+export async function writeSelection(
+  engine: EngineHost,
+  store: BlockStore,
+  plan: PlannedRequest,
+  log: Logger,
+): Promise<SelectionWritten | null> {
   if (!handsOffSparse(plan)) return null;
   const seqId = sequenceId(plan);
   const summary = await engine.compress(seqId);
@@ -72,7 +93,10 @@ export async function writeSelection(engine: EngineHost, store: BlockStore, plan
   const wire = selectionToWire(meta, key, plan.codec, blocks);
   const metaBytes = wire.positions.length + wire.scores.length + wire.counts.length * 4;
   if (metaBytes > MAX_SELECTION_META_BYTES) {
-    throw new KvtierError("FAILED_PRECONDITION", `selection meta of ${metaBytes} bytes exceeds MAX_SELECTION_META_BYTES (${MAX_SELECTION_META_BYTES})`);
+    throw new KvtierError(
+      "FAILED_PRECONDITION",
+      `selection meta of ${metaBytes} bytes exceeds MAX_SELECTION_META_BYTES (${MAX_SELECTION_META_BYTES})`,
+    );
   }
   const bytesWritten = await putBlocks(store, blocks, log, { requestScoped: true });
   return { wire, summary, bytesWritten };
@@ -107,9 +131,20 @@ export async function loadSelection(
         const run = await store.getRun(hashes, wire.codec);
         if (run.blocks.length === hashes.length) {
           const summary = await engine.importSelection(seqId, meta, wire.codec, run.blocks);
-          return { deviceBlocks: 0, fetchedBlocks: run.blocks.length, transferredBytes: run.bytes, recomputedTokens: 0, summary, sparse: true };
+          return {
+            deviceBlocks: 0,
+            fetchedBlocks: run.blocks.length,
+            transferredBytes: run.bytes,
+            recomputedTokens: 0,
+            summary,
+            sparse: true,
+          };
         }
-        log.warn("sparse selection blocks missing; loading the dense prompt", { requestId: plan.requestId, got: run.blocks.length, want: hashes.length });
+        log.warn("sparse selection blocks missing; loading the dense prompt", {
+          requestId: plan.requestId,
+          got: run.blocks.length,
+          want: hashes.length,
+        });
       } catch (err) {
         log.warn("sparse selection import failed; loading the dense prompt", { requestId: plan.requestId, err: messageOf(err) });
       }
@@ -119,7 +154,9 @@ export async function loadSelection(
     return { ...dense, summary, sparse: false };
   } finally {
     if (store && hashes.length > 0) {
-      await store.delete(hashes, wire.codec).catch((err: unknown) => log.warn("could not delete sparse selection blocks", { requestId: plan.requestId, err: messageOf(err) }));
+      await store
+        .delete(hashes, wire.codec)
+        .catch((err: unknown) => log.warn("could not delete sparse selection blocks", { requestId: plan.requestId, err: messageOf(err) }));
     }
   }
 }

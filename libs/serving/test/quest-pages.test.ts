@@ -11,7 +11,15 @@ const wireOf = (bounds: Float32Array) => {
   const bytes = new Uint8Array(bounds.length * 4);
   const view = new DataView(bytes.buffer);
   bounds.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  return { policy: "quest@25", promptTokens: 40, key: new Uint8Array(16).fill(3), bounds: bytes, pageCount: 40, pageBytes: 1234, codec: "fp16" };
+  return {
+    policy: "quest@25",
+    promptTokens: 40,
+    key: new Uint8Array(16).fill(3),
+    bounds: bytes,
+    pageCount: 40,
+    pageBytes: 1234,
+    codec: "fp16",
+  };
 };
 
 describe("quest pages wire form", () => {

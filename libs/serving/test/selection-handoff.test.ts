@@ -5,7 +5,13 @@ import { KvtierError } from "@kvtier/core";
 import { selectionFromWire, selectionKey, selectionToWire } from "../src/selection-handoff.js";
 
 describe("selection hand-off wire form", () => {
-  const meta = { policy: "h2o@25", promptTokens: 300, counts: [3, 2], positions: Int32Array.from([0, 7, 299, 5, 298]), scores: Float64Array.from([1.5, 0.1, 1e-300, 3, Math.PI]) };
+  const meta = {
+    policy: "h2o@25",
+    promptTokens: 300,
+    counts: [3, 2],
+    positions: Int32Array.from([0, 7, 299, 5, 298]),
+    scores: Float64Array.from([1.5, 0.1, 1e-300, 3, Math.PI]),
+  };
 
   it("round-trips positions and scores exactly", () => {
     const wire = selectionToWire(meta, new Uint8Array(16).fill(7), "fp16", [new Uint8Array(10), new Uint8Array(5)]);

@@ -1,7 +1,7 @@
 // One text's BPE encoding in progress: run.c's codepoint pre-split, then its best-first merges,
 // run in bounded steps so a caller can give the event loop back between them.
-import { MergeQueue } from './merge-queue.js';
-import { NO_MERGE, type MergeTable } from './merge-table.js';
+import { MergeQueue } from "./merge-queue.js";
+import { NO_MERGE, type MergeTable } from "./merge-table.js";
 
 /** Offset of the byte-fallback tokens: byte b is token b + 3 (after <unk>, <s>, </s>). */
 const BYTE_FALLBACK_OFFSET = 3;
@@ -34,7 +34,9 @@ export interface BpeVocabulary {
 export class BpeEncoding {
   private readonly vocab: BpeVocabulary;
   private readonly bytes: Uint8Array;
-  /** The same bytes as a latin1 string: a codepoint's piece key is a slice of it (a Buffer per codepoint costs more than all the merges). */
+  /**
+   * The same bytes as a latin1 string: a codepoint's piece key is a slice of it (a Buffer per codepoint costs more than all the merges).
+   */
   private readonly latin1: string;
   private readonly tok: Int32Array;
   private readonly prev: Int32Array;
@@ -58,7 +60,7 @@ export class BpeEncoding {
   constructor(vocab: BpeVocabulary, bytes: Buffer, leading: readonly number[]) {
     this.vocab = vocab;
     this.bytes = bytes;
-    this.latin1 = bytes.toString('latin1');
+    this.latin1 = bytes.toString("latin1");
     const capacity = bytes.length + leading.length;
     this.tok = new Int32Array(capacity);
     this.prev = new Int32Array(capacity);

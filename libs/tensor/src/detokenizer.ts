@@ -1,5 +1,5 @@
 // Streaming token -> text that never splits a UTF-8 character across two emitted strings.
-import type { Tokenizer } from './tokenizer.js';
+import type { Tokenizer } from "./tokenizer.js";
 
 /**
  * Turns a token stream into text. Bytes of a multi-byte character that arrive in separate byte
@@ -9,7 +9,7 @@ export class IncrementalDetokenizer {
   private readonly tokenizer: Tokenizer;
   private prevToken: number;
   // A streaming fatal=false decoder does exactly the holding and replacement we need.
-  private readonly decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  private readonly decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
   /** `prevToken` is the token before the first pushed one (BOS for a fresh prompt). */
   constructor(tokenizer: Tokenizer, prevToken: number) {

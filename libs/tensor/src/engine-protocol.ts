@@ -1,14 +1,14 @@
 // Typed message protocol between EngineHost (service thread) and the engine worker thread.
-import type { MessagePort } from 'node:worker_threads';
-import type { DecodeRequest, PrefillOptions } from './engine.js';
-import { EngineError, KvImportError, type EngineErrorCode, type KvImportErrorCode } from './engine-error.js';
-import type { SelectionExport, SelectionMeta } from './engine-selection.js';
-import { KvBlockError, type KvBlockErrorCode } from './kv-block-error.js';
-import type { ModelConfig } from './model-config.js';
-import { PolicyError, type PolicyErrorCode } from './policies/policy-error.js';
-import type { QuestPageRef } from './quest-page-cache.js';
-import type { QuestPagesExport, QuestPagesMeta } from './quest-pages.js';
-import type { SelectionSummary } from './sequence-selection.js';
+import type { MessagePort } from "node:worker_threads";
+import type { DecodeRequest, PrefillOptions } from "./engine.js";
+import { EngineError, KvImportError, type EngineErrorCode, type KvImportErrorCode } from "./engine-error.js";
+import type { SelectionExport, SelectionMeta } from "./engine-selection.js";
+import { KvBlockError, type KvBlockErrorCode } from "./kv-block-error.js";
+import type { ModelConfig } from "./model-config.js";
+import { PolicyError, type PolicyErrorCode } from "./policies/policy-error.js";
+import type { QuestPageRef } from "./quest-page-cache.js";
+import type { QuestPagesExport, QuestPagesMeta } from "./quest-pages.js";
+import type { SelectionSummary } from "./sequence-selection.js";
 
 /** What the worker needs to build its engine (passed as workerData). */
 export interface EngineWorkerInit {
@@ -90,32 +90,32 @@ export interface SerializedError {
   stack?: string;
 }
 
-export type HostToWorker = { type: 'call'; id: number; method: EngineMethod; args: unknown[] };
+export type HostToWorker = { type: "call"; id: number; method: EngineMethod; args: unknown[] };
 
 export type WorkerToHost =
-  | { type: 'ready'; info: EngineModelInfo }
-  | { type: 'startup-error'; error: SerializedError }
-  | { type: 'result'; id: number; value: unknown }
-  | { type: 'error'; id: number; error: SerializedError }
-  | { type: 'event'; kind: 'stored' | 'removed'; hashes: Uint8Array[] };
+  | { type: "ready"; info: EngineModelInfo }
+  | { type: "startup-error"; error: SerializedError }
+  | { type: "result"; id: number; value: unknown }
+  | { type: "error"; id: number; error: SerializedError }
+  | { type: "event"; kind: "stored" | "removed"; hashes: Uint8Array[] };
 
 /** Flatten any thrown value. */
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { name: err.name, message: err.message, stack: err.stack, ...(typeof code === 'string' ? { code } : {}) };
+    return { name: err.name, message: err.message, stack: err.stack, ...(typeof code === "string" ? { code } : {}) };
   }
-  return { name: 'Error', message: String(err) };
+  return { name: "Error", message: String(err) };
 }
 
 /** Rebuild the named error class (EngineError, KvImportError, KvBlockError, PolicyError) where known. */
 export function reviveError(e: SerializedError): Error {
   const cause = e.stack === undefined ? undefined : { workerStack: e.stack };
   let err: Error;
-  if (e.name === 'EngineError' && e.code !== undefined) err = new EngineError(e.code as EngineErrorCode, e.message, { cause });
-  else if (e.name === 'KvImportError' && e.code !== undefined) err = new KvImportError(e.code as KvImportErrorCode, e.message, { cause });
-  else if (e.name === 'KvBlockError' && e.code !== undefined) err = new KvBlockError(e.code as KvBlockErrorCode, e.message, { cause });
-  else if (e.name === 'PolicyError' && e.code !== undefined) err = new PolicyError(e.code as PolicyErrorCode, e.message, { cause });
+  if (e.name === "EngineError" && e.code !== undefined) err = new EngineError(e.code as EngineErrorCode, e.message, { cause });
+  else if (e.name === "KvImportError" && e.code !== undefined) err = new KvImportError(e.code as KvImportErrorCode, e.message, { cause });
+  else if (e.name === "KvBlockError" && e.code !== undefined) err = new KvBlockError(e.code as KvBlockErrorCode, e.message, { cause });
+  else if (e.name === "PolicyError" && e.code !== undefined) err = new PolicyError(e.code as PolicyErrorCode, e.message, { cause });
   else {
     err = new Error(e.message, { cause });
     err.name = e.name;

@@ -1,7 +1,7 @@
 // Worker-thread entry: owns one LlamaEngine and serves EngineHost calls one at a time, in order.
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { loadCheckpoint } from './checkpoint.js';
-import { LlamaEngine } from './engine.js';
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { loadCheckpoint } from "./checkpoint.js";
+import { LlamaEngine } from "./engine.js";
 import {
   QUEST_PAGE_FETCH_TIMEOUT_MS,
   serializeError,
@@ -14,10 +14,10 @@ import {
   type QuestPageFetch,
   type QuestPageReply,
   type WorkerToHost,
-} from './engine-protocol.js';
-import type { QuestPageSource } from './quest-pages.js';
+} from "./engine-protocol.js";
+import type { QuestPageSource } from "./quest-pages.js";
 
-type Handlers = { [M in EngineMethod]: (...args: EngineCalls[M]['args']) => EngineCalls[M]['result'] };
+type Handlers = { [M in EngineMethod]: (...args: EngineCalls[M]["args"]) => EngineCalls[M]["result"] };
 
 function handlersFor(engine: LlamaEngine): Handlers {
   return {
@@ -33,7 +33,8 @@ function handlersFor(engine: LlamaEngine): Handlers {
     prefillWithLogits: (seqId, tokens, opts) => engine.prefillWithLogits(seqId, tokens, opts),
     decodeStep: (batch) => engine.decodeStep(batch),
     registerBlocks: (seqId, firstBlock, hashes) => engine.registerBlocks(seqId, firstBlock, hashes),
-    exportBlocks: (seqId, firstBlock, count, codec, hashes, exactOnly) => engine.exportBlocks(seqId, firstBlock, count, codec, hashes, exactOnly),
+    exportBlocks: (seqId, firstBlock, count, codec, hashes, exactOnly) =>
+      engine.exportBlocks(seqId, firstBlock, count, codec, hashes, exactOnly),
     exportTail: (seqId, codec, hash, length) => engine.exportTail(seqId, codec, hash, length),
     importBlocks: (seqId, blocks) => engine.importBlocks(seqId, blocks),
     setSelectionPolicy: (seqId, policy, promptTokens) => engine.setSelectionPolicy(seqId, policy, promptTokens),
@@ -68,7 +69,7 @@ function questPageSource(channel: QuestPageChannel): QuestPageSource {
       if (got !== undefined) {
         const reply = got.message as QuestPageReply;
         if (reply.id !== id) continue; // a late reply to a fetch that timed out
-        return 'error' in reply ? { error: reply.error } : { pages: reply.pages };
+        return "error" in reply ? { error: reply.error } : { pages: reply.pages };
       }
       const left = deadline - Date.now();
       if (left <= 0) return { error: `no quest pages from the host within ${QUEST_PAGE_FETCH_TIMEOUT_MS} ms` };
@@ -79,7 +80,7 @@ function questPageSource(channel: QuestPageChannel): QuestPageSource {
 
 function main(): void {
   const port = parentPort;
-  if (port === null) throw new Error('engine-worker must run in a worker thread');
+  if (port === null) throw new Error("engine-worker must run in a worker thread");
   const post = (msg: WorkerToHost, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
   const init = workerData as EngineWorkerInit & { questPages?: QuestPageChannel };
   let engine: LlamaEngine;
@@ -91,27 +92,27 @@ function main(): void {
       prefillChunkTokens: init.prefillChunkTokens,
     });
   } catch (err) {
-    post({ type: 'startup-error', error: serializeError(err) });
+    post({ type: "startup-error", error: serializeError(err) });
     return;
   }
   if (init.questPages) engine.setQuestPageSource(questPageSource(init.questPages));
   // Hashes are small and still referenced by the pool: cloned, never transferred.
-  engine.onStored((hashes) => post({ type: 'event', kind: 'stored', hashes }));
-  engine.onRemoved((hashes) => post({ type: 'event', kind: 'removed', hashes }));
+  engine.onStored((hashes) => post({ type: "event", kind: "stored", hashes }));
+  engine.onRemoved((hashes) => post({ type: "event", kind: "removed", hashes }));
   const handlers = handlersFor(engine);
-  port.on('message', (msg: HostToWorker) => {
+  port.on("message", (msg: HostToWorker) => {
     try {
       if (!Object.hasOwn(handlers, msg.method)) throw new Error(`unknown engine method ${String(msg.method)}`);
       const fn = handlers[msg.method] as (...args: unknown[]) => unknown;
       const value = fn(...msg.args);
       // Results (logits, encoded blocks) are fresh arrays owned by nobody else: transfer them.
-      post({ type: 'result', id: msg.id, value }, transferablesOf(value));
+      post({ type: "result", id: msg.id, value }, transferablesOf(value));
     } catch (err) {
-      post({ type: 'error', id: msg.id, error: serializeError(err) });
+      post({ type: "error", id: msg.id, error: serializeError(err) });
     }
   });
   const { config, modelId } = engine.model;
-  post({ type: 'ready', info: { config, modelId, blockSize: init.blockSize, capacityBlocks: init.capacityBlocks } });
+  post({ type: "ready", info: { config, modelId, blockSize: init.blockSize, capacityBlocks: init.capacityBlocks } });
 }
 
 main();

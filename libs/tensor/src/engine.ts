@@ -1,18 +1,18 @@
 // LlamaEngine: the synchronous reference engine (paged KV pool, chunked prefill, continuous batching, KV import/export).
-import { EngineError, KvImportError } from './engine-error.js';
-import { ForwardPass, type ForwardRow } from './forward.js';
-import type { AttentionObserver } from './kernels/attention.js';
-import { RopeTable } from './kernels/rope.js';
-import { checkShareable, EngineSelection, type SelectionExport, type SelectionMeta } from './engine-selection.js';
-import { codecWriteTransform } from './codecs/codec-transform.js';
-import { getCodec } from './codecs/codec-registry.js';
-import { decodeBlocksForImport, exportSequenceBlock, writeBlocks } from './kv-block-transfer.js';
-import { KvPool, type KvCacheListener, type SequencePages } from './kv-pool.js';
-import { residualTokensOf, rewritesLater, type KvWriteTransform } from './kv-write-transform.js';
-import type { LlamaModel } from './llama-model.js';
-import { checkModelConfig } from './model-config.js';
-import type { QuestPageSource, QuestPagesExport, QuestPagesMeta } from './quest-pages.js';
-import type { SelectionSummary } from './sequence-selection.js';
+import { EngineError, KvImportError } from "./engine-error.js";
+import { ForwardPass, type ForwardRow } from "./forward.js";
+import type { AttentionObserver } from "./kernels/attention.js";
+import { RopeTable } from "./kernels/rope.js";
+import { checkShareable, EngineSelection, type SelectionExport, type SelectionMeta } from "./engine-selection.js";
+import { codecWriteTransform } from "./codecs/codec-transform.js";
+import { getCodec } from "./codecs/codec-registry.js";
+import { decodeBlocksForImport, exportSequenceBlock, writeBlocks } from "./kv-block-transfer.js";
+import { KvPool, type KvCacheListener, type SequencePages } from "./kv-pool.js";
+import { residualTokensOf, rewritesLater, type KvWriteTransform } from "./kv-write-transform.js";
+import type { LlamaModel } from "./llama-model.js";
+import { checkModelConfig } from "./model-config.js";
+import type { QuestPageSource, QuestPagesExport, QuestPagesMeta } from "./quest-pages.js";
+import type { SelectionSummary } from "./sequence-selection.js";
 
 /** Prefill chunk size when none is given, in tokens. */
 const DEFAULT_PREFILL_CHUNK_TOKENS = 64;
@@ -59,7 +59,7 @@ export class LlamaEngine {
     this.model = model;
     this.blockSize = opts.blockSize;
     this.chunkTokens = opts.prefillChunkTokens ?? DEFAULT_PREFILL_CHUNK_TOKENS;
-    checkPositive('prefillChunkTokens', this.chunkTokens);
+    checkPositive("prefillChunkTokens", this.chunkTokens);
     const { nLayers, nKvHeads, headDim, seqLen } = model.config;
     const rope = new RopeTable(headDim, seqLen);
     this.pool = new KvPool({ nLayers, nKvHeads, headDim, blockSize: opts.blockSize, capacityBlocks: opts.capacityBlocks }, rope);
@@ -106,7 +106,7 @@ export class LlamaEngine {
    */
   setResidualCodec(seqId: string, codec: string): number {
     const seq = this.pool.sequence(seqId);
-    if (seq.length !== 0) throw new EngineError('INVALID_ARGUMENT', `sequence ${seqId} is not empty: its residual codec must be set first`);
+    if (seq.length !== 0) throw new EngineError("INVALID_ARGUMENT", `sequence ${seqId} is not empty: its residual codec must be set first`);
     const { nKvHeads, headDim } = this.model.config;
     const transform = codecWriteTransform(codec, { nKvHeads, headDim });
     const window = residualTokensOf(transform);
@@ -159,7 +159,7 @@ export class LlamaEngine {
     if (batch.length === 0) return [];
     const seen = new Set<string>();
     const rows: ForwardRow[] = batch.map(({ seqId, token }) => {
-      if (seen.has(seqId)) throw new EngineError('INVALID_ARGUMENT', `sequence ${seqId} appears twice in one decode batch`);
+      if (seen.has(seqId)) throw new EngineError("INVALID_ARGUMENT", `sequence ${seqId} appears twice in one decode batch`);
       seen.add(seqId);
       this.checkToken(token);
       const seq = this.pool.sequence(seqId);
@@ -168,12 +168,15 @@ export class LlamaEngine {
     });
     const need = rows.reduce((sum, r) => sum + this.pool.pagesNeeded(r.seq, r.pos + 1), 0);
     if (need > this.pool.availableBlocks) {
-      throw new EngineError('POOL_EXHAUSTED', `decode batch needs ${need} new KV pages, ${this.pool.availableBlocks} available`);
+      throw new EngineError("POOL_EXHAUSTED", `decode batch needs ${need} new KV pages, ${this.pool.availableBlocks} available`);
     }
     return this.withEvents(() => {
       for (const r of rows) this.pool.tryGrow(r.seq, r.pos + 1);
       const exact = rows.map((r) => this.extendsExactly(r.seq));
-      const logits = this.forward.run(rows, rows.map((_, i) => i));
+      const logits = this.forward.run(
+        rows,
+        rows.map((_, i) => i),
+      );
       rows.forEach((r, i) => {
         r.seq.length++;
         if (exact[i]) r.seq.exactTokens = r.seq.length;
@@ -209,7 +212,7 @@ export class LlamaEngine {
    */
   exportBlocks(seqId: string, firstBlock: number, count: number, codec: string, hashes: Uint8Array[], exactOnly = false): Uint8Array[] {
     const seq = this.pool.sequence(seqId);
-    if (hashes.length !== count) throw new EngineError('INVALID_ARGUMENT', `${count} blocks need ${count} hashes, got ${hashes.length}`);
+    if (hashes.length !== count) throw new EngineError("INVALID_ARGUMENT", `${count} blocks need ${count} hashes, got ${hashes.length}`);
     this.checkFullBlocks(seq, firstBlock, count);
     const bs = this.blockSize;
     const n = exactOnly ? Math.max(0, Math.min(count, Math.floor(seq.exactTokens / bs) - firstBlock)) : count;
@@ -224,7 +227,7 @@ export class LlamaEngine {
   exportTail(seqId: string, codec: string, hash: Uint8Array, length: number): Uint8Array | null {
     const seq = this.pool.sequence(seqId);
     if (!Number.isInteger(length) || length < 0 || length > seq.length) {
-      throw new EngineError('INVALID_ARGUMENT', `tail end ${length} is outside the sequence (length ${seq.length})`);
+      throw new EngineError("INVALID_ARGUMENT", `tail end ${length} is outside the sequence (length ${seq.length})`);
     }
     const tail = length % this.blockSize;
     if (tail === 0) return null;
@@ -240,9 +243,9 @@ export class LlamaEngine {
   importBlocks(seqId: string, blocks: Uint8Array[]): void {
     const seq = this.pool.sequence(seqId);
     if (blocks.length === 0) return;
-    if (seq.policy?.selection) throw new EngineError('INVALID_ARGUMENT', `sequence ${seqId} is compressed: blocks cannot be appended`);
+    if (seq.policy?.selection) throw new EngineError("INVALID_ARGUMENT", `sequence ${seqId} is compressed: blocks cannot be appended`);
     if (seq.length % this.blockSize !== 0) {
-      throw new KvImportError('MISALIGNED', `sequence ${seqId} has ${seq.length} tokens, not a multiple of ${this.blockSize}`);
+      throw new KvImportError("MISALIGNED", `sequence ${seqId} has ${seq.length} tokens, not a multiple of ${this.blockSize}`);
     }
     const decoded = decodeBlocksForImport(this.model, this.blockSize, blocks);
     const total = seq.length + decoded.reduce((sum, b) => sum + b.header.tokens, 0);
@@ -251,7 +254,7 @@ export class LlamaEngine {
     const exact = this.extendsExactly(seq) && decoded.every((b) => getCodec(b.header.codec).lossless === true);
     this.withEvents(() => {
       if (!this.pool.tryGrow(seq, total)) {
-        throw new EngineError('POOL_EXHAUSTED', `importing into ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
+        throw new EngineError("POOL_EXHAUSTED", `importing into ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
       }
       seq.length = writeBlocks(this.pool, seq, seq.length, decoded);
       if (exact) seq.exactTokens = seq.length;
@@ -312,7 +315,7 @@ export class LlamaEngine {
    */
   importQuestPages(seqId: string, meta: QuestPagesMeta, tail: Uint8Array | null): SelectionSummary {
     const source = this.questPageSource;
-    if (source === null) throw new EngineError('INVALID_ARGUMENT', 'no quest page source is set');
+    if (source === null) throw new EngineError("INVALID_ARGUMENT", "no quest page source is set");
     return this.withEvents(() => this.selection.importQuestPages(seqId, this.pool.sequence(seqId), meta, tail, source));
   }
 
@@ -324,15 +327,15 @@ export class LlamaEngine {
 
   private runPrefill(seqId: string, tokens: number[], opts: PrefillOptions | undefined, allLogits: boolean): Float32Array[] {
     const seq = this.pool.sequence(seqId);
-    if (tokens.length === 0) throw new EngineError('INVALID_ARGUMENT', 'prefill needs at least one token');
+    if (tokens.length === 0) throw new EngineError("INVALID_ARGUMENT", "prefill needs at least one token");
     const chunk = rewritesLater(this.transformOf(seq)) ? 1 : (opts?.chunkTokens ?? this.chunkTokens);
-    checkPositive('chunkTokens', chunk);
+    checkPositive("chunkTokens", chunk);
     tokens.forEach((t) => this.checkToken(t));
     const total = seq.length + tokens.length;
     this.checkContext(total);
     return this.withEvents(() => {
       if (!this.pool.tryGrow(seq, total)) {
-        throw new EngineError('POOL_EXHAUSTED', `prefill of ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
+        throw new EngineError("POOL_EXHAUSTED", `prefill of ${seqId} needs ${this.pool.pagesNeeded(seq, total)} more KV pages`);
       }
       const exact = this.extendsExactly(seq);
       const out: Float32Array[] = [];
@@ -373,27 +376,27 @@ export class LlamaEngine {
 
   private checkFullBlocks(seq: SequencePages, firstBlock: number, count: number): void {
     if (!Number.isInteger(firstBlock) || firstBlock < 0 || !Number.isInteger(count) || count < 0) {
-      throw new EngineError('INVALID_ARGUMENT', `bad block range ${firstBlock}+${count}`);
+      throw new EngineError("INVALID_ARGUMENT", `bad block range ${firstBlock}+${count}`);
     }
     if ((firstBlock + count) * this.blockSize > seq.length) {
-      throw new EngineError('INVALID_ARGUMENT', `blocks ${firstBlock}..${firstBlock + count - 1} are not all full (length ${seq.length})`);
+      throw new EngineError("INVALID_ARGUMENT", `blocks ${firstBlock}..${firstBlock + count - 1} are not all full (length ${seq.length})`);
     }
     checkShareable(seq, this.blockSize, firstBlock, firstBlock + count);
   }
 
   private checkToken(token: number): void {
     if (!Number.isInteger(token) || token < 0 || token >= this.model.config.vocabSize) {
-      throw new EngineError('INVALID_ARGUMENT', `token ${token} outside vocabulary of ${this.model.config.vocabSize}`);
+      throw new EngineError("INVALID_ARGUMENT", `token ${token} outside vocabulary of ${this.model.config.vocabSize}`);
     }
   }
 
   private checkContext(tokens: number): void {
     if (tokens > this.model.config.seqLen) {
-      throw new EngineError('CONTEXT_OVERFLOW', `${tokens} tokens exceed the model context of ${this.model.config.seqLen}`);
+      throw new EngineError("CONTEXT_OVERFLOW", `${tokens} tokens exceed the model context of ${this.model.config.seqLen}`);
     }
   }
 }
 
 function checkPositive(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new EngineError('INVALID_ARGUMENT', `${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < 1) throw new EngineError("INVALID_ARGUMENT", `${name} must be a positive integer`);
 }

@@ -1,13 +1,13 @@
 // One batched Llama forward over arbitrary rows (tokens of any sequences at any positions).
-import { AttentionScratch } from './kernels/attention-scratch.js';
-import { attendRow, type AttentionObserver } from './kernels/attention.js';
-import { addInPlace, matmulRows, rmsNormRows, swiGlu } from './kernels/math-kernels.js';
-import type { RopeTable } from './kernels/rope.js';
-import type { KvPool, SequencePages } from './kv-pool.js';
-import type { LlamaModel } from './llama-model.js';
-import { writeTokenTransformed } from './kv-transformed-write.js';
-import type { KvWriteTransform } from './kv-write-transform.js';
-import { SelectedAttention } from './selected-attention.js';
+import { AttentionScratch } from "./kernels/attention-scratch.js";
+import { attendRow, type AttentionObserver } from "./kernels/attention.js";
+import { addInPlace, matmulRows, rmsNormRows, swiGlu } from "./kernels/math-kernels.js";
+import type { RopeTable } from "./kernels/rope.js";
+import type { KvPool, SequencePages } from "./kv-pool.js";
+import type { LlamaModel } from "./llama-model.js";
+import { writeTokenTransformed } from "./kv-transformed-write.js";
+import type { KvWriteTransform } from "./kv-write-transform.js";
+import { SelectedAttention } from "./selected-attention.js";
 
 /** One token to run: its sequence (pages already allocated), position and id. */
 export interface ForwardRow {

@@ -1,8 +1,8 @@
 // Moves KV between pool pages and encoded blocks: gathers pre-RoPE keys out, rotates keys in.
-import { KvImportError } from './engine-error.js';
-import { decodeKvBlock, encodeKvBlock, type KvBlockHeader } from './kv-block.js';
-import type { KvPool, SequencePages } from './kv-pool.js';
-import type { LlamaModel } from './llama-model.js';
+import { KvImportError } from "./engine-error.js";
+import { decodeKvBlock, encodeKvBlock, type KvBlockHeader } from "./kv-block.js";
+import type { KvPool, SequencePages } from "./kv-pool.js";
+import type { LlamaModel } from "./llama-model.js";
 
 /** A verified, decoded block ready to be written into a sequence. */
 export interface DecodedBlock {
@@ -46,13 +46,13 @@ export function decodeBlocksForImport(model: LlamaModel, blockSize: number, bloc
   const decoded = blocks.map((bytes) => decodeKvBlock(bytes));
   decoded.forEach(({ header: h }, i) => {
     if (h.modelId !== model.modelId) {
-      throw new KvImportError('MODEL_MISMATCH', `block ${i} was computed by model "${h.modelId}", this engine runs "${model.modelId}"`);
+      throw new KvImportError("MODEL_MISMATCH", `block ${i} was computed by model "${h.modelId}", this engine runs "${model.modelId}"`);
     }
     const got = `nLayers=${h.nLayers} nKvHeads=${h.nKvHeads} headDim=${h.headDim} blockSize=${h.blockSize}`;
     const want = `nLayers=${nLayers} nKvHeads=${nKvHeads} headDim=${headDim} blockSize=${blockSize}`;
-    if (got !== want) throw new KvImportError('SHAPE_MISMATCH', `block ${i} has ${got}, this engine needs ${want}`);
+    if (got !== want) throw new KvImportError("SHAPE_MISMATCH", `block ${i} has ${got}, this engine needs ${want}`);
     if (h.tokens < blockSize && i !== decoded.length - 1) {
-      throw new KvImportError('MISALIGNED', `block ${i} is partial (${h.tokens}/${blockSize} tokens) but not last`);
+      throw new KvImportError("MISALIGNED", `block ${i} is partial (${h.tokens}/${blockSize} tokens) but not last`);
     }
   });
   return decoded;

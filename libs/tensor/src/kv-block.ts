@@ -1,9 +1,9 @@
 // KV block wire/storage format v1: a fixed 112-byte little-endian header, then codec-encoded K/V per layer.
-import { crc32 } from 'node:zlib';
-import { BLOCK_HASH_BYTES } from '@kvtier/core';
-import { checkCodecBlockSize, getCodec } from './codecs/codec-registry.js';
-import type { KvCodec, KvSegmentShape } from './codecs/kv-codec.js';
-import { KvBlockError } from './kv-block-error.js';
+import { crc32 } from "node:zlib";
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
+import { checkCodecBlockSize, getCodec } from "./codecs/codec-registry.js";
+import type { KvCodec, KvSegmentShape } from "./codecs/kv-codec.js";
+import { KvBlockError } from "./kv-block-error.js";
 
 /** Layout version written at offset 4; bump on any incompatible change. */
 export const KV_BLOCK_LAYOUT_VERSION = 1;
@@ -67,37 +67,37 @@ export interface KvBlockShape {
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8');
+const utf8Decoder = new TextDecoder("utf-8");
 
-function segmentShape(kind: 'k' | 'v', s: Pick<KvBlockShape, 'tokens' | 'nKvHeads' | 'headDim'>): KvSegmentShape {
+function segmentShape(kind: "k" | "v", s: Pick<KvBlockShape, "tokens" | "nKvHeads" | "headDim">): KvSegmentShape {
   return { kind, tokens: s.tokens, nKvHeads: s.nKvHeads, headDim: s.headDim };
 }
 
 /** Payload size a codec implies for a shape: 2 * nLayers segments of tokens*nKvHeads*headDim values. */
-function payloadBytesFor(codec: KvCodec, s: Pick<KvBlockShape, 'nLayers' | 'tokens' | 'nKvHeads' | 'headDim'>): number {
+function payloadBytesFor(codec: KvCodec, s: Pick<KvBlockShape, "nLayers" | "tokens" | "nKvHeads" | "headDim">): number {
   const values = s.tokens * s.nKvHeads * s.headDim;
-  return s.nLayers * (codec.bytesFor(values, segmentShape('k', s)) + codec.bytesFor(values, segmentShape('v', s)));
+  return s.nLayers * (codec.bytesFor(values, segmentShape("k", s)) + codec.bytesFor(values, segmentShape("v", s)));
 }
 
 function checkShape(s: KvBlockShape): void {
   const dims = { nLayers: s.nLayers, nKvHeads: s.nKvHeads, headDim: s.headDim, tokens: s.tokens, blockSize: s.blockSize };
   for (const [name, value] of Object.entries(dims)) {
     if (!Number.isInteger(value) || value < 1 || value > U16_MAX) {
-      throw new KvBlockError('SIZE_MISMATCH', `${name} must be an integer in 1..${U16_MAX}, got ${value}`);
+      throw new KvBlockError("SIZE_MISMATCH", `${name} must be an integer in 1..${U16_MAX}, got ${value}`);
     }
   }
   if (s.tokens > s.blockSize) {
-    throw new KvBlockError('SIZE_MISMATCH', `tokens ${s.tokens} exceed blockSize ${s.blockSize}`);
+    throw new KvBlockError("SIZE_MISMATCH", `tokens ${s.tokens} exceed blockSize ${s.blockSize}`);
   }
   if (s.blockHash.length !== BLOCK_HASH_BYTES) {
-    throw new KvBlockError('SIZE_MISMATCH', `blockHash must be ${BLOCK_HASH_BYTES} bytes, got ${s.blockHash.length}`);
+    throw new KvBlockError("SIZE_MISMATCH", `blockHash must be ${BLOCK_HASH_BYTES} bytes, got ${s.blockHash.length}`);
   }
 }
 
 function writeText(dst: Uint8Array, offset: number, fieldBytes: number, text: string, field: string): void {
   const bytes = utf8Encoder.encode(text);
   if (bytes.length > fieldBytes || bytes.includes(0)) {
-    throw new KvBlockError('TOO_LARGE', `${field} "${text}" must be at most ${fieldBytes} UTF-8 bytes without NUL`);
+    throw new KvBlockError("TOO_LARGE", `${field} "${text}" must be at most ${fieldBytes} UTF-8 bytes without NUL`);
   }
   dst.set(bytes, offset); // the rest of the field stays zero (NUL padding)
 }
@@ -126,11 +126,11 @@ export function encodeKvBlock(shape: KvBlockShape, k: Float32Array, v: Float32Ar
   const segValues = shape.tokens * shape.nKvHeads * shape.headDim;
   const expected = shape.nLayers * segValues;
   if (k.length !== expected || v.length !== expected) {
-    throw new KvBlockError('SIZE_MISMATCH', `k/v must hold ${expected} values each, got ${k.length}/${v.length}`);
+    throw new KvBlockError("SIZE_MISMATCH", `k/v must hold ${expected} values each, got ${k.length}/${v.length}`);
   }
   const payloadBytes = payloadBytesFor(codec, shape);
   if (KV_BLOCK_HEADER_BYTES + payloadBytes > MAX_KV_BLOCK_BYTES) {
-    throw new KvBlockError('TOO_LARGE', `block of ${KV_BLOCK_HEADER_BYTES + payloadBytes} bytes exceeds ${MAX_KV_BLOCK_BYTES}`);
+    throw new KvBlockError("TOO_LARGE", `block of ${KV_BLOCK_HEADER_BYTES + payloadBytes} bytes exceeds ${MAX_KV_BLOCK_BYTES}`);
   }
   const out = new Uint8Array(KV_BLOCK_HEADER_BYTES + payloadBytes);
   const view = new DataView(out.buffer);
@@ -146,11 +146,11 @@ export function encodeKvBlock(shape: KvBlockShape, k: Float32Array, v: Float32Ar
   view.setUint16(OFF_RESERVED, 0, true);
   view.setUint32(OFF_PAYLOAD_BYTES, payloadBytes, true);
   out.set(shape.blockHash, OFF_BLOCK_HASH);
-  writeText(out, OFF_MODEL_ID, KV_BLOCK_MODEL_ID_BYTES, shape.modelId, 'modelId');
-  writeText(out, OFF_CODEC_ID, KV_BLOCK_CODEC_ID_BYTES, shape.codec, 'codec');
+  writeText(out, OFF_MODEL_ID, KV_BLOCK_MODEL_ID_BYTES, shape.modelId, "modelId");
+  writeText(out, OFF_CODEC_ID, KV_BLOCK_CODEC_ID_BYTES, shape.codec, "codec");
 
-  const kSeg = segmentShape('k', shape);
-  const vSeg = segmentShape('v', shape);
+  const kSeg = segmentShape("k", shape);
+  const vSeg = segmentShape("v", shape);
   let at = KV_BLOCK_HEADER_BYTES;
   for (let l = 0; l < shape.nLayers; l++) {
     const from = l * segValues;
@@ -171,25 +171,25 @@ export function encodeKvBlock(shape: KvBlockShape, k: Float32Array, v: Float32Ar
  */
 export function readKvBlockHeader(bytes: Uint8Array): KvBlockHeader {
   if (bytes.length < KV_BLOCK_HEADER_BYTES) {
-    throw new KvBlockError('TRUNCATED', `block has ${bytes.length} bytes, header alone needs ${KV_BLOCK_HEADER_BYTES}`);
+    throw new KvBlockError("TRUNCATED", `block has ${bytes.length} bytes, header alone needs ${KV_BLOCK_HEADER_BYTES}`);
   }
   if (bytes.length > MAX_KV_BLOCK_BYTES) {
-    throw new KvBlockError('TOO_LARGE', `block of ${bytes.length} bytes exceeds ${MAX_KV_BLOCK_BYTES}`);
+    throw new KvBlockError("TOO_LARGE", `block of ${bytes.length} bytes exceeds ${MAX_KV_BLOCK_BYTES}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, KV_BLOCK_HEADER_BYTES);
   const magic = view.getUint32(OFF_MAGIC, true);
-  if (magic !== MAGIC) throw new KvBlockError('BAD_MAGIC', `bad magic 0x${magic.toString(16)}, expected "KVB1"`);
+  if (magic !== MAGIC) throw new KvBlockError("BAD_MAGIC", `bad magic 0x${magic.toString(16)}, expected "KVB1"`);
   const layoutVersion = view.getUint16(OFF_VERSION, true);
   if (layoutVersion !== KV_BLOCK_LAYOUT_VERSION) {
-    throw new KvBlockError('BAD_VERSION', `layout version ${layoutVersion} unsupported (this build reads ${KV_BLOCK_LAYOUT_VERSION})`);
+    throw new KvBlockError("BAD_VERSION", `layout version ${layoutVersion} unsupported (this build reads ${KV_BLOCK_LAYOUT_VERSION})`);
   }
   const headerBytes = view.getUint16(OFF_HEADER_BYTES, true);
   if (headerBytes !== KV_BLOCK_HEADER_BYTES) {
-    throw new KvBlockError('SIZE_MISMATCH', `header size ${headerBytes}, layout v1 defines ${KV_BLOCK_HEADER_BYTES}`);
+    throw new KvBlockError("SIZE_MISMATCH", `header size ${headerBytes}, layout v1 defines ${KV_BLOCK_HEADER_BYTES}`);
   }
   const flags = view.getUint32(OFF_FLAGS, true);
   if (flags !== FLAG_KEYS_PRE_ROPE) {
-    throw new KvBlockError('BAD_VERSION', `flags 0x${flags.toString(16)} unsupported (v1 requires pre-RoPE keys only)`);
+    throw new KvBlockError("BAD_VERSION", `flags 0x${flags.toString(16)} unsupported (v1 requires pre-RoPE keys only)`);
   }
   const codecId = readText(bytes, OFF_CODEC_ID, KV_BLOCK_CODEC_ID_BYTES);
   const codec = getCodec(codecId);
@@ -207,17 +207,20 @@ export function readKvBlockHeader(bytes: Uint8Array): KvBlockHeader {
     checksum: view.getUint32(OFF_CHECKSUM, true),
   };
   if (KV_BLOCK_HEADER_BYTES + header.payloadBytes > MAX_KV_BLOCK_BYTES) {
-    throw new KvBlockError('TOO_LARGE', `header claims ${header.payloadBytes} payload bytes, limit is ${MAX_KV_BLOCK_BYTES} per block`);
+    throw new KvBlockError("TOO_LARGE", `header claims ${header.payloadBytes} payload bytes, limit is ${MAX_KV_BLOCK_BYTES} per block`);
   }
   checkShape(header);
   checkCodecBlockSize(codecId, header.blockSize);
   const impliedPayload = payloadBytesFor(codec, header);
   if (header.payloadBytes !== impliedPayload) {
-    throw new KvBlockError('SIZE_MISMATCH', `payloadBytes ${header.payloadBytes}, codec ${codecId} implies ${impliedPayload} for this shape`);
+    throw new KvBlockError(
+      "SIZE_MISMATCH",
+      `payloadBytes ${header.payloadBytes}, codec ${codecId} implies ${impliedPayload} for this shape`,
+    );
   }
   const total = KV_BLOCK_HEADER_BYTES + header.payloadBytes;
-  if (bytes.length < total) throw new KvBlockError('TRUNCATED', `block has ${bytes.length} bytes, header says ${total}`);
-  if (bytes.length > total) throw new KvBlockError('SIZE_MISMATCH', `block has ${bytes.length} bytes, header says ${total}`);
+  if (bytes.length < total) throw new KvBlockError("TRUNCATED", `block has ${bytes.length} bytes, header says ${total}`);
+  if (bytes.length > total) throw new KvBlockError("SIZE_MISMATCH", `block has ${bytes.length} bytes, header says ${total}`);
   return header;
 }
 
@@ -226,7 +229,7 @@ export function verifyKvBlock(bytes: Uint8Array): KvBlockHeader {
   const header = readKvBlockHeader(bytes);
   const actual = blockChecksum(bytes, header.payloadBytes);
   if (actual !== header.checksum) {
-    throw new KvBlockError('BAD_CHECKSUM', `checksum 0x${actual.toString(16)} != header 0x${header.checksum.toString(16)}`);
+    throw new KvBlockError("BAD_CHECKSUM", `checksum 0x${actual.toString(16)} != header 0x${header.checksum.toString(16)}`);
   }
   return header;
 }
@@ -238,8 +241,8 @@ export function decodeKvBlock(bytes: Uint8Array): { header: KvBlockHeader; k: Fl
   const segValues = header.tokens * header.nKvHeads * header.headDim;
   const k = new Float32Array(header.nLayers * segValues);
   const v = new Float32Array(header.nLayers * segValues);
-  const kSeg = segmentShape('k', header);
-  const vSeg = segmentShape('v', header);
+  const kSeg = segmentShape("k", header);
+  const vSeg = segmentShape("v", header);
   let at = KV_BLOCK_HEADER_BYTES;
   for (let l = 0; l < header.nLayers; l++) {
     const from = l * segValues;

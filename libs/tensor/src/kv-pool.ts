@@ -1,10 +1,10 @@
 // The device tier: fixed pages of K (pre-RoPE and rotated) and V, per-sequence page tables, a
 // refcounted prefix cache of full pages keyed by block hash, LRU eviction, stored/removed events.
-import { EngineError } from './engine-error.js';
-import type { RopeTable } from './kernels/rope.js';
-import { PageKeyBounds } from './page-key-bounds.js';
-import type { KvWriteTransform } from './kv-write-transform.js';
-import type { PolicyState } from './sequence-selection.js';
+import { EngineError } from "./engine-error.js";
+import type { RopeTable } from "./kernels/rope.js";
+import { PageKeyBounds } from "./page-key-bounds.js";
+import type { KvWriteTransform } from "./kv-write-transform.js";
+import type { PolicyState } from "./sequence-selection.js";
 
 /** Listener for cache membership changes; hashes are 16-byte block hashes. */
 export type KvCacheListener = (hashes: Uint8Array[]) => void;
@@ -48,7 +48,7 @@ export interface SequencePages {
 }
 
 /** Hex form of a block hash, the cache key. */
-const blockHashKey = (hash: Uint8Array): string => Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('hex');
+const blockHashKey = (hash: Uint8Array): string => Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString("hex");
 
 /**
  * Paged KV storage. Page memory per layer is [page][slot][kvHead][headDim] for pre-RoPE keys,
@@ -87,7 +87,7 @@ export class KvPool {
 
   constructor(shape: KvPoolShape, rope: RopeTable) {
     for (const [name, value] of Object.entries(shape)) {
-      if (!Number.isInteger(value) || value < 1) throw new EngineError('INVALID_ARGUMENT', `pool ${name} must be a positive integer`);
+      if (!Number.isInteger(value) || value < 1) throw new EngineError("INVALID_ARGUMENT", `pool ${name} must be a positive integer`);
     }
     this.blockSize = shape.blockSize;
     this.capacityBlocks = shape.capacityBlocks;
@@ -146,7 +146,7 @@ export class KvPool {
 
   /** Start an empty page table; throws DUPLICATE_SEQUENCE if the id is open. */
   openSequence(seqId: string): void {
-    if (this.sequences.has(seqId)) throw new EngineError('DUPLICATE_SEQUENCE', `sequence ${seqId} is already open`);
+    if (this.sequences.has(seqId)) throw new EngineError("DUPLICATE_SEQUENCE", `sequence ${seqId} is already open`);
     this.sequences.set(seqId, { pages: [], length: 0, extraPages: [], policy: null, kvTransform: null, exactTokens: 0 });
   }
 
@@ -161,7 +161,7 @@ export class KvPool {
   /** The page table of an open sequence; throws UNKNOWN_SEQUENCE. */
   sequence(seqId: string): SequencePages {
     const seq = this.sequences.get(seqId);
-    if (seq === undefined) throw new EngineError('UNKNOWN_SEQUENCE', `no open sequence ${seqId}`);
+    if (seq === undefined) throw new EngineError("UNKNOWN_SEQUENCE", `no open sequence ${seqId}`);
     return seq;
   }
 
@@ -180,7 +180,7 @@ export class KvPool {
 
   /** For an empty sequence, share the longest run of leading cached pages; returns how many. */
   attachCached(seq: SequencePages, hashes: Uint8Array[]): number {
-    if (seq.length !== 0) throw new EngineError('INVALID_ARGUMENT', 'attachCached needs an empty sequence');
+    if (seq.length !== 0) throw new EngineError("INVALID_ARGUMENT", "attachCached needs an empty sequence");
     let n = 0;
     for (; n < hashes.length; n++) {
       const page = this.cache.get(blockHashKey(hashes[n]));
@@ -207,7 +207,7 @@ export class KvPool {
     const continues = follows && this.runOpen;
     this.runOpen = false;
     if (current !== null) {
-      if (blockHashKey(current) !== key) throw new EngineError('INVALID_ARGUMENT', `page already cached under another hash`);
+      if (blockHashKey(current) !== key) throw new EngineError("INVALID_ARGUMENT", `page already cached under another hash`);
       return;
     }
     if (this.cache.has(key)) return;
@@ -267,7 +267,7 @@ export class KvPool {
 
   private evictOne(): number {
     const victim = this.lru.entries().next();
-    if (victim.done === true) throw new EngineError('POOL_EXHAUSTED', 'no free or evictable KV page');
+    if (victim.done === true) throw new EngineError("POOL_EXHAUSTED", "no free or evictable KV page");
     const [page, key] = victim.value;
     this.lru.delete(page);
     this.cache.delete(key);

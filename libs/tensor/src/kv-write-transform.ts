@@ -22,7 +22,7 @@
  * token per forward, so no position attends to a state it would not see token by token.
  */
 export interface KvWriteTransform {
-  readonly granularity: 'token' | 'block';
+  readonly granularity: "token" | "block";
   /** Positions kept as computed at the end of the sequence. @default 0 */
   readonly residualTokens?: number;
   applyKeys(layer: number, k: Float32Array, tokens: number): void;
@@ -36,5 +36,5 @@ export function residualTokensOf(transform: KvWriteTransform | null | undefined)
 
 /** True when the transform rewrites positions after they are written (prefill must then go token by token). */
 export function rewritesLater(transform: KvWriteTransform | null | undefined): boolean {
-  return transform != null && (transform.granularity === 'block' || residualTokensOf(transform) > 0);
+  return transform != null && (transform.granularity === "block" || residualTokensOf(transform) > 0);
 }

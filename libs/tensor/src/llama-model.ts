@@ -1,5 +1,5 @@
 // In-memory Llama weights, the tensor order of llama2.c checkpoints, and the model's identity.
-import type { ModelConfig } from './model-config.js';
+import type { ModelConfig } from "./model-config.js";
 
 /** One transformer layer. Matrices are row-major [out][in], as llama2.c stores them. */
 export interface LlamaLayerWeights {
@@ -62,8 +62,15 @@ export function mapLlamaWeights(config: ModelConfig, flat: Float32Array): { weig
   take((seqLen * headDim) / 2); // freq_cis_imag
   const classifier = config.sharedClassifier ? tokenEmbedding : take(vocabSize * dim);
   const layers = rmsAtt.map((_, l) => ({
-    rmsAtt: rmsAtt[l], wq: wq[l], wk: wk[l], wv: wv[l], wo: wo[l],
-    rmsFfn: rmsFfn[l], w1: w1[l], w2: w2[l], w3: w3[l],
+    rmsAtt: rmsAtt[l],
+    wq: wq[l],
+    wk: wk[l],
+    wv: wv[l],
+    wo: wo[l],
+    rmsFfn: rmsFfn[l],
+    w1: w1[l],
+    w2: w2[l],
+    w3: w3[l],
   }));
   return { weights: { tokenEmbedding, layers, rmsFinal, classifier }, floats: at };
 }

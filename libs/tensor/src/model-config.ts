@@ -1,5 +1,5 @@
 // Llama model hyper-parameters (the llama2.c header, normalised) and their consistency rules.
-import { EngineError } from './engine-error.js';
+import { EngineError } from "./engine-error.js";
 
 /** Shape of a Llama-architecture model. All fields are counts. */
 export interface ModelConfig {
@@ -40,16 +40,16 @@ export function checkModelConfig(config: ModelConfig): void {
   };
   for (const [name, value] of Object.entries(counts)) {
     if (!Number.isInteger(value) || value < 1) {
-      throw new EngineError('INVALID_ARGUMENT', `model config ${name} must be a positive integer, got ${value}`);
+      throw new EngineError("INVALID_ARGUMENT", `model config ${name} must be a positive integer, got ${value}`);
     }
   }
   if (config.headDim * config.nHeads !== config.dim) {
-    throw new EngineError('INVALID_ARGUMENT', `headDim ${config.headDim} * nHeads ${config.nHeads} != dim ${config.dim}`);
+    throw new EngineError("INVALID_ARGUMENT", `headDim ${config.headDim} * nHeads ${config.nHeads} != dim ${config.dim}`);
   }
   if (config.nHeads % config.nKvHeads !== 0) {
-    throw new EngineError('INVALID_ARGUMENT', `nHeads ${config.nHeads} is not a multiple of nKvHeads ${config.nKvHeads}`);
+    throw new EngineError("INVALID_ARGUMENT", `nHeads ${config.nHeads} is not a multiple of nKvHeads ${config.nKvHeads}`);
   }
   if (config.headDim % 2 !== 0) {
-    throw new EngineError('INVALID_ARGUMENT', `headDim ${config.headDim} must be even for RoPE pairs`);
+    throw new EngineError("INVALID_ARGUMENT", `headDim ${config.headDim} must be even for RoPE pairs`);
   }
 }

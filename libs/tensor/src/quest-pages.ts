@@ -6,14 +6,14 @@
 // missing ones once through a synchronous QuestPageSource and writes them into the sequence's own
 // pool pages. A page is (block, layer, head), not a whole block: the 4 KV heads of 5 layers each
 // select their own pages, and whole blocks would cover most of the prompt at the first token.
-import { getCodec, resolveCodecId } from './codecs/codec-registry.js';
-import { EngineError } from './engine-error.js';
-import type { RopeTable } from './kernels/rope.js';
-import { decodeKvBlock, encodeKvBlock } from './kv-block.js';
-import type { KvPool, SequencePages } from './kv-pool.js';
-import type { LlamaModel } from './llama-model.js';
-import type { QuestPageCache, QuestPageRef } from './quest-page-cache.js';
-import { selectionBlockHash } from './selection-transfer.js';
+import { getCodec, resolveCodecId } from "./codecs/codec-registry.js";
+import { EngineError } from "./engine-error.js";
+import type { RopeTable } from "./kernels/rope.js";
+import { decodeKvBlock, encodeKvBlock } from "./kv-block.js";
+import type { KvPool, SequencePages } from "./kv-pool.js";
+import type { LlamaModel } from "./llama-model.js";
+import type { QuestPageCache, QuestPageRef } from "./quest-page-cache.js";
+import { selectionBlockHash } from "./selection-transfer.js";
 
 /**
  * Fetches pages for a sequence, synchronously (the engine's attention is synchronous per layer):
@@ -57,16 +57,17 @@ export function codecSeparatesHeads(codec: string, nKvHeads: number, headDim: nu
   const src = new Float32Array(blockSize * channels);
   // heads of very different magnitudes, so any scale shared across heads shows
   for (let i = 0; i < src.length; i++) src[i] = Math.sin(i * 0.7) * 10 ** ((i % channels) / headDim - 1);
-  const seg = (heads: number, kind: 'k' | 'v') => ({ kind, tokens: blockSize, nKvHeads: heads, headDim });
+  const seg = (heads: number, kind: "k" | "v") => ({ kind, tokens: blockSize, nKvHeads: heads, headDim });
   try {
-    for (const kind of ['k', 'v'] as const) {
+    for (const kind of ["k", "v"] as const) {
       const whole = new Float32Array(src.length);
       const bytes = new Uint8Array(c.bytesFor(src.length, seg(nKvHeads, kind)));
       c.encode(src, bytes, seg(nKvHeads, kind));
       c.decode(bytes, whole, seg(nKvHeads, kind));
       for (let g = 0; g < nKvHeads; g++) {
         const one = new Float32Array(blockSize * headDim);
-        for (let t = 0; t < blockSize; t++) one.set(src.subarray(t * channels + g * headDim, t * channels + (g + 1) * headDim), t * headDim);
+        for (let t = 0; t < blockSize; t++)
+          one.set(src.subarray(t * channels + g * headDim, t * channels + (g + 1) * headDim), t * headDim);
         const b = new Uint8Array(c.bytesFor(one.length, seg(1, kind)));
         const back = new Float32Array(one.length);
         c.encode(one, b, seg(1, kind));
@@ -87,7 +88,15 @@ export function codecSeparatesHeads(codec: string, nKvHeads: number, headDim: nu
  * computed from the pages as the decode side will hold them (decoded, then rotated at their
  * positions), so the decode side selects exactly as it would over the dense prompt.
  */
-export function exportQuestPages(model: LlamaModel, pool: KvPool, rope: RopeTable, seq: SequencePages, policy: string, codec: string, key: Uint8Array): QuestPagesExport {
+export function exportQuestPages(
+  model: LlamaModel,
+  pool: KvPool,
+  rope: RopeTable,
+  seq: SequencePages,
+  policy: string,
+  codec: string,
+  key: Uint8Array,
+): QuestPagesExport {
   const { nLayers, nKvHeads, headDim } = model.config;
   const bs = pool.blockSize;
   const full = Math.floor(seq.length / bs);
@@ -105,7 +114,20 @@ export function exportQuestPages(model: LlamaModel, pool: KvPool, rope: RopeTabl
           v.set(pool.values[l].subarray(off, off + headDim), t * headDim);
         }
         const index = questPageIndex({ block: b, layer: l, head: g }, nLayers, nKvHeads);
-        const page = encodeKvBlock({ modelId: model.modelId, codec, nLayers: 1, nKvHeads: 1, headDim, tokens: bs, blockSize: bs, blockHash: questPageHash(key, index) }, k, v);
+        const page = encodeKvBlock(
+          {
+            modelId: model.modelId,
+            codec,
+            nLayers: 1,
+            nKvHeads: 1,
+            headDim,
+            tokens: bs,
+            blockSize: bs,
+            blockHash: questPageHash(key, index),
+          },
+          k,
+          v,
+        );
         pages.push(page);
         const decoded = decodeKvBlock(page).k;
         const at = index * 2 * headDim;
@@ -166,7 +188,7 @@ export class QuestPageTable implements QuestPageCache {
     if (missing.length === 0) return true;
     const got = this.source(this.seqId, missing);
     try {
-      if ('error' in got) throw new Error(got.error);
+      if ("error" in got) throw new Error(got.error);
       if (got.pages.length !== missing.length) throw new Error(`${got.pages.length} of ${missing.length} quest pages returned`);
       missing.forEach((ref, i) => this.write(ref, got.pages[i]));
     } catch (err) {
@@ -181,8 +203,18 @@ export class QuestPageTable implements QuestPageCache {
     const { headDim } = this.model.config;
     const bs = this.pool.blockSize;
     const { header, k, v } = decodeKvBlock(bytes);
-    if (header.modelId !== this.model.modelId || header.nLayers !== 1 || header.nKvHeads !== 1 || header.headDim !== headDim || header.tokens !== bs || header.blockSize !== bs) {
-      throw new EngineError('INVALID_ARGUMENT', `quest page (block ${ref.block}, layer ${ref.layer}, head ${ref.head}) has the wrong shape or model`);
+    if (
+      header.modelId !== this.model.modelId ||
+      header.nLayers !== 1 ||
+      header.nKvHeads !== 1 ||
+      header.headDim !== headDim ||
+      header.tokens !== bs ||
+      header.blockSize !== bs
+    ) {
+      throw new EngineError(
+        "INVALID_ARGUMENT",
+        `quest page (block ${ref.block}, layer ${ref.layer}, head ${ref.head}) has the wrong shape or model`,
+      );
     }
     const l = ref.layer;
     for (let t = 0; t < bs; t++) {

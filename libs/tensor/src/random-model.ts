@@ -1,7 +1,7 @@
 // Deterministic random-weight Llama models of any shape, for speed measurements on large configs.
-import { mapLlamaWeights, llamaWeightFloats, type LlamaModel } from './llama-model.js';
-import { checkModelConfig, type ModelConfig } from './model-config.js';
-import { Xoshiro128 } from './xoshiro128.js';
+import { mapLlamaWeights, llamaWeightFloats, type LlamaModel } from "./llama-model.js";
+import { checkModelConfig, type ModelConfig } from "./model-config.js";
+import { Xoshiro128 } from "./xoshiro128.js";
 
 /**
  * A model with uniform weights scaled by 1/sqrt(fan-in) (RMSNorm gains 1), reproducible from `seed`.

@@ -1,6 +1,6 @@
 // Token sampling: greedy, temperature and top-p, deterministic and resumable; log-probs from raw logits.
-import { EngineError } from './engine-error.js';
-import { Xoshiro128 } from './xoshiro128.js';
+import { EngineError } from "./engine-error.js";
+import { Xoshiro128 } from "./xoshiro128.js";
 
 /** How to pick the next token. */
 export interface SamplingOptions {
@@ -33,10 +33,10 @@ export class Sampler {
   /** `state` (from {@link Sampler.state}) resumes a stream instead of seeding a new one. */
   constructor(opts: SamplingOptions, state?: Uint32Array) {
     if (!(opts.temperature >= 0) || !Number.isFinite(opts.temperature)) {
-      throw new EngineError('INVALID_ARGUMENT', `temperature must be a finite number >= 0, got ${opts.temperature}`);
+      throw new EngineError("INVALID_ARGUMENT", `temperature must be a finite number >= 0, got ${opts.temperature}`);
     }
     if (!(opts.topP > 0 && opts.topP <= 1)) {
-      throw new EngineError('INVALID_ARGUMENT', `topP must be in (0, 1], got ${opts.topP}`);
+      throw new EngineError("INVALID_ARGUMENT", `topP must be in (0, 1], got ${opts.topP}`);
     }
     this.opts = { ...opts };
     this.rng = new Xoshiro128(state ?? opts.seed);
@@ -50,9 +50,9 @@ export class Sampler {
   /** Sample one token and report log-probs of it and of the `topLogprobs` best tokens. */
   sample(logits: Float32Array, topLogprobs: number): SampledToken {
     const n = logits.length;
-    if (n === 0) throw new EngineError('INVALID_ARGUMENT', 'empty logits');
+    if (n === 0) throw new EngineError("INVALID_ARGUMENT", "empty logits");
     if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
-      throw new EngineError('INVALID_ARGUMENT', `topLogprobs must be an integer in 0..${MAX_TOP_LOGPROBS}`);
+      throw new EngineError("INVALID_ARGUMENT", `topLogprobs must be an integer in 0..${MAX_TOP_LOGPROBS}`);
     }
     let max = -Infinity;
     let argmax = 0;

@@ -1,14 +1,14 @@
 // Attention of one row of a compressed sequence: each KV head reads its own kept entries
 // (SnapKV family, H2O) or the pages Quest selects for this query, then H2O accumulates the
 // attention each entry got and evicts down to its budget.
-import type { AttentionScratch } from './kernels/attention-scratch.js';
-import type { AttentionObserver } from './kernels/attention.js';
-import { attendHeads, type AttentionShape } from './kernels/head-attention.js';
-import type { KvPool, SequencePages } from './kv-pool.js';
-import { h2oRecent, h2oVictim } from './policies/h2o.js';
-import { budgetTokens } from './policies/policy-spec.js';
-import { questPageBound, selectQuestPages } from './policies/quest.js';
-import type { HeadEntries, QuestSelection, SequenceSelection } from './sequence-selection.js';
+import type { AttentionScratch } from "./kernels/attention-scratch.js";
+import type { AttentionObserver } from "./kernels/attention.js";
+import { attendHeads, type AttentionShape } from "./kernels/head-attention.js";
+import type { KvPool, SequencePages } from "./kv-pool.js";
+import { h2oRecent, h2oVictim } from "./policies/h2o.js";
+import { budgetTokens } from "./policies/policy-spec.js";
+import { questPageBound, selectQuestPages } from "./policies/quest.js";
+import type { HeadEntries, QuestSelection, SequenceSelection } from "./sequence-selection.js";
 
 /** One query row of a compressed sequence. */
 export interface SelectedRow {
@@ -45,7 +45,15 @@ export class SelectedAttention {
   }
 
   /** Attend row `row` in `layer` with query q[qOff..] into out[outOff..]. */
-  attend(row: SelectedRow, layer: number, q: Float32Array, qOff: number, out: Float32Array, outOff: number, observer: AttentionObserver | null): void {
+  attend(
+    row: SelectedRow,
+    layer: number,
+    q: Float32Array,
+    qOff: number,
+    out: Float32Array,
+    outOff: number,
+    observer: AttentionObserver | null,
+  ): void {
     const { selection, pos } = row;
     const G = this.shape.nKvHeads;
     let heads: HeadEntries[] | null = null;
@@ -71,9 +79,21 @@ export class SelectedAttention {
             if (scores !== null) for (let i = 0; i < probs.length; i++) scores[i] += probs[i];
             observer?.({ seqId: row.seqId, position: pos, layer, head, probs, positions: positions[g].subarray(0, probs.length) });
           };
-    attendHeads(out, outOff, q, qOff, this.pool.keysRot[layer], this.pool.values[layer], offsets, this.counts, this.shape, this.scratch, observe);
+    attendHeads(
+      out,
+      outOff,
+      q,
+      qOff,
+      this.pool.keysRot[layer],
+      this.pool.values[layer],
+      offsets,
+      this.counts,
+      this.shape,
+      this.scratch,
+      observe,
+    );
     if (heads !== null && selection.h2o !== null) {
-      const budget = budgetTokens({ method: 'h2o', budgetPercent: selection.h2o.budgetPercent }, pos + 1);
+      const budget = budgetTokens({ method: "h2o", budgetPercent: selection.h2o.budgetPercent }, pos + 1);
       const recent = h2oRecent(budget);
       heads.forEach((h, g) => {
         for (let visible = this.counts[g]; visible > budget; visible--) {

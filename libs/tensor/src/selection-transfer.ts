@@ -8,12 +8,12 @@
 // layers; layers ending mid-range go to one block per distinct remainder. Every KV head of a
 // layer keeps the same number of entries (all policies here do). Positions (and H2O scores)
 // travel beside the blocks (SelectionMeta).
-import { createHash } from 'node:crypto';
-import { BLOCK_HASH_BYTES } from '@kvtier/core';
-import { resolveCodecId } from './codecs/codec-registry.js';
-import { KvImportError } from './engine-error.js';
-import { decodeKvBlock, encodeKvBlock } from './kv-block.js';
-import type { LlamaModel } from './llama-model.js';
+import { createHash } from "node:crypto";
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
+import { resolveCodecId } from "./codecs/codec-registry.js";
+import { KvImportError } from "./engine-error.js";
+import { decodeKvBlock, encodeKvBlock } from "./kv-block.js";
+import type { LlamaModel } from "./llama-model.js";
 
 /** Which layers and which entry range one sparse block holds. */
 export interface SparseBlockLayout {
@@ -50,7 +50,10 @@ function layerCounts(counts: ArrayLike<number>, nKvHeads: number): number[] {
   for (let l = 0; l * nKvHeads < counts.length; l++) {
     for (let g = 1; g < nKvHeads; g++) {
       if (counts[l * nKvHeads + g] !== counts[l * nKvHeads]) {
-        throw new KvImportError('SHAPE_MISMATCH', `layer ${l} keeps different entry counts per KV head; the sparse format needs one count per layer`);
+        throw new KvImportError(
+          "SHAPE_MISMATCH",
+          `layer ${l} keeps different entry counts per KV head; the sparse format needs one count per layer`,
+        );
       }
     }
     out.push(counts[l * nKvHeads]);
@@ -62,7 +65,7 @@ function layerCounts(counts: ArrayLike<number>, nKvHeads: number): number[] {
 export function selectionBlockHash(key: Uint8Array, index: number): Uint8Array {
   const i = Buffer.alloc(4);
   i.writeUInt32LE(index);
-  return new Uint8Array(createHash('sha256').update('kvtier-selection-v1').update(key).update(i).digest().subarray(0, BLOCK_HASH_BYTES));
+  return new Uint8Array(createHash("sha256").update("kvtier-selection-v1").update(key).update(i).digest().subarray(0, BLOCK_HASH_BYTES));
 }
 
 /** Per (layer, KV head) row, its entries' pre-RoPE keys and values, each [count][headDim]. */
@@ -72,7 +75,14 @@ export interface RowEntries {
 }
 
 /** Encode rows' entries (keys pre-RoPE) as sparse blocks in `codec` (an id or an alias). */
-export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, counts: ArrayLike<number>, rows: RowEntries, codec: string, key: Uint8Array): Uint8Array[] {
+export function encodeSelectionBlocks(
+  model: LlamaModel,
+  blockSize: number,
+  counts: ArrayLike<number>,
+  rows: RowEntries,
+  codec: string,
+  key: Uint8Array,
+): Uint8Array[] {
   const { headDim: d, nKvHeads: G } = model.config;
   return sparseLayout(layerCounts(counts, G), blockSize).map((b, index) => {
     const k = new Float32Array(b.rows.length * b.tokens * G * d);
@@ -87,7 +97,16 @@ export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
         }
       }
     });
-    const shape = { modelId: model.modelId, codec: resolveCodecId(codec), nLayers: b.rows.length, nKvHeads: G, headDim: d, tokens: b.tokens, blockSize, blockHash: selectionBlockHash(key, index) };
+    const shape = {
+      modelId: model.modelId,
+      codec: resolveCodecId(codec),
+      nLayers: b.rows.length,
+      nKvHeads: G,
+      headDim: d,
+      tokens: b.tokens,
+      blockSize,
+      blockHash: selectionBlockHash(key, index),
+    };
     return encodeKvBlock(shape, k, v);
   });
 }
@@ -96,10 +115,17 @@ export function encodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
  * Verify (checksum included) and decode sparse blocks back into rows' entries. Every block must
  * be the model's, in `codec`, and have exactly the shape the counts imply (KvImportError if not).
  */
-export function decodeSelectionBlocks(model: LlamaModel, blockSize: number, counts: ArrayLike<number>, codec: string, blocks: readonly Uint8Array[]): RowEntries {
+export function decodeSelectionBlocks(
+  model: LlamaModel,
+  blockSize: number,
+  counts: ArrayLike<number>,
+  codec: string,
+  blocks: readonly Uint8Array[],
+): RowEntries {
   const { headDim: d, nKvHeads: G } = model.config;
   const layout = sparseLayout(layerCounts(counts, G), blockSize);
-  if (blocks.length !== layout.length) throw new KvImportError('SHAPE_MISMATCH', `selection needs ${layout.length} sparse blocks, got ${blocks.length}`);
+  if (blocks.length !== layout.length)
+    throw new KvImportError("SHAPE_MISMATCH", `selection needs ${layout.length} sparse blocks, got ${blocks.length}`);
   const rows: RowEntries = { k: [], v: [] };
   for (let r = 0; r < counts.length; r++) {
     rows.k.push(new Float32Array(counts[r] * d));
@@ -107,10 +133,11 @@ export function decodeSelectionBlocks(model: LlamaModel, blockSize: number, coun
   }
   layout.forEach((b, index) => {
     const { header: h, k, v } = decodeKvBlock(blocks[index]);
-    if (h.modelId !== model.modelId) throw new KvImportError('MODEL_MISMATCH', `sparse block ${index} is of model "${h.modelId}", this engine runs "${model.modelId}"`);
+    if (h.modelId !== model.modelId)
+      throw new KvImportError("MODEL_MISMATCH", `sparse block ${index} is of model "${h.modelId}", this engine runs "${model.modelId}"`);
     const got = `layers=${h.nLayers} heads=${h.nKvHeads} headDim=${h.headDim} tokens=${h.tokens} blockSize=${h.blockSize} codec=${h.codec}`;
     const want = `layers=${b.rows.length} heads=${G} headDim=${d} tokens=${b.tokens} blockSize=${blockSize} codec=${resolveCodecId(codec)}`;
-    if (got !== want) throw new KvImportError('SHAPE_MISMATCH', `sparse block ${index} has ${got}, expected ${want}`);
+    if (got !== want) throw new KvImportError("SHAPE_MISMATCH", `sparse block ${index} has ${got}, expected ${want}`);
     b.rows.forEach((l, i) => {
       for (let t = 0; t < b.tokens; t++) {
         for (let g = 0; g < G; g++) {

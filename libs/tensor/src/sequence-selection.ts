@@ -1,9 +1,9 @@
 // Per-sequence selection state: the policy, the statistics collected while the prompt is
 // prefilled, and after compression the kept entries of every (layer, KV head) — per-head slot
 // maps — or, for Quest, the page budget applied at read time.
-import type { AttentionStatsCollector } from './policies/attention-stats.js';
-import type { PolicySpec } from './policies/policy-spec.js';
-import type { QuestPageCache } from './quest-page-cache.js';
+import type { AttentionStatsCollector } from "./policies/attention-stats.js";
+import type { PolicySpec } from "./policies/policy-spec.js";
+import type { QuestPageCache } from "./quest-page-cache.js";
 
 /** One (layer, KV head)'s kept entries in position order: slot offsets, positions, H2O scores. */
 export class HeadEntries {

@@ -1,10 +1,10 @@
 // llama2.c BPE tokenizer: file format, encode (greedy best-score merges, sync or in event-loop
 // slices), a token-count lower bound from the byte length, and per-token decode bytes.
-import { readFileSync } from 'node:fs';
-import { setImmediate as nextLoopTurn } from 'node:timers/promises';
-import { BpeEncoding, MAX_UTF8_SEQUENCE_BYTES, type BpeVocabulary } from './bpe-encoding.js';
-import { EngineError } from './engine-error.js';
-import { MergeTable } from './merge-table.js';
+import { readFileSync } from "node:fs";
+import { setImmediate as nextLoopTurn } from "node:timers/promises";
+import { BpeEncoding, MAX_UTF8_SEQUENCE_BYTES, type BpeVocabulary } from "./bpe-encoding.js";
+import { EngineError } from "./engine-error.js";
+import { MergeTable } from "./merge-table.js";
 
 /** Bytes of the dummy prefix " " encode puts before a non-empty text. */
 const DUMMY_PREFIX_BYTES = 1;
@@ -20,7 +20,7 @@ const DEFAULT_ENCODE_SLICE_MS = 2;
 const STEPS_PER_CLOCK_CHECK = 1024;
 
 /** Pieces are keyed as latin1 "binary strings" so any byte sequence maps 1:1 to a JS string. */
-const toKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+const toKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
 
 /** Encode options: prepend BOS (1) and/or append EOS (2). */
 export interface EncodeOptions {
@@ -70,7 +70,7 @@ export class Tokenizer {
     this.bosMerges = merges.mergesOnTheLeft(this.bosId);
     let longestCodepoint = 1; // a byte-fallback token
     for (const key of lookup.keys()) if (key.length <= MAX_UTF8_SEQUENCE_BYTES) longestCodepoint = Math.max(longestCodepoint, key.length);
-    this.maxPieceBytes = lookup.has('') ? Infinity : Math.max(longestCodepoint, merges.longestMergedPieceBytes);
+    this.maxPieceBytes = lookup.has("") ? Infinity : Math.max(longestCodepoint, merges.longestMergedPieceBytes);
   }
 
   /** Read a llama2.c tokenizer file: int32 max_token_length, then per token float32 score, int32 len, bytes. */
@@ -85,11 +85,11 @@ export class Tokenizer {
     const scores = new Float32Array(vocabSize);
     let at = 4; // max_token_length: not needed, JS strings grow
     for (let i = 0; i < vocabSize; i++) {
-      if (at + 8 > bytes.length) throw new EngineError('BAD_TOKENIZER', `tokenizer ends at token ${i} of ${vocabSize}`);
+      if (at + 8 > bytes.length) throw new EngineError("BAD_TOKENIZER", `tokenizer ends at token ${i} of ${vocabSize}`);
       scores[i] = view.getFloat32(at, true);
       const len = view.getInt32(at + 4, true);
       at += 8;
-      if (len < 0 || at + len > bytes.length) throw new EngineError('BAD_TOKENIZER', `token ${i} has bad length ${len}`);
+      if (len < 0 || at + len > bytes.length) throw new EngineError("BAD_TOKENIZER", `token ${i} has bad length ${len}`);
       pieces.push(bytes.slice(at, at + len));
       at += len;
     }
@@ -122,7 +122,7 @@ export class Tokenizer {
    * a few hundred bytes of text) never yields, whatever `sliceMs`: short prompts pay no loop turn.
    */
   async encodeAsync(text: string, opts: EncodeOptions, { sliceMs = DEFAULT_ENCODE_SLICE_MS }: EncodeAsyncOptions = {}): Promise<number[]> {
-    if (!(sliceMs >= 0)) throw new EngineError('INVALID_ARGUMENT', `sliceMs must be >= 0, got ${sliceMs}`);
+    if (!(sliceMs >= 0)) throw new EngineError("INVALID_ARGUMENT", `sliceMs must be >= 0, got ${sliceMs}`);
     let sliceStart = performance.now(); // the first slice includes the UTF-8 copy and the allocations
     const encoding = this.begin(text, opts);
     while (!encoding.advance(STEPS_PER_CLOCK_CHECK)) {
@@ -140,7 +140,8 @@ export class Tokenizer {
    * long for a context before tokenizing it.
    */
   minTokens(byteLength: number, opts: EncodeOptions): number {
-    if (!Number.isSafeInteger(byteLength) || byteLength < 0) throw new EngineError('INVALID_ARGUMENT', `byteLength must be a non-negative integer, got ${byteLength}`);
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0)
+      throw new EngineError("INVALID_ARGUMENT", `byteLength must be a non-negative integer, got ${byteLength}`);
     const eos = opts.eos ? 1 : 0;
     if (byteLength === 0) return (opts.bos ? 1 : 0) + eos;
     const bos = opts.bos && !this.bosMerges ? 1 : 0;
@@ -163,12 +164,12 @@ export class Tokenizer {
 
   /** The encoding of `text` with its leading tokens (BOS, the dummy prefix) in place, nothing merged yet. */
   private begin(text: string, opts: EncodeOptions): BpeEncoding {
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = Buffer.from(text, "utf8");
     const leading: number[] = [];
     if (opts.bos) leading.push(this.bosId);
     if (bytes.length > 0) {
-      const dummy = this.vocab.lookup.get(' ');
-      if (dummy === undefined) throw new EngineError('BAD_TOKENIZER', 'vocabulary has no " " piece for the dummy prefix');
+      const dummy = this.vocab.lookup.get(" ");
+      if (dummy === undefined) throw new EngineError("BAD_TOKENIZER", 'vocabulary has no " " piece for the dummy prefix');
       leading.push(dummy);
     }
     return new BpeEncoding(this.vocab, bytes, leading);
@@ -182,7 +183,7 @@ export class Tokenizer {
 
   private checkToken(token: number): void {
     if (!Number.isInteger(token) || token < 0 || token >= this.vocabSize) {
-      throw new EngineError('INVALID_ARGUMENT', `token ${token} outside vocabulary of ${this.vocabSize}`);
+      throw new EngineError("INVALID_ARGUMENT", `token ${token} outside vocabulary of ${this.vocabSize}`);
     }
   }
 }

@@ -17,7 +17,7 @@ export class Xoshiro128 {
 
   /** Seed from a number via splitmix32, or resume from a saved 4-word state. */
   constructor(seedOrState: number | Uint32Array) {
-    if (typeof seedOrState === 'number') {
+    if (typeof seedOrState === "number") {
       let sm = seedOrState >>> 0;
       for (let i = 0; i < 4; i++) {
         const [next, out] = splitmix32(sm);
@@ -25,7 +25,7 @@ export class Xoshiro128 {
         this.s[i] = out;
       }
     } else {
-      if (seedOrState.length !== 4) throw new RangeError('xoshiro128 state must be 4 uint32 words');
+      if (seedOrState.length !== 4) throw new RangeError("xoshiro128 state must be 4 uint32 words");
       this.s.set(seedOrState);
     }
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1; // all-zero is a fixed point

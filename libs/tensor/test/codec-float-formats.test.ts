@@ -1,15 +1,15 @@
 // bf16 and fp8-e4m3: the fast bit-trick conversions against the arithmetic references, over
 // random float32 bit patterns, every rounding midpoint and its neighbours, and the special values.
-import { describe, expect, it } from 'vitest';
-import { bf16BitsToFloat, bf16Codec, floatBitsToBf16Bits, floatToBf16BitsReference } from '../src/codecs/bf16-codec.js';
+import { describe, expect, it } from "vitest";
+import { bf16BitsToFloat, bf16Codec, floatBitsToBf16Bits, floatToBf16BitsReference } from "../src/codecs/bf16-codec.js";
 import {
   e4m3BitsToFloatReference,
   e4m3DecodeTable,
   floatBitsToE4m3Bits,
   floatToE4m3BitsReference,
   fp8E4m3Codec,
-} from '../src/codecs/fp8-e4m3-codec.js';
-import { prng } from './codec-inputs.js';
+} from "../src/codecs/fp8-e4m3-codec.js";
+import { prng } from "./codec-inputs.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -38,8 +38,8 @@ function probeBits(midpoints: number[], seed: number): number[] {
   return out;
 }
 
-describe('bf16', () => {
-  it('fast bits equal the reference, midpoints and specials included', () => {
+describe("bf16", () => {
+  it("fast bits equal the reference, midpoints and specials included", () => {
     const mids: number[] = [];
     const rnd = prng(3);
     for (let i = 0; i < 2000; i++) {
@@ -53,7 +53,7 @@ describe('bf16', () => {
     }
   });
 
-  it('codec round trip: relative error <= 2^-8, NaN stays NaN, Inf stays Inf', () => {
+  it("codec round trip: relative error <= 2^-8, NaN stays NaN, Inf stays Inf", () => {
     const rnd = prng(11);
     const src = Float32Array.from({ length: 4096 }, () => (rnd() - 0.5) * 10 ** (rnd() * 8 - 4));
     src.set([NaN, Infinity, -Infinity, -0], 0);
@@ -68,8 +68,8 @@ describe('bf16', () => {
   });
 });
 
-describe('fp8-e4m3', () => {
-  it('decode table matches the reference for all 256 codes', () => {
+describe("fp8-e4m3", () => {
+  it("decode table matches the reference for all 256 codes", () => {
     const t = e4m3DecodeTable();
     for (let b = 0; b < 256; b++) {
       const ref = e4m3BitsToFloatReference(b);
@@ -80,7 +80,7 @@ describe('fp8-e4m3', () => {
     expect(t[0x01]).toBe(2 ** -9);
   });
 
-  it('fast bits equal the reference, every midpoint and specials included', () => {
+  it("fast bits equal the reference, every midpoint and specials included", () => {
     const mids: number[] = [];
     for (let b = 0; b < 0x7e; b++) mids.push((e4m3BitsToFloatReference(b) + e4m3BitsToFloatReference(b + 1)) / 2);
     mids.push(464, 480, 2 ** -6, 2 ** -10);
@@ -91,7 +91,7 @@ describe('fp8-e4m3', () => {
     }
   });
 
-  it('rounds to nearest even, saturates at ±448, maps NaN to 0x7f', () => {
+  it("rounds to nearest even, saturates at ±448, maps NaN to 0x7f", () => {
     expect(floatToE4m3BitsReference(1.0625)).toBe(0x38); // midpoint of 1 and 1.125 -> even (1)
     expect(floatToE4m3BitsReference(1.1875)).toBe(0x3a); // midpoint of 1.125 and 1.25 -> even (1.25)
     expect(floatToE4m3BitsReference(463.9)).toBe(0x7e);
@@ -101,7 +101,7 @@ describe('fp8-e4m3', () => {
     expect(floatToE4m3BitsReference(-0)).toBe(0x80);
   });
 
-  it('codec round trip: relative error <= 2^-4 for normals, absolute <= 2^-10 below 2^-6', () => {
+  it("codec round trip: relative error <= 2^-4 for normals, absolute <= 2^-10 below 2^-6", () => {
     const rnd = prng(17);
     const src = Float32Array.from({ length: 4096 }, () => (rnd() - 0.5) * 2 ** (rnd() * 16 - 10));
     src.set([NaN, Infinity, 1e6, -1e6], 0);

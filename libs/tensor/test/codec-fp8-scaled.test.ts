@@ -1,20 +1,20 @@
 // fp8 E4M3 with a scale per token and KV head: the fast codec against its reference (byte-exact
 // encode, bit-exact decode, arbitrary bytes included), the scale rule (a head's largest value maps
 // to 448 and comes back almost exactly), NaN/Inf/zero groups, and the "fp8" alias.
-import { describe, expect, it } from 'vitest';
-import { segmentGeometry } from '../src/codecs/affine-spec.js';
-import { getCodec, resolveCodecId } from '../src/codecs/codec-registry.js';
-import { e4m3BitsToFloatReference } from '../src/codecs/fp8-e4m3-codec.js';
+import { describe, expect, it } from "vitest";
+import { segmentGeometry } from "../src/codecs/affine-spec.js";
+import { getCodec, resolveCodecId } from "../src/codecs/codec-registry.js";
+import { e4m3BitsToFloatReference } from "../src/codecs/fp8-e4m3-codec.js";
 import {
   FP8_E4M3_TH_SPEC,
   fp8E4m3ScaledCodec,
   fp8ScaledDecodeReference,
   fp8ScaledEncodeReference,
-} from '../src/codecs/fp8-e4m3-scaled-codec.js';
-import { halfBitsToFloatReference } from '../src/codecs/half-float.js';
-import type { KvSegmentShape } from '../src/codecs/kv-codec.js';
-import { KvBlockError } from '../src/kv-block-error.js';
-import { firstByteDiff, prng, sameFloats, segmentCases, SHAPES } from './codec-inputs.js';
+} from "../src/codecs/fp8-e4m3-scaled-codec.js";
+import { halfBitsToFloatReference } from "../src/codecs/half-float.js";
+import type { KvSegmentShape } from "../src/codecs/kv-codec.js";
+import { KvBlockError } from "../src/kv-block-error.js";
+import { firstByteDiff, prng, sameFloats, segmentCases, SHAPES } from "./codec-inputs.js";
 
 const codec = fp8E4m3ScaledCodec;
 
@@ -35,11 +35,11 @@ function roundTrip(values: Float32Array, segment: KvSegmentShape): { out: Float3
   return { out, bytes };
 }
 
-describe('fp8-e4m3-th-f16: fast equals reference', () => {
-  it('encode byte-exact and decode bit-exact over random and adversarial segments', () => {
+describe("fp8-e4m3-th-f16: fast equals reference", () => {
+  it("encode byte-exact and decode bit-exact over random and adversarial segments", () => {
     let seed = 1;
     for (const shape of SHAPES) {
-      for (const kind of ['k', 'v'] as const) {
+      for (const kind of ["k", "v"] as const) {
         for (const c of segmentCases(shape, kind, seed++)) {
           const { fast, ref } = encode(c.values, c.segment);
           expect(firstByteDiff(fast, ref), `${c.name} ${kind} ${JSON.stringify(shape)}: first differing byte`).toBe(-1);
@@ -53,10 +53,10 @@ describe('fp8-e4m3-th-f16: fast equals reference', () => {
     }
   });
 
-  it('decoding arbitrary bytes agrees too', () => {
+  it("decoding arbitrary bytes agrees too", () => {
     const rnd = prng(7);
     for (const shape of SHAPES) {
-      const segment = { kind: 'v' as const, ...shape };
+      const segment = { kind: "v" as const, ...shape };
       const n = shape.tokens * shape.nKvHeads * shape.headDim;
       const bytes = new Uint8Array(codec.bytesFor(n, segment)).map(() => Math.floor(rnd() * 256));
       const a = new Float32Array(n);
@@ -68,10 +68,10 @@ describe('fp8-e4m3-th-f16: fast equals reference', () => {
   });
 });
 
-describe('fp8-e4m3-th-f16: scale rule and special values', () => {
-  const segment: KvSegmentShape = { kind: 'k', tokens: 16, nKvHeads: 4, headDim: 8 };
+describe("fp8-e4m3-th-f16: scale rule and special values", () => {
+  const segment: KvSegmentShape = { kind: "k", tokens: 16, nKvHeads: 4, headDim: 8 };
 
-  it('costs one byte per value plus an fp16 scale per token and head', () => {
+  it("costs one byte per value plus an fp16 scale per token and head", () => {
     expect(codec.bytesFor(16 * 32, segment)).toBe(16 * 32 + 16 * 4 * 2);
     expect(segmentGeometry(FP8_E4M3_TH_SPEC, 16 * 32, segment).groups).toBe(64);
     expect(() => codec.bytesFor(16 * 32)).toThrow(KvBlockError);
@@ -81,7 +81,7 @@ describe('fp8-e4m3-th-f16: scale rule and special values', () => {
   it("maps each head's largest |x| to 448 with scale = absMax/448 rounded up, and stays within fp8's relative error", () => {
     const rnd = prng(3);
     // head-dependent magnitudes, one outlier channel per head (as the model's pre-RoPE keys)
-    const x = Float32Array.from({ length: 16 * 32 }, (_, i) => (rnd() - 0.5) * (i % 8 === 6 ? 40 : 4) * 2 ** ((i >> 3) % 4 - 6));
+    const x = Float32Array.from({ length: 16 * 32 }, (_, i) => (rnd() - 0.5) * (i % 8 === 6 ? 40 : 4) * 2 ** (((i >> 3) % 4) - 6));
     const { out, bytes } = roundTrip(x, segment);
     for (let g = 0; g < 64; g++) {
       const head = x.subarray(g * 8, g * 8 + 8);
@@ -100,11 +100,11 @@ describe('fp8-e4m3-th-f16: scale rule and special values', () => {
     }
   });
 
-  it('small heads keep their relative precision (the unscaled codec rounds them to subnormals)', () => {
+  it("small heads keep their relative precision (the unscaled codec rounds them to subnormals)", () => {
     const x = Float32Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 1 : -1) * (0.001 + i * 1e-4));
-    const one: KvSegmentShape = { kind: 'v', tokens: 1, nKvHeads: 4, headDim: 8 };
+    const one: KvSegmentShape = { kind: "v", tokens: 1, nKvHeads: 4, headDim: 8 };
     const { out } = roundTrip(x, one);
-    const plain = getCodec('fp8-e4m3');
+    const plain = getCodec("fp8-e4m3");
     const coded = new Uint8Array(plain.bytesFor(32));
     plain.encode(x, coded);
     const outPlain = new Float32Array(32);
@@ -119,13 +119,13 @@ describe('fp8-e4m3-th-f16: scale rule and special values', () => {
     expect(scaledErr).toBeLessThan(plainErr / 8);
   });
 
-  it('NaN stays NaN, ±Inf saturate to the head maximum, an all-zero head has scale 0', () => {
+  it("NaN stays NaN, ±Inf saturate to the head maximum, an all-zero head has scale 0", () => {
     const x = new Float32Array(32);
     x.set([NaN, Infinity, -Infinity, 2.5, -1, 0.25, -0, 0], 0); // head 0
     x.set([NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN], 8); // head 1: no finite value
     x.set([0, -0, 0, 0, 0, 0, 0, 0], 16); // head 2: zeros
     x.set([1e30, -3e30, 1, 2, 3, 4, 5, 6], 24); // head 3: beyond fp16, scale clamps to 65504
-    const one: KvSegmentShape = { kind: 'k', tokens: 1, nKvHeads: 4, headDim: 8 };
+    const one: KvSegmentShape = { kind: "k", tokens: 1, nKvHeads: 4, headDim: 8 };
     const { out, bytes } = roundTrip(x, one);
     expect(Number.isNaN(out[0])).toBe(true);
     expect(Math.abs(out[3] - 2.5)).toBeLessThanOrEqual(2.5 * 2 ** -10);
@@ -139,11 +139,11 @@ describe('fp8-e4m3-th-f16: scale rule and special values', () => {
   });
 });
 
-describe('the fp8 alias', () => {
+describe("the fp8 alias", () => {
   it('"fp8" names the scaled codec, "fp8-unscaled" the plain one', () => {
-    expect(resolveCodecId('fp8')).toBe('fp8-e4m3-th-f16');
-    expect(resolveCodecId('fp8-unscaled')).toBe('fp8-e4m3');
-    expect(getCodec('fp8-e4m3-th-f16')).toBe(codec);
+    expect(resolveCodecId("fp8")).toBe("fp8-e4m3-th-f16");
+    expect(resolveCodecId("fp8-unscaled")).toBe("fp8-e4m3");
+    expect(getCodec("fp8-e4m3-th-f16")).toBe(codec);
     expect(codec.groupsAcrossTokens ?? false).toBe(false); // per token: applied as each token is written
   });
 });

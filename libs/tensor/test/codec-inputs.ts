@@ -1,7 +1,7 @@
 // Test inputs for codecs: seeded random segments and adversarial ones (outlier channels, zeros,
 // constants, NaN/±Inf, values beyond fp16, subnormals, signed zeros).
-import { segmentGeometry, type AffineCodecSpec } from '../src/codecs/affine-spec.js';
-import type { KvSegmentShape } from '../src/codecs/kv-codec.js';
+import { segmentGeometry, type AffineCodecSpec } from "../src/codecs/affine-spec.js";
+import type { KvSegmentShape } from "../src/codecs/kv-codec.js";
 
 /** A seeded uniform [0, 1) generator (LCG; plenty for test data). */
 export function prng(seed: number): () => number {
@@ -20,7 +20,7 @@ export interface SegmentCase {
 }
 
 /** Shapes covering partial groups, odd channel counts and single tokens. */
-export const SHAPES: readonly Omit<KvSegmentShape, 'kind'>[] = [
+export const SHAPES: readonly Omit<KvSegmentShape, "kind">[] = [
   { tokens: 32, nKvHeads: 4, headDim: 8 },
   { tokens: 16, nKvHeads: 4, headDim: 8 },
   { tokens: 1, nKvHeads: 4, headDim: 8 },
@@ -36,7 +36,7 @@ function fill(n: number, f: (i: number) => number): Float32Array {
 }
 
 /** Random and adversarial segments for one shape and kind. */
-export function segmentCases(shape: Omit<KvSegmentShape, 'kind'>, kind: 'k' | 'v', seed: number): SegmentCase[] {
+export function segmentCases(shape: Omit<KvSegmentShape, "kind">, kind: "k" | "v", seed: number): SegmentCase[] {
   const segment: KvSegmentShape = { kind, ...shape };
   const channels = shape.nKvHeads * shape.headDim;
   const n = shape.tokens * channels;
@@ -44,16 +44,16 @@ export function segmentCases(shape: Omit<KvSegmentShape, 'kind'>, kind: 'k' | 'v
   const gauss = (): number => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
   const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -3e-39, 7e4, -1e6, 3.4e38];
   const cases: [string, Float32Array][] = [
-    ['uniform', fill(n, () => (rnd() - 0.5) * 8)],
-    ['gaussian', fill(n, () => gauss() * 1.5)],
-    ['outlier channels', fill(n, (i) => gauss() * (i % channels === 3 || i % channels === channels - 1 ? 25 : 1))],
-    ['outlier token', fill(n, (i) => gauss() * (Math.floor(i / channels) === 0 ? 60 : 1))],
-    ['zeros', new Float32Array(n)],
-    ['constant', fill(n, () => -2.75)],
-    ['tiny range', fill(n, () => 1000 + rnd() * 1e-3)],
-    ['subnormal', fill(n, () => (rnd() - 0.5) * 1e-6)],
-    ['specials', fill(n, (i) => (i % 5 === 0 ? specials[Math.floor(rnd() * specials.length)] : gauss()))],
-    ['all nan', fill(n, () => NaN)],
+    ["uniform", fill(n, () => (rnd() - 0.5) * 8)],
+    ["gaussian", fill(n, () => gauss() * 1.5)],
+    ["outlier channels", fill(n, (i) => gauss() * (i % channels === 3 || i % channels === channels - 1 ? 25 : 1))],
+    ["outlier token", fill(n, (i) => gauss() * (Math.floor(i / channels) === 0 ? 60 : 1))],
+    ["zeros", new Float32Array(n)],
+    ["constant", fill(n, () => -2.75)],
+    ["tiny range", fill(n, () => 1000 + rnd() * 1e-3)],
+    ["subnormal", fill(n, () => (rnd() - 0.5) * 1e-6)],
+    ["specials", fill(n, (i) => (i % 5 === 0 ? specials[Math.floor(rnd() * specials.length)] : gauss()))],
+    ["all nan", fill(n, () => NaN)],
   ];
   return cases.map(([name, values]) => ({ name, segment, values }));
 }
@@ -82,10 +82,16 @@ export function firstByteDiff(a: Uint8Array, b: Uint8Array): number {
 export type AffineDecode = (spec: AffineCodecSpec, src: Uint8Array, dst: Float32Array, segment: KvSegmentShape) => void;
 
 /** Whether two decoders give the same floats on arbitrary bytes (NaN, Inf, subnormal parameters) of each key segment shape. */
-export function decodersAgreeOnRandomBytes(spec: AffineCodecSpec, shapes: readonly Omit<KvSegmentShape, 'kind'>[], seed: number, a: AffineDecode, b: AffineDecode): boolean {
+export function decodersAgreeOnRandomBytes(
+  spec: AffineCodecSpec,
+  shapes: readonly Omit<KvSegmentShape, "kind">[],
+  seed: number,
+  a: AffineDecode,
+  b: AffineDecode,
+): boolean {
   const rnd = prng(seed);
   for (const shape of shapes) {
-    const segment = { kind: 'k' as const, ...shape };
+    const segment = { kind: "k" as const, ...shape };
     const n = shape.tokens * shape.nKvHeads * shape.headDim;
     const bytes = new Uint8Array(segmentGeometry(spec, n, segment).totalBytes).map(() => Math.floor(rnd() * 256));
     const x = new Float32Array(n);

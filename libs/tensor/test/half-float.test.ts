@@ -1,11 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import {
-  floatToHalfBits,
-  floatToHalfBitsReference,
-  halfBitsToFloat,
-  halfBitsToFloatReference,
-} from '../src/codecs/half-float.js';
-import { fp16Codec } from '../src/codecs/fp16-codec.js';
+import { describe, expect, it } from "vitest";
+import { floatToHalfBits, floatToHalfBitsReference, halfBitsToFloat, halfBitsToFloatReference } from "../src/codecs/half-float.js";
+import { fp16Codec } from "../src/codecs/fp16-codec.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -17,8 +12,8 @@ function sameFloat(a: number, b: number): boolean {
   return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 }
 
-describe('fp16 fast conversions match the reference bit for bit', () => {
-  it('all 65536 half values decode identically and re-encode to themselves', () => {
+describe("fp16 fast conversions match the reference bit for bit", () => {
+  it("all 65536 half values decode identically and re-encode to themselves", () => {
     let mismatches = 0;
     for (let h = 0; h < 65536; h++) {
       const ref = halfBitsToFloatReference(h);
@@ -33,7 +28,7 @@ describe('fp16 fast conversions match the reference bit for bit', () => {
     expect(mismatches).toBe(0);
   });
 
-  it('midpoints between adjacent halves round to even in both', () => {
+  it("midpoints between adjacent halves round to even in both", () => {
     let mismatches = 0;
     for (let h = 0; h < 0x7bff; h++) {
       const lo = halfBitsToFloatReference(h);
@@ -51,7 +46,7 @@ describe('fp16 fast conversions match the reference bit for bit', () => {
     expect(floatToHalfBits(65520)).toBe(0x7c00);
   });
 
-  it('random float32 bit patterns (all exponents, NaN, Inf, subnormals) encode identically', () => {
+  it("random float32 bit patterns (all exponents, NaN, Inf, subnormals) encode identically", () => {
     let s = 0x9e3779b9;
     let mismatches = 0;
     for (let i = 0; i < 400_000; i++) {
@@ -65,7 +60,7 @@ describe('fp16 fast conversions match the reference bit for bit', () => {
     expect(mismatches).toBe(0);
   });
 
-  it('the fp16 codec encodes and decodes a buffer like the scalar reference', () => {
+  it("the fp16 codec encodes and decodes a buffer like the scalar reference", () => {
     const src = new Float32Array(4099);
     for (let i = 0; i < src.length; i++) src[i] = Math.sin(i * 0.37) * 2 ** ((i % 40) - 25);
     const bytes = new Uint8Array(fp16Codec.bytesFor(src.length));

@@ -1,12 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { matmulRows, matmulRowsReference } from '../src/kernels/math-kernels.js';
-import { Xoshiro128 } from '../src/xoshiro128.js';
+import { describe, expect, it } from "vitest";
+import { matmulRows, matmulRowsReference } from "../src/kernels/math-kernels.js";
+import { Xoshiro128 } from "../src/xoshiro128.js";
 
-describe('matmulRows', () => {
-  it('is bit-identical to the reference for every row, any batch size and odd shapes', () => {
+describe("matmulRows", () => {
+  it("is bit-identical to the reference for every row, any batch size and odd shapes", () => {
     const rng = new Xoshiro128(123);
     const rand = (len: number): Float32Array => Float32Array.from({ length: len }, () => (rng.nextFloat() - 0.5) * 4);
-    for (const [rows, n, d] of [[1, 64, 64], [1, 13, 7], [2, 64, 172], [3, 15, 9], [7, 172, 64], [8, 4, 1], [5, 1, 3]]) {
+    for (const [rows, n, d] of [
+      [1, 64, 64],
+      [1, 13, 7],
+      [2, 64, 172],
+      [3, 15, 9],
+      [7, 172, 64],
+      [8, 4, 1],
+      [5, 1, 3],
+    ]) {
       const x = rand(rows * n);
       const w = rand(n * d);
       const expected = new Float32Array(rows * d);

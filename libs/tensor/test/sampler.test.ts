@@ -1,21 +1,21 @@
-import { describe, expect, it } from 'vitest';
-import { Sampler } from '../src/sampler.js';
-import { Xoshiro128 } from '../src/xoshiro128.js';
+import { describe, expect, it } from "vitest";
+import { Sampler } from "../src/sampler.js";
+import { Xoshiro128 } from "../src/xoshiro128.js";
 
 function randomLogits(n: number, seed: number): Float32Array {
   const rng = new Xoshiro128(seed);
   return Float32Array.from({ length: n }, () => (rng.nextFloat() - 0.5) * 6);
 }
 
-describe('Xoshiro128', () => {
-  it('matches the reference xoshiro128** outputs for state {1,2,3,4}', () => {
+describe("Xoshiro128", () => {
+  it("matches the reference xoshiro128** outputs for state {1,2,3,4}", () => {
     const rng = new Xoshiro128(new Uint32Array([1, 2, 3, 4]));
     expect(Array.from({ length: 6 }, () => rng.nextU32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
   });
 });
 
-describe('Sampler', () => {
-  it('greedy picks the argmax, ties to the lowest id, without consuming randomness', () => {
+describe("Sampler", () => {
+  it("greedy picks the argmax, ties to the lowest id, without consuming randomness", () => {
     const logits = Float32Array.from([0.5, 2, -1, 2, 1.5]);
     const s = new Sampler({ temperature: 0, topP: 1, seed: 7 });
     const before = s.state;
@@ -23,7 +23,7 @@ describe('Sampler', () => {
     expect(s.state).toEqual(before);
   });
 
-  it('log-probs are a log-softmax of the raw logits, top sorted', () => {
+  it("log-probs are a log-softmax of the raw logits, top sorted", () => {
     const logits = randomLogits(64, 3);
     const r = new Sampler({ temperature: 0.8, topP: 0.9, seed: 1 }).sample(logits, 5);
     const max = Math.max(...logits);
@@ -34,7 +34,7 @@ describe('Sampler', () => {
     r.top.forEach((t) => expect(t.logprob).toBeCloseTo(logits[t.token] - logZ, 12));
   });
 
-  it('a sampler rebuilt from state continues the same sequence', () => {
+  it("a sampler rebuilt from state continues the same sequence", () => {
     const logits = randomLogits(100, 5);
     const opts = { temperature: 1.0, topP: 0.95, seed: 42 };
     const a = new Sampler(opts);
@@ -47,7 +47,7 @@ describe('Sampler', () => {
     expect(Array.from({ length: 20 }, () => c.sample(logits, 0).token)).not.toEqual(restOfA);
   });
 
-  it('top-p only returns tokens of the nucleus', () => {
+  it("top-p only returns tokens of the nucleus", () => {
     // probabilities ~ 0.5, 0.3, 0.1, 0.1 (ids 2, 0, 1, 3): nucleus 0.75 = {2, 0}
     const logits = Float32Array.from([Math.log(0.3), Math.log(0.1), Math.log(0.5), Math.log(0.1)]);
     const s = new Sampler({ temperature: 1, topP: 0.75, seed: 9 });
@@ -55,7 +55,7 @@ describe('Sampler', () => {
     expect([...seen].sort()).toEqual([0, 2]);
   });
 
-  it('temperature 1 without top-p follows the softmax', () => {
+  it("temperature 1 without top-p follows the softmax", () => {
     const logits = Float32Array.from([Math.log(0.6), Math.log(0.3), Math.log(0.1)]);
     const s = new Sampler({ temperature: 1, topP: 1, seed: 11 });
     const counts = [0, 0, 0];
@@ -66,7 +66,7 @@ describe('Sampler', () => {
     expect(counts[2] / n).toBeCloseTo(0.1, 1);
   });
 
-  it('rejects bad options', () => {
+  it("rejects bad options", () => {
     expect(() => new Sampler({ temperature: -1, topP: 1, seed: 0 })).toThrow(/temperature/);
     expect(() => new Sampler({ temperature: 1, topP: 0, seed: 0 })).toThrow(/topP/);
   });

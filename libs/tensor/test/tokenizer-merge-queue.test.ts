@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { MergeQueue } from '../src/merge-queue.js';
-import { Xoshiro128 } from '../src/xoshiro128.js';
+import { describe, expect, it } from "vitest";
+import { MergeQueue } from "../src/merge-queue.js";
+import { Xoshiro128 } from "../src/xoshiro128.js";
 
 interface Entry {
   score: number;
@@ -11,8 +11,8 @@ interface Entry {
 /** run.c's order: higher score first, then the lower left position. */
 const popsBefore = (a: Entry, b: Entry): number => (a.score !== b.score ? b.score - a.score : a.left - b.left);
 
-describe('MergeQueue', () => {
-  it('pops in (score descending, left ascending) order through interleaved pushes and pops, growing past its capacity', () => {
+describe("MergeQueue", () => {
+  it("pops in (score descending, left ascending) order through interleaved pushes and pops, growing past its capacity", () => {
     const rng = new Xoshiro128(42);
     const queue = new MergeQueue(1);
     const model: Entry[] = [];

@@ -1,7 +1,7 @@
 // Test oracle: the tokenizer's original encode (run.c's quadratic merge loop, verbatim) over a
 // vocabulary parsed here on its own, so the fast encoder is checked against an independent copy.
-import { readFileSync } from 'node:fs';
-import type { EncodeOptions } from '../src/tokenizer.js';
+import { readFileSync } from "node:fs";
+import type { EncodeOptions } from "../src/tokenizer.js";
 
 /** Offset of the byte-fallback tokens: byte b is token b + 3 (after <unk>, <s>, </s>). */
 const BYTE_FALLBACK_OFFSET = 3;
@@ -9,7 +9,7 @@ const BYTE_FALLBACK_OFFSET = 3;
 const MAX_UTF8_SEQUENCE_BYTES = 4;
 
 /** Pieces are keyed as latin1 "binary strings" so any byte sequence maps 1:1 to a JS string. */
-const toKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+const toKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
 
 /** A llama2.c vocabulary as the original encode read it. */
 export class ReferenceTokenizer {
@@ -51,11 +51,11 @@ export class ReferenceTokenizer {
 
   /** The original `Tokenizer.encode`, unchanged: each merge rescans every adjacent pair. */
   encode(text: string, opts: EncodeOptions): number[] {
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = Buffer.from(text, "utf8");
     const tokens: number[] = [];
     if (opts.bos) tokens.push(this.bosId);
     if (bytes.length > 0) {
-      const dummy = this.lookup.get(' ');
+      const dummy = this.lookup.get(" ");
       if (dummy === undefined) throw new Error('vocabulary has no " " piece for the dummy prefix');
       tokens.push(dummy);
     }

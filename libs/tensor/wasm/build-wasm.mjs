@@ -12,10 +12,26 @@ const sources = join(here, "assembly");
 const output = join(here, "build", "kv-codecs.wasm");
 
 /** asc flags: speed-optimised release build, SIMD on, no runtime, no imports (abort is compiled out). */
-const ASC_FLAGS = ["--optimizeLevel", "3", "--shrinkLevel", "0", "--noAssert", "--runtime", "stub", "--enable", "simd", "--use", "abort=", "--initialMemory", "1"];
+const ASC_FLAGS = [
+  "--optimizeLevel",
+  "3",
+  "--shrinkLevel",
+  "0",
+  "--noAssert",
+  "--runtime",
+  "stub",
+  "--enable",
+  "simd",
+  "--use",
+  "abort=",
+  "--initialMemory",
+  "1",
+];
 
 function newestSourceMs() {
-  const files = readdirSync(sources).filter((f) => f.endsWith(".ts")).map((f) => join(sources, f));
+  const files = readdirSync(sources)
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(sources, f));
   files.push(fileURLToPath(import.meta.url));
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }

@@ -50,7 +50,11 @@ export class LoadImbalanceMeter {
 
   /** Mean over windows of max/mean per-worker tokens; 1 = perfectly even; 1 when there was no work. */
   imbalance(): number {
-    return meanOverWindows(this.windows.values(), (win) => win.perWorker, (max) => max);
+    return meanOverWindows(
+      this.windows.values(),
+      (win) => win.perWorker,
+      (max) => max,
+    );
   }
 
   /**
@@ -59,13 +63,18 @@ export class LoadImbalanceMeter {
    * A policy whose ratio holds only at one phase fits the windows' edges, not the load.
    */
   imbalanceAtPhase(phase: number): number {
-    if (!Number.isSafeInteger(phase) || phase < 0 || phase >= IMBALANCE_PHASES) throw new RangeError(`phase must be an integer in [0, ${IMBALANCE_PHASES}), got ${phase}`);
+    if (!Number.isSafeInteger(phase) || phase < 0 || phase >= IMBALANCE_PHASES)
+      throw new RangeError(`phase must be an integer in [0, ${IMBALANCE_PHASES}), got ${phase}`);
     const shifted = new Map<number, Float64Array>();
     for (const [b, bucket] of this.buckets) {
       const win = tokensOf(shifted, Math.floor((b - phase) / IMBALANCE_PHASES), this.workers);
       for (let w = 0; w < this.workers; w++) win[w] += bucket[w];
     }
-    return meanOverWindows(shifted.values(), (perWorker) => perWorker, (max) => max);
+    return meanOverWindows(
+      shifted.values(),
+      (perWorker) => perWorker,
+      (max) => max,
+    );
   }
 
   /**
@@ -74,7 +83,11 @@ export class LoadImbalanceMeter {
    * imbalance sits at this floor, its windows hold too little work to split more evenly.
    */
   indivisibleFloor(): number {
-    return meanOverWindows(this.windows.values(), (win) => win.perWorker, (max, win, mean) => Math.max(mean, win.largestRequest));
+    return meanOverWindows(
+      this.windows.values(),
+      (win) => win.perWorker,
+      (max, win, mean) => Math.max(mean, win.largestRequest),
+    );
   }
 
   /**
@@ -84,7 +97,11 @@ export class LoadImbalanceMeter {
    * unevenly).
    */
   meanPeakTokens(): number {
-    return meanOverWindows(this.windows.values(), (win) => win.perWorker, (max, _win, mean) => max * mean);
+    return meanOverWindows(
+      this.windows.values(),
+      (win) => win.perWorker,
+      (max, _win, mean) => max * mean,
+    );
   }
 }
 
@@ -99,7 +116,11 @@ function tokensOf(map: Map<number, Float64Array>, k: number, workers: number): F
 }
 
 /** Mean of `top(max, win, mean) / mean` over the windows with work (max and mean of their per-worker tokens); 1 when none had work. */
-function meanOverWindows<W>(windows: Iterable<W>, tokens: (win: W) => Float64Array, top: (max: number, win: W, mean: number) => number): number {
+function meanOverWindows<W>(
+  windows: Iterable<W>,
+  tokens: (win: W) => Float64Array,
+  top: (max: number, win: W, mean: number) => number,
+): number {
   let sum = 0;
   let n = 0;
   for (const win of windows) {

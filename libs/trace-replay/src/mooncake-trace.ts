@@ -26,7 +26,8 @@ function field(line: number, name: string, problem: string): ReplayError {
 }
 
 function nonNegativeInt(v: unknown, line: number, name: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw field(line, name, `expected an integer >= 0, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    throw field(line, name, `expected an integer >= 0, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -52,7 +53,8 @@ export function parseMooncakeTrace(text: string): TraceRequest[] {
     if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw field(line, "line", "expected a JSON object");
     const o = obj as Record<string, unknown>;
     const ts = o.timestamp;
-    if (typeof ts !== "number" || !Number.isFinite(ts) || ts < 0) throw field(line, "timestamp", `expected milliseconds >= 0, got ${JSON.stringify(ts)}`);
+    if (typeof ts !== "number" || !Number.isFinite(ts) || ts < 0)
+      throw field(line, "timestamp", `expected milliseconds >= 0, got ${JSON.stringify(ts)}`);
     if (ts < last) throw field(line, "timestamp", `${ts} is before the previous request's ${last} (a trace is in arrival order)`);
     last = ts;
     const inputTokens = nonNegativeInt(o.input_length, line, "input_length");
@@ -68,7 +70,10 @@ export function parseMooncakeTrace(text: string): TraceRequest[] {
 /** The trace as Mooncake-format JSONL (field names and order as in the published trace). */
 export function formatMooncakeTrace(requests: readonly TraceRequest[]): string {
   return requests
-    .map((r) => `{"timestamp": ${r.timestampMs}, "input_length": ${r.inputTokens}, "output_length": ${r.outputTokens}, "hash_ids": [${r.blockIds.join(", ")}]}\n`)
+    .map(
+      (r) =>
+        `{"timestamp": ${r.timestampMs}, "input_length": ${r.inputTokens}, "output_length": ${r.outputTokens}, "hash_ids": [${r.blockIds.join(", ")}]}\n`,
+    )
     .join("");
 }
 

@@ -5,7 +5,15 @@ import { DEFAULT_ROUTING_WEIGHTS, ROUTING_POLICIES, type RoutingPolicy, type Rou
 import { TRACE_BLOCK_TOKENS, traceDurationS, type TraceRequest } from "./mooncake-trace.js";
 import { IMBALANCE_WINDOW_S } from "./load-imbalance.js";
 import { RECENT_WORK_TAU_S } from "./prefill-queue-model.js";
-import { assertReplayOptions, pooledLruHitRate, replayPolicy, resolvePrefillRate, totalInputTokens, type PolicyResult, type ReplayOptions } from "./replay.js";
+import {
+  assertReplayOptions,
+  pooledLruHitRate,
+  replayPolicy,
+  resolvePrefillRate,
+  totalInputTokens,
+  type PolicyResult,
+  type ReplayOptions,
+} from "./replay.js";
 
 /** Everything one replay run measured. */
 export interface ReplayReport {

@@ -7,7 +7,15 @@
 // releases them when that prefill is done; every worker's own load report (its queued prefill
 // tokens) is refreshed once per heartbeat period of simulated time, and the ledger hears of it.
 import {
-  LoadLedger, PeerLoads, Placer, RequestCharge, Roster, type LocationMatch, type RosterWorker, type RoutingPolicy, type RoutingWeights,
+  LoadLedger,
+  PeerLoads,
+  Placer,
+  RequestCharge,
+  Roster,
+  type LocationMatch,
+  type RosterWorker,
+  type RoutingPolicy,
+  type RoutingWeights,
 } from "@kvtier/kv-router";
 
 /** Period of the simulated workers' load reports (the services' default KVTIER_HEARTBEAT_MS), ms. */
@@ -55,15 +63,27 @@ export class ReplayRouter {
     capacityBlocks: number,
     private readonly opts: ReplayRouterOptions,
   ) {
-    this.prefills = workerIds.map((id) => ({ info: { workerId: id, role: "prefill", kvstoreId: "", capacityBlocks }, load: { queuedPrefillTokens: 0, activeDecodeBlocks: 0 } }));
-    const decode: SimRosterWorker = { info: { workerId: SIMULATED_DECODE_ID, role: "decode", kvstoreId: "", capacityBlocks: Number.MAX_SAFE_INTEGER }, load: { queuedPrefillTokens: 0, activeDecodeBlocks: 0 } };
+    this.prefills = workerIds.map((id) => ({
+      info: { workerId: id, role: "prefill", kvstoreId: "", capacityBlocks },
+      load: { queuedPrefillTokens: 0, activeDecodeBlocks: 0 },
+    }));
+    const decode: SimRosterWorker = {
+      info: { workerId: SIMULATED_DECODE_ID, role: "decode", kvstoreId: "", capacityBlocks: Number.MAX_SAFE_INTEGER },
+      load: { queuedPrefillTokens: 0, activeDecodeBlocks: 0 },
+    };
     this.roster = new Roster([...this.prefills, decode]);
     this.inFlight = workerIds.map(() => []);
     const clock = (): number => this.nowMs;
     this.ledger = new LoadLedger(opts.recentWorkTauMs, clock);
     this.peers = new PeerLoads(REPORT_PERIOD_MS, clock); // one replica: no peer ever shares
     // every prompt has more uncached tokens than this: the simulated decode worker never prefills
-    this.placer = new Placer({ policy: opts.policy, weights: opts.weights, localPrefillMaxTokens: 0, blockSize: opts.blockSize, seed: opts.seed });
+    this.placer = new Placer({
+      policy: opts.policy,
+      weights: opts.weights,
+      localPrefillMaxTokens: 0,
+      blockSize: opts.blockSize,
+      seed: opts.seed,
+    });
   }
 
   /**
@@ -95,10 +115,14 @@ export class ReplayRouter {
     // recomputes only the last of those (reusableBlocks), a sliver of a trace block, so every
     // matched trace block counts here, as the replay counts its hits.
     const placement = this.placer.place({
-      roster: this.roster, matches, promptTokens, reusableBlocks: Math.ceil(promptTokens / this.opts.blockSize),
+      roster: this.roster,
+      matches,
+      promptTokens,
+      reusableBlocks: Math.ceil(promptTokens / this.opts.blockSize),
       loads: { ledger: this.ledger, peers: this.peers, nowMs: this.nowMs },
     });
-    if (placement === null || !placement.disaggregated) throw new Error("the replay's decode worker refused a request or prefilled it itself");
+    if (placement === null || !placement.disaggregated)
+      throw new Error("the replay's decode worker refused a request or prefilled it itself");
     const worker = this.roster.positionOf.get(placement.prefill.info.workerId)!;
     return { worker, sentTokens: Math.max(0, promptTokens - placement.chosenCachedTokens) };
   }
@@ -110,8 +134,11 @@ export class ReplayRouter {
    */
   sent(worker: number, sentTokens: number, promptTokens: number, outputTokens: number, doneAtMs: number): void {
     const charge = new RequestCharge(this.ledger, {
-      decodeWorker: SIMULATED_DECODE_ID, prefillWorker: this.prefills[worker].info.workerId, prefillTokens: sentTokens,
-      decodeBlocks: Math.ceil((promptTokens + outputTokens) / this.opts.blockSize), decodeTokens: promptTokens + outputTokens,
+      decodeWorker: SIMULATED_DECODE_ID,
+      prefillWorker: this.prefills[worker].info.workerId,
+      prefillTokens: sentTokens,
+      decodeBlocks: Math.ceil((promptTokens + outputTokens) / this.opts.blockSize),
+      decodeTokens: promptTokens + outputTokens,
     });
     this.inFlight[worker].push({ doneAtMs, charge });
   }

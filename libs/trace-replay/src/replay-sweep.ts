@@ -80,7 +80,14 @@ export function sweepReplay(traces: readonly NamedTrace[], settings: readonly Po
       const hitVsPooled = pooledHitRate === 0 ? 1 : kv.hitRate / pooledHitRate;
       const peakVsRoundRobin = roundRobin.peakWindowTokens === 0 ? 1 : kv.peakWindowTokens / roundRobin.peakWindowTokens;
       rows.push({
-        trace: name, workers, capacityTokens, pooledHitRate, kv, roundRobin, hitVsPooled, peakVsRoundRobin,
+        trace: name,
+        workers,
+        capacityTokens,
+        pooledHitRate,
+        kv,
+        roundRobin,
+        hitVsPooled,
+        peakVsRoundRobin,
         hitTargetMet: hitVsPooled >= TARGET_HIT_VS_POOLED,
         balanceTargetMet: peakVsRoundRobin <= TARGET_PEAK_VS_ROUND_ROBIN,
         imbalanceAtMostRoundRobin: kv.loadImbalance <= roundRobin.loadImbalance,
@@ -98,10 +105,16 @@ const targetsMet = (r: SweepRow): boolean => r.hitTargetMet && r.balanceTargetMe
 /** A table of the rows, one line each, with a header. */
 export function sweepLines(rows: readonly SweepRow[]): string[] {
   const head = `${"trace".padEnd(22)} ${"pool".padEnd(12)} kv/pooled  kv/rr busiest  kv imb (floor)    rr imb (floor)    targets`;
-  return [head, ...rows.map((r) => {
-    const ok = targetsMet(r) ? "met" : `MISSED (${[r.hitTargetMet ? "" : "hit", r.balanceTargetMet ? "" : "balance"].filter(Boolean).join(", ")})`;
-    return `${r.trace.padEnd(22)} ${`${r.workers}x${r.capacityTokens}`.padEnd(12)} ${r.hitVsPooled.toFixed(3).padStart(9)}  ${r.peakVsRoundRobin.toFixed(3).padStart(13)}  ${r.kv.loadImbalance.toFixed(3)} (${r.kv.loadImbalanceFloor.toFixed(3)})    ${r.roundRobin.loadImbalance.toFixed(3)} (${r.roundRobin.loadImbalanceFloor.toFixed(3)})    ${ok}`;
-  }), ...phaseLines(rows)];
+  return [
+    head,
+    ...rows.map((r) => {
+      const ok = targetsMet(r)
+        ? "met"
+        : `MISSED (${[r.hitTargetMet ? "" : "hit", r.balanceTargetMet ? "" : "balance"].filter(Boolean).join(", ")})`;
+      return `${r.trace.padEnd(22)} ${`${r.workers}x${r.capacityTokens}`.padEnd(12)} ${r.hitVsPooled.toFixed(3).padStart(9)}  ${r.peakVsRoundRobin.toFixed(3).padStart(13)}  ${r.kv.loadImbalance.toFixed(3)} (${r.kv.loadImbalanceFloor.toFixed(3)})    ${r.roundRobin.loadImbalance.toFixed(3)} (${r.roundRobin.loadImbalanceFloor.toFixed(3)})    ${ok}`;
+    }),
+    ...phaseLines(rows),
+  ];
 }
 
 /**
@@ -109,12 +122,17 @@ export function sweepLines(rows: readonly SweepRow[]): string[] {
  * both measured with windows starting that much later (LoadImbalanceMeter.imbalanceAtPhase).
  */
 function phaseMetCounts(rows: readonly SweepRow[]): number[] {
-  return Array.from({ length: IMBALANCE_PHASES }, (_, k) => rows.filter((r) => r.kv.loadImbalanceByPhase[k] <= r.roundRobin.loadImbalanceByPhase[k]).length);
+  return Array.from(
+    { length: IMBALANCE_PHASES },
+    (_, k) => rows.filter((r) => r.kv.loadImbalanceByPhase[k] <= r.roundRobin.loadImbalanceByPhase[k]).length,
+  );
 }
 
 function phaseLines(rows: readonly SweepRow[]): string[] {
   const starts = Array.from({ length: IMBALANCE_PHASES }, (_, k) => (k * IMBALANCE_WINDOW_S) / IMBALANCE_PHASES).join(" / ");
-  return [`reported beside: kv's load imbalance <= round-robin's with the windows starting ${starts} s after the trace's start: ${phaseMetCounts(rows).join(" / ")} of ${rows.length} rows`];
+  return [
+    `reported beside: kv's load imbalance <= round-robin's with the windows starting ${starts} s after the trace's start: ${phaseMetCounts(rows).join(" / ")} of ${rows.length} rows`,
+  ];
 }
 
 /** The sweep's JSON summary: every row's figures and how many rows met both targets. */
@@ -122,12 +140,19 @@ export function sweepSummary(rows: readonly SweepRow[]): Record<string, unknown>
   const met = rows.filter(targetsMet).length;
   return {
     rows: rows.map((r) => ({
-      trace: r.trace, workers: r.workers, capacity_tokens: r.capacityTokens,
-      hit_rate: r4(r.kv.hitRate), pooled_lru_hit_rate: r4(r.pooledHitRate), hit_rate_vs_pooled: r4(r.hitVsPooled),
+      trace: r.trace,
+      workers: r.workers,
+      capacity_tokens: r.capacityTokens,
+      hit_rate: r4(r.kv.hitRate),
+      pooled_lru_hit_rate: r4(r.pooledHitRate),
+      hit_rate_vs_pooled: r4(r.hitVsPooled),
       peak_vs_round_robin: r4(r.peakVsRoundRobin),
-      load_imbalance: r4(r.kv.loadImbalance), load_imbalance_floor: r4(r.kv.loadImbalanceFloor),
-      round_robin_hit_rate: r4(r.roundRobin.hitRate), round_robin_load_imbalance: r4(r.roundRobin.loadImbalance),
-      load_imbalance_by_phase: r.kv.loadImbalanceByPhase.map(r4), round_robin_load_imbalance_by_phase: r.roundRobin.loadImbalanceByPhase.map(r4),
+      load_imbalance: r4(r.kv.loadImbalance),
+      load_imbalance_floor: r4(r.kv.loadImbalanceFloor),
+      round_robin_hit_rate: r4(r.roundRobin.hitRate),
+      round_robin_load_imbalance: r4(r.roundRobin.loadImbalance),
+      load_imbalance_by_phase: r.kv.loadImbalanceByPhase.map(r4),
+      round_robin_load_imbalance_by_phase: r.roundRobin.loadImbalanceByPhase.map(r4),
       targets_met: targetsMet(r),
     })),
     rows_met: met,

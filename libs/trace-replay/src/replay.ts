@@ -4,7 +4,13 @@
 // them (replay-router.ts). Time is simulated: requests are taken at their trace timestamps, no
 // wall-clock pacing.
 import {
-  DEFAULT_ROUTING_WEIGHTS, DEVICE_CODEC, IndexFeed, ROUTING_POLICIES, assertRoutingWeights, matchForCodec, type RoutingPolicy,
+  DEFAULT_ROUTING_WEIGHTS,
+  DEVICE_CODEC,
+  IndexFeed,
+  ROUTING_POLICIES,
+  assertRoutingWeights,
+  matchForCodec,
+  type RoutingPolicy,
   type RoutingWeights,
 } from "@kvtier/kv-router";
 import { IMBALANCE_PHASES, LoadImbalanceMeter } from "./load-imbalance.js";
@@ -15,7 +21,6 @@ import { ReplayError } from "./replay-error.js";
 import { ReplayRouter } from "./replay-router.js";
 import { SimulatedWorker } from "./simulated-worker.js";
 import { TraceBlockHashes } from "./trace-block-hash.js";
-
 
 /** Most simulated workers. */
 const MAX_REPLAY_WORKERS = 4096;
@@ -34,7 +39,10 @@ export interface ReplayOptions {
   prefillTokensPerS?: number | "auto";
   /** Weights of the kv policy. @default DEFAULT_ROUTING_WEIGHTS */
   weights?: RoutingWeights;
-  /** Time constant of the recent-work decay that the bounded-load terms read, s (the router's KVTIER_ROUTING_RECENT_WORK_TAU_MS). @default RECENT_WORK_TAU_S */
+  /**
+   * Time constant of the recent-work decay that the bounded-load terms read, s (the router's KVTIER_ROUTING_RECENT_WORK_TAU_MS). @default
+   * RECENT_WORK_TAU_S
+   */
   recentWorkTauS?: number;
   /** Seed of the random policy. @default 1 */
   seed?: number;
@@ -47,7 +55,10 @@ export interface PolicyResult {
   hitRate: number;
   /** See load-imbalance.ts. */
   loadImbalance: number;
-  /** `loadImbalance` with the windows starting 0, 1/4, 1/2 and 3/4 of a window later (LoadImbalanceMeter.imbalanceAtPhase); [0] is `loadImbalance`. */
+  /**
+   * `loadImbalance` with the windows starting 0, 1/4, 1/2 and 3/4 of a window later (LoadImbalanceMeter.imbalanceAtPhase); [0] is
+   * `loadImbalance`.
+   */
   loadImbalanceByPhase: number[];
   /** The floor indivisible requests put under `loadImbalance` for this policy's work (see load-imbalance.ts). */
   loadImbalanceFloor: number;
@@ -81,12 +92,14 @@ export function assertReplayOptions(options: ReplayOptions): void {
   if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_REPLAY_WORKERS) {
     throw new ReplayError("INVALID_OPTION", "workers", `expected an integer in [1, ${MAX_REPLAY_WORKERS}], got ${workers}`);
   }
-  if (!Number.isSafeInteger(capacityTokens) || capacityTokens < 0) throw new ReplayError("INVALID_OPTION", "capacityTokens", `expected an integer >= 0, got ${capacityTokens}`);
+  if (!Number.isSafeInteger(capacityTokens) || capacityTokens < 0)
+    throw new ReplayError("INVALID_OPTION", "capacityTokens", `expected an integer >= 0, got ${capacityTokens}`);
   if (prefillTokensPerS !== undefined && prefillTokensPerS !== "auto" && !(Number.isFinite(prefillTokensPerS) && prefillTokensPerS > 0)) {
     throw new ReplayError("INVALID_OPTION", "prefillTokensPerS", `expected a number > 0 or "auto", got ${prefillTokensPerS}`);
   }
   const tau = options.recentWorkTauS;
-  if (tau !== undefined && !(Number.isFinite(tau) && tau > 0)) throw new ReplayError("INVALID_OPTION", "recentWorkTauS", `expected a number > 0, got ${tau}`);
+  if (tau !== undefined && !(Number.isFinite(tau) && tau > 0))
+    throw new ReplayError("INVALID_OPTION", "recentWorkTauS", `expected a number > 0, got ${tau}`);
   if (options.weights) {
     try {
       assertRoutingWeights(options.weights);
@@ -101,7 +114,8 @@ const hitTokensOf = (r: TraceRequest, hitBlocks: number): number => Math.min(hit
 
 /** Replays `trace` under one policy. Deterministic for given options. */
 export function replayPolicy(trace: readonly TraceRequest[], policy: RoutingPolicy, options: ReplayOptions): PolicyResult {
-  if (!ROUTING_POLICIES.includes(policy)) throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(policy)}`);
+  if (!ROUTING_POLICIES.includes(policy))
+    throw new ReplayError("INVALID_OPTION", "policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got ${String(policy)}`);
   return replayRun(trace, policy, options);
 }
 
@@ -151,7 +165,18 @@ function replayRun(trace: readonly TraceRequest[], policy: RoutingPolicy, option
     router.sent(chosen, sentTokens, r.inputTokens, r.outputTokens, doneAtS * 1000);
     meter.add(tS, chosen, r.inputTokens - hit);
   }
-  return { policy, hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens, loadImbalance: meter.imbalance(), loadImbalanceByPhase: phases(meter), loadImbalanceFloor: meter.indivisibleFloor(), peakWindowTokens: meter.meanPeakTokens(), hitTokens, inputTokens, eventBatches, indexMismatches };
+  return {
+    policy,
+    hitRate: inputTokens === 0 ? 0 : hitTokens / inputTokens,
+    loadImbalance: meter.imbalance(),
+    loadImbalanceByPhase: phases(meter),
+    loadImbalanceFloor: meter.indivisibleFloor(),
+    peakWindowTokens: meter.meanPeakTokens(),
+    hitTokens,
+    inputTokens,
+    eventBatches,
+    indexMismatches,
+  };
 }
 
 /** The meter's imbalance at every window phase. */

@@ -37,7 +37,7 @@ export class SimulatedWorker {
     const events: KvIndexEvent[] = [];
     if (touch.inserted.length > 0) {
       const inserted = new Set(touch.inserted);
-      for (let i = 0; i < blockIds.length; ) {
+      for (let i = 0; i < blockIds.length;) {
         if (!inserted.has(blockIds[i])) {
           i++;
           continue;
@@ -45,13 +45,23 @@ export class SimulatedWorker {
         let end = i + 1;
         while (end < blockIds.length && inserted.has(blockIds[end])) end++;
         const hashes = this.hashes.chain(blockIds.slice(i, end));
-        events.push({ kind: "stored", tier: "device", codec: DEVICE_CODEC, hashes, ...(i > 0 && { parent: this.hashes.of(blockIds[i - 1]) }) });
+        events.push({
+          kind: "stored",
+          tier: "device",
+          codec: DEVICE_CODEC,
+          hashes,
+          ...(i > 0 && { parent: this.hashes.of(blockIds[i - 1]) }),
+        });
         i = end;
       }
     }
-    if (touch.evicted.length > 0) events.push({ kind: "removed", tier: "device", codec: DEVICE_CODEC, hashes: this.hashes.chain(touch.evicted) });
+    if (touch.evicted.length > 0)
+      events.push({ kind: "removed", tier: "device", codec: DEVICE_CODEC, hashes: this.hashes.chain(touch.evicted) });
     if (events.length === 0) return { hitBlocks: touch.leadingHits, batch: null };
     this.seq += 1;
-    return { hitBlocks: touch.leadingHits, batch: { announcerId: this.id, incarnation: this.incarnation, seq: this.seq, snapshot: false, events } };
+    return {
+      hitBlocks: touch.leadingHits,
+      batch: { announcerId: this.id, incarnation: this.incarnation, seq: this.seq, snapshot: false, events },
+    };
   }
 }

@@ -43,31 +43,81 @@ export interface TraceShape {
 export const TRACE_SHAPES = {
   /** Long documents asked about again within minutes, short questions (the Mooncake trace's shape). */
   docqa: {
-    ratePerS: 4, swell: 0.5, durationS: 1000, newContext: 0.55, contextBlocks: [8, 80], tailBlocks: [0, 3], sessionGrowth: 0, reuseRecency: 150,
-    systemPrompts: 0, systemPromptZipf: 0, systemPromptBlocks: [0, 0], outputTokens: [1, 800],
+    ratePerS: 4,
+    swell: 0.5,
+    durationS: 1000,
+    newContext: 0.55,
+    contextBlocks: [8, 80],
+    tailBlocks: [0, 3],
+    sessionGrowth: 0,
+    reuseRecency: 150,
+    systemPrompts: 0,
+    systemPromptZipf: 0,
+    systemPromptBlocks: [0, 0],
+    outputTokens: [1, 800],
   },
   /** Multi-turn chats: each turn extends the session's previous prompt. */
   chat: {
-    ratePerS: 4, swell: 0.5, durationS: 1000, newContext: 0.35, contextBlocks: [2, 24], tailBlocks: [1, 4], sessionGrowth: 0.9, reuseRecency: 80,
-    systemPrompts: 0, systemPromptZipf: 0, systemPromptBlocks: [0, 0], outputTokens: [16, 800],
+    ratePerS: 4,
+    swell: 0.5,
+    durationS: 1000,
+    newContext: 0.35,
+    contextBlocks: [2, 24],
+    tailBlocks: [1, 4],
+    sessionGrowth: 0.9,
+    reuseRecency: 80,
+    systemPrompts: 0,
+    systemPromptZipf: 0,
+    systemPromptBlocks: [0, 0],
+    outputTokens: [16, 800],
   },
   /** A few hot system prompts shared by everyone, unique long contexts after them. */
   sysprompt: {
-    ratePerS: 4, swell: 0.5, durationS: 1000, newContext: 0.9, contextBlocks: [2, 30], tailBlocks: [1, 40], sessionGrowth: 0, reuseRecency: 100,
-    systemPrompts: 20, systemPromptZipf: 1.1, systemPromptBlocks: [1, 4], outputTokens: [1, 400],
+    ratePerS: 4,
+    swell: 0.5,
+    durationS: 1000,
+    newContext: 0.9,
+    contextBlocks: [2, 30],
+    tailBlocks: [1, 40],
+    sessionGrowth: 0,
+    reuseRecency: 100,
+    systemPrompts: 20,
+    systemPromptZipf: 1.1,
+    systemPromptBlocks: [1, 4],
+    outputTokens: [1, 400],
   },
   /** Agents: very long shared tool-and-instruction prefixes, many steps per task, growing. */
   agent: {
-    ratePerS: 6, swell: 0.8, durationS: 800, newContext: 0.15, contextBlocks: [16, 120], tailBlocks: [1, 6], sessionGrowth: 0.7, reuseRecency: 40,
-    systemPrompts: 6, systemPromptZipf: 0.8, systemPromptBlocks: [4, 12], outputTokens: [8, 300],
+    ratePerS: 6,
+    swell: 0.8,
+    durationS: 800,
+    newContext: 0.15,
+    contextBlocks: [16, 120],
+    tailBlocks: [1, 6],
+    sessionGrowth: 0.7,
+    reuseRecency: 40,
+    systemPrompts: 6,
+    systemPromptZipf: 0.8,
+    systemPromptBlocks: [4, 12],
+    outputTokens: [8, 300],
   },
   /**
    * Many tenants, each with its own long system prompt (Zipf popularity), and multi-turn chats
    * after it: hot prefixes of several thousand tokens, short turns that extend the session.
    */
   tenants: {
-    ratePerS: 5, swell: 0.5, durationS: 900, newContext: 0.3, contextBlocks: [1, 8], tailBlocks: [1, 4], sessionGrowth: 0.85, reuseRecency: 60,
-    systemPrompts: 40, systemPromptZipf: 1.0, systemPromptBlocks: [8, 24], outputTokens: [16, 600],
+    ratePerS: 5,
+    swell: 0.5,
+    durationS: 900,
+    newContext: 0.3,
+    contextBlocks: [1, 8],
+    tailBlocks: [1, 4],
+    sessionGrowth: 0.85,
+    reuseRecency: 60,
+    systemPrompts: 40,
+    systemPromptZipf: 1.0,
+    systemPromptBlocks: [8, 24],
+    outputTokens: [16, 600],
   },
 } as const satisfies Record<string, TraceShape>;
 
@@ -86,7 +136,8 @@ function assertShape(s: TraceShape): void {
     if (!(Number.isFinite(v) && v >= 0 && v <= max)) throw bad(name, `expected a number in [0, ${max}], got ${v}`);
   };
   const range = (name: keyof TraceShape, [lo, hi]: [number, number], min: number): void => {
-    if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo >= min && hi >= lo)) throw bad(name, `expected integers ${min} <= min <= max, got [${lo}, ${hi}]`);
+    if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo >= min && hi >= lo))
+      throw bad(name, `expected integers ${min} <= min <= max, got [${lo}, ${hi}]`);
   };
   pos("ratePerS", s.ratePerS);
   pos("durationS", s.durationS);
@@ -99,8 +150,10 @@ function assertShape(s: TraceShape): void {
   range("tailBlocks", s.tailBlocks, 0);
   range("systemPromptBlocks", s.systemPromptBlocks, s.systemPrompts > 0 ? 1 : 0);
   range("outputTokens", s.outputTokens, 0);
-  if (!Number.isSafeInteger(s.systemPrompts) || s.systemPrompts < 0) throw bad("systemPrompts", `expected an integer >= 0, got ${s.systemPrompts}`);
-  if (s.ratePerS * (1 + s.swell) * s.durationS > MAX_GENERATED_REQUESTS) throw bad("ratePerS", `more than ${MAX_GENERATED_REQUESTS} requests`);
+  if (!Number.isSafeInteger(s.systemPrompts) || s.systemPrompts < 0)
+    throw bad("systemPrompts", `expected an integer >= 0, got ${s.systemPrompts}`);
+  if (s.ratePerS * (1 + s.swell) * s.durationS > MAX_GENERATED_REQUESTS)
+    throw bad("ratePerS", `more than ${MAX_GENERATED_REQUESTS} requests`);
 }
 
 /**
@@ -110,7 +163,8 @@ function assertShape(s: TraceShape): void {
  */
 export function generateTrace(shape: TraceShapeName | TraceShape, seed: number, overrides: Partial<TraceShape> = {}): TraceRequest[] {
   const base: TraceShape | undefined = typeof shape === "string" ? (TRACE_SHAPES as Record<string, TraceShape>)[shape] : shape;
-  if (base === undefined) throw new ReplayError("INVALID_OPTION", "shape", `unknown shape "${String(shape)}" (known: ${TRACE_SHAPE_NAMES.join(", ")})`);
+  if (base === undefined)
+    throw new ReplayError("INVALID_OPTION", "shape", `unknown shape "${String(shape)}" (known: ${TRACE_SHAPE_NAMES.join(", ")})`);
   const s: TraceShape = { ...base, ...overrides };
   assertShape(s);
   const rng = seededUniform(seed);

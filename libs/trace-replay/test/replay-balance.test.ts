@@ -20,7 +20,13 @@ const MARGINAL_ONLY: RoutingWeights = { ...DEFAULT_ROUTING_WEIGHTS, overloadPena
  * On `shape` (seeds 1, 2): kv keeps >= 0.95 of the pooled LRU's hits and balances no worse than
  * round-robin, and the control (`controlWeights`) balances worse than round-robin.
  */
-function describeBalance(title: string, shape: TraceShapeName, overrides: Partial<TraceShape>, control: string, controlWeights: RoutingWeights): void {
+function describeBalance(
+  title: string,
+  shape: TraceShapeName,
+  overrides: Partial<TraceShape>,
+  control: string,
+  controlWeights: RoutingWeights,
+): void {
   describe(title, () => {
     for (const seed of [1, 2]) {
       const trace = generateTrace(shape, seed, overrides);
@@ -31,7 +37,9 @@ function describeBalance(title: string, shape: TraceShapeName, overrides: Partia
         const kv = replayPolicy(trace, "kv", OPTIONS);
         expect(kv.indexMismatches).toBe(0);
         expect(kv.hitRate / pooled, `kv hit ${kv.hitRate} vs pooled ${pooled}`).toBeGreaterThanOrEqual(0.95);
-        expect(kv.loadImbalance, `kv imbalance ${kv.loadImbalance} vs round-robin ${rr.loadImbalance}`).toBeLessThanOrEqual(rr.loadImbalance);
+        expect(kv.loadImbalance, `kv imbalance ${kv.loadImbalance} vs round-robin ${rr.loadImbalance}`).toBeLessThanOrEqual(
+          rr.loadImbalance,
+        );
       });
 
       it(`control: ${control} (seed ${seed})`, () => {
@@ -42,5 +50,17 @@ function describeBalance(title: string, shape: TraceShapeName, overrides: Partia
   });
 }
 
-describeBalance("kv routing on a steady agent-like trace (8 workers x 1.25M tokens)", "agent", STEADY_AGENT, "without the bounded-load terms the imbalance exceeds round-robin's", NO_BOUNDED_LOAD);
-describeBalance("kv routing on the tenants trace (8 workers x 1.25M tokens)", "tenants", {}, "with the marginal term alone a hot tenant's holder keeps its new sessions", MARGINAL_ONLY);
+describeBalance(
+  "kv routing on a steady agent-like trace (8 workers x 1.25M tokens)",
+  "agent",
+  STEADY_AGENT,
+  "without the bounded-load terms the imbalance exceeds round-robin's",
+  NO_BOUNDED_LOAD,
+);
+describeBalance(
+  "kv routing on the tenants trace (8 workers x 1.25M tokens)",
+  "tenants",
+  {},
+  "with the marginal term alone a hot tenant's holder keeps its new sessions",
+  MARGINAL_ONLY,
+);

@@ -5,7 +5,16 @@
 // production's reusable blocks, where the replay's block rule and the router's agree.
 import { describe, expect, it } from "vitest";
 import {
-  DEFAULT_ROUTING_WEIGHTS, LoadLedger, PeerLoads, Placer, ROUTING_POLICIES, RequestCharge, Roster, reusableBlocks, seededUniform, type LocationMatch,
+  DEFAULT_ROUTING_WEIGHTS,
+  LoadLedger,
+  PeerLoads,
+  Placer,
+  ROUTING_POLICIES,
+  RequestCharge,
+  Roster,
+  reusableBlocks,
+  seededUniform,
+  type LocationMatch,
   type RosterWorker,
 } from "@kvtier/kv-router";
 import { ReplayRouter, SIMULATED_DECODE_ID } from "../src/replay-router.js";
@@ -27,14 +36,23 @@ describe("ReplayRouter against the router service's placement", () => {
       for (let run = 0; run < 20; run++) {
         const n = 2 + int(7);
         const ids = Array.from({ length: n }, (_, w) => `p${w}`);
-        const replay = new ReplayRouter(ids, 1000, { policy, weights: DEFAULT_ROUTING_WEIGHTS, recentWorkTauMs: TAU_MS, blockSize: BLOCK, seed: run + 1 });
+        const replay = new ReplayRouter(ids, 1000, {
+          policy,
+          weights: DEFAULT_ROUTING_WEIGHTS,
+          recentWorkTauMs: TAU_MS,
+          blockSize: BLOCK,
+          seed: run + 1,
+        });
         // the service's side: worker records, a Placer, a ledger on the same clock
         let nowMs = 0;
         const ledger = new LoadLedger(TAU_MS, () => nowMs);
         const peers = new PeerLoads(REPORT_MS, () => nowMs);
         const workers: ServiceWorker[] = [
           ...ids.map((id) => ({ info: { workerId: id, role: "prefill", kvstoreId: "", capacityBlocks: 1000 }, load: undefined })),
-          { info: { workerId: SIMULATED_DECODE_ID, role: "decode", kvstoreId: "", capacityBlocks: Number.MAX_SAFE_INTEGER }, load: undefined },
+          {
+            info: { workerId: SIMULATED_DECODE_ID, role: "decode", kvstoreId: "", capacityBlocks: Number.MAX_SAFE_INTEGER },
+            load: undefined,
+          },
         ];
         const roster = new Roster(workers);
         const placer = new Placer({ policy, weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: 0, blockSize: BLOCK, seed: run + 1 });
@@ -63,7 +81,13 @@ describe("ReplayRouter against the router service's placement", () => {
             matches.set(id, { device, host: device, ssd: device, best: device, shared: int(device + 1) });
           }
           const got = replay.place(promptTokens, matches);
-          const want = placer.place({ roster, matches, promptTokens, reusableBlocks: reusableBlocks(promptTokens, BLOCK), loads: { ledger, peers, nowMs } })!;
+          const want = placer.place({
+            roster,
+            matches,
+            promptTokens,
+            reusableBlocks: reusableBlocks(promptTokens, BLOCK),
+            loads: { ledger, peers, nowMs },
+          })!;
           expect(ids[got.worker], `run ${run} request ${r}`).toBe(want.prefill.info.workerId);
           const output = int(500);
           const doneAtMs = nowMs + int(3000);

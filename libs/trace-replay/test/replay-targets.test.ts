@@ -46,7 +46,14 @@ describe.skipIf(!existsSync(SHIPPED))("replay of the shipped Mooncake trace (8 w
 
   it("reports every policy and the baselines in one summary", () => {
     const s = replaySummary(runReplay(trace.slice(0, 500), "kv", OPTIONS));
-    for (const k of ["hit_rate", "pooled_lru_hit_rate", "round_robin_hit_rate", "load_imbalance", "round_robin_load_imbalance", "least_loaded_hit_rate"]) {
+    for (const k of [
+      "hit_rate",
+      "pooled_lru_hit_rate",
+      "round_robin_hit_rate",
+      "load_imbalance",
+      "round_robin_load_imbalance",
+      "least_loaded_hit_rate",
+    ]) {
       expect(typeof s[k], k).toBe("number");
     }
     // the ratio at the four window phases, the issue's windows first
@@ -102,7 +109,10 @@ describe("replay options", () => {
     const fast = replayPolicy(trace, "kv", { ...small, recentWorkTauS: 1 });
     expect([fast.hitTokens, fast.loadImbalance]).not.toEqual([slow.hitTokens, slow.loadImbalance]);
     const report = replaySummary(runReplay(trace, "kv", small));
-    expect(report.peak_vs_round_robin).toBeCloseTo((report.peak_window_tokens as number) / (report.round_robin_peak_window_tokens as number), 3);
+    expect(report.peak_vs_round_robin).toBeCloseTo(
+      (report.peak_window_tokens as number) / (report.round_robin_peak_window_tokens as number),
+      3,
+    );
     expect(report.peak_window_tokens as number).toBeGreaterThan(0);
   });
 });

@@ -31,7 +31,10 @@ describe("SimulatedWorker events through IndexFeed", () => {
     const prefixes = Array.from({ length: 30 }, (_, p) => Array.from({ length: 1 + Math.floor(rng() * 15) }, (_, k) => 1000 * p + k));
     for (let step = 0; step < 3000; step++) {
       const base = prefixes[Math.floor(rng() * prefixes.length)];
-      const ids = [...base.slice(0, 1 + Math.floor(rng() * base.length)), ...Array.from({ length: Math.floor(rng() * 3) }, () => 10_000_000 + step * 10 + Math.floor(rng() * 10))];
+      const ids = [
+        ...base.slice(0, 1 + Math.floor(rng() * base.length)),
+        ...Array.from({ length: Math.floor(rng() * 3) }, () => 10_000_000 + step * 10 + Math.floor(rng() * 10)),
+      ];
       const w = workers[Math.floor(rng() * workers.length)];
       const before = feed.index.match(hashes.chain(ids), "raw").get(w.id)?.device ?? 0;
       const served = w.serve(ids);
@@ -40,7 +43,12 @@ describe("SimulatedWorker events through IndexFeed", () => {
     }
     for (const w of workers) {
       const held = feed.index.snapshot(w.id).map((b) => b.hashHex);
-      expect(held).toEqual(w.cache.ids().map((id) => hashHex(hashes.of(id))).sort());
+      expect(held).toEqual(
+        w.cache
+          .ids()
+          .map((id) => hashHex(hashes.of(id)))
+          .sort(),
+      );
     }
   });
 });
@@ -56,10 +64,12 @@ describe("SimulatedWorker stored events", () => {
     // stands), 3 hits, 4 is new: two runs
     const served = w.serve([1, 2, 3, 4]);
     const stored = served.batch!.events.filter((e) => e.kind === "stored");
-    expect(stored.map((e) => (e.kind === "stored" ? { ids: e.hashes.map(hashHex), parent: e.parent && hashHex(e.parent) } : null))).toEqual([
-      { ids: [hashHex(hashes.of(1))], parent: undefined },
-      { ids: [hashHex(hashes.of(4))], parent: hashHex(hashes.of(3)) },
-    ]);
+    expect(stored.map((e) => (e.kind === "stored" ? { ids: e.hashes.map(hashHex), parent: e.parent && hashHex(e.parent) } : null))).toEqual(
+      [
+        { ids: [hashHex(hashes.of(1))], parent: undefined },
+        { ids: [hashHex(hashes.of(4))], parent: hashHex(hashes.of(3)) },
+      ],
+    );
   });
 });
 

@@ -18,7 +18,8 @@ describe("generateTrace", () => {
       const parentOf = new Map<number, number>();
       const problems: string[] = [];
       for (const r of trace) {
-        if (Math.ceil(r.inputTokens / TRACE_BLOCK_TOKENS) !== r.blockIds.length) problems.push(`${r.inputTokens} tokens in ${r.blockIds.length} blocks`);
+        if (Math.ceil(r.inputTokens / TRACE_BLOCK_TOKENS) !== r.blockIds.length)
+          problems.push(`${r.inputTokens} tokens in ${r.blockIds.length} blocks`);
         r.blockIds.forEach((id, k) => {
           const parent = k === 0 ? -1 : r.blockIds[k - 1];
           if ((parentOf.get(id) ?? parent) !== parent) problems.push(`block ${id} follows ${parent} and ${parentOf.get(id)}`);

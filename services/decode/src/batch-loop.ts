@@ -69,7 +69,9 @@ export class BatchLoop {
         batch.forEach((s, i) => {
           if (s.state !== "running") return; // cancelled while the step ran
           // the engine gives NaN logits to a row that could not attend over all it selected
-          const failed = this.rowFailure(s) ?? (Number.isNaN(logits[i][0]) ? new KvtierError("INTERNAL", "decode step produced no logits for this request") : null);
+          const failed =
+            this.rowFailure(s) ??
+            (Number.isNaN(logits[i][0]) ? new KvtierError("INTERNAL", "decode step produced no logits for this request") : null);
           if (failed) {
             s.abort(failed);
             return;

@@ -91,7 +91,9 @@ export class DecodeSession {
     this.generated += 1;
     const step = this.text.push(t.token);
     if (step.finishReason !== "eos") {
-      this.sink.write({ event: { $case: "token", value: { tokenId: t.token, logprobs: this.plan.logprobs > 0 ? toWireLogprobs(t) : undefined } } });
+      this.sink.write({
+        event: { $case: "token", value: { tokenId: t.token, logprobs: this.plan.logprobs > 0 ? toWireLogprobs(t) : undefined } },
+      });
     }
     const reason = step.finishReason ?? (this.generated >= this.plan.maxTokens ? "length" : undefined);
     if (reason) {

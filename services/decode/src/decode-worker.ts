@@ -2,7 +2,18 @@
 // local prefill when the router chose not to disaggregate, and storing blocks filled by decode.
 import { KvReady, KvReadyAck, LoadReport, type DecodeResponse } from "@kvtier/proto";
 import {
-  KvtierError, RETRY_AFTER_FULL_MS, RETRY_AFTER_SHUTDOWN_MS, endSpan, messageOf, requestKey, startSpan, type KvStoreClient, type KvtierErrorCode, type Logger, type PlannedRequest, type Redis,
+  KvtierError,
+  RETRY_AFTER_FULL_MS,
+  RETRY_AFTER_SHUTDOWN_MS,
+  endSpan,
+  messageOf,
+  requestKey,
+  startSpan,
+  type KvStoreClient,
+  type KvtierErrorCode,
+  type Logger,
+  type PlannedRequest,
+  type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
 import { QuestPageFetcher, cachedPrefill, hasPolicy, openReserved, putBlocks, writeHandoff } from "@kvtier/serving";
@@ -38,16 +49,32 @@ export class DecodeWorker {
   constructor(private readonly d: DecodeWorkerDeps) {
     this.questPages = new QuestPageFetcher(d.store, d.engine.modelInfo.config, d.log);
     d.engine.setQuestPageFetcher(this.questPages.fetch);
-    this.loop = new BatchLoop(d.engine, d.cfg.maxBatch, d.metrics, (s, i, h) => this.storeFilledBlock(s, i, h), d.log, (s) => this.questPages.failure(s.seqId));
+    this.loop = new BatchLoop(
+      d.engine,
+      d.cfg.maxBatch,
+      d.metrics,
+      (s, i, h) => this.storeFilledBlock(s, i, h),
+      d.log,
+      (s) => this.questPages.failure(s.seqId),
+    );
   }
 
   /** Admit a request (or throw RESOURCE_EXHAUSTED / INVALID_ARGUMENT); events go to `sink`. */
   async admit(plan: PlannedRequest, sink: DecodeSink): Promise<DecodeSession> {
     const { cfg, engine, metrics } = this.d;
-    if (!this.accepting) throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
-    if (plan.decodeWorker !== cfg.workerId) throw new KvtierError("FAILED_PRECONDITION", `plan.decode_worker: this is ${cfg.workerId}, not ${plan.decodeWorker}`, { field: "plan.decode_worker" });
+    if (!this.accepting)
+      throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
+    if (plan.decodeWorker !== cfg.workerId)
+      throw new KvtierError("FAILED_PRECONDITION", `plan.decode_worker: this is ${cfg.workerId}, not ${plan.decodeWorker}`, {
+        field: "plan.decode_worker",
+      });
     const total = plan.tokens.length + plan.maxTokens;
-    if (total > this.d.seqLen) throw new KvtierError("INVALID_ARGUMENT", `plan.max_tokens: prompt plus max_tokens (${total}) exceeds the model context of ${this.d.seqLen}`, { field: "plan.max_tokens" });
+    if (total > this.d.seqLen)
+      throw new KvtierError(
+        "INVALID_ARGUMENT",
+        `plan.max_tokens: prompt plus max_tokens (${total}) exceeds the model context of ${this.d.seqLen}`,
+        { field: "plan.max_tokens" },
+      );
     // an admission awaiting its KV room counts as running, so concurrent admissions cannot pass the limit or each other
     const existing = this.sessions.get(plan.requestId);
     const pending = this.admitting.get(plan.requestId);
@@ -57,7 +84,11 @@ export class DecodeWorker {
     existing?.abort(new KvtierError("ABORTED", "superseded by a newer attempt"));
     if (pending === undefined && this.sessions.size + this.admitting.size >= cfg.maxRunning) {
       metrics.rejected.inc({ reason: "max_running" });
-      throw new KvtierError("RESOURCE_EXHAUSTED", `decode worker ${cfg.workerId} runs ${this.sessions.size + this.admitting.size} requests (limit ${cfg.maxRunning})`, { retryAfterMs: RETRY_AFTER_FULL_MS });
+      throw new KvtierError(
+        "RESOURCE_EXHAUSTED",
+        `decode worker ${cfg.workerId} runs ${this.sessions.size + this.admitting.size} requests (limit ${cfg.maxRunning})`,
+        { retryAfterMs: RETRY_AFTER_FULL_MS },
+      );
     }
     this.admitting.set(plan.requestId, plan.attempt);
     const stillAdmitting = (): boolean => this.admitting.get(plan.requestId) === plan.attempt;
@@ -72,12 +103,16 @@ export class DecodeWorker {
     if (!stillAdmitting() || !this.accepting) {
       // a newer attempt arrived (or shutdown began) while the room was reserved
       void engine.closeSequence(seqId).catch((e: unknown) => this.d.log.warn("close sequence failed", { err: messageOf(e) }));
-      if (!this.accepting) throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
+      if (!this.accepting)
+        throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
       throw new KvtierError("ABORTED", "superseded by a newer attempt");
     }
     this.admitting.delete(plan.requestId);
     const session = new DecodeSession(plan, seqId, sink, this.d.tokenizer, cfg.blockSize);
-    const span = startSpan(this.d.tracer, "kvtier.decode", plan.traceParent, { "kvtier.request_id": plan.requestId, "kvtier.attempt": plan.attempt });
+    const span = startSpan(this.d.tracer, "kvtier.decode", plan.traceParent, {
+      "kvtier.request_id": plan.requestId,
+      "kvtier.attempt": plan.attempt,
+    });
     session.whenEnded(() => {
       span.setAttribute("kvtier.completion_tokens", session.generated);
       endSpan(span, session.failure);
@@ -85,7 +120,9 @@ export class DecodeWorker {
     this.sessions.set(plan.requestId, session);
     metrics.inflight.inc();
     const timer = setTimeout(
-      () => session.state === "awaiting-kv" && session.abort(new KvtierError("UNAVAILABLE", `no KV from prefill worker ${plan.prefillWorker} within ${cfg.kvReadyTimeoutMs} ms`)),
+      () =>
+        session.state === "awaiting-kv" &&
+        session.abort(new KvtierError("UNAVAILABLE", `no KV from prefill worker ${plan.prefillWorker} within ${cfg.kvReadyTimeoutMs} ms`)),
       cfg.kvReadyTimeoutMs,
     );
     session.whenEnded(() => {
@@ -97,7 +134,9 @@ export class DecodeWorker {
       void engine.closeSequence(seqId).catch((e: unknown) => this.d.log.warn("close sequence failed", { err: messageOf(e) }));
       this.track(this.questPages.release(seqId));
     });
-    sink.write({ event: { $case: "admitted", value: { workerId: cfg.workerId, reservedBlocks: Math.ceil(total / cfg.blockSize) } } } satisfies DecodeResponse);
+    sink.write({
+      event: { $case: "admitted", value: { workerId: cfg.workerId, reservedBlocks: Math.ceil(total / cfg.blockSize) } },
+    } satisfies DecodeResponse);
     if (plan.prefillWorker === cfg.workerId) void this.prefillLocally(session);
     return session;
   }
@@ -116,7 +155,11 @@ export class DecodeWorker {
     if (ready.attempt !== current) return { accepted: false, reason: `stale attempt ${ready.attempt} (current ${current})` };
     if (session.state !== "awaiting-kv") return { accepted: false, reason: `request is ${session.state}` };
     if (ready.error) {
-      session.abort(new KvtierError((ready.errorCode || "UNAVAILABLE") as KvtierErrorCode, `prefill failed: ${ready.error}`, { retryAfterMs: ready.retryAfterMs || undefined }));
+      session.abort(
+        new KvtierError((ready.errorCode || "UNAVAILABLE") as KvtierErrorCode, `prefill failed: ${ready.error}`, {
+          retryAfterMs: ready.retryAfterMs || undefined,
+        }),
+      );
       return { accepted: true, reason: "" };
     }
     session.state = "loading";
@@ -133,8 +176,14 @@ export class DecodeWorker {
     let blocks = 0;
     for (const s of this.sessions.values()) blocks += Math.ceil(s.chain.length / this.d.cfg.blockSize);
     return {
-      workerId: this.d.cfg.workerId, role: "decode", queuedPrefillTokens: 0, activeDecodeBlocks: blocks, freeBlocks: 0,
-      runningRequests: this.sessions.size, unixMs: Date.now(), leaving: false,
+      workerId: this.d.cfg.workerId,
+      role: "decode",
+      queuedPrefillTokens: 0,
+      activeDecodeBlocks: blocks,
+      freeBlocks: 0,
+      runningRequests: this.sessions.size,
+      unixMs: Date.now(),
+      leaving: false,
     };
   }
 
@@ -153,19 +202,41 @@ export class DecodeWorker {
 
   private async loadAndRun(session: DecodeSession, ready: KvReady, traceparent: string | undefined): Promise<void> {
     const { engine, store, metrics, log, cfg } = this.d;
-    const span = startSpan(this.d.tracer, "kvtier.handoff.load", traceparent || session.plan.traceParent, { "kvtier.request_id": session.plan.requestId });
+    const span = startSpan(this.d.tracer, "kvtier.handoff.load", traceparent || session.plan.traceParent, {
+      "kvtier.request_id": session.plan.requestId,
+    });
     try {
-      const { loaded, summary, pagesOnDemand } = await loadWithPolicy(engine, store, session.plan, ready, log, () => this.registerPromptBlocks(session), this.questPages);
+      const { loaded, summary, pagesOnDemand } = await loadWithPolicy(
+        engine,
+        store,
+        session.plan,
+        ready,
+        log,
+        () => this.registerPromptBlocks(session),
+        this.questPages,
+      );
       span.setAttributes({ "kvtier.transferred_bytes": loaded.transferredBytes, "kvtier.recomputed_tokens": loaded.recomputedTokens });
       endSpan(span);
       metrics.transferredBytes.inc(loaded.transferredBytes);
       metrics.recomputedTokens.inc(loaded.recomputedTokens);
-      const first = { token: ready.firstToken, logprob: ready.firstLogprobs?.chosen?.logprob ?? 0, top: (ready.firstLogprobs?.top ?? []).map((t) => ({ token: t.tokenId, logprob: t.logprob })) };
+      const first = {
+        token: ready.firstToken,
+        logprob: ready.firstLogprobs?.chosen?.logprob ?? 0,
+        top: (ready.firstLogprobs?.top ?? []).map((t) => ({ token: t.tokenId, logprob: t.logprob })),
+      };
       const goesOn = session.begin({
-        first, samplerState: Uint32Array.from(ready.sampler?.rng ?? []), cachedTokens: ready.cachedTokens,
+        first,
+        samplerState: Uint32Array.from(ready.sampler?.rng ?? []),
+        cachedTokens: ready.cachedTokens,
         cachedByTier: { device: ready.cachedByTier?.device ?? 0, host: ready.cachedByTier?.host ?? 0, ssd: ready.cachedByTier?.ssd ?? 0 },
-        loadedBytesByTier: { device: ready.loadedBytesByTier?.device ?? 0, host: ready.loadedBytesByTier?.host ?? 0, ssd: ready.loadedBytesByTier?.ssd ?? 0 },
-        transferredBytes: loaded.transferredBytes, disaggregated: true, selection: summary,
+        loadedBytesByTier: {
+          device: ready.loadedBytesByTier?.device ?? 0,
+          host: ready.loadedBytesByTier?.host ?? 0,
+          ssd: ready.loadedBytesByTier?.ssd ?? 0,
+        },
+        transferredBytes: loaded.transferredBytes,
+        disaggregated: true,
+        selection: summary,
         laterTransferredBytes: pagesOnDemand ? () => this.questPages.fetchedBytes(session.seqId) : undefined,
       });
       if (goesOn) this.loop.add(session);

@@ -16,7 +16,17 @@ async function main(): Promise<void> {
   const model = engine.modelInfo;
   const metrics = new DecodeMetrics(rt.metricsEndpoint.registry);
   const tokenizer = Tokenizer.fromFile(cfg.tokenizerPath, model.config.vocabSize);
-  const worker = new DecodeWorker({ cfg, engine, store, tokenizer, redis, metrics, log, seqLen: model.config.seqLen, tracer: rt.tracing.tracer });
+  const worker = new DecodeWorker({
+    cfg,
+    engine,
+    store,
+    tokenizer,
+    redis,
+    metrics,
+    log,
+    seqLen: model.config.seqLen,
+    tracer: rt.tracing.tracer,
+  });
 
   const server = createGrpcServer({ serviceToken: cfg.serviceToken });
   addGuardedService(server, DecodeWorkerServiceService, decodeService(worker, log));
@@ -25,13 +35,22 @@ async function main(): Promise<void> {
   rt.own(subscribeKvReady(rt.nc, cfg.namespace, cfg.workerId, worker, log));
   rt.onCancel((requestId, reason) => worker.cancel(requestId, reason));
   await rt.startHeartbeat(`${cfg.host}:${port}`, () => worker.load());
-  announceReady("decode", { id: cfg.workerId, port, metricsPort: rt.metricsPort, incarnation: rt.announcer.incarnation, modelId: model.modelId });
+  announceReady("decode", {
+    id: cfg.workerId,
+    port,
+    metricsPort: rt.metricsPort,
+    incarnation: rt.announcer.incarnation,
+    modelId: model.modelId,
+  });
   log.info("decode worker ready", { port, metricsPort: rt.metricsPort, modelId: model.modelId });
 
   onShutdown(log, async () => {
     await rt.deregister();
     const stopServer = grpc.shutdown(DRAIN_GRACE_MS);
-    const drained = await Promise.race([worker.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_GRACE_MS))]);
+    const drained = await Promise.race([
+      worker.drain().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_GRACE_MS)),
+    ]);
     if (!drained) worker.abortAll(`decode worker ${cfg.workerId} shut down`);
     await stopServer;
     await rt.close();

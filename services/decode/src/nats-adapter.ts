@@ -4,7 +4,13 @@ import { KvReady, KvReadyAck } from "@kvtier/proto";
 import { kvReadySubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
 import type { DecodeWorker } from "./decode-worker.js";
 
-export function subscribeKvReady(nc: NatsConnection, ns: string, workerId: string, worker: DecodeWorker, log: Logger): { unsubscribe(): void } {
+export function subscribeKvReady(
+  nc: NatsConnection,
+  ns: string,
+  workerId: string,
+  worker: DecodeWorker,
+  log: Logger,
+): { unsubscribe(): void } {
   return nc.subscribe(kvReadySubject(ns, workerId), {
     callback: (err, msg) => {
       if (err) return log.warn("kv-ready subscription error", { err: messageOf(err) });

@@ -7,7 +7,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { KvtierError, PlannedRequest } from "@kvtier/platform";
 import {
-  BLOCK_SIZE, DECODE_BLOCKS, DECODE_WORKER, DecodeHarness, LONG_MAX_TOKENS, PROMPT_TOKENS, SHORT_MAX_TOKENS, metricValue, type DecodeScenario,
+  BLOCK_SIZE,
+  DECODE_BLOCKS,
+  DECODE_WORKER,
+  DecodeHarness,
+  LONG_MAX_TOKENS,
+  PROMPT_TOKENS,
+  SHORT_MAX_TOKENS,
+  metricValue,
+  type DecodeScenario,
 } from "./support/decode-harness.js";
 
 /** Blocks a long request reserves (prompt + LONG_MAX_TOKENS). */
@@ -37,7 +45,8 @@ const ENDINGS: Record<string, { end(s: DecodeScenario, plan: PlannedRequest): Pr
     status: undefined,
   },
   "failed in prefill": {
-    end: async (s, plan) => expect(await s.send(s.failureNotice(plan, "INTERNAL", "engine worker died"))).toEqual({ accepted: true, reason: "" }),
+    end: async (s, plan) =>
+      expect(await s.send(s.failureNotice(plan, "INTERNAL", "engine worker died"))).toEqual({ accepted: true, reason: "" }),
     status: "INTERNAL",
   },
   "never given its KV": { end: async () => undefined, status: "UNAVAILABLE" },
@@ -127,24 +136,27 @@ describe("DecodeWorker concurrent admission", () => {
 });
 
 describe("DecodeWorker release", () => {
-  it.each(Object.keys(ENDINGS))("gives back the room of a session %s: nothing in flight, and the admission that needed it succeeds", async (ending) => {
-    const { end, status } = ENDINGS[ending];
-    const s = await h.scenario(ending === "never given its KV" ? { kvReadyTimeoutMs: SHORT_KV_READY_TIMEOUT_MS } : {});
-    const plan = s.plan("req-holder", { maxTokens: LONG_MAX_TOKENS });
-    const holder = await s.admit(plan);
-    const waiting = s.plan("req-waiting", { maxTokens: LONG_MAX_TOKENS });
-    expect((await s.refusal(waiting)).code).toBe("RESOURCE_EXHAUSTED");
+  it.each(Object.keys(ENDINGS))(
+    "gives back the room of a session %s: nothing in flight, and the admission that needed it succeeds",
+    async (ending) => {
+      const { end, status } = ENDINGS[ending];
+      const s = await h.scenario(ending === "never given its KV" ? { kvReadyTimeoutMs: SHORT_KV_READY_TIMEOUT_MS } : {});
+      const plan = s.plan("req-holder", { maxTokens: LONG_MAX_TOKENS });
+      const holder = await s.admit(plan);
+      const waiting = s.plan("req-waiting", { maxTokens: LONG_MAX_TOKENS });
+      expect((await s.refusal(waiting)).code).toBe("RESOURCE_EXHAUSTED");
 
-    await end(s, plan);
-    await holder.sink.ended;
-    expect(holder.session.state).toBe("ended");
-    expect(holder.sink.failure?.code).toBe(status);
-    expect(holder.sink.finished === undefined).toBe(status !== undefined);
-    expect(await metricValue(s.metrics.finished, { reason: status ?? "length" })).toBe(1);
-    await s.expectIdle();
-    const admitted = await s.admit(waiting);
-    expect(admitted.sink.kinds).toEqual(["admitted"]);
-  });
+      await end(s, plan);
+      await holder.sink.ended;
+      expect(holder.session.state).toBe("ended");
+      expect(holder.sink.failure?.code).toBe(status);
+      expect(holder.sink.finished === undefined).toBe(status !== undefined);
+      expect(await metricValue(s.metrics.finished, { reason: status ?? "length" })).toBe(1);
+      await s.expectIdle();
+      const admitted = await s.admit(waiting);
+      expect(admitted.sink.kinds).toEqual(["admitted"]);
+    },
+  );
 
   it("ends a session cancelled before its KV arrives CANCELLED, and refuses the KvReady that comes late", async () => {
     const s = await h.scenario();

@@ -5,7 +5,14 @@
 import { status, type Metadata } from "@grpc/grpc-js";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import {
-  GrpcPort, ServiceToken, addGuardedService, createGrpcServer, insecureCredentials, internalClientOptions, planToWire, type PlannedRequest,
+  GrpcPort,
+  ServiceToken,
+  addGuardedService,
+  createGrpcServer,
+  insecureCredentials,
+  internalClientOptions,
+  planToWire,
+  type PlannedRequest,
 } from "@kvtier/platform";
 import { DecodeWorkerServiceClient, DecodeWorkerServiceService, type DecodeResponse } from "@kvtier/proto";
 import { decodeService } from "../src/grpc-service.js";

@@ -1,6 +1,7 @@
 // The decode worker's KvReady handling over NATS (nats-adapter + DecodeWorker.onKvReady), with
 // real hand-offs in a real kvstore: a KvReady (or failure notice) of an attempt that is not the
-// current one (the newer of Redis's record and the session's own attempt) is answered `accepted: false` with a reason and leaves the session waiting; the current
+// current one (the newer of Redis's record and the session's own attempt) is answered `accepted: false` with a reason and leaves the
+// session waiting; the current
 // attempt's KvReady is then accepted and the request decodes to its end. A second KvReady of that
 // attempt (a retried prefill job), unknown requests and undecodable notices are refused too.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -25,7 +26,10 @@ describe("DecodeWorker KvReady attempts", () => {
     // the router moved the prefill to another worker as attempt 2; attempt 1's worker finishes anyway
     await s.setCurrentAttempt(plan.requestId, 2);
     expect(await s.send(await s.handOff(plan))).toEqual({ accepted: false, reason: "stale attempt 1 (current 2)" });
-    expect(await s.send(s.failureNotice(plan, "UNAVAILABLE", "lost its engine"))).toEqual({ accepted: false, reason: "stale attempt 1 (current 2)" });
+    expect(await s.send(s.failureNotice(plan, "UNAVAILABLE", "lost its engine"))).toEqual({
+      accepted: false,
+      reason: "stale attempt 1 (current 2)",
+    });
     expect(session.state).toBe("awaiting-kv");
     expect([sink.kinds, sink.failure]).toEqual([["admitted"], undefined]);
 
@@ -85,7 +89,10 @@ describe("DecodeWorker KvReady attempts", () => {
     const s = await h.scenario();
     const plan = s.plan("req-prefill-pool-full");
     const { sink } = await s.admit(plan);
-    expect(await s.send(s.failureNotice(plan, "RESOURCE_EXHAUSTED", "KV pool cannot hold 40 tokens now", 500))).toEqual({ accepted: true, reason: "" });
+    expect(await s.send(s.failureNotice(plan, "RESOURCE_EXHAUSTED", "KV pool cannot hold 40 tokens now", 500))).toEqual({
+      accepted: true,
+      reason: "",
+    });
     await sink.ended;
     expect([sink.failure?.code, sink.failure?.retryAfterMs]).toEqual(["RESOURCE_EXHAUSTED", 500]);
   });
@@ -98,4 +105,3 @@ describe("DecodeWorker KvReady attempts", () => {
     expect(garbage.reason).toMatch(/^undecodable KvReady/);
   });
 });
-

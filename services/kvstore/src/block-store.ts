@@ -5,7 +5,18 @@
 // delete, release) is transport-neutral: the gRPC handlers and the fast data paths both call it.
 // No gRPC, NATS or Prometheus here; the adapters wire those.
 import type { Logger } from "@kvtier/platform";
-import { blockKey, type BlockKey, blockKeyId, DEFAULT_SSD_ADMIT_MIN_ACCESSES, type EvictedBlock, type HostTier, type SsdTier, type TierName, type TierStore, WriteBack } from "@kvtier/kv-tiers";
+import {
+  blockKey,
+  type BlockKey,
+  blockKeyId,
+  DEFAULT_SSD_ADMIT_MIN_ACCESSES,
+  type EvictedBlock,
+  type HostTier,
+  type SsdTier,
+  type TierName,
+  type TierStore,
+  WriteBack,
+} from "@kvtier/kv-tiers";
 import { admitBlock } from "./block-admission.js";
 import { hashesByCodec, type BlockEventSink, type StoreObserver } from "./block-events.js";
 import { LeaseTable, type LeaseRequest } from "./lease-table.js";
@@ -121,7 +132,12 @@ export class KvBlockStore {
           if (cause === "eviction") this.observer?.demoted?.("host", "ssd");
           this.events?.stored("ssd", block.key.codec, [block.key.hash], block.parent);
         } else if (result !== "existing") {
-          this.log?.warn("SSD write-back failed; the block stays out of SSD", { block: block.key.id, cause, result, err: err === undefined ? undefined : String(err) });
+          this.log?.warn("SSD write-back failed; the block stays out of SSD", {
+            block: block.key.id,
+            cause,
+            result,
+            err: err === undefined ? undefined : String(err),
+          });
         }
       });
     }
@@ -138,16 +154,36 @@ export class KvBlockStore {
    */
   precheck(intent: PutIntent): void {
     if (intent.requestScoped && intent.ack === "durable") {
-      throw new PutRefusedError("invalid", "INVALID_ARGUMENT", "header.request_scoped", "a request-scoped block is kept in memory only: ack=durable is refused");
+      throw new PutRefusedError(
+        "invalid",
+        "INVALID_ARGUMENT",
+        "header.request_scoped",
+        "a request-scoped block is kept in memory only: ack=durable is refused",
+      );
     }
     if (intent.ack === "durable" && !this.ssd) {
-      throw new PutRefusedError("durable_unsupported", "FAILED_PRECONDITION", "header.ack", "ack=durable needs an SSD tier, and this store has none (set KVTIER_SSD_DIR)");
+      throw new PutRefusedError(
+        "durable_unsupported",
+        "FAILED_PRECONDITION",
+        "header.ack",
+        "ack=durable needs an SSD tier, and this store has none (set KVTIER_SSD_DIR)",
+      );
     }
     if (intent.totalBytes > this.host.capacityBytes) {
-      throw new PutRefusedError("no_room", "RESOURCE_EXHAUSTED", "header.total_bytes", `${intent.totalBytes} bytes exceed the host tier's capacity of ${this.host.capacityBytes} bytes`);
+      throw new PutRefusedError(
+        "no_room",
+        "RESOURCE_EXHAUSTED",
+        "header.total_bytes",
+        `${intent.totalBytes} bytes exceed the host tier's capacity of ${this.host.capacityBytes} bytes`,
+      );
     }
     if (intent.ack === "durable" && this.ssd && intent.totalBytes > this.ssd.capacityBytes) {
-      throw new PutRefusedError("no_room", "RESOURCE_EXHAUSTED", "header.total_bytes", `${intent.totalBytes} bytes exceed the SSD tier's capacity of ${this.ssd.capacityBytes} bytes`);
+      throw new PutRefusedError(
+        "no_room",
+        "RESOURCE_EXHAUSTED",
+        "header.total_bytes",
+        `${intent.totalBytes} bytes exceed the SSD tier's capacity of ${this.ssd.capacityBytes} bytes`,
+      );
     }
   }
 
@@ -164,7 +200,8 @@ export class KvBlockStore {
     const ctx = { host: this.host, ssd: this.ssd, events: this.events, observer: this.observer };
     if (intent.ack === "durable" && this.ssd) return storeDurably({ ...ctx, ssd: this.ssd }, intent, bytes, header.checksum);
     // a new request-scoped block; one already held as a shared block stays shared (and announced)
-    const newlyScoped = intent.requestScoped === true && !this.scoped.has(intent.key.id) && !this.host.has(intent.key) && !this.ssd?.has(intent.key);
+    const newlyScoped =
+      intent.requestScoped === true && !this.scoped.has(intent.key.id) && !this.host.has(intent.key) && !this.ssd?.has(intent.key);
     if (newlyScoped) this.scoped.add(intent.key.id);
     let r: PutResult;
     try {
@@ -174,7 +211,10 @@ export class KvBlockStore {
       throw err;
     }
     if (this.writeThrough && this.writeBack && !this.scoped.has(intent.key.id)) {
-      this.observer?.ssdOffered?.("write_through", this.writeBack.offer({ key: intent.key, bytes, parent: intent.parent }, "write_through", 0));
+      this.observer?.ssdOffered?.(
+        "write_through",
+        this.writeBack.offer({ key: intent.key, bytes, parent: intent.parent }, "write_through", 0),
+      );
     }
     return r;
   }
@@ -224,12 +264,20 @@ export class KvBlockStore {
   }
 
   info(): StoreInfo {
-    return { storeId: this.storeId, incarnation: this.incarnation, capacityBytes: this.host.capacityBytes, usedBytes: this.host.usedBytes, blocks: this.host.blockCount, tiers: this.occupancy() };
+    return {
+      storeId: this.storeId,
+      incarnation: this.incarnation,
+      capacityBytes: this.host.capacityBytes,
+      usedBytes: this.host.usedBytes,
+      blocks: this.host.blockCount,
+      tiers: this.occupancy(),
+    };
   }
 
   /** Everything held, per tier and codec, but request-scoped blocks. */
   held(): HeldSet[] {
-    const shared = (keys: Iterable<BlockKey>): Iterable<BlockKey> => (this.scoped.size === 0 ? keys : [...keys].filter((k) => !this.scoped.has(k.id)));
+    const shared = (keys: Iterable<BlockKey>): Iterable<BlockKey> =>
+      this.scoped.size === 0 ? keys : [...keys].filter((k) => !this.scoped.has(k.id));
     return this.tiers().flatMap((t) => [...hashesByCodec(shared(t.keys()))].map(([codec, hashes]) => ({ tier: t.tier, codec, hashes })));
   }
 
@@ -243,7 +291,8 @@ export class KvBlockStore {
    * drops them from the scoped set once no tier holds them (they only ever live in host).
    */
   private unscopedOnly(sink: BlockEventSink): BlockEventSink {
-    const keep = (codec: string, hashes: Uint8Array[]): Uint8Array[] => (this.scoped.size === 0 ? hashes : hashes.filter((h) => !this.scoped.has(blockKeyId(h, codec))));
+    const keep = (codec: string, hashes: Uint8Array[]): Uint8Array[] =>
+      this.scoped.size === 0 ? hashes : hashes.filter((h) => !this.scoped.has(blockKeyId(h, codec)));
     return {
       stored: (tier, codec, hashes, parent) => {
         const kept = keep(codec, hashes);
@@ -304,7 +353,10 @@ export class KvBlockStore {
     if (tier.tier !== "host" || !this.writeBack) return;
     for (const e of evicted) {
       if (!e.bytes || this.scoped.has(e.key.id)) continue;
-      this.observer?.ssdOffered?.("eviction", this.writeBack.offer({ key: e.key, bytes: e.bytes, parent: e.parent }, "eviction", e.accesses));
+      this.observer?.ssdOffered?.(
+        "eviction",
+        this.writeBack.offer({ key: e.key, bytes: e.bytes, parent: e.parent }, "eviction", e.accesses),
+      );
     }
   }
 }

@@ -83,14 +83,32 @@ export function readKvStoreConfig(env: Record<string, string | undefined>): KvSt
 }
 
 /** The tier settings (KVTIER_HOST_*_WATERMARK_PCT, KVTIER_SSD_*, KVTIER_LEASE_TTL_MS, KVTIER_EVICTION_POLICY). */
-function tierConfig(env: Record<string, string | undefined>): Pick<
+function tierConfig(
+  env: Record<string, string | undefined>,
+): Pick<
   KvStoreConfig,
-  "hostHighWatermarkPct" | "hostLowWatermarkPct" | "ssdDir" | "ssdCapacityBytes" | "ssdWriteThrough" | "ssdAdmitMinAccesses" | "leaseTtlMs" | "evictionPolicy"
+  | "hostHighWatermarkPct"
+  | "hostLowWatermarkPct"
+  | "ssdDir"
+  | "ssdCapacityBytes"
+  | "ssdWriteThrough"
+  | "ssdAdmitMinAccesses"
+  | "leaseTtlMs"
+  | "evictionPolicy"
 > {
   const hostHighWatermarkPct = envInt(env, "KVTIER_HOST_HIGH_WATERMARK_PCT", DEFAULT_HOST_HIGH_WATERMARK_PCT, 1, 100);
-  const hostLowWatermarkPct = envInt(env, "KVTIER_HOST_LOW_WATERMARK_PCT", Math.min(DEFAULT_HOST_LOW_WATERMARK_PCT, hostHighWatermarkPct), 1, 100);
+  const hostLowWatermarkPct = envInt(
+    env,
+    "KVTIER_HOST_LOW_WATERMARK_PCT",
+    Math.min(DEFAULT_HOST_LOW_WATERMARK_PCT, hostHighWatermarkPct),
+    1,
+    100,
+  );
   if (hostLowWatermarkPct > hostHighWatermarkPct) {
-    throw new ConfigError("KVTIER_HOST_LOW_WATERMARK_PCT", `must not exceed KVTIER_HOST_HIGH_WATERMARK_PCT (${hostHighWatermarkPct}), got ${hostLowWatermarkPct}`);
+    throw new ConfigError(
+      "KVTIER_HOST_LOW_WATERMARK_PCT",
+      `must not exceed KVTIER_HOST_HIGH_WATERMARK_PCT (${hostHighWatermarkPct}), got ${hostLowWatermarkPct}`,
+    );
   }
   return {
     hostHighWatermarkPct,

@@ -26,7 +26,9 @@ async function serveRun(deps: ServiceDeps, call: GetCall): Promise<void> {
   const lease = parseLease(call.request.leaseId, call.request.leaseTtlMs);
   const run = await deps.store.getRun(keys, { lease });
   for (const block of run) {
-    const header: GetResponse = { part: { $case: "header", value: { blockHash: block.key.hash, totalBytes: block.bytes.length, tier: tierToWire(block.tier) } } };
+    const header: GetResponse = {
+      part: { $case: "header", value: { blockHash: block.key.hash, totalBytes: block.bytes.length, tier: tierToWire(block.tier) } },
+    };
     if (!(await send(call, header))) return;
     for (let at = 0; at < block.bytes.length; at += MAX_CHUNK_BYTES) {
       if (!(await send(call, { part: { $case: "chunk", value: block.bytes.subarray(at, at + MAX_CHUNK_BYTES) } }))) return;

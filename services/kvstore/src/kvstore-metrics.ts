@@ -54,24 +54,113 @@ export class KvStoreMetrics implements StoreObserver {
     occupancyGauge("kvtier_kvstore_occupancy_bytes", "Bytes of block data held, per tier.", (o) => o.bytes);
     occupancyGauge("kvtier_kvstore_occupancy_blocks", "Blocks held, per tier.", (o) => o.blocks);
     occupancyGauge("kvtier_kvstore_capacity_bytes", "Bytes of block data each tier may hold.", (o) => o.capacityBytes);
-    this.hits = new Counter({ name: "kvtier_kvstore_hits_total", help: "Requested blocks served, per tier.", labelNames: ["tier"], registers });
-    this.misses = new Counter({ name: "kvtier_kvstore_misses_total", help: "Requested blocks a tier did not hold (host misses served by SSD included; a run ends at a block no tier holds).", labelNames: ["tier"], registers });
-    this.evictions = new Counter({ name: "kvtier_kvstore_evictions_total", help: "Blocks dropped to make room, per tier.", labelNames: ["tier"], registers });
-    this.readBytes = new Counter({ name: "kvtier_kvstore_read_bytes_total", help: "Block bytes served, per tier and data path.", labelNames: ["tier", "path"], registers });
-    this.writtenBytes = new Counter({ name: "kvtier_kvstore_written_bytes_total", help: "Block bytes stored by puts, per tier and data path.", labelNames: ["tier", "path"], registers });
-    this.checksumFailures = new Counter({ name: "kvtier_kvstore_checksum_failures_total", help: "Blocks whose CRC-32 did not match, per stage.", labelNames: ["stage"], registers });
-    this.refused = new Counter({ name: "kvtier_kvstore_puts_refused_total", help: "Puts refused, per reason.", labelNames: ["reason"], registers });
-    this.puts = new Counter({ name: "kvtier_kvstore_puts_total", help: "Puts accepted: created, or already stored (idempotent).", labelNames: ["result"], registers });
-    this.dataRequests = new Counter({ name: "kvtier_kvstore_data_requests_total", help: "Data-path requests (a put or get of a run), per path and op.", labelNames: ["path", "op"], registers });
-    this.promotions = new Counter({ name: "kvtier_kvstore_promotions_total", help: "Blocks copied up a tier on a hit (ssd to host).", labelNames: ["from", "to"], registers });
-    this.demotions = new Counter({ name: "kvtier_kvstore_demotions_total", help: "Blocks evicted from a tier and written back to the one below (host to ssd).", labelNames: ["from", "to"], registers });
-    this.tierIoBytes = new Counter({ name: "kvtier_kvstore_tier_io_bytes_total", help: "Block bytes written into or read out of each tier's storage, whatever the data path (puts, promotions, write-back, SSD reads).", labelNames: ["tier", "op"], registers });
-    this.ssdOffers = new Counter({ name: "kvtier_kvstore_ssd_offers_total", help: "Blocks offered to the SSD tier, per cause (eviction, write_through) and what the reuse gate did.", labelNames: ["cause", "admission"], registers });
-    this.ssdWrites = new Counter({ name: "kvtier_kvstore_ssd_writes_total", help: "Background SSD writes, per cause and result (written, existing, conflict, no_space, over_capacity, io).", labelNames: ["cause", "result"], registers });
+    this.hits = new Counter({
+      name: "kvtier_kvstore_hits_total",
+      help: "Requested blocks served, per tier.",
+      labelNames: ["tier"],
+      registers,
+    });
+    this.misses = new Counter({
+      name: "kvtier_kvstore_misses_total",
+      help: "Requested blocks a tier did not hold (host misses served by SSD included; a run ends at a block no tier holds).",
+      labelNames: ["tier"],
+      registers,
+    });
+    this.evictions = new Counter({
+      name: "kvtier_kvstore_evictions_total",
+      help: "Blocks dropped to make room, per tier.",
+      labelNames: ["tier"],
+      registers,
+    });
+    this.readBytes = new Counter({
+      name: "kvtier_kvstore_read_bytes_total",
+      help: "Block bytes served, per tier and data path.",
+      labelNames: ["tier", "path"],
+      registers,
+    });
+    this.writtenBytes = new Counter({
+      name: "kvtier_kvstore_written_bytes_total",
+      help: "Block bytes stored by puts, per tier and data path.",
+      labelNames: ["tier", "path"],
+      registers,
+    });
+    this.checksumFailures = new Counter({
+      name: "kvtier_kvstore_checksum_failures_total",
+      help: "Blocks whose CRC-32 did not match, per stage.",
+      labelNames: ["stage"],
+      registers,
+    });
+    this.refused = new Counter({
+      name: "kvtier_kvstore_puts_refused_total",
+      help: "Puts refused, per reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.puts = new Counter({
+      name: "kvtier_kvstore_puts_total",
+      help: "Puts accepted: created, or already stored (idempotent).",
+      labelNames: ["result"],
+      registers,
+    });
+    this.dataRequests = new Counter({
+      name: "kvtier_kvstore_data_requests_total",
+      help: "Data-path requests (a put or get of a run), per path and op.",
+      labelNames: ["path", "op"],
+      registers,
+    });
+    this.promotions = new Counter({
+      name: "kvtier_kvstore_promotions_total",
+      help: "Blocks copied up a tier on a hit (ssd to host).",
+      labelNames: ["from", "to"],
+      registers,
+    });
+    this.demotions = new Counter({
+      name: "kvtier_kvstore_demotions_total",
+      help: "Blocks evicted from a tier and written back to the one below (host to ssd).",
+      labelNames: ["from", "to"],
+      registers,
+    });
+    this.tierIoBytes = new Counter({
+      name: "kvtier_kvstore_tier_io_bytes_total",
+      help: "Block bytes written into or read out of each tier's storage, whatever the data path (puts, promotions, write-back, SSD reads).",
+      labelNames: ["tier", "op"],
+      registers,
+    });
+    this.ssdOffers = new Counter({
+      name: "kvtier_kvstore_ssd_offers_total",
+      help: "Blocks offered to the SSD tier, per cause (eviction, write_through) and what the reuse gate did.",
+      labelNames: ["cause", "admission"],
+      registers,
+    });
+    this.ssdWrites = new Counter({
+      name: "kvtier_kvstore_ssd_writes_total",
+      help: "Background SSD writes, per cause and result (written, existing, conflict, no_space, over_capacity, io).",
+      labelNames: ["cause", "result"],
+      registers,
+    });
     const leases = (): { leases: number; blocks: number } => this.leaseCounts();
-    new Gauge({ name: "kvtier_kvstore_leases", help: "Leases held.", registers, collect() { this.set(leases().leases); } });
-    new Gauge({ name: "kvtier_kvstore_leased_blocks", help: "Blocks pinned by leases.", registers, collect() { this.set(leases().blocks); } });
-    this.dataErrors = new Counter({ name: "kvtier_kvstore_data_errors_total", help: "Fast-path frames or requests refused, per path and reason.", labelNames: ["path", "reason"], registers });
+    new Gauge({
+      name: "kvtier_kvstore_leases",
+      help: "Leases held.",
+      registers,
+      collect() {
+        this.set(leases().leases);
+      },
+    });
+    new Gauge({
+      name: "kvtier_kvstore_leased_blocks",
+      help: "Blocks pinned by leases.",
+      registers,
+      collect() {
+        this.set(leases().blocks);
+      },
+    });
+    this.dataErrors = new Counter({
+      name: "kvtier_kvstore_data_errors_total",
+      help: "Fast-path frames or requests refused, per path and reason.",
+      labelNames: ["path", "reason"],
+      registers,
+    });
   }
 
   /** Read occupancy from `source` at every scrape. */

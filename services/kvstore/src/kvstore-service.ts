@@ -59,7 +59,8 @@ function createKvStoreService(opts: KvStoreServerOptions): KvStoreServiceServer 
         const tiers = store.lookup(parseBlockKeys(call.request.blockHashes, call.request.codec));
         return { leadingBlocks: tiers.length, tiers: tiers.map(tierToWire) };
       }),
-    delete: (call, callback) => unary(callback, () => ({ deleted: store.delete(parseBlockKeys(call.request.blockHashes, call.request.codec)) })),
+    delete: (call, callback) =>
+      unary(callback, () => ({ deleted: store.delete(parseBlockKeys(call.request.blockHashes, call.request.codec)) })),
     info: (_call, callback) => unary(callback, () => ({ ...infoToWire(store.info()), dataPlane: opts.dataPlane?.() })),
     release: (call, callback) => unary(callback, () => ({ released: store.release(parseLeaseId(call.request.leaseId)) })),
   };

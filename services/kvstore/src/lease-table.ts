@@ -55,7 +55,10 @@ export class LeaseTable {
     let lease = this.leases.get(req.id);
     if (!lease) {
       if (this.leases.size >= MAX_LEASES) {
-        throw new KvtierError("RESOURCE_EXHAUSTED", `lease_id: ${MAX_LEASES} leases are held; release some`, { field: "lease_id", retryAfterMs: LEASES_FULL_RETRY_AFTER_MS });
+        throw new KvtierError("RESOURCE_EXHAUSTED", `lease_id: ${MAX_LEASES} leases are held; release some`, {
+          field: "lease_id",
+          retryAfterMs: LEASES_FULL_RETRY_AFTER_MS,
+        });
       }
       lease = { keys: new Map(), timer: undefined };
       this.leases.set(req.id, lease);

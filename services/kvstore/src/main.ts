@@ -1,7 +1,16 @@
 // The kvstore process: the one wiring point. Connects NATS, builds the store, binds gRPC and
 // metrics, prints the ready line, and shuts down cleanly on SIGTERM.
 import {
-  DRAIN_GRACE_MS, GrpcPort, Heartbeat, KvEventAnnouncer, MetricsEndpoint, announceReady, closeNats, connectNats, createLogger, loadSubject,
+  DRAIN_GRACE_MS,
+  GrpcPort,
+  Heartbeat,
+  KvEventAnnouncer,
+  MetricsEndpoint,
+  announceReady,
+  closeNats,
+  connectNats,
+  createLogger,
+  loadSubject,
   onShutdown,
 } from "@kvtier/platform";
 import { LoadReport } from "@kvtier/proto";
@@ -37,22 +46,53 @@ async function main(): Promise<void> {
   metrics.observeOccupancy(() => store.occupancy());
   metrics.observeLeases(() => store.leaseCounts());
   await store.announceSsd(); // a restart re-announces what survived on disk, under the new incarnation
-  announcer.serveSnapshots(() => snapshotOf(store), (err) => log.warn("snapshot request failed", { err: String(err) }));
+  announcer.serveSnapshots(
+    () => snapshotOf(store),
+    (err) => log.warn("snapshot request failed", { err: String(err) }),
+  );
 
   const fast = cfg.fastPath
-    ? new FastPathServer({ store, serviceToken: cfg.common.serviceToken, nodeId: cfg.common.nodeId, namespace: cfg.common.namespace, shmDir: cfg.shmDir, metrics, log })
+    ? new FastPathServer({
+        store,
+        serviceToken: cfg.common.serviceToken,
+        nodeId: cfg.common.nodeId,
+        namespace: cfg.common.namespace,
+        shmDir: cfg.shmDir,
+        metrics,
+        log,
+      })
     : undefined;
   const fastPort = await fast?.listen(cfg.host, cfg.fastPort);
-  const server = createKvStoreServer({ store, serviceToken: cfg.common.serviceToken, metrics, log, dataPlane: fast && (() => fast.announcement()) });
+  const server = createKvStoreServer({
+    store,
+    serviceToken: cfg.common.serviceToken,
+    metrics,
+    log,
+    dataPlane: fast && (() => fast.announcement()),
+  });
   const grpc = await GrpcPort.bind(server, cfg.host, cfg.port);
   const port = grpc.port;
   const metricsPort = await endpoint.listen(cfg.common.metricsPort, cfg.host);
   // liveness for the routers (they drop a silent kvstore's index entries): a load report per heartbeat over NATS
   const report = (leaving: boolean): void =>
-    nc.publish(loadSubject(cfg.common.namespace, cfg.storeId), LoadReport.encode({
-      workerId: cfg.storeId, role: "kvstore", queuedPrefillTokens: 0, activeDecodeBlocks: 0, freeBlocks: 0, runningRequests: 0, unixMs: Date.now(), leaving,
-    }).finish());
-  const heartbeat = new Heartbeat(async () => report(false), cfg.common.heartbeatMs, (err) => log.warn("load report failed", { err: String(err) }));
+    nc.publish(
+      loadSubject(cfg.common.namespace, cfg.storeId),
+      LoadReport.encode({
+        workerId: cfg.storeId,
+        role: "kvstore",
+        queuedPrefillTokens: 0,
+        activeDecodeBlocks: 0,
+        freeBlocks: 0,
+        runningRequests: 0,
+        unixMs: Date.now(),
+        leaving,
+      }).finish(),
+    );
+  const heartbeat = new Heartbeat(
+    async () => report(false),
+    cfg.common.heartbeatMs,
+    (err) => log.warn("load report failed", { err: String(err) }),
+  );
   await heartbeat.start();
   onShutdown(log, async () => {
     heartbeat.stop();
@@ -63,11 +103,21 @@ async function main(): Promise<void> {
     await closeNats(nc);
     await endpoint.close();
   });
-  log.info("serving", { port, fastPort, shm: fast?.announcement().shmDir || "off", metricsPort, capacityBytes: cfg.hostCapacityBytes, ssd: cfg.ssdDir ?? "off", namespace: cfg.common.namespace });
+  log.info("serving", {
+    port,
+    fastPort,
+    shm: fast?.announcement().shmDir || "off",
+    metricsPort,
+    capacityBytes: cfg.hostCapacityBytes,
+    ssd: cfg.ssdDir ?? "off",
+    namespace: cfg.common.namespace,
+  });
   announceReady("kvstore", { id: cfg.storeId, port, fastPort: fastPort ?? 0, metricsPort, incarnation: announcer.incarnation });
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), lvl: "error", svc: "kvstore", msg: "failed to start", err: String(err) }) + "\n");
+  process.stderr.write(
+    JSON.stringify({ t: new Date().toISOString(), lvl: "error", svc: "kvstore", msg: "failed to start", err: String(err) }) + "\n",
+  );
   process.exit(1);
 });

@@ -25,7 +25,11 @@ export class PutAssembler {
       throw refusePut("oversized", "chunk", `${chunk.length} bytes exceed the chunk limit of ${MAX_CHUNK_BYTES}`);
     }
     if (this.filled + chunk.length > this.intent.totalBytes) {
-      throw refusePut("overrun", "chunk", `${this.filled + chunk.length} bytes received, more than header.total_bytes=${this.intent.totalBytes}`);
+      throw refusePut(
+        "overrun",
+        "chunk",
+        `${this.filled + chunk.length} bytes received, more than header.total_bytes=${this.intent.totalBytes}`,
+      );
     }
     this.buf.set(chunk, this.filled);
     this.filled += chunk.length;

@@ -54,9 +54,15 @@ class PutCall {
     const intent = parsePutHeader(header);
     this.deps.store.precheck(intent);
     if (!this.deps.budget.tryAcquire(intent.totalBytes)) {
-      throw new PutRefusedError("busy", "RESOURCE_EXHAUSTED", "header.total_bytes", `too many bytes of puts in flight (limit ${this.deps.budget.limitBytes}); retry`, {
-        retryAfterMs: PUT_RETRY_AFTER_MS,
-      });
+      throw new PutRefusedError(
+        "busy",
+        "RESOURCE_EXHAUSTED",
+        "header.total_bytes",
+        `too many bytes of puts in flight (limit ${this.deps.budget.limitBytes}); retry`,
+        {
+          retryAfterMs: PUT_RETRY_AFTER_MS,
+        },
+      );
     }
     this.reservedBytes = intent.totalBytes;
     this.assembler = new PutAssembler(intent);

@@ -28,14 +28,20 @@ export interface PutContext {
 function hostRefusal(err: unknown): unknown {
   if (!(err instanceof KvtierError) || err.code !== "RESOURCE_EXHAUSTED") return err;
   const reason = err.retryAfterMs === undefined ? "no_room" : "host_full";
-  return new PutRefusedError(reason, "RESOURCE_EXHAUSTED", "header.total_bytes", err.message, { retryAfterMs: err.retryAfterMs, cause: err });
+  return new PutRefusedError(reason, "RESOURCE_EXHAUSTED", "header.total_bytes", err.message, {
+    retryAfterMs: err.retryAfterMs,
+    cause: err,
+  });
 }
 
 /** An SSD write failure as a put refusal: disk_full (device full or no room) or disk_error. */
 function ssdRefusal(err: unknown): unknown {
   if (!(err instanceof SsdWriteError)) return err;
-  if (err.code === "io") return new PutRefusedError("disk_error", "UNAVAILABLE", "header.ack", `ack=durable: ${err.message}`, { cause: err });
-  return new PutRefusedError("disk_full", "RESOURCE_EXHAUSTED", "header.ack", `ack=durable: ${err.message}; the block was not stored`, { cause: err });
+  if (err.code === "io")
+    return new PutRefusedError("disk_error", "UNAVAILABLE", "header.ack", `ack=durable: ${err.message}`, { cause: err });
+  return new PutRefusedError("disk_full", "RESOURCE_EXHAUSTED", "header.ack", `ack=durable: ${err.message}; the block was not stored`, {
+    cause: err,
+  });
 }
 
 /** Store in the host tier (ack `memory`). */
@@ -58,7 +64,12 @@ export function storeInMemory(ctx: PutContext, intent: PutIntent, bytes: Uint8Ar
 }
 
 /** Write to SSD and fsync (ack `durable`), then keep a copy in host when it fits. */
-export async function storeDurably(ctx: PutContext & { ssd: SsdTier }, intent: PutIntent, bytes: Uint8Array, checksum: number): Promise<PutResult> {
+export async function storeDurably(
+  ctx: PutContext & { ssd: SsdTier },
+  intent: PutIntent,
+  bytes: Uint8Array,
+  checksum: number,
+): Promise<PutResult> {
   const { key, parent } = intent;
   if (ctx.host.conflicts(key, bytes)) throw new BlockConflictError(key);
   const heldBefore = ctx.host.has(key) || ctx.ssd.has(key);

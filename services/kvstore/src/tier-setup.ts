@@ -24,8 +24,13 @@ export async function openTiers(cfg: KvStoreConfig, log: Logger): Promise<{ host
   });
   const s = ssd.startup;
   log.info("SSD tier opened", {
-    dir: cfg.ssdDir, blocks: ssd.blockCount, usedBytes: ssd.usedBytes, capacityBytes: ssd.capacityBytes,
-    removedTemp: s.removedTemp, removedPartial: s.removedPartial, foreign: s.foreign,
+    dir: cfg.ssdDir,
+    blocks: ssd.blockCount,
+    usedBytes: ssd.usedBytes,
+    capacityBytes: ssd.capacityBytes,
+    removedTemp: s.removedTemp,
+    removedPartial: s.removedPartial,
+    foreign: s.foreign,
   });
   return { host, ssd };
 }

@@ -47,13 +47,23 @@ export function parsePutHeader(h: PutHeader): PutIntent {
     throw refusePut("oversized", "header.total_bytes", `${h.totalBytes} bytes exceed the block limit of ${MAX_KV_BLOCK_BYTES}`);
   }
   if (h.totalBytes < KV_BLOCK_HEADER_BYTES) {
-    throw refusePut("invalid", "header.total_bytes", `${h.totalBytes} bytes cannot hold a block (its header alone is ${KV_BLOCK_HEADER_BYTES})`);
+    throw refusePut(
+      "invalid",
+      "header.total_bytes",
+      `${h.totalBytes} bytes cannot hold a block (its header alone is ${KV_BLOCK_HEADER_BYTES})`,
+    );
   }
   const parent = h.parentHash === undefined || h.parentHash.length === 0 ? undefined : h.parentHash;
   if (parent && parent.length !== BLOCK_HASH_BYTES) {
     throw refusePut("invalid", "header.parent_hash", `must be ${BLOCK_HASH_BYTES} bytes or empty, got ${parent.length}`);
   }
-  return { key: blockKey(h.blockHash, codec), totalBytes: h.totalBytes, ack: parseAck(h.ack), parent: parent && Uint8Array.from(parent), requestScoped: h.requestScoped };
+  return {
+    key: blockKey(h.blockHash, codec),
+    totalBytes: h.totalBytes,
+    ack: parseAck(h.ack),
+    parent: parent && Uint8Array.from(parent),
+    requestScoped: h.requestScoped,
+  };
 }
 
 /** The keys of a Get, Lookup or Delete: every hash 16 bytes, a known codec, at most MAX_HASHES_PER_REQUEST. */
@@ -61,7 +71,11 @@ export function parseBlockKeys(hashes: Uint8Array[], codec: string): BlockKey[] 
   if (hashes.length > MAX_HASHES_PER_REQUEST) {
     throw invalidArgument("block_hashes", `${hashes.length} hashes exceed the limit of ${MAX_HASHES_PER_REQUEST} per request`);
   }
-  const c = parseCodec(codec, "codec", (problem, cause) => new KvtierError("INVALID_ARGUMENT", `codec: ${problem}`, { field: "codec", cause }));
+  const c = parseCodec(
+    codec,
+    "codec",
+    (problem, cause) => new KvtierError("INVALID_ARGUMENT", `codec: ${problem}`, { field: "codec", cause }),
+  );
   return hashes.map((h, i) => {
     if (h.length !== BLOCK_HASH_BYTES) throw invalidArgument(`block_hashes[${i}]`, `must be ${BLOCK_HASH_BYTES} bytes, got ${h.length}`);
     return blockKey(h, c);
@@ -71,7 +85,8 @@ export function parseBlockKeys(hashes: Uint8Array[], codec: string): BlockKey[] 
 /** The lease id of a Release: non-empty, at most MAX_LEASE_ID_CHARS. */
 export function parseLeaseId(leaseId: string): string {
   if (leaseId === "") throw invalidArgument("lease_id", "is required");
-  if (leaseId.length > MAX_LEASE_ID_CHARS) throw invalidArgument("lease_id", `${leaseId.length} characters exceed the limit of ${MAX_LEASE_ID_CHARS}`);
+  if (leaseId.length > MAX_LEASE_ID_CHARS)
+    throw invalidArgument("lease_id", `${leaseId.length} characters exceed the limit of ${MAX_LEASE_ID_CHARS}`);
   return leaseId;
 }
 
@@ -81,7 +96,9 @@ export function parseLease(leaseId: string, leaseTtlMs: number | undefined): Lea
     if (leaseTtlMs) throw invalidArgument("lease_ttl_ms", "is set without a lease_id");
     return undefined;
   }
-  if (leaseId.length > MAX_LEASE_ID_CHARS) throw invalidArgument("lease_id", `${leaseId.length} characters exceed the limit of ${MAX_LEASE_ID_CHARS}`);
-  if (leaseTtlMs !== undefined && leaseTtlMs > MAX_LEASE_TTL_MS) throw invalidArgument("lease_ttl_ms", `${leaseTtlMs} ms exceeds the limit of ${MAX_LEASE_TTL_MS}`);
+  if (leaseId.length > MAX_LEASE_ID_CHARS)
+    throw invalidArgument("lease_id", `${leaseId.length} characters exceed the limit of ${MAX_LEASE_ID_CHARS}`);
+  if (leaseTtlMs !== undefined && leaseTtlMs > MAX_LEASE_TTL_MS)
+    throw invalidArgument("lease_ttl_ms", `${leaseTtlMs} ms exceeds the limit of ${MAX_LEASE_TTL_MS}`);
   return { id: leaseId, ttlMs: leaseTtlMs || undefined };
 }

@@ -93,8 +93,14 @@ describe("fast port, bad input", () => {
     const lying = encodePutRun({ codec: "fp32", hashes: [hashOf(b)], sizes: [b.length + 8], durable: false });
     c.sendFrame({ kind: FrameKind.PUT_RUN, flags: 0, requestId: 11, count: 1, payloadBytes: b.length }, lying, [b]);
     c.sendFrame({ kind: FrameKind.GET_RUN, flags: 0, requestId: 12, count: 2, payloadBytes: 0 }, getMeta("no-such-codec"));
-    c.sendFrame({ kind: FrameKind.PUT_RUN_SHM, flags: 0, requestId: 13, count: 1, payloadBytes: 0 }, encodePutRun({ codec: "fp32", hashes: [hashOf(b)], sizes: [b.length], durable: false, windowOffset: 0 }));
-    c.sendFrame({ kind: FrameKind.SHM_ATTACH, flags: 0, requestId: 14, count: 0, payloadBytes: 0 }, encodeAttach({ name: "../../etc/passwd", arenaBytes: 4096 }));
+    c.sendFrame(
+      { kind: FrameKind.PUT_RUN_SHM, flags: 0, requestId: 13, count: 1, payloadBytes: 0 },
+      encodePutRun({ codec: "fp32", hashes: [hashOf(b)], sizes: [b.length], durable: false, windowOffset: 0 }),
+    );
+    c.sendFrame(
+      { kind: FrameKind.SHM_ATTACH, flags: 0, requestId: 14, count: 0, payloadBytes: 0 },
+      encodeAttach({ name: "../../etc/passwd", arenaBytes: 4096 }),
+    );
     c.sendFrame({ kind: FrameKind.GET_RESULT, flags: 0, requestId: 15, count: 0, payloadBytes: 0 }, new Uint8Array(0));
     c.sendFrame({ kind: FrameKind.GET_RUN, flags: 0, requestId: 16, count: 2, payloadBytes: 0 }, getMeta());
     const answers = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => c.frame(i)));

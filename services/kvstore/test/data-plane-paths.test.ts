@@ -19,7 +19,11 @@ const ARENAS = `kvtier-${NS}-`;
 let store: KvStoreProcess;
 
 beforeAll(async () => {
-  store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-paths", KVTIER_HOST_CAPACITY_BYTES: String(128 * 1024 * 1024) });
+  store = await startKvStore({
+    KVTIER_NAMESPACE: NS,
+    KVTIER_KVSTORE_ID: "kvs-paths",
+    KVTIER_HOST_CAPACITY_BYTES: String(128 * 1024 * 1024),
+  });
 });
 afterAll(async () => {
   if (store) expect(await store.stop()).toBe(0);
@@ -52,7 +56,8 @@ describe("fast data paths of the real kvstore", () => {
       expect(gap.blocks.length).toBe(1);
       await client.close();
       const after = await scrapeMetrics(store);
-      const delta = (name: string, p: DataPathName): number => (sample(after, name, { tier: "host", path: p }) ?? 0) - (sample(before, name, { tier: "host", path: p }) ?? 0);
+      const delta = (name: string, p: DataPathName): number =>
+        (sample(after, name, { tier: "host", path: p }) ?? 0) - (sample(before, name, { tier: "host", path: p }) ?? 0);
       expect(delta("kvtier_kvstore_written_bytes_total", path)).toBe(sum(chain));
       expect(delta("kvtier_kvstore_read_bytes_total", path)).toBe(sum(chain) + chain[0].length);
       expect(delta("kvtier_kvstore_read_bytes_total", "grpc")).toBe(0);
@@ -62,7 +67,11 @@ describe("fast data paths of the real kvstore", () => {
   }
 
   it("shm: a run larger than an arena slot comes back whole, asked for in slot-sized parts", async () => {
-    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, dataPaths: ["shm"], shm: { slotBytes: 5 * 1024 * 1024, slots: 2 } });
+    const client = new KvStoreClient(store.endpoint, {
+      serviceToken: store.token,
+      dataPaths: ["shm"],
+      shm: { slotBytes: 5 * 1024 * 1024, slots: 2 },
+    });
     const chain = Array.from({ length: 7 }, (_v, i) => makeLargeBlock(100 + i)); // 2 MiB each: 2 per slot
     expect((await client.putRun(chain)).every((r) => r.created && !r.error)).toBe(true);
     const [a, b] = await Promise.all([client.getRun(chain.map(hashOf), "fp32"), client.getRun(chain.slice(2).map(hashOf), "fp32")]);
@@ -87,7 +96,10 @@ describe("fast data paths of the real kvstore", () => {
       const c = new KvStoreClient(${JSON.stringify(store.endpoint)}, { serviceToken: new ServiceToken(${JSON.stringify(store.token.value)}), dataPaths: ["shm"] });
       console.log(await c.dataPath());
       setInterval(() => undefined, 1000);`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: join(import.meta.dirname, ".."),
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const said = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString().trim())));
     expect(said).toBe("shm");
     const arena = filesWithPrefix(`${ARENAS}${child.pid}-`);
@@ -109,7 +121,11 @@ describe("falling back to a slower path", () => {
 
   it("uses TCP when the store is on another node, or its probe cannot be read here", async () => {
     const reasons: string[] = [];
-    const other = new KvStoreClient(store.endpoint, { serviceToken: store.token, nodeId: "node-2", onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const other = new KvStoreClient(store.endpoint, {
+      serviceToken: store.token,
+      nodeId: "node-2",
+      onFallback: (p, why) => reasons.push(`${p}: ${why}`),
+    });
     expect(await other.dataPath()).toBe("tcp");
     await roundTrip(other);
     await other.close();
@@ -118,7 +134,10 @@ describe("falling back to a slower path", () => {
     const dir = mkdtempSync(join(tmpdir(), "kvtier-shm-"));
     const elsewhere = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-elsewhere", KVTIER_KVSTORE_SHM_DIR: dir });
     rmSync(dir, { recursive: true }); // as if the store's /dev/shm were not this process's
-    const c = new KvStoreClient(elsewhere.endpoint, { serviceToken: elsewhere.token, onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const c = new KvStoreClient(elsewhere.endpoint, {
+      serviceToken: elsewhere.token,
+      onFallback: (p, why) => reasons.push(`${p}: ${why}`),
+    });
     expect(await c.dataPath()).toBe("tcp");
     await roundTrip(c);
     await c.close();
@@ -127,7 +146,11 @@ describe("falling back to a slower path", () => {
   });
 
   it("uses TCP when the store offers no shared memory (absent shm dir), and gRPC when it offers no fast path", async () => {
-    const noShm = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-noshm", KVTIER_KVSTORE_SHM_DIR: "/nonexistent/kvtier-shm" });
+    const noShm = await startKvStore({
+      KVTIER_NAMESPACE: NS,
+      KVTIER_KVSTORE_ID: "kvs-noshm",
+      KVTIER_KVSTORE_SHM_DIR: "/nonexistent/kvtier-shm",
+    });
     const a = new KvStoreClient(noShm.endpoint, { serviceToken: noShm.token });
     expect(await a.dataPath()).toBe("tcp");
     await roundTrip(a);
@@ -159,7 +182,12 @@ describe("falling back to a slower path", () => {
     });
     await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
     const reasons: string[] = [];
-    const client = new KvStoreClient(store.endpoint, { serviceToken: store.token, fastEndpoint: `127.0.0.1:${(forwarder.address() as AddressInfo).port}`, dataPaths: ["tcp", "grpc"], onFallback: (p, why) => reasons.push(`${p}: ${why}`) });
+    const client = new KvStoreClient(store.endpoint, {
+      serviceToken: store.token,
+      fastEndpoint: `127.0.0.1:${(forwarder.address() as AddressInfo).port}`,
+      dataPaths: ["tcp", "grpc"],
+      onFallback: (p, why) => reasons.push(`${p}: ${why}`),
+    });
     const b = makeBlock({ seed: 88 });
     await client.put(b);
     expect(client.stats().path).toBe("tcp");

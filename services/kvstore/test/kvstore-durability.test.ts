@@ -93,12 +93,16 @@ describe("kvstore durability", () => {
   });
 
   it("rebuilt its index on restart and re-announced the SSD blocks under the new incarnation", async () => {
-    const onDisk = readdirSync(join(dir, "blocks")).map((n) => n.slice(0, 32)).sort();
+    const onDisk = readdirSync(join(dir, "blocks"))
+      .map((n) => n.slice(0, 32))
+      .sort();
     expect(onDisk.length).toBeGreaterThanOrEqual(acked.size);
     await until(() => events.hashes("stored", Tier.TIER_SSD, second.store.incarnation).length >= onDisk.length, "the SSD re-announcement");
     expect([...new Set(events.hashes("stored", Tier.TIER_SSD, second.store.incarnation))].sort()).toEqual(onDisk);
     // the keys come off disk in no chain order, and a stored event's list is a chain: one block per event
-    const lists = events.batches.filter((b) => b.incarnation === second.store.incarnation).flatMap((b) => b.events.flatMap((e) => (e.event?.$case === "stored" ? [e.event.value.blockHashes.length] : [])));
+    const lists = events.batches
+      .filter((b) => b.incarnation === second.store.incarnation)
+      .flatMap((b) => b.events.flatMap((e) => (e.event?.$case === "stored" ? [e.event.value.blockHashes.length] : [])));
     expect(Math.max(...lists)).toBe(1);
     const raw = rawClient(second.store);
     const first = [...acked][0];
@@ -111,7 +115,11 @@ describe("kvstore durability", () => {
     void second.client.close();
     const [victim, healthy] = [...acked];
     const h = hex(hashOf(blocks[victim]));
-    const file = join(dir, "blocks", readdirSync(join(dir, "blocks")).find((n) => n.startsWith(h))!);
+    const file = join(
+      dir,
+      "blocks",
+      readdirSync(join(dir, "blocks")).find((n) => n.startsWith(h))!,
+    );
     const bytes = await fsp.readFile(file);
     bytes[bytes.length - 1000] ^= 0x01;
     await fsp.writeFile(file, bytes);
@@ -135,7 +143,9 @@ describe("kvstore durability", () => {
   });
 
   it("refuses to share its SSD directory with another running store", async () => {
-    const err = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-intruder", NATS_URL, KVTIER_SSD_DIR: dir }).catch((e: unknown) => e);
+    const err = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: "kvs-intruder", NATS_URL, KVTIER_SSD_DIR: dir }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     expect(String(err)).toContain("is in use by process");
   });
@@ -149,7 +159,10 @@ describe("kvstore durability", () => {
       let refusal: unknown;
       for (let seed = 2000; seed < 2020 && !refusal; seed++) {
         const b = blockOf(seed);
-        await client.put(b, { ack: "durable" }).then(() => stored.push(b), (e: unknown) => (refusal = e));
+        await client.put(b, { ack: "durable" }).then(
+          () => stored.push(b),
+          (e: unknown) => (refusal = e),
+        );
       }
       expect(refusal).toBeInstanceOf(KvtierError);
       expect([(refusal as KvtierError).code, (refusal as KvtierError).field]).toEqual(["RESOURCE_EXHAUSTED", "header.ack"]);

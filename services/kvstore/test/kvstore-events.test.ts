@@ -1,7 +1,15 @@
 // Eviction under a small capacity and what the kvstore announces on NATS: stored/removed events
 // with tier and codec, seq rising by one per batch, and snapshots of what it holds.
 import { randomUUID } from "node:crypto";
-import { KvStoreClient, KvtierError, closeNats, connectNats, kvEventsSubject, kvSnapshotSubject, type NatsConnection } from "@kvtier/platform";
+import {
+  KvStoreClient,
+  KvtierError,
+  closeNats,
+  connectNats,
+  kvEventsSubject,
+  kvSnapshotSubject,
+  type NatsConnection,
+} from "@kvtier/platform";
 import { KvEventBatch, SnapshotRequest, Tier } from "@kvtier/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
@@ -49,8 +57,13 @@ beforeAll(async () => {
   await nc.flush();
   // plain LRU and no watermark slack, so which block goes is obvious; the default policy is tested in kvstore-tiers
   store = await startKvStore({
-    KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: STORE_ID, KVTIER_HOST_CAPACITY_BYTES: String(CAPACITY), NATS_URL,
-    KVTIER_EVICTION_POLICY: "lru", KVTIER_HOST_HIGH_WATERMARK_PCT: "100", KVTIER_HOST_LOW_WATERMARK_PCT: "100",
+    KVTIER_NAMESPACE: NS,
+    KVTIER_KVSTORE_ID: STORE_ID,
+    KVTIER_HOST_CAPACITY_BYTES: String(CAPACITY),
+    NATS_URL,
+    KVTIER_EVICTION_POLICY: "lru",
+    KVTIER_HOST_HIGH_WATERMARK_PCT: "100",
+    KVTIER_HOST_LOW_WATERMARK_PCT: "100",
   });
   client = new KvStoreClient(store.endpoint, { serviceToken: store.token });
 });
@@ -106,14 +119,17 @@ describe("kvstore eviction and KV events", () => {
   });
 
   it("answers a snapshot request with what it holds", async () => {
-    const reply = await nc.request(kvSnapshotSubject(NS, STORE_ID), SnapshotRequest.encode({ requester: "test" }).finish(), { timeout: 5_000 });
+    const reply = await nc.request(kvSnapshotSubject(NS, STORE_ID), SnapshotRequest.encode({ requester: "test" }).finish(), {
+      timeout: 5_000,
+    });
     const snap = KvEventBatch.decode(reply.data);
     expect(snap.snapshot).toBe(true);
     expect(snap.incarnation).toBe(store.incarnation);
     expect(snap.seq).toBe(batches.length);
     const held = snap.events.flatMap((e) => (e.event?.$case === "stored" ? e.event.value.blockHashes.map(hex) : []));
     expect(held.sort()).toEqual([h[2], h[5]].map(hex).sort());
-    for (const e of snap.events) expect(e.event?.$case === "stored" && e.event.value.medium === Tier.TIER_HOST && e.event.value.codec === "fp32").toBe(true);
+    for (const e of snap.events)
+      expect(e.event?.$case === "stored" && e.event.value.medium === Tier.TIER_HOST && e.event.value.codec === "fp32").toBe(true);
   });
 
   it("refuses a block larger than the whole tier with RESOURCE_EXHAUSTED and keeps what it holds", async () => {
@@ -138,8 +154,12 @@ describe("kvstore eviction and KV events", () => {
         expect(announced("stored"), path).not.toContain(hex(hashOf(scoped)));
         const run = await c.getRun([hashOf(scoped)], "fp32");
         expect(Buffer.from(run.blocks[0]).equals(Buffer.from(scoped)), path).toBe(true);
-        const reply = await nc.request(kvSnapshotSubject(NS, STORE_ID), SnapshotRequest.encode({ requester: "test" }).finish(), { timeout: 5_000 });
-        const held = KvEventBatch.decode(reply.data).events.flatMap((e) => (e.event?.$case === "stored" ? e.event.value.blockHashes.map(hex) : []));
+        const reply = await nc.request(kvSnapshotSubject(NS, STORE_ID), SnapshotRequest.encode({ requester: "test" }).finish(), {
+          timeout: 5_000,
+        });
+        const held = KvEventBatch.decode(reply.data).events.flatMap((e) =>
+          e.event?.$case === "stored" ? e.event.value.blockHashes.map(hex) : [],
+        );
         expect(held, path).toContain(hex(hashOf(marker)));
         expect(held, path).not.toContain(hex(hashOf(scoped)));
         expect(await c.delete([hashOf(scoped)], "fp32")).toBe(1);

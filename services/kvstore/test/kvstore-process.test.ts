@@ -108,22 +108,99 @@ describe("kvstore process", () => {
     const wrongSize = makeBlock({ seed: 22, blockSize: 32 });
 
     const cases: { name: string; msgs: Parameters<typeof rawPut>[1]; code: number; field: string }[] = [
-      { name: "oversized", msgs: [{ part: { $case: "header", value: { blockHash: h, codec: "fp32", totalBytes: MAX_KV_BLOCK_BYTES + 1, ack: 0 } } }], code: status.INVALID_ARGUMENT, field: "header.total_bytes" },
-      { name: "too small", msgs: putMessages(good.subarray(0, 64), { blockHash: h, codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "header.total_bytes" },
-      { name: "truncated stream", msgs: putMessages(good, { blockHash: h, codec: "fp32" }).slice(0, 1).concat([{ part: { $case: "chunk", value: good.subarray(0, 1000) } }]), code: status.INVALID_ARGUMENT, field: "chunk" },
-      { name: "truncated block", msgs: putMessages(good.subarray(0, 2000), { blockHash: h, codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "block" },
-      { name: "overrun", msgs: putMessages(good, { blockHash: h, codec: "fp32", totalBytes: good.length - 1 }), code: status.INVALID_ARGUMENT, field: "chunk" },
-      { name: "mis-declared hash", msgs: putMessages(good, { blockHash: randomHash(), codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "header.block_hash" },
-      { name: "mis-declared codec", msgs: putMessages(good, { blockHash: h, codec: "fp16" }), code: status.INVALID_ARGUMENT, field: "header.codec" },
-      { name: "unknown codec declared", msgs: putMessages(good, { blockHash: h, codec: "int3-nope" }), code: status.INVALID_ARGUMENT, field: "header.codec" },
-      { name: "unknown codec in block", msgs: putMessages(unknownCodec, { blockHash: h, codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "block.codec" },
-      { name: "wrong checksum", msgs: putMessages(corrupt, { blockHash: h, codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "block.checksum" },
-      { name: "short hash", msgs: putMessages(good, { blockHash: h.subarray(0, 8), codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "header.block_hash" },
-      { name: "chunk before header", msgs: putMessages(good, { blockHash: h, codec: "fp32" }).slice(1), code: status.INVALID_ARGUMENT, field: "header" },
-      { name: "header twice", msgs: [putMessages(good, { blockHash: h, codec: "fp32" })[0], ...putMessages(good, { blockHash: h, codec: "fp32" })], code: status.INVALID_ARGUMENT, field: "header" },
+      {
+        name: "oversized",
+        msgs: [{ part: { $case: "header", value: { blockHash: h, codec: "fp32", totalBytes: MAX_KV_BLOCK_BYTES + 1, ack: 0 } } }],
+        code: status.INVALID_ARGUMENT,
+        field: "header.total_bytes",
+      },
+      {
+        name: "too small",
+        msgs: putMessages(good.subarray(0, 64), { blockHash: h, codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "header.total_bytes",
+      },
+      {
+        name: "truncated stream",
+        msgs: putMessages(good, { blockHash: h, codec: "fp32" })
+          .slice(0, 1)
+          .concat([{ part: { $case: "chunk", value: good.subarray(0, 1000) } }]),
+        code: status.INVALID_ARGUMENT,
+        field: "chunk",
+      },
+      {
+        name: "truncated block",
+        msgs: putMessages(good.subarray(0, 2000), { blockHash: h, codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "block",
+      },
+      {
+        name: "overrun",
+        msgs: putMessages(good, { blockHash: h, codec: "fp32", totalBytes: good.length - 1 }),
+        code: status.INVALID_ARGUMENT,
+        field: "chunk",
+      },
+      {
+        name: "mis-declared hash",
+        msgs: putMessages(good, { blockHash: randomHash(), codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "header.block_hash",
+      },
+      {
+        name: "mis-declared codec",
+        msgs: putMessages(good, { blockHash: h, codec: "fp16" }),
+        code: status.INVALID_ARGUMENT,
+        field: "header.codec",
+      },
+      {
+        name: "unknown codec declared",
+        msgs: putMessages(good, { blockHash: h, codec: "int3-nope" }),
+        code: status.INVALID_ARGUMENT,
+        field: "header.codec",
+      },
+      {
+        name: "unknown codec in block",
+        msgs: putMessages(unknownCodec, { blockHash: h, codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "block.codec",
+      },
+      {
+        name: "wrong checksum",
+        msgs: putMessages(corrupt, { blockHash: h, codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "block.checksum",
+      },
+      {
+        name: "short hash",
+        msgs: putMessages(good, { blockHash: h.subarray(0, 8), codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "header.block_hash",
+      },
+      {
+        name: "chunk before header",
+        msgs: putMessages(good, { blockHash: h, codec: "fp32" }).slice(1),
+        code: status.INVALID_ARGUMENT,
+        field: "header",
+      },
+      {
+        name: "header twice",
+        msgs: [putMessages(good, { blockHash: h, codec: "fp32" })[0], ...putMessages(good, { blockHash: h, codec: "fp32" })],
+        code: status.INVALID_ARGUMENT,
+        field: "header",
+      },
       { name: "empty stream", msgs: [], code: status.INVALID_ARGUMENT, field: "header" },
-      { name: "other block size", msgs: putMessages(wrongSize, { blockHash: hashOf(wrongSize), codec: "fp32" }), code: status.INVALID_ARGUMENT, field: "block.block_size" },
-      { name: "durable ack", msgs: putMessages(good, { blockHash: h, codec: "fp32", ack: AckLevel.ACK_LEVEL_DURABLE }), code: status.FAILED_PRECONDITION, field: "header.ack" },
+      {
+        name: "other block size",
+        msgs: putMessages(wrongSize, { blockHash: hashOf(wrongSize), codec: "fp32" }),
+        code: status.INVALID_ARGUMENT,
+        field: "block.block_size",
+      },
+      {
+        name: "durable ack",
+        msgs: putMessages(good, { blockHash: h, codec: "fp32", ack: AckLevel.ACK_LEVEL_DURABLE }),
+        code: status.FAILED_PRECONDITION,
+        field: "header.ack",
+      },
     ];
 
     // Meanwhile another client keeps putting and reading its own blocks.
@@ -180,7 +257,8 @@ describe("kvstore process", () => {
     await client.put(b);
     await client.getRun([hashOf(b), randomHash()], "fp32");
     const page = await scrapeMetrics(store);
-    const delta = (name: string, labels: Record<string, string>): number => (sample(page, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+    const delta = (name: string, labels: Record<string, string>): number =>
+      (sample(page, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
     expect(delta("kvtier_kvstore_written_bytes_total", { tier: "host", path: "grpc" })).toBe(b.length);
     expect(delta("kvtier_kvstore_read_bytes_total", { tier: "host", path: "grpc" })).toBe(b.length);
     expect(delta("kvtier_kvstore_hits_total", { tier: "host" })).toBe(1);

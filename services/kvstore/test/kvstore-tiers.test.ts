@@ -9,7 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SMALL_BLOCK_BYTES, hashOf, makeBlock } from "../../../libs/kv-tiers/test/support/blocks.js";
 import { sample, scrapeMetrics, startKvStore, type KvStoreProcess } from "./support/kvstore-process.js";
 import { rawClient, type KvStoreServiceClient } from "./support/raw-client.js";
-import { EventLog, getTiers, hex, lookupTiers, makeChain, putBlock, putChain, release, tempDir, testNamespace, tierInfo, until } from "./support/tier-helpers.js";
+import {
+  EventLog,
+  getTiers,
+  hex,
+  lookupTiers,
+  makeChain,
+  putBlock,
+  putChain,
+  release,
+  tempDir,
+  testNamespace,
+  tierInfo,
+  until,
+} from "./support/tier-helpers.js";
 
 const NS = testNamespace();
 const NATS_URL = process.env.NATS_URL || "nats://127.0.0.1:4222";
@@ -21,7 +34,10 @@ const EXACT = { KVTIER_HOST_HIGH_WATERMARK_PCT: "100", KVTIER_HOST_LOW_WATERMARK
 let nc: NatsConnection;
 const running: { store: KvStoreProcess; raw: KvStoreServiceClient }[] = [];
 
-async function start(id: string, env: Record<string, string>): Promise<{ store: KvStoreProcess; raw: KvStoreServiceClient; events: EventLog }> {
+async function start(
+  id: string,
+  env: Record<string, string>,
+): Promise<{ store: KvStoreProcess; raw: KvStoreServiceClient; events: EventLog }> {
   const events = new EventLog(nc, NS, id);
   await nc.flush();
   const store = await startKvStore({ KVTIER_NAMESPACE: NS, KVTIER_KVSTORE_ID: id, NATS_URL, ...env });
@@ -42,7 +58,8 @@ afterAll(async () => {
   await closeNats(nc);
 });
 
-const metric = async (s: KvStoreProcess, name: string, labels: Record<string, string>): Promise<number> => sample(await scrapeMetrics(s), name, labels) ?? 0;
+const metric = async (s: KvStoreProcess, name: string, labels: Record<string, string>): Promise<number> =>
+  sample(await scrapeMetrics(s), name, labels) ?? 0;
 
 describe("kvstore tiers", () => {
   it("writes back only reused blocks on eviction and promotes an SSD hit to host", async () => {
@@ -70,14 +87,22 @@ describe("kvstore tiers", () => {
     expect(sample(page, "kvtier_kvstore_tier_io_bytes_total", { tier: "ssd", op: "read" })).toBe(reused.length);
     expect(sample(page, "kvtier_kvstore_tier_io_bytes_total", { tier: "ssd", op: "write" })).toBe(reused.length);
     expect(sample(page, "kvtier_kvstore_occupancy_blocks", { tier: "ssd" })).toBe(1);
-    await until(() => events.hashes("stored", Tier.TIER_HOST).filter((h) => h === hex(hashOf(reused))).length === 2, "the promotion's stored event");
+    await until(
+      () => events.hashes("stored", Tier.TIER_HOST).filter((h) => h === hex(hashOf(reused))).length === 2,
+      "the promotion's stored event",
+    );
     expect(events.hashes("stored", Tier.TIER_SSD)).toEqual([hex(hashOf(reused))]);
     expect(events.hashes("removed", Tier.TIER_HOST).slice(0, 2)).toEqual([hex(hashOf(reused)), hex(hashOf(once1))]);
   });
 
   it("with write-through, copies every put to SSD, so an evicted one-off block is still served", async () => {
     const dir = tempDir("wt");
-    const { store, raw } = await start("kvs-wt", { ...EXACT, KVTIER_HOST_CAPACITY_BYTES: room(1), KVTIER_SSD_DIR: dir, KVTIER_SSD_WRITE_THROUGH: "true" });
+    const { store, raw } = await start("kvs-wt", {
+      ...EXACT,
+      KVTIER_HOST_CAPACITY_BYTES: room(1),
+      KVTIER_SSD_DIR: dir,
+      KVTIER_SSD_WRITE_THROUGH: "true",
+    });
     const [x, y] = [makeBlock({ seed: 511 }), makeBlock({ seed: 512 })];
     await putChain(raw, [x]);
     await until(async () => (await tierInfo(raw)).ssd.blocks === 1, "x written through");
@@ -111,7 +136,12 @@ describe("kvstore tiers", () => {
 
   it("keeps each tier within its capacity under a random mix of puts, durable puts and gets", async () => {
     const dir = tempDir("cap");
-    const { raw } = await start("kvs-cap", { KVTIER_HOST_CAPACITY_BYTES: room(4), KVTIER_SSD_DIR: dir, KVTIER_SSD_CAPACITY_BYTES: room(6), KVTIER_SSD_ADMIT_MIN_ACCESSES: "1" });
+    const { raw } = await start("kvs-cap", {
+      KVTIER_HOST_CAPACITY_BYTES: room(4),
+      KVTIER_SSD_DIR: dir,
+      KVTIER_SSD_CAPACITY_BYTES: room(6),
+      KVTIER_SSD_ADMIT_MIN_ACCESSES: "1",
+    });
     let s = 7;
     const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s / 2 ** 32);
     const chains = Array.from({ length: 6 }, (_v, i) => makeChain(4, 600 + 10 * i));

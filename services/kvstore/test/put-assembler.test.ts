@@ -33,7 +33,9 @@ describe("PutAssembler", () => {
   });
 
   it("refuses oversized chunks, overruns and short streams, naming the chunk", () => {
-    expect(refusal(() => new PutAssembler({ ...intent, totalBytes: MAX_CHUNK_BYTES + 1 }).append(new Uint8Array(MAX_CHUNK_BYTES + 1)))).toMatchObject({ reason: "oversized", field: "chunk" });
+    expect(
+      refusal(() => new PutAssembler({ ...intent, totalBytes: MAX_CHUNK_BYTES + 1 }).append(new Uint8Array(MAX_CHUNK_BYTES + 1))),
+    ).toMatchObject({ reason: "oversized", field: "chunk" });
     expect(refusal(() => new PutAssembler(intent).append(new Uint8Array(11)))).toMatchObject({ reason: "overrun", field: "chunk" });
     const short = new PutAssembler(intent);
     short.append(new Uint8Array(9));
@@ -50,10 +52,16 @@ describe("parsePutHeader / parseBlockKeys", () => {
   });
 
   it("names the field of every bad header", () => {
-    expect(refusal(() => parsePutHeader({ ...header, blockHash: new Uint8Array(15) }))).toMatchObject({ field: "header.block_hash", reason: "invalid" });
+    expect(refusal(() => parsePutHeader({ ...header, blockHash: new Uint8Array(15) }))).toMatchObject({
+      field: "header.block_hash",
+      reason: "invalid",
+    });
     expect(refusal(() => parsePutHeader({ ...header, codec: "" }))).toMatchObject({ field: "header.codec", reason: "invalid" });
     expect(refusal(() => parsePutHeader({ ...header, codec: "q3" }))).toMatchObject({ field: "header.codec", reason: "unknown_codec" });
-    expect(refusal(() => parsePutHeader({ ...header, totalBytes: MAX_KV_BLOCK_BYTES + 1 }))).toMatchObject({ field: "header.total_bytes", reason: "oversized" });
+    expect(refusal(() => parsePutHeader({ ...header, totalBytes: MAX_KV_BLOCK_BYTES + 1 }))).toMatchObject({
+      field: "header.total_bytes",
+      reason: "oversized",
+    });
     expect(refusal(() => parsePutHeader({ ...header, totalBytes: 0 }))).toMatchObject({ field: "header.total_bytes", reason: "invalid" });
     expect(refusal(() => parsePutHeader({ ...header, ack: 7 as AckLevel }))).toMatchObject({ field: "header.ack", reason: "invalid" });
   });

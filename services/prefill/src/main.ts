@@ -51,11 +51,23 @@ async function main(): Promise<void> {
     return processor.activeTokens + waitingTokens;
   };
   await rt.startHeartbeat("", async () => ({
-    workerId: cfg.workerId, role: "prefill", queuedPrefillTokens: await queuedTokens(), activeDecodeBlocks: 0, freeBlocks: 0,
-    runningRequests: processor.activeJobs, unixMs: Date.now(), leaving: false,
+    workerId: cfg.workerId,
+    role: "prefill",
+    queuedPrefillTokens: await queuedTokens(),
+    activeDecodeBlocks: 0,
+    freeBlocks: 0,
+    runningRequests: processor.activeJobs,
+    unixMs: Date.now(),
+    leaving: false,
   }));
   const model = engine.modelInfo;
-  announceReady("prefill", { id: cfg.workerId, metricsPort: rt.metricsPort, queue: queueName, incarnation: rt.announcer.incarnation, modelId: model.modelId });
+  announceReady("prefill", {
+    id: cfg.workerId,
+    metricsPort: rt.metricsPort,
+    queue: queueName,
+    incarnation: rt.announcer.incarnation,
+    modelId: model.modelId,
+  });
   log.info("prefill worker ready", { queue: queueName, metricsPort: rt.metricsPort, modelId: model.modelId });
 
   onShutdown(log, async () => {

@@ -5,8 +5,19 @@ import { RequestError, headers } from "@nats-io/transport-node";
 import type { Span, Tracer } from "@opentelemetry/api";
 import { KvReady, KvReadyAck, PrefillJob } from "@kvtier/proto";
 import {
-  KvtierError, endSpan, kvReadySubject, messageOf, planFromWire, requestKey, startSpan, traceparentOf, type KvStoreClient, type Logger,
-  type NatsConnection, type PlannedRequest, type Redis,
+  KvtierError,
+  endSpan,
+  kvReadySubject,
+  messageOf,
+  planFromWire,
+  requestKey,
+  startSpan,
+  traceparentOf,
+  type KvStoreClient,
+  type Logger,
+  type NatsConnection,
+  type PlannedRequest,
+  type Redis,
 } from "@kvtier/platform";
 import { cachedPrefill, openReserved, writeHandoff, writeQuestPages, writeSelection } from "@kvtier/serving";
 import type { EngineHost } from "@kvtier/tensor";
@@ -68,7 +79,10 @@ export class PrefillProcessor {
       throw new UnrecoverableError(`invalid job data: ${messageOf(err)}`);
     }
     metrics.queueWait.observe((Date.now() - job.timestamp) / 1000);
-    const span = startSpan(this.d.tracer, "kvtier.prefill", plan.traceParent, { "kvtier.request_id": plan.requestId, "kvtier.attempt": plan.attempt });
+    const span = startSpan(this.d.tracer, "kvtier.prefill", plan.traceParent, {
+      "kvtier.request_id": plan.requestId,
+      "kvtier.attempt": plan.attempt,
+    });
     const stopTimer = metrics.duration.startTimer();
     metrics.inflight.inc();
     this.active += 1;
@@ -118,16 +132,36 @@ export class PrefillProcessor {
       const selection = await writeSelection(engine, store, plan, log);
       if (selection) {
         metrics.writtenBytes.inc(selection.bytesWritten);
-        span.setAttributes({ "kvtier.policy": plan.policy, "kvtier.kept_kv_entries": selection.summary.keptEntries, "kvtier.selection_bytes": selection.bytesWritten });
+        span.setAttributes({
+          "kvtier.policy": plan.policy,
+          "kvtier.kept_kv_entries": selection.summary.keptEntries,
+          "kvtier.selection_bytes": selection.bytesWritten,
+        });
       }
       await job.updateProgress(50);
       const ready: KvReady = {
-        requestId: plan.requestId, attempt: plan.attempt, prefillWorker: cfg.workerId, blockHashes: handoff.blockHashes,
-        tailHash: handoff.tailHash, tailTokens: handoff.tailTokens, kvstoreEndpoint: cfg.kvstoreEndpoint, codec: plan.codec,
+        requestId: plan.requestId,
+        attempt: plan.attempt,
+        prefillWorker: cfg.workerId,
+        blockHashes: handoff.blockHashes,
+        tailHash: handoff.tailHash,
+        tailTokens: handoff.tailTokens,
+        kvstoreEndpoint: cfg.kvstoreEndpoint,
+        codec: plan.codec,
         firstToken: out.first.token,
-        firstLogprobs: { chosen: { tokenId: out.first.token, logprob: out.first.logprob }, top: out.first.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })) },
-        sampler: { rng: [...out.samplerState] }, cachedTokens: out.cachedTokens, cachedByTier: out.cachedByTier,
-        loadedBytesByTier: out.loadedBytesByTier, error: "", errorCode: "", retryAfterMs: 0, selection: selection?.wire, questPages: questPages?.wire,
+        firstLogprobs: {
+          chosen: { tokenId: out.first.token, logprob: out.first.logprob },
+          top: out.first.top.map((t) => ({ tokenId: t.token, logprob: t.logprob })),
+        },
+        sampler: { rng: [...out.samplerState] },
+        cachedTokens: out.cachedTokens,
+        cachedByTier: out.cachedByTier,
+        loadedBytesByTier: out.loadedBytesByTier,
+        error: "",
+        errorCode: "",
+        retryAfterMs: 0,
+        selection: selection?.wire,
+        questPages: questPages?.wire,
       };
       const ack = await this.tellDecode(plan, ready, traceparentOf(span));
       if (!ack.accepted) return { outcome: "refused", reason: ack.reason };
@@ -165,9 +199,18 @@ export class PrefillProcessor {
   private async notifyFailure(plan: PlannedRequest, err: unknown): Promise<void> {
     const code = err instanceof KvtierError ? err.code : "UNAVAILABLE";
     const retryAfterMs = err instanceof KvtierError ? (err.retryAfterMs ?? 0) : 0;
-    const notice = KvReady.fromPartial({ requestId: plan.requestId, attempt: plan.attempt, prefillWorker: this.d.cfg.workerId, error: messageOf(err), errorCode: code, retryAfterMs });
+    const notice = KvReady.fromPartial({
+      requestId: plan.requestId,
+      attempt: plan.attempt,
+      prefillWorker: this.d.cfg.workerId,
+      error: messageOf(err),
+      errorCode: code,
+      retryAfterMs,
+    });
     try {
-      await this.d.nc.request(kvReadySubject(this.d.cfg.namespace, plan.decodeWorker), KvReady.encode(notice).finish(), { timeout: this.d.cfg.kvReadyTimeoutMs });
+      await this.d.nc.request(kvReadySubject(this.d.cfg.namespace, plan.decodeWorker), KvReady.encode(notice).finish(), {
+        timeout: this.d.cfg.kvReadyTimeoutMs,
+      });
     } catch (e) {
       this.d.log.warn("could not report prefill failure to decode", { requestId: plan.requestId, err: messageOf(e) });
     }

@@ -19,7 +19,11 @@ async function runWorker(s: PrefillScenario): Promise<{ events: QueueEvents; clo
   const workerRedis = connectRedis(s.cfg.redisUrl, "prefill-test-worker", "queue-worker");
   const eventsRedis = connectRedis(s.cfg.redisUrl, "prefill-test-events", "queue-worker");
   const worker = new Worker(name, (job) => s.processor.process(job), {
-    connection: workerRedis, prefix, concurrency: 1, lockDuration: s.cfg.jobLockMs, stalledInterval: s.cfg.jobLockMs,
+    connection: workerRedis,
+    prefix,
+    concurrency: 1,
+    lockDuration: s.cfg.jobLockMs,
+    stalledInterval: s.cfg.jobLockMs,
   });
   const events = new QueueEvents(name, { connection: eventsRedis, prefix });
   await Promise.all([worker.waitUntilReady(), events.waitUntilReady()]);

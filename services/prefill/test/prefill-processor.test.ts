@@ -9,7 +9,16 @@ import type { PlannedRequest } from "@kvtier/platform";
 import { loadHandoff, openReserved, tailHashOf } from "@kvtier/serving";
 import type { EngineHost } from "@kvtier/tensor";
 import { startKvStore } from "../../kvstore/test/support/kvstore-process.js";
-import { BLOCK_SIZE, CODEC, ENGINE_BLOCKS, PREFILL_WORKER, PROMPT_TOKENS, PrefillHarness, metricValue, randomNamespace } from "./support/prefill-harness.js";
+import {
+  BLOCK_SIZE,
+  CODEC,
+  ENGINE_BLOCKS,
+  PREFILL_WORKER,
+  PROMPT_TOKENS,
+  PrefillHarness,
+  metricValue,
+  randomNamespace,
+} from "./support/prefill-harness.js";
 
 /** Full blocks of the scenarios' prompt. */
 const FULL_BLOCKS = Math.floor(PROMPT_TOKENS / BLOCK_SIZE);
@@ -93,8 +102,15 @@ describe("PrefillProcessor", () => {
     const [ready] = notices;
     const tail = tailHashOf(plan, BLOCK_SIZE);
     expect(ready).toMatchObject({
-      requestId: plan.requestId, attempt: 1, prefillWorker: PREFILL_WORKER, kvstoreEndpoint: h.kvstore.endpoint, codec: CODEC,
-      tailTokens: PROMPT_TOKENS - FULL_BLOCKS * BLOCK_SIZE, cachedTokens: 0, error: "", errorCode: "",
+      requestId: plan.requestId,
+      attempt: 1,
+      prefillWorker: PREFILL_WORKER,
+      kvstoreEndpoint: h.kvstore.endpoint,
+      codec: CODEC,
+      tailTokens: PROMPT_TOKENS - FULL_BLOCKS * BLOCK_SIZE,
+      cachedTokens: 0,
+      error: "",
+      errorCode: "",
     });
     expect(ready.blockHashes.map(hex)).toEqual(plan.blockHashes.slice(0, FULL_BLOCKS).map(hex));
     expect(hex(ready.tailHash)).toBe(hex(tail.hash));
@@ -105,7 +121,11 @@ describe("PrefillProcessor", () => {
     // the decode side of the hand-off, on another engine: everything fetched, nothing recomputed
     const seqId = await openReserved(h.peer, plan, PROMPT_TOKENS + 1);
     try {
-      expect(await loadHandoff(h.peer, h.store, plan, ready, h.log)).toMatchObject({ deviceBlocks: 0, fetchedBlocks: FULL_BLOCKS + 1, recomputedTokens: 0 });
+      expect(await loadHandoff(h.peer, h.store, plan, ready, h.log)).toMatchObject({
+        deviceBlocks: 0,
+        fetchedBlocks: FULL_BLOCKS + 1,
+        recomputedTokens: 0,
+      });
       const [next] = await h.peer.decodeStep([{ seqId, token: ready.firstToken }]);
       expect(next).toEqual(ref.next);
     } finally {
@@ -155,14 +175,22 @@ describe("PrefillProcessor", () => {
     try {
       expect(await h.engine.reserve(POOL_HOG, ENGINE_BLOCKS * BLOCK_SIZE)).toBe(true);
       // the first of three attempts: BullMQ retries it, the decode worker keeps waiting
-      await expect(s.processor.process(await s.enqueue(s.plan("req-pool-full-retried"), { attempts: 3 }))).rejects.toMatchObject({ code: "RESOURCE_EXHAUSTED" });
+      await expect(s.processor.process(await s.enqueue(s.plan("req-pool-full-retried"), { attempts: 3 }))).rejects.toMatchObject({
+        code: "RESOURCE_EXHAUSTED",
+      });
       expect(await s.decode!.notices()).toEqual([]);
       // the only attempt: the decode worker hears at once why the request ends
       const last = s.plan("req-pool-full-last");
       await expect(s.processor.process(await s.enqueue(last, { attempts: 1 }))).rejects.toMatchObject({ code: "RESOURCE_EXHAUSTED" });
       const notices = await s.decode!.notices();
       expect(notices).toHaveLength(1);
-      expect(notices[0]).toMatchObject({ requestId: last.requestId, attempt: 1, prefillWorker: PREFILL_WORKER, errorCode: "RESOURCE_EXHAUSTED", blockHashes: [] });
+      expect(notices[0]).toMatchObject({
+        requestId: last.requestId,
+        attempt: 1,
+        prefillWorker: PREFILL_WORKER,
+        errorCode: "RESOURCE_EXHAUSTED",
+        blockHashes: [],
+      });
       expect(notices[0].retryAfterMs).toBeGreaterThan(0); // the pool's retry hint travels on to the client
       expect(notices[0].error).toMatch(/KV pool cannot hold/);
       expect(await metricValue(s.metrics.jobs, { outcome: "failed" })).toBe(2);

@@ -10,7 +10,7 @@ function keyOf(md: Metadata): string | undefined {
   const auth = md.get("authorization")[0];
   if (typeof auth === "string" && auth.trim() !== "") {
     const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    if (!m) throw new KvtierError("UNAUTHENTICATED", "authorization: expected \"Bearer <api key>\"", { field: "authorization" });
+    if (!m) throw new KvtierError("UNAUTHENTICATED", 'authorization: expected "Bearer <api key>"', { field: "authorization" });
     return m[1].trim();
   }
   const key = md.get("x-api-key")[0];
@@ -22,7 +22,7 @@ export function authenticate(md: Metadata, apiKeys: ReadonlyMap<string, string>,
   const key = keyOf(md);
   if (key === undefined) {
     if (allowAnonymous) return ANONYMOUS_TENANT;
-    throw new KvtierError("UNAUTHENTICATED", "missing API key (metadata \"authorization: Bearer <key>\")", { field: "authorization" });
+    throw new KvtierError("UNAUTHENTICATED", 'missing API key (metadata "authorization: Bearer <key>")', { field: "authorization" });
   }
   const tenant = apiKeys.get(key);
   if (tenant === undefined) throw new KvtierError("UNAUTHENTICATED", "unknown API key", { field: "authorization" });

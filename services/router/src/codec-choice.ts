@@ -8,7 +8,8 @@ import { KvBlockError, checkCodecBlockSize, codecAliases, resolveCodecId } from 
  * (INVALID_ARGUMENT naming the request field, or a ConfigError naming the variable).
  */
 export function chooseCodec(name: string, knownCodecs: readonly string[], blockSize: number, fail: (problem: string) => Error): string {
-  const unknown = (): string => `unknown codec "${name}" (known: ${knownCodecs.join(", ")}; aliases: ${[...codecAliases().keys()].join(", ")})`;
+  const unknown = (): string =>
+    `unknown codec "${name}" (known: ${knownCodecs.join(", ")}; aliases: ${[...codecAliases().keys()].join(", ")})`;
   let id: string;
   try {
     id = resolveCodecId(name);

@@ -2,7 +2,13 @@
 import { KNOWN_CODECS, parsePolicySpec, formatPolicySpec, PolicyError } from "@kvtier/tensor";
 import { chooseCodec } from "./codec-choice.js";
 import { ConfigError, envBool, envInt, envOptional, envString, readCommonConfig, type CommonConfig } from "@kvtier/platform";
-import { DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, ROUTING_POLICIES, type RoutingPolicy, type RoutingWeights } from "@kvtier/kv-router";
+import {
+  DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+  DEFAULT_ROUTING_WEIGHTS,
+  ROUTING_POLICIES,
+  type RoutingPolicy,
+  type RoutingWeights,
+} from "@kvtier/kv-router";
 
 /** Upper bound on max_tokens a caller may ask for (the model context bounds it further). */
 export const MAX_TOKENS_LIMIT = 4096;
@@ -68,7 +74,10 @@ export interface RouterConfig extends CommonConfig {
   defaultCodec: string;
   /** KVTIER_DEFAULT_POLICY, the selection policy of requests that name none ("snapkv@25"; canonical form). @default "none" */
   defaultPolicy: string;
-  /** KVTIER_LOCAL_PREFILL_MAX_TOKENS: prefill on the decode worker when this few tokens are uncached. @default DEFAULT_LOCAL_PREFILL_MAX_TOKENS (32) */
+  /**
+   * KVTIER_LOCAL_PREFILL_MAX_TOKENS: prefill on the decode worker when this few tokens are uncached. @default
+   * DEFAULT_LOCAL_PREFILL_MAX_TOKENS (32)
+   */
   localPrefillMaxTokens: number;
   /** KVTIER_PREFILL_ATTEMPTS, BullMQ attempts per prefill job (transient failures). @default 2 */
   prefillJobAttempts: number;
@@ -97,7 +106,8 @@ export function readRoutingConfig(env: Env, heartbeatMs: number): RoutingConfig 
   const w = DEFAULT_ROUTING_WEIGHTS;
   const weight = (name: string, fallback: number): number => envNumber(env, name, fallback, 0, MAX_ROUTING_WEIGHT);
   const policy = envString(env, "KVTIER_ROUTING_POLICY", "kv");
-  if (!(ROUTING_POLICIES as readonly string[]).includes(policy)) throw new ConfigError("KVTIER_ROUTING_POLICY", `expected one of ${ROUTING_POLICIES.join(", ")}, got "${policy}"`);
+  if (!(ROUTING_POLICIES as readonly string[]).includes(policy))
+    throw new ConfigError("KVTIER_ROUTING_POLICY", `expected one of ${ROUTING_POLICIES.join(", ")}, got "${policy}"`);
   return {
     policy: policy as RoutingPolicy,
     weights: {
@@ -126,7 +136,8 @@ function parseApiKeys(raw: string | undefined): Map<string, string> {
   if (!raw) return keys;
   for (const pair of raw.split(",")) {
     const [key, tenant] = pair.split("=").map((s) => s.trim());
-    if (!key || !tenant || !/^[A-Za-z0-9_-]{1,64}$/.test(tenant)) throw new ConfigError("KVTIER_API_KEYS", `expected "key=tenant,...", got "${pair}"`);
+    if (!key || !tenant || !/^[A-Za-z0-9_-]{1,64}$/.test(tenant))
+      throw new ConfigError("KVTIER_API_KEYS", `expected "key=tenant,...", got "${pair}"`);
     keys.set(key, tenant);
   }
   return keys;
@@ -151,7 +162,12 @@ export function readRouterConfig(env: Env = process.env): RouterConfig {
     apiKeys: parseApiKeys(envOptional(env, "KVTIER_API_KEYS")),
     allowAnonymous: envBool(env, "KVTIER_ALLOW_ANONYMOUS", false),
     tenantSecret: envString(env, "KVTIER_TENANT_SECRET", "kvtier-dev-secret"),
-    defaultCodec: chooseCodec(envString(env, "KVTIER_DEFAULT_CODEC", "fp32"), KNOWN_CODECS, common.blockSize, (problem) => new ConfigError("KVTIER_DEFAULT_CODEC", problem)),
+    defaultCodec: chooseCodec(
+      envString(env, "KVTIER_DEFAULT_CODEC", "fp32"),
+      KNOWN_CODECS,
+      common.blockSize,
+      (problem) => new ConfigError("KVTIER_DEFAULT_CODEC", problem),
+    ),
     defaultPolicy: parseDefaultPolicy(envString(env, "KVTIER_DEFAULT_POLICY", "none")),
     localPrefillMaxTokens: envInt(env, "KVTIER_LOCAL_PREFILL_MAX_TOKENS", DEFAULT_LOCAL_PREFILL_MAX_TOKENS, 0, 1 << 20),
     prefillJobAttempts: envInt(env, "KVTIER_PREFILL_ATTEMPTS", 2, 1, 10),

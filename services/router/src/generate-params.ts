@@ -63,7 +63,8 @@ export function parseGenerateRequest(
     throw invalidArgument("sampling.temperature", `must be within [0, ${MAX_TEMPERATURE}], got ${temperature}`);
   }
   const topP = s?.topP ?? 0;
-  if (!Number.isFinite(topP) || topP < 0 || topP > 1) throw invalidArgument("sampling.top_p", `must be within (0, 1] (0 = unset), got ${topP}`);
+  if (!Number.isFinite(topP) || topP < 0 || topP > 1)
+    throw invalidArgument("sampling.top_p", `must be within (0, 1] (0 = unset), got ${topP}`);
   if (req.stop.length > MAX_STOP_STRINGS) throw invalidArgument("stop", `at most ${MAX_STOP_STRINGS} stop strings`);
   req.stop.forEach((x, i) => {
     if (x.length === 0) throw invalidArgument(`stop[${i}]`, "empty");

@@ -37,9 +37,18 @@ export function kvTierService(cfg: RouterConfig, runner: RequestRunner, log: Log
         const deadline = call.getDeadline();
         const traceparent = call.metadata.get("traceparent")[0];
         runner
-          .generate(tenant, params, (ev) => !done && !gone.signal.aborted && call.write(ev), gone.signal, deadline instanceof Date ? deadline : undefined,
-            typeof traceparent === "string" ? traceparent : undefined)
-          .then(() => end(), (err: unknown) => end(err));
+          .generate(
+            tenant,
+            params,
+            (ev) => !done && !gone.signal.aborted && call.write(ev),
+            gone.signal,
+            deadline instanceof Date ? deadline : undefined,
+            typeof traceparent === "string" ? traceparent : undefined,
+          )
+          .then(
+            () => end(),
+            (err: unknown) => end(err),
+          );
       } catch (err) {
         end(err);
       }

@@ -51,7 +51,13 @@ export function describeIndex(feed: IndexFeed, listLocation?: string): IndexDebu
     const st = feed.state(id);
     if (st) announcers[id] = { ...st };
   }
-  const out: IndexDebug = { blocks: feed.index.blockCount(), locations, digest: all.digest("hex"), tableBytes: feed.index.tableBytes(), announcers };
+  const out: IndexDebug = {
+    blocks: feed.index.blockCount(),
+    locations,
+    digest: all.digest("hex"),
+    tableBytes: feed.index.tableBytes(),
+    announcers,
+  };
   if (listLocation !== undefined) out.held = feed.index.snapshot(listLocation).slice(0, MAX_DEBUG_ENTRIES);
   return out;
 }

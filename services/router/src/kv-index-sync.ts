@@ -3,7 +3,15 @@
 // backoff, and taken once more after an announcer falls quiet (a lost LAST batch shows no gap).
 // At start, one broadcast discovers every announcer, kvstores included.
 import { SnapshotRequest } from "@kvtier/proto";
-import { decodeKvEventBatch, kvEventsWildcard, kvSnapshotBroadcastSubject, kvSnapshotSubject, messageOf, type Logger, type NatsConnection } from "@kvtier/platform";
+import {
+  decodeKvEventBatch,
+  kvEventsWildcard,
+  kvSnapshotBroadcastSubject,
+  kvSnapshotSubject,
+  messageOf,
+  type Logger,
+  type NatsConnection,
+} from "@kvtier/platform";
 import { IndexFeed, seededUniform, type FeedOutcome, type KvIndexBatch, type PrefixIndex } from "@kvtier/kv-router";
 import type { Subscription } from "@nats-io/transport-node";
 
@@ -41,7 +49,6 @@ export interface KvIndexSyncOptions {
 
 /** Seed of the fault-injection drops. */
 const FAULT_SEED = 0x5eed;
-
 
 interface Retry {
   nextMs: number;
@@ -122,9 +129,13 @@ export class KvIndexSync {
     this.feed.beginSnapshot(announcerId);
     let out: FeedOutcome;
     try {
-      const reply = await this.nc.request(kvSnapshotSubject(this.ns, announcerId), SnapshotRequest.encode({ requester: this.requester }).finish(), {
-        timeout: SNAPSHOT_TIMEOUT_MS,
-      });
+      const reply = await this.nc.request(
+        kvSnapshotSubject(this.ns, announcerId),
+        SnapshotRequest.encode({ requester: this.requester }).finish(),
+        {
+          timeout: SNAPSHOT_TIMEOUT_MS,
+        },
+      );
       out = this.feed.applySnapshot(decodeKvEventBatch(reply.data));
       this.observer.snapshot(out.verdict === "stale-snapshot" ? "stale" : "applied");
       this.retries.delete(announcerId);
@@ -150,11 +161,15 @@ export class KvIndexSync {
   async discover(): Promise<string[]> {
     const ids: string[] = [];
     try {
-      const replies = await this.nc.requestMany(kvSnapshotBroadcastSubject(this.ns), SnapshotRequest.encode({ requester: this.requester }).finish(), {
-        strategy: "stall",
-        maxWait: DISCOVERY_WAIT_MS,
-        stall: DISCOVERY_STALL_MS,
-      });
+      const replies = await this.nc.requestMany(
+        kvSnapshotBroadcastSubject(this.ns),
+        SnapshotRequest.encode({ requester: this.requester }).finish(),
+        {
+          strategy: "stall",
+          maxWait: DISCOVERY_WAIT_MS,
+          stall: DISCOVERY_STALL_MS,
+        },
+      );
       for await (const msg of replies) {
         let b: KvIndexBatch;
         try {

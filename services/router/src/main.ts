@@ -3,8 +3,23 @@
 // the client-facing gRPC API, metrics and GET /debug/index.
 import { KvTierServiceService, LoadReport } from "@kvtier/proto";
 import {
-  DRAIN_GRACE_MS, GrpcPort, MetricsEndpoint, Tracing, WorkerRegistry, addGuardedService, announceReady, closeNats, closeRedis, connectNats, connectRedis,
-  createGrpcServer, createLogger, loadWildcard, messageOf, onShutdown, redisReady,
+  DRAIN_GRACE_MS,
+  GrpcPort,
+  MetricsEndpoint,
+  Tracing,
+  WorkerRegistry,
+  addGuardedService,
+  announceReady,
+  closeNats,
+  closeRedis,
+  connectNats,
+  connectRedis,
+  createGrpcServer,
+  createLogger,
+  loadWildcard,
+  messageOf,
+  onShutdown,
+  redisReady,
 } from "@kvtier/platform";
 import { HASH_SCHEME, LoadLedger, PeerLoads, Placer, SessionTable } from "@kvtier/kv-router";
 import { KV_BLOCK_LAYOUT_VERSION, Tokenizer, loadCheckpoint } from "@kvtier/tensor";
@@ -35,7 +50,12 @@ async function main(): Promise<void> {
   await redisReady(redis);
 
   const { routing } = cfg;
-  const placer = new Placer({ policy: routing.policy, weights: routing.weights, localPrefillMaxTokens: cfg.localPrefillMaxTokens, blockSize: cfg.blockSize });
+  const placer = new Placer({
+    policy: routing.policy,
+    weights: routing.weights,
+    localPrefillMaxTokens: cfg.localPrefillMaxTokens,
+    blockSize: cfg.blockSize,
+  });
   const ledger = new LoadLedger(routing.recentWorkTauMs);
   const peers = new PeerLoads(routing.peerShareMs);
   const sessions = new SessionTable(routing.sessionTtlMs);
@@ -63,8 +83,12 @@ async function main(): Promise<void> {
     },
   });
   const sync: KvIndexSync = new KvIndexSync(
-    nc, cfg.namespace, routerId, { quietResyncMs: routing.quietResyncMs, faultDropOneIn: routing.faultDropEventBatches, isRefused: (id) => table.isRefused(id) },
-    metrics, log,
+    nc,
+    cfg.namespace,
+    routerId,
+    { quietResyncMs: routing.quietResyncMs, faultDropOneIn: routing.faultDropEventBatches, isRefused: (id) => table.isRefused(id) },
+    metrics,
+    log,
   );
   sync.start();
   if (cfg.debugEndpoints) metricsEndpoint.route("/debug/index", indexDebugRoute(sync.feed), { serviceToken: cfg.serviceToken });
@@ -86,8 +110,24 @@ async function main(): Promise<void> {
   const queues = new PrefillQueues(redis, cfg.namespace, cfg.prefillJobAttempts, log);
   const decodeClients = new DecodeClients(cfg.serviceToken);
   const runner: RequestRunner = new RequestRunner({
-    cfg, tokenizer, modelId: model.modelId, seqLen: model.config.seqLen, table, placer, ledger, peers, sessions, routerPeers, sync, queues, decodeClients,
-    redis, nc, metrics, log, tracer: tracing.tracer,
+    cfg,
+    tokenizer,
+    modelId: model.modelId,
+    seqLen: model.config.seqLen,
+    table,
+    placer,
+    ledger,
+    peers,
+    sessions,
+    routerPeers,
+    sync,
+    queues,
+    decodeClients,
+    redis,
+    nc,
+    metrics,
+    log,
+    tracer: tracing.tracer,
   });
 
   // catch up: every announcer answers one broadcast (kvstores included); then the registry's
@@ -107,7 +147,13 @@ async function main(): Promise<void> {
   const grpc = await GrpcPort.bind(server, cfg.host, cfg.port);
   const port = grpc.port;
   announceReady("router", { id: routerId, port, metricsPort, modelId: model.modelId });
-  log.info("router ready", { port, metricsPort, workers: table.all().length, announcers: sync.feed.announcerCount(), indexedBlocks: sync.index.blockCount() });
+  log.info("router ready", {
+    port,
+    metricsPort,
+    workers: table.all().length,
+    announcers: sync.feed.announcerCount(),
+    indexedBlocks: sync.index.blockCount(),
+  });
 
   onShutdown(log, async () => {
     await grpc.shutdown(DRAIN_GRACE_MS);

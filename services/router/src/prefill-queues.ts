@@ -2,7 +2,16 @@
 // `requestId@attempt` (see platform naming); job data is the PrefillJob JSON, never KV bytes.
 import { Queue } from "bullmq";
 import { PrefillJob } from "@kvtier/proto";
-import { bullPrefix, messageOf, planToWire, prefillJobId, prefillQueueName, type Logger, type PlannedRequest, type Redis } from "@kvtier/platform";
+import {
+  bullPrefix,
+  messageOf,
+  planToWire,
+  prefillJobId,
+  prefillQueueName,
+  type Logger,
+  type PlannedRequest,
+  type Redis,
+} from "@kvtier/platform";
 
 /** Completed/failed prefill jobs kept for inspection, per queue. */
 const KEEP_FINISHED_JOBS = 1000;

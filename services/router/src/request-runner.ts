@@ -6,12 +6,39 @@ import { performance } from "node:perf_hooks";
 import { Metadata, type ClientReadableStream } from "@grpc/grpc-js";
 import { CancelRequest, type DecodeResponse, type GenerateResponse, type WorkerInfo } from "@kvtier/proto";
 import {
-  KvtierError, RETRY_AFTER_DEPENDENCY_MS, RETRY_AFTER_NO_WORKER_MS, RETRY_AFTER_POOL_MS, RETRY_NOW_MS, STATUS_ORIGIN_TRAILER, cancelSubject, codeNameOf, internalRequestId, endSpan, isGrpcError, messageOf, planToWire, requestKey, startSpan, traceparentOf, type Logger,
-  type NatsConnection, type PlannedRequest, type Redis,
+  KvtierError,
+  RETRY_AFTER_DEPENDENCY_MS,
+  RETRY_AFTER_NO_WORKER_MS,
+  RETRY_AFTER_POOL_MS,
+  RETRY_NOW_MS,
+  STATUS_ORIGIN_TRAILER,
+  cancelSubject,
+  codeNameOf,
+  internalRequestId,
+  endSpan,
+  isGrpcError,
+  messageOf,
+  planToWire,
+  requestKey,
+  startSpan,
+  traceparentOf,
+  type Logger,
+  type NatsConnection,
+  type PlannedRequest,
+  type Redis,
 } from "@kvtier/platform";
 import type { Tracer } from "@opentelemetry/api";
 import {
-  RequestCharge, hashChain, matchForCodec, reusableBlocks, type LoadLedger, type PackedHashes, type PeerLoads, type Placement as PlacementOf, type Placer, type SessionTable,
+  RequestCharge,
+  hashChain,
+  matchForCodec,
+  reusableBlocks,
+  type LoadLedger,
+  type PackedHashes,
+  type PeerLoads,
+  type Placement as PlacementOf,
+  type Placer,
+  type SessionTable,
 } from "@kvtier/kv-router";
 import type { Tokenizer } from "@kvtier/tensor";
 import { REQUEST_STATE_TTL_S, type RouterConfig } from "./config.js";
@@ -35,7 +62,10 @@ async function needRedis<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new KvtierError("UNAVAILABLE", `the request state store (Redis) is unavailable: ${messageOf(err)}`, { retryAfterMs: RETRY_AFTER_DEPENDENCY_MS, cause: err });
+    throw new KvtierError("UNAVAILABLE", `the request state store (Redis) is unavailable: ${messageOf(err)}`, {
+      retryAfterMs: RETRY_AFTER_DEPENDENCY_MS,
+      cause: err,
+    });
   }
 }
 
@@ -166,9 +196,21 @@ export class RequestRunner {
     if (signal.aborted) throw cancelledByClient();
 
     const plan: PlannedRequest = {
-      requestId, attempt: 1, tenant, tokens, blockHashes: hashes, namespaceHash: ns, maxTokens: params.maxTokens,
+      requestId,
+      attempt: 1,
+      tenant,
+      tokens,
+      blockHashes: hashes,
+      namespaceHash: ns,
+      maxTokens: params.maxTokens,
       sampling: { temperature: params.temperature, topP: params.topP, seed: params.seed || seedFor(requestId) },
-      stop: params.stop, logprobs: params.logprobs, codec: params.codec, policy: params.policy, decodeWorker: "", prefillWorker: "", traceParent,
+      stop: params.stop,
+      logprobs: params.logprobs,
+      codec: params.codec,
+      policy: params.policy,
+      decodeWorker: "",
+      prefillWorker: "",
+      traceParent,
       deadlineUnixMs: deadline ? deadline.getTime() : 0,
     };
     // a decode worker lost before the request's first token: the request starts over on another one
@@ -182,7 +224,12 @@ export class RequestRunner {
       if (lost === undefined) return;
       exclude.add(lost.worker);
       plan.attempt += 1;
-      this.d.log.info("request moved to another decode worker before its first token", { requestId, from: lost.worker, why: lost.why, attempt: plan.attempt });
+      this.d.log.info("request moved to another decode worker before its first token", {
+        requestId,
+        from: lost.worker,
+        why: lost.why,
+        attempt: plan.attempt,
+      });
     }
   }
 
@@ -226,11 +273,15 @@ export class RequestRunner {
     step.started?.();
     try {
       // best effort: without it the workers take the request's first attempt as its current one
-      await redis.hset(key, this.stateOf(run)).catch((e: unknown) => this.d.log.warn("request state not written", { requestId, err: messageOf(e) }));
+      await redis
+        .hset(key, this.stateOf(run))
+        .catch((e: unknown) => this.d.log.warn("request state not written", { requestId, err: messageOf(e) }));
       if (run.failure) throw run.failure; // cancelled meanwhile: no prefill job for nobody
       if (pl.disaggregated) await needRedis(() => this.d.queues.enqueue(plan));
       await relayTokens(run, it, tokens, params.stop, t0, write, {
-        tokenizer: this.d.tokenizer, metrics, onFirstToken: () => charge.prefillDone(),
+        tokenizer: this.d.tokenizer,
+        metrics,
+        onFirstToken: () => charge.prefillDone(),
       });
       await redis.hset(key, "status", "completed").catch(() => undefined); // the client has its answer either way
       return undefined;
@@ -268,7 +319,11 @@ export class RequestRunner {
     const moves: Promise<void>[] = [];
     for (const run of this.running.values()) {
       if (run.plan.decodeWorker === info.workerId) {
-        this.abort(run, new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: RETRY_NOW_MS }), true);
+        this.abort(
+          run,
+          new KvtierError("UNAVAILABLE", `decode worker ${info.workerId} was lost (heartbeat timed out)`, { retryAfterMs: RETRY_NOW_MS }),
+          true,
+        );
       } else if (run.plan.prefillWorker === info.workerId && run.placement.disaggregated && !run.firstTokenSeen) {
         moves.push(this.movePrefill(run));
       }
@@ -302,7 +357,11 @@ export class RequestRunner {
           await redis.expire(key, REQUEST_STATE_TTL_S);
           restored++;
         }
-        if (run.placement.disaggregated && !run.firstTokenSeen && (await this.d.queues.state(run.plan.prefillWorker, run.plan.requestId, run.plan.attempt)) === "unknown") {
+        if (
+          run.placement.disaggregated &&
+          !run.firstTokenSeen &&
+          (await this.d.queues.state(run.plan.prefillWorker, run.plan.requestId, run.plan.attempt)) === "unknown"
+        ) {
           run.plan.attempt += 1;
           await redis.hset(key, "attempt", run.plan.attempt);
           await this.d.queues.enqueue(run.plan);
@@ -345,17 +404,31 @@ export class RequestRunner {
     const matches = matchForCodec(sync.index, chain, plan.codec);
     for (let tryNo = 1; ; tryNo++) {
       const loads = { ledger, peers, nowMs: ledger.nowMs() }; // one clock reading per placement
-      const placement = this.d.placer.place({ roster: table.roster(), matches, promptTokens, reusableBlocks: reusableBlocks(promptTokens, cfg.blockSize), loads, exclude, session });
+      const placement = this.d.placer.place({
+        roster: table.roster(),
+        matches,
+        promptTokens,
+        reusableBlocks: reusableBlocks(promptTokens, cfg.blockSize),
+        loads,
+        exclude,
+        session,
+      });
       if (tryNo === 1) metrics.decisionSeconds.observe((performance.now() - t0) / 1000);
       if (!placement) {
         const refused = [...table.refusedWorkers()].map(([id, why]) => `${id}: ${why}`).join("; ");
-        throw new KvtierError("UNAVAILABLE", `no decode worker available${refused ? ` (refused for an incompatible KV layout: ${refused})` : ""}`, { retryAfterMs: RETRY_AFTER_NO_WORKER_MS });
+        throw new KvtierError(
+          "UNAVAILABLE",
+          `no decode worker available${refused ? ` (refused for an incompatible KV layout: ${refused})` : ""}`,
+          { retryAfterMs: RETRY_AFTER_NO_WORKER_MS },
+        );
       }
       plan.decodeWorker = placement.decode.info.workerId;
       plan.prefillWorker = placement.prefill.info.workerId;
       const md = new Metadata();
       if (plan.traceParent) md.set("traceparent", plan.traceParent);
-      const call = this.d.decodeClients.get(placement.decode.info.endpoint).decode({ plan: planToWire(plan) }, md, deadline ? { deadline } : {});
+      const call = this.d.decodeClients
+        .get(placement.decode.info.endpoint)
+        .decode({ plan: planToWire(plan) }, md, deadline ? { deadline } : {});
       const it = call[Symbol.asyncIterator]() as AsyncIterator<DecodeResponse>;
       const onAbort = (): void => call.cancel();
       signal.addEventListener("abort", onAbort, { once: true });
@@ -363,13 +436,17 @@ export class RequestRunner {
         if (signal.aborted) throw cancelledByClient();
         const first = await it.next();
         if (signal.aborted) throw cancelledByClient();
-        if (first.done || first.value.event?.$case !== "admitted") throw new KvtierError("INTERNAL", `decode worker ${plan.decodeWorker} did not admit the request`);
+        if (first.done || first.value.event?.$case !== "admitted")
+          throw new KvtierError("INTERNAL", `decode worker ${plan.decodeWorker} did not admit the request`);
         if (sessionId !== undefined) {
           const workers = { decode: plan.decodeWorker, prefill: plan.prefillWorker };
           this.d.sessions.set(tenant, sessionId, workers);
           this.d.routerPeers.notePlacement(tenant, sessionId, workers);
         }
-        return { run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined, decodeLost: false, charge: undefined }, it };
+        return {
+          run: { plan, placement, call, firstTokenSeen: false, prefillMoves: 0, failure: undefined, decodeLost: false, charge: undefined },
+          it,
+        };
       } catch (err) {
         call.cancel();
         if (signal.aborted) throw cancelledByClient();
@@ -378,7 +455,11 @@ export class RequestRunner {
           exclude.add(plan.decodeWorker);
           continue;
         }
-        throw isGrpcError(err) ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, { retryAfterMs: code === "RESOURCE_EXHAUSTED" ? RETRY_AFTER_POOL_MS : undefined }) : err;
+        throw isGrpcError(err)
+          ? new KvtierError(codeNameOf(err.code), `decode worker ${plan.decodeWorker}: ${err.details ?? err.message}`, {
+              retryAfterMs: code === "RESOURCE_EXHAUSTED" ? RETRY_AFTER_POOL_MS : undefined,
+            })
+          : err;
       } finally {
         signal.removeEventListener("abort", onAbort);
       }
@@ -395,7 +476,10 @@ export class RequestRunner {
   /** After a failure: the prefill job must not stay queued, and every stage hears the cancel. */
   private async cleanupAfterFailure(run: Running): Promise<void> {
     const { plan } = run;
-    this.d.nc.publish(cancelSubject(this.d.cfg.namespace), CancelRequest.encode({ requestId: plan.requestId, reason: run.failure?.message ?? "failed" }).finish());
+    this.d.nc.publish(
+      cancelSubject(this.d.cfg.namespace),
+      CancelRequest.encode({ requestId: plan.requestId, reason: run.failure?.message ?? "failed" }).finish(),
+    );
     if (run.placement.disaggregated) await this.d.queues.removeIfWaiting(plan.prefillWorker, plan.requestId, plan.attempt);
   }
 
@@ -404,7 +488,10 @@ export class RequestRunner {
     if (err instanceof KvtierError) return err;
     if (isGrpcError(err)) {
       const code = codeNameOf(err.code);
-      return new KvtierError(code === "CANCELLED" ? "UNAVAILABLE" : code, `decode worker ${run.plan.decodeWorker}: ${err.details ?? err.message}`);
+      return new KvtierError(
+        code === "CANCELLED" ? "UNAVAILABLE" : code,
+        `decode worker ${run.plan.decodeWorker}: ${err.details ?? err.message}`,
+      );
     }
     return new KvtierError("INTERNAL", messageOf(err));
   }

@@ -33,10 +33,25 @@ export class RouterMetrics implements SyncObserver {
     r: Registry,
     private readonly sources?: RouterGaugeSources,
   ) {
-    this.requests = new Counter({ name: "kvtier_router_requests_total", help: "Generate requests by final status", labelNames: ["code"], registers: [r] });
+    this.requests = new Counter({
+      name: "kvtier_router_requests_total",
+      help: "Generate requests by final status",
+      labelNames: ["code"],
+      registers: [r],
+    });
     this.inflight = new Gauge({ name: "kvtier_router_inflight_requests", help: "Generate requests in progress", registers: [r] });
-    this.ttft = new Histogram({ name: "kvtier_router_ttft_seconds", help: "Time to first token", buckets: LATENCY_BUCKETS, registers: [r] });
-    this.tpot = new Histogram({ name: "kvtier_router_tpot_seconds", help: "Time per output token after the first", buckets: LATENCY_BUCKETS, registers: [r] });
+    this.ttft = new Histogram({
+      name: "kvtier_router_ttft_seconds",
+      help: "Time to first token",
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
+    this.tpot = new Histogram({
+      name: "kvtier_router_tpot_seconds",
+      help: "Time per output token after the first",
+      buckets: LATENCY_BUCKETS,
+      registers: [r],
+    });
     this.decisionSeconds = new Histogram({
       name: "kvtier_router_decision_seconds",
       help: "Prefix lookup and worker scoring per request (tokenizing and hashing excluded)",
@@ -49,15 +64,30 @@ export class RouterMetrics implements SyncObserver {
       labelNames: ["kind"],
       registers: [r],
     });
-    this.cachedByTier = new Counter({ name: "kvtier_router_cached_tokens_total", help: "Prompt tokens served from cache, by tier", labelNames: ["tier"], registers: [r] });
-    this.disaggregated = new Counter({ name: "kvtier_router_placements_total", help: "Requests by prefill placement", labelNames: ["mode"], registers: [r] });
+    this.cachedByTier = new Counter({
+      name: "kvtier_router_cached_tokens_total",
+      help: "Prompt tokens served from cache, by tier",
+      labelNames: ["tier"],
+      registers: [r],
+    });
+    this.disaggregated = new Counter({
+      name: "kvtier_router_placements_total",
+      help: "Requests by prefill placement",
+      labelNames: ["mode"],
+      registers: [r],
+    });
     this.eventBatches = new Counter({
       name: "kvtier_router_kv_event_batches_total",
       help: "KV event batches received, by outcome (apply, duplicate, gap, restart, rejected, undecodable, refused_announcer, fault_dropped)",
       labelNames: ["outcome"],
       registers: [r],
     });
-    this.snapshots = new Counter({ name: "kvtier_router_kv_snapshots_total", help: "Announcer snapshots taken, by result", labelNames: ["result"], registers: [r] });
+    this.snapshots = new Counter({
+      name: "kvtier_router_kv_snapshots_total",
+      help: "Announcer snapshots taken, by result",
+      labelNames: ["result"],
+      registers: [r],
+    });
     this.refusedWorkers = new Gauge({
       name: "kvtier_router_refused_workers",
       help: "Workers refused for an incompatible KV layout (1 per worker, with the reason)",
@@ -66,7 +96,14 @@ export class RouterMetrics implements SyncObserver {
     });
     const gauge = (name: string, help: string, read: (s: RouterGaugeSources) => number): void => {
       const src = this.sources;
-      new Gauge({ name, help, registers: [r], collect(): void { if (src) this.set(read(src)); } });
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect(): void {
+          if (src) this.set(read(src));
+        },
+      });
     };
     gauge("kvtier_router_index_blocks", "Distinct blocks in the prefix index", (s) => s.indexBlocks());
     gauge("kvtier_router_index_locations", "Locations (worker pools, kvstores) holding indexed blocks", (s) => s.indexLocations());

@@ -33,7 +33,10 @@ export class RouterPeers {
         try {
           const share = RouterLoadShare.decode(msg.data);
           if (share.routerId === this.routerId || share.routerId === "") return;
-          this.peers.update(share.routerId, share.workers.map((w) => ({ ...w })));
+          this.peers.update(
+            share.routerId,
+            share.workers.map((w) => ({ ...w })),
+          );
           for (const p of share.sessions) this.sessions.set(p.tenant, p.sessionId, { decode: p.decodeWorker, prefill: p.prefillWorker });
         } catch (e) {
           this.log.warn("undecodable router load share", { subject: msg.subject, err: messageOf(e) });

@@ -18,7 +18,12 @@ export class TenantNamespaces {
   of(tenant: string): BlockHash {
     let ns = this.byTenant.get(tenant);
     if (ns === undefined) {
-      ns = namespaceHash({ modelId: this.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: this.blockSize, tenantSalt: tenantSalt(tenant, this.tenantSecret) });
+      ns = namespaceHash({
+        modelId: this.modelId,
+        layoutVersion: KV_BLOCK_LAYOUT_VERSION,
+        blockSize: this.blockSize,
+        tenantSalt: tenantSalt(tenant, this.tenantSecret),
+      });
       this.byTenant.set(tenant, ns);
     }
     return ns;

@@ -41,7 +41,12 @@ export async function relayTokens(
         deps.onFirstToken();
       }
       const step = text.push(ev.value.tokenId);
-      write({ event: { $case: "tokens", value: { tokenIds: [ev.value.tokenId], text: step.text, logprobs: ev.value.logprobs ? [ev.value.logprobs] : [] } } });
+      write({
+        event: {
+          $case: "tokens",
+          value: { tokenIds: [ev.value.tokenId], text: step.text, logprobs: ev.value.logprobs ? [ev.value.logprobs] : [] },
+        },
+      });
     } else if (ev?.$case === "finished") {
       const f = ev.value;
       if (count > 1) metrics.tpot.observe((performance.now() - firstAt) / 1000 / (count - 1));
@@ -55,11 +60,21 @@ export async function relayTokens(
             finishReason: f.finishReason,
             textTail: text.finish(),
             usage: {
-              promptTokens: tokens.length, completionTokens: f.completionTokens, cachedTokens: f.cachedTokens, cachedByTier,
-              computedPromptTokens: tokens.length - f.cachedTokens, loadedBytesByTier: f.loadedBytesByTier ?? { device: 0, host: 0, ssd: 0 },
-              transferredBytes: f.transferredBytes, ttftMs: firstAt ? firstAt - t0 : 0, prefillWorker: run.plan.prefillWorker,
-              decodeWorker: run.plan.decodeWorker, disaggregated: f.disaggregated, codec: run.plan.codec, policy: run.plan.policy,
-              keptKvEntries: f.keptKvEntries, promptKvEntries: f.promptKvEntries,
+              promptTokens: tokens.length,
+              completionTokens: f.completionTokens,
+              cachedTokens: f.cachedTokens,
+              cachedByTier,
+              computedPromptTokens: tokens.length - f.cachedTokens,
+              loadedBytesByTier: f.loadedBytesByTier ?? { device: 0, host: 0, ssd: 0 },
+              transferredBytes: f.transferredBytes,
+              ttftMs: firstAt ? firstAt - t0 : 0,
+              prefillWorker: run.plan.prefillWorker,
+              decodeWorker: run.plan.decodeWorker,
+              disaggregated: f.disaggregated,
+              codec: run.plan.codec,
+              policy: run.plan.policy,
+              keptKvEntries: f.keptKvEntries,
+              promptKvEntries: f.promptKvEntries,
             },
           },
         },

@@ -77,7 +77,8 @@ export class WorkerTable {
       if (this.registryFailing) this.log.info("worker registry readable again");
       this.registryFailing = false;
     } catch (err) {
-      if (!this.registryFailing) this.log.warn("worker registry unreadable: workers are kept alive by their load reports", { err: String(err) });
+      if (!this.registryFailing)
+        this.log.warn("worker registry unreadable: workers are kept alive by their load reports", { err: String(err) });
       this.registryFailing = true;
     }
     this.dropSilentKvstores(now);
@@ -86,10 +87,12 @@ export class WorkerTable {
     const refusedNow = new Map<string, string>();
     for (const info of entries) {
       if (info.role !== "prefill" && info.role !== "decode") continue;
-      if (this.leaving.has(info.workerId) || (now - info.heartbeatUnixMs > this.timeoutMs && !this.reportsAlive(info.workerId, now))) continue;
+      if (this.leaving.has(info.workerId) || (now - info.heartbeatUnixMs > this.timeoutMs && !this.reportsAlive(info.workerId, now)))
+        continue;
       const mismatch = layoutMismatch(this.layout, info.layout);
       if (mismatch) {
-        if (this.refused.get(info.workerId) !== mismatch) this.log.error("worker refused: incompatible KV layout", { worker: info.workerId, mismatch });
+        if (this.refused.get(info.workerId) !== mismatch)
+          this.log.error("worker refused: incompatible KV layout", { worker: info.workerId, mismatch });
         refusedNow.set(info.workerId, mismatch);
         continue;
       }
@@ -109,7 +112,11 @@ export class WorkerTable {
       if (this.reportsAlive(id, now)) continue;
       this.workers.delete(id);
       this.reportedAt.delete(id);
-      this.log.warn("worker dropped: silent past the heartbeat timeout, or leaving", { worker: id, role: w.info.role, leaving: this.leaving.has(id) });
+      this.log.warn("worker dropped: silent past the heartbeat timeout, or leaving", {
+        worker: id,
+        role: w.info.role,
+        leaving: this.leaving.has(id),
+      });
       this.events.onDropped(w.info);
     }
     const changed = refusedNow.size !== this.refused.size || [...refusedNow].some(([id, why]) => this.refused.get(id) !== why);

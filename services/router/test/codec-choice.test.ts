@@ -13,7 +13,15 @@ import { parseGenerateRequest } from "../src/generate-params.js";
 const TOKEN_ENV = { KVTIER_SERVICE_TOKEN: "t".repeat(32) };
 
 const req = (codec: string): GenerateRequest => ({
-  prompt: "Once upon a time", maxTokens: 4, sampling: undefined, stop: [], logprobs: 0, requestId: "", addBos: true, codec, policy: "",
+  prompt: "Once upon a time",
+  maxTokens: 4,
+  sampling: undefined,
+  stop: [],
+  logprobs: 0,
+  requestId: "",
+  addBos: true,
+  codec,
+  policy: "",
 });
 
 function refusal(fn: () => unknown): KvtierError {

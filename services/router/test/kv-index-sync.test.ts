@@ -30,10 +30,18 @@ beforeEach(() => {
 });
 
 /** A real announcer over a set it holds in the device tier. */
-function announcer(id: string): { a: KvEventAnnouncer; held: Set<number>; store: (...ids: number[]) => void; remove: (...ids: number[]) => void } {
+function announcer(id: string): {
+  a: KvEventAnnouncer;
+  held: Set<number>;
+  store: (...ids: number[]) => void;
+  remove: (...ids: number[]) => void;
+} {
   const a = new KvEventAnnouncer(nc, ns, id, 16);
   const held = new Set<number>();
-  a.serveSnapshots((): HeldBlocks[] => [{ tier: Tier.TIER_DEVICE, codec: "raw", hashes: [...held].map(h) }], () => undefined);
+  a.serveSnapshots(
+    (): HeldBlocks[] => [{ tier: Tier.TIER_DEVICE, codec: "raw", hashes: [...held].map(h) }],
+    () => undefined,
+  );
   return {
     a,
     held,
@@ -55,9 +63,16 @@ function sync(dropAt: number[] = []): { s: KvIndexSync; outcomes: BatchOutcome[]
   const snapshots: string[] = [];
   let n = 0;
   const s = new KvIndexSync(
-    nc, ns, "router-test",
+    nc,
+    ns,
+    "router-test",
     // drop the batches received at the positions in dropAt (1-based): draw 0 there, 0.99 elsewhere
-    { quietResyncMs: 0, faultDropOneIn: dropAt.length > 0 ? 2 : 0, faultRandom: () => (dropAt.includes(++n) ? 0 : 0.99), isRefused: () => false },
+    {
+      quietResyncMs: 0,
+      faultDropOneIn: dropAt.length > 0 ? 2 : 0,
+      faultRandom: () => (dropAt.includes(++n) ? 0 : 0.99),
+      isRefused: () => false,
+    },
     { batch: (o) => outcomes.push(o), snapshot: (r) => snapshots.push(r) },
     log,
   );

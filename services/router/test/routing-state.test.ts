@@ -11,23 +11,62 @@ describe("readRoutingConfig", () => {
   it("defaults to DEFAULT_ROUTING_WEIGHTS, blank counts as unset, and each weight is settable", () => {
     expect(readRoutingConfig({}, 250).weights).toEqual(DEFAULT_ROUTING_WEIGHTS);
     expect(readRoutingConfig({ KVTIER_ROUTING_HOST_WEIGHT: "  " }, 250).weights.host).toBe(DEFAULT_ROUTING_WEIGHTS.host);
-    const c = readRoutingConfig({
-      KVTIER_ROUTING_DEVICE_WEIGHT: "2", KVTIER_ROUTING_HOST_WEIGHT: "0.5", KVTIER_ROUTING_SSD_WEIGHT: ".1", KVTIER_ROUTING_PREFILL_LOAD_WEIGHT: "1e-1",
-      KVTIER_ROUTING_DECODE_LOAD_WEIGHT: "0", KVTIER_ROUTING_SESSION_AFFINITY_TOKENS: "64", KVTIER_ROUTING_TEMPERATURE: "0.5",
-      KVTIER_ROUTING_RECENT_WORK_TAU_MS: "1000", KVTIER_ROUTING_SESSION_TTL_MS: "5000", KVTIER_ROUTING_QUIET_RESYNC_MS: "0",
-      KVTIER_ROUTER_PEER_SHARE_MS: "100", KVTIER_FAULT_DROP_EVENT_BATCHES: "3", KVTIER_ROUTING_OVERLOAD_WEIGHT: "2.5", KVTIER_ROUTING_OVERLOAD_SLACK: "0.3",
-      KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS: "4096", KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK: "0.2",
-    }, 250);
+    const c = readRoutingConfig(
+      {
+        KVTIER_ROUTING_DEVICE_WEIGHT: "2",
+        KVTIER_ROUTING_HOST_WEIGHT: "0.5",
+        KVTIER_ROUTING_SSD_WEIGHT: ".1",
+        KVTIER_ROUTING_PREFILL_LOAD_WEIGHT: "1e-1",
+        KVTIER_ROUTING_DECODE_LOAD_WEIGHT: "0",
+        KVTIER_ROUTING_SESSION_AFFINITY_TOKENS: "64",
+        KVTIER_ROUTING_TEMPERATURE: "0.5",
+        KVTIER_ROUTING_RECENT_WORK_TAU_MS: "1000",
+        KVTIER_ROUTING_SESSION_TTL_MS: "5000",
+        KVTIER_ROUTING_QUIET_RESYNC_MS: "0",
+        KVTIER_ROUTER_PEER_SHARE_MS: "100",
+        KVTIER_FAULT_DROP_EVENT_BATCHES: "3",
+        KVTIER_ROUTING_OVERLOAD_WEIGHT: "2.5",
+        KVTIER_ROUTING_OVERLOAD_SLACK: "0.3",
+        KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS: "4096",
+        KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK: "0.2",
+      },
+      250,
+    );
     expect(c).toEqual({
       policy: "kv",
-      weights: { device: 2, host: 0.5, ssd: 0.1, prefillLoad: 0.1, decodeLoad: 0, sessionAffinity: 64, temperature: 0.5, overload: 2.5, overloadSlack: 0.3, overloadPenalty: 4096, overloadPenaltySlack: 0.2 },
-      recentWorkTauMs: 1000, sessionTtlMs: 5000, quietResyncMs: 0, peerShareMs: 100, faultDropEventBatches: 3,
+      weights: {
+        device: 2,
+        host: 0.5,
+        ssd: 0.1,
+        prefillLoad: 0.1,
+        decodeLoad: 0,
+        sessionAffinity: 64,
+        temperature: 0.5,
+        overload: 2.5,
+        overloadSlack: 0.3,
+        overloadPenalty: 4096,
+        overloadPenaltySlack: 0.2,
+      },
+      recentWorkTauMs: 1000,
+      sessionTtlMs: 5000,
+      quietResyncMs: 0,
+      peerShareMs: 100,
+      faultDropEventBatches: 3,
     });
     expect(readRoutingConfig({}, 250).peerShareMs).toBe(250);
   });
 
   it("names the variable of a bad value", () => {
-    for (const [name, value] of [["KVTIER_ROUTING_HOST_WEIGHT", "-1"], ["KVTIER_ROUTING_TEMPERATURE", "warm"], ["KVTIER_ROUTING_SSD_WEIGHT", "NaN"], ["KVTIER_ROUTING_OVERLOAD_WEIGHT", "-0.5"], ["KVTIER_ROUTING_OVERLOAD_SLACK", "wide"], ["KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS", "-1"], ["KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK", "x"], ["KVTIER_FAULT_DROP_EVENT_BATCHES", "1.5"]]) {
+    for (const [name, value] of [
+      ["KVTIER_ROUTING_HOST_WEIGHT", "-1"],
+      ["KVTIER_ROUTING_TEMPERATURE", "warm"],
+      ["KVTIER_ROUTING_SSD_WEIGHT", "NaN"],
+      ["KVTIER_ROUTING_OVERLOAD_WEIGHT", "-0.5"],
+      ["KVTIER_ROUTING_OVERLOAD_SLACK", "wide"],
+      ["KVTIER_ROUTING_OVERLOAD_PENALTY_TOKENS", "-1"],
+      ["KVTIER_ROUTING_OVERLOAD_PENALTY_SLACK", "x"],
+      ["KVTIER_FAULT_DROP_EVENT_BATCHES", "1.5"],
+    ]) {
       expect(() => readRoutingConfig({ [name]: value }, 250)).toThrow(ConfigError);
       expect(() => readRoutingConfig({ [name]: value }, 250)).toThrow(name);
     }
@@ -36,15 +75,34 @@ describe("readRoutingConfig", () => {
 
 describe("batchFromWire and describeIndex", () => {
   const h = (n: number): Uint8Array => Uint8Array.from({ length: 16 }, (_, i) => (n * 31 + i) & 0xff);
-  const wire = (seq: number, events: KvEventBatch["events"]): KvEventBatch => ({ announcerId: "w1", incarnation: "i1", seq, ts: 0, snapshot: false, events });
+  const wire = (seq: number, events: KvEventBatch["events"]): KvEventBatch => ({
+    announcerId: "w1",
+    incarnation: "i1",
+    seq,
+    ts: 0,
+    snapshot: false,
+    events,
+  });
 
   it("maps media to tiers, keeps codecs, and an unspecified clear clears every tier", () => {
-    const b = batchFromWire(wire(1, [
-      { event: { $case: "stored", value: { blockHashes: [h(1), h(2)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_HOST, codec: "fp16" } } },
-      { event: { $case: "removed", value: { blockHashes: [h(2)], medium: Tier.TIER_HOST, codec: "fp16" } } },
-      { event: { $case: "stored", value: { blockHashes: [h(3)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_UNSPECIFIED, codec: "x" } } },
-      { event: { $case: "cleared", value: { medium: Tier.TIER_UNSPECIFIED } } },
-    ]));
+    const b = batchFromWire(
+      wire(1, [
+        {
+          event: {
+            $case: "stored",
+            value: { blockHashes: [h(1), h(2)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_HOST, codec: "fp16" },
+          },
+        },
+        { event: { $case: "removed", value: { blockHashes: [h(2)], medium: Tier.TIER_HOST, codec: "fp16" } } },
+        {
+          event: {
+            $case: "stored",
+            value: { blockHashes: [h(3)], parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_UNSPECIFIED, codec: "x" },
+          },
+        },
+        { event: { $case: "cleared", value: { medium: Tier.TIER_UNSPECIFIED } } },
+      ]),
+    );
     expect(b.events).toEqual([
       { kind: "stored", tier: "host", codec: "fp16", hashes: [h(1), h(2)], parent: undefined },
       { kind: "removed", tier: "host", codec: "fp16", hashes: [h(2)] },
@@ -55,7 +113,12 @@ describe("batchFromWire and describeIndex", () => {
   it("gives equal digests to equal contents whatever the order they arrived in", () => {
     const a = new IndexFeed();
     const b = new IndexFeed();
-    const stored = (hs: Uint8Array[]) => ({ event: { $case: "stored" as const, value: { blockHashes: hs, parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_DEVICE, codec: "raw" } } });
+    const stored = (hs: Uint8Array[]) => ({
+      event: {
+        $case: "stored" as const,
+        value: { blockHashes: hs, parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_DEVICE, codec: "raw" },
+      },
+    });
     a.accept(batchFromWire(wire(1, [stored([h(1), h(2)]), stored([h(3)])])));
     b.accept(batchFromWire(wire(1, [stored([h(3), h(2)]), stored([h(1)])])));
     expect(describeIndex(a).digest).toBe(describeIndex(b).digest);

@@ -44,7 +44,7 @@ function makeSegments(codec: KvCodec, shape: Shape): Segment[] {
   const per = BENCH_BLOCK_TOKENS * shape.nKvHeads * shape.headDim;
   const count = Math.max(2, Math.floor(BENCH_WORKING_SET_BYTES / (per * 4)));
   let s = 12345;
-  const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const rnd = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;
   const out: Segment[] = [];
   for (let i = 0; i < count; i++) {
     const kind = i % 2 === 0 ? "k" : "v";
@@ -104,7 +104,14 @@ function measure(codec: KvCodec, shape: Shape): Speeds {
     best.boundary = Math.min(best.boundary, b);
   }
   const gbps = (s: number): number => total / s / 1e9;
-  return { memcpy: gbps(best.memcpy), encode: gbps(best.encode), decode: gbps(best.decode), jsEncode: gbps(best.jsEncode), jsDecode: gbps(best.jsDecode), boundary: gbps(best.boundary) };
+  return {
+    memcpy: gbps(best.memcpy),
+    encode: gbps(best.encode),
+    decode: gbps(best.decode),
+    jsEncode: gbps(best.jsEncode),
+    jsDecode: gbps(best.jsDecode),
+    boundary: gbps(best.boundary),
+  };
 }
 
 /** GB/s of a bare element-by-element float copy over the same segments: the ceiling of scalar JavaScript codecs. */
@@ -135,11 +142,17 @@ export const codecsBench: Benchmark = async (args) => {
   const only = args.length > 0 ? new Set(args.map((a) => resolveCodecId(a))) : undefined;
   const summary: Record<string, unknown> = {};
   const backend = codecBackend();
-  process.stdout.write(`codec backend: ${backend.backend}${backend.reason === undefined ? "" : ` (${backend.reason})`}; js = the JS fast paths in the same run; copies = the wasm path's boundary copies alone\n`);
+  process.stdout.write(
+    `codec backend: ${backend.backend}${backend.reason === undefined ? "" : ` (${backend.reason})`}; js = the JS fast paths in the same run; copies = the wasm path's boundary copies alone\n`,
+  );
   summary["backend"] = backend.backend;
   for (const shape of SHAPES) {
-    process.stdout.write(`\n${shape.name}, ${BENCH_BLOCK_TOKENS}-token segments, ${BENCH_WORKING_SET_BYTES >> 20} MiB of fp32 KV per pass\n`);
-    process.stdout.write("codec               memcpy GB/s  encode GB/s  decode GB/s  enc/memcpy  dec/memcpy  js enc/memcpy  js dec/memcpy  copies/memcpy\n");
+    process.stdout.write(
+      `\n${shape.name}, ${BENCH_BLOCK_TOKENS}-token segments, ${BENCH_WORKING_SET_BYTES >> 20} MiB of fp32 KV per pass\n`,
+    );
+    process.stdout.write(
+      "codec               memcpy GB/s  encode GB/s  decode GB/s  enc/memcpy  dec/memcpy  js enc/memcpy  js dec/memcpy  copies/memcpy\n",
+    );
     for (const id of KNOWN_CODECS) {
       if (only !== undefined && !only.has(id)) continue;
       const r = measure(getCodec(id), shape);

@@ -76,7 +76,9 @@ export const evictionBench: Benchmark = async (args) => {
   const path = values.trace ?? DEFAULT_TRACE;
   const trace = readTrace(path);
   const blocks = trace.reduce((n, r) => n + r.blockIds.length, 0);
-  process.stdout.write(`trace ${path}: ${trace.length} requests, ${blocks} block accesses, ${TRACE_BLOCK_TOKENS} tokens per block; replayed in order, no timing\n`);
+  process.stdout.write(
+    `trace ${path}: ${trace.length} requests, ${blocks} block accesses, ${TRACE_BLOCK_TOKENS} tokens per block; replayed in order, no timing\n`,
+  );
   process.stdout.write(`infinite-cache ideal prefix hit rate: ${replay(trace, new LruPolicy(), Number.POSITIVE_INFINITY).toFixed(4)}\n`);
   const hitRate: number[] = [];
   const lruHitRate: number[] = [];

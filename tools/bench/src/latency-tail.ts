@@ -23,7 +23,11 @@ export function watchGc(): { pauses: Array<[number, number]>; stop: () => Promis
 }
 
 /** Of the queries that took `thresholdUs` or more (the p99, say), how many overlapped a garbage collection. */
-export function tailDuringGc(times: QueryTimes, thresholdUs: number, pauses: ReadonlyArray<[number, number]>): { tail: number; duringGc: number } {
+export function tailDuringGc(
+  times: QueryTimes,
+  thresholdUs: number,
+  pauses: ReadonlyArray<[number, number]>,
+): { tail: number; duringGc: number } {
   let tail = 0;
   let duringGc = 0;
   for (let i = 0; i < times.us.length; i++) {

@@ -7,8 +7,19 @@
 // router-bench-ingest.ts). Where each side has its own index, the plain side's is built first: an
 // index built later measured up to 5% slower in A/A runs, so the order can only understate a trick.
 import {
-  DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, DEVICE_CODEC, Placer, matchForCodec, mergeMatches,
-  type LoadSources, type LocationMatch, type PackedHashes, type PlacerOptions, type PrefixIndex, type PrefixIndexOptions, type Roster,
+  DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+  DEFAULT_ROUTING_WEIGHTS,
+  DEVICE_CODEC,
+  Placer,
+  matchForCodec,
+  mergeMatches,
+  type LoadSources,
+  type LocationMatch,
+  type PackedHashes,
+  type PlacerOptions,
+  type PrefixIndex,
+  type PrefixIndexOptions,
+  type Roster,
 } from "@kvtier/kv-router";
 import { BENCH_BLOCK_TOKENS, PROMPT_BLOCKS, buildIndex, type BenchDeployment } from "./router-bench-index.js";
 
@@ -29,8 +40,21 @@ const round3 = (x: number): number => Number(x.toFixed(3));
 export type Route = (hashes: PackedHashes) => void;
 
 /** The route of a router with this index, placer and matching. */
-export function routeWith(index: PrefixIndex, placer: Placer, roster: Roster, loads: LoadSources, match: (index: PrefixIndex, hashes: PackedHashes) => ReadonlyMap<string, LocationMatch> = fp16Match): Route {
-  return (hashes) => void placer.place({ roster, matches: match(index, hashes), promptTokens: PROMPT_BLOCKS * BENCH_BLOCK_TOKENS, reusableBlocks: PROMPT_BLOCKS, loads });
+export function routeWith(
+  index: PrefixIndex,
+  placer: Placer,
+  roster: Roster,
+  loads: LoadSources,
+  match: (index: PrefixIndex, hashes: PackedHashes) => ReadonlyMap<string, LocationMatch> = fp16Match,
+): Route {
+  return (hashes) =>
+    void placer.place({
+      roster,
+      matches: match(index, hashes),
+      promptTokens: PROMPT_BLOCKS * BENCH_BLOCK_TOKENS,
+      reusableBlocks: PROMPT_BLOCKS,
+      loads,
+    });
 }
 
 const fp16Match = (index: PrefixIndex, hashes: PackedHashes): Map<string, LocationMatch> => matchForCodec(index, hashes, "fp16");
@@ -91,15 +115,36 @@ export function indexPair(dep: BenchDeployment, plain: PrefixIndexOptions & { li
 }
 
 /** A route A/B of an index trick over a fresh {@link indexPair}. */
-export function indexTrickAb(dep: BenchDeployment, plain: PrefixIndexOptions & { links?: boolean }, placer: Placer, roster: Roster, loads: LoadSources, query: (i: number) => PackedHashes): RouteAb {
+export function indexTrickAb(
+  dep: BenchDeployment,
+  plain: PrefixIndexOptions & { links?: boolean },
+  placer: Placer,
+  roster: Roster,
+  loads: LoadSources,
+  query: (i: number) => PackedHashes,
+): RouteAb {
   const [trickIndex, plainIndex] = indexPair(dep, plain);
   return routeAb(routeWith(trickIndex, placer, roster, loads), routeWith(plainIndex, placer, roster, loads), query);
 }
 
 /** A route A/B of a placement trick (same index; a Placer with its plain form). */
-export function placerTrickAb(index: PrefixIndex, plain: PlacerOptions["plainForms"], roster: Roster, loads: LoadSources, query: (i: number) => PackedHashes): RouteAb {
-  const opts: PlacerOptions = { weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: BENCH_BLOCK_TOKENS };
-  return routeAb(routeWith(index, new Placer(opts), roster, loads), routeWith(index, new Placer({ ...opts, plainForms: plain }), roster, loads), query);
+export function placerTrickAb(
+  index: PrefixIndex,
+  plain: PlacerOptions["plainForms"],
+  roster: Roster,
+  loads: LoadSources,
+  query: (i: number) => PackedHashes,
+): RouteAb {
+  const opts: PlacerOptions = {
+    weights: DEFAULT_ROUTING_WEIGHTS,
+    localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+    blockSize: BENCH_BLOCK_TOKENS,
+  };
+  return routeAb(
+    routeWith(index, new Placer(opts), roster, loads),
+    routeWith(index, new Placer({ ...opts, plainForms: plain }), roster, loads),
+    query,
+  );
 }
 
 /** Ingest A/B: the median over alternating passes of plain seconds / trick seconds (> 1: the trick ingests faster). */

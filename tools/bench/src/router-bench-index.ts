@@ -56,7 +56,9 @@ const kvstoreId = (w: number): string => `kvstore-node-${Math.floor(w / WORKERS_
 
 /** Documents enough for `targetBlocks` distinct blocks, and the 64 workers. */
 export function makeDeployment(targetBlocks: number): BenchDeployment {
-  const system = Array.from({ length: SYSTEM_PROMPTS }, (_, s) => Array.from({ length: SYSTEM_PROMPT_BLOCKS }, (_, b) => syntheticHash(1_000_000 + s, b)));
+  const system = Array.from({ length: SYSTEM_PROMPTS }, (_, s) =>
+    Array.from({ length: SYSTEM_PROMPT_BLOCKS }, (_, b) => syntheticHash(1_000_000 + s, b)),
+  );
   const perDoc = PROMPT_BLOCKS - SYSTEM_PROMPT_BLOCKS;
   const count = Math.max(1, Math.ceil((targetBlocks - SYSTEM_PROMPTS * SYSTEM_PROMPT_BLOCKS) / perDoc));
   const documents: BenchDocument[] = Array.from({ length: count }, (_, d) => ({
@@ -65,10 +67,27 @@ export function makeDeployment(targetBlocks: number): BenchDeployment {
   }));
   const workers: RosterWorker[] = Array.from({ length: BENCH_WORKERS }, (_, w) => ({
     info: {
-      workerId: workerId(w), role: w % 2 === 0 ? "decode" : "prefill", endpoint: "", nodeId: `node-${Math.floor(w / WORKERS_PER_NODE)}`, kvstoreEndpoint: "",
-      kvstoreId: kvstoreId(w), layout: undefined, incarnation: "bench", heartbeatUnixMs: 0, capacityBlocks: 1 << 20,
+      workerId: workerId(w),
+      role: w % 2 === 0 ? "decode" : "prefill",
+      endpoint: "",
+      nodeId: `node-${Math.floor(w / WORKERS_PER_NODE)}`,
+      kvstoreEndpoint: "",
+      kvstoreId: kvstoreId(w),
+      layout: undefined,
+      incarnation: "bench",
+      heartbeatUnixMs: 0,
+      capacityBlocks: 1 << 20,
     },
-    load: { workerId: workerId(w), role: w % 2 === 0 ? "decode" : "prefill", queuedPrefillTokens: (w * 997) % 5000, activeDecodeBlocks: (w * 31) % 200, freeBlocks: 0, runningRequests: 0, unixMs: 0, leaving: false },
+    load: {
+      workerId: workerId(w),
+      role: w % 2 === 0 ? "decode" : "prefill",
+      queuedPrefillTokens: (w * 997) % 5000,
+      activeDecodeBlocks: (w * 31) % 200,
+      freeBlocks: 0,
+      runningRequests: 0,
+      unixMs: 0,
+      leaving: false,
+    },
   }));
   return { documents, workers, blocks: count * perDoc + SYSTEM_PROMPTS * SYSTEM_PROMPT_BLOCKS };
 }
@@ -87,7 +106,8 @@ function placementsOf(doc: BenchDocument): Array<[location: string, tier: Tier, 
  */
 export function buildIndex(dep: BenchDeployment, { links = true, ...options }: PrefixIndexOptions & { links?: boolean } = {}): PrefixIndex {
   const index = new PrefixIndex(options);
-  for (const doc of dep.documents) for (const [loc, tier, codec, hashes] of placementsOf(doc)) index.applyStored(loc, tier, codec, hashes, undefined, links);
+  for (const doc of dep.documents)
+    for (const [loc, tier, codec, hashes] of placementsOf(doc)) index.applyStored(loc, tier, codec, hashes, undefined, links);
   return index;
 }
 

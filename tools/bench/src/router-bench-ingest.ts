@@ -65,7 +65,12 @@ export function makeEventStream(blockOps: number, seed = 7): EventStream {
       } else {
         const hashes = Array.from({ length: n }, fresh);
         pool.push(...hashes);
-        events.push({ event: { $case: "stored", value: { blockHashes: hashes, parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_DEVICE, codec: "raw" } } });
+        events.push({
+          event: {
+            $case: "stored",
+            value: { blockHashes: hashes, parentBlockHash: new Uint8Array(0), blockSize: 16, medium: Tier.TIER_DEVICE, codec: "raw" },
+          },
+        });
       }
       ops += n;
     }
@@ -77,7 +82,9 @@ export function makeEventStream(blockOps: number, seed = 7): EventStream {
     for (let i = 0; i < live[w].length; i += DRAIN_BLOCKS_PER_EVENT) {
       const hashes = live[w].slice(i, i + DRAIN_BLOCKS_PER_EVENT);
       seq[w] += 1;
-      drain.push(encodeBatch(w, seq[w], [{ event: { $case: "removed", value: { blockHashes: hashes, medium: Tier.TIER_DEVICE, codec: "raw" } } }]));
+      drain.push(
+        encodeBatch(w, seq[w], [{ event: { $case: "removed", value: { blockHashes: hashes, medium: Tier.TIER_DEVICE, codec: "raw" } } }]),
+      );
     }
   }
   return { messages, blockOps: ops, drain };

@@ -14,7 +14,18 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { DEFAULT_LOCAL_PREFILL_MAX_TOKENS, DEFAULT_ROUTING_WEIGHTS, LoadLedger, PackedHashes, PeerLoads, Placer, Roster, hashChain, matchForCodec, namespaceHash } from "@kvtier/kv-router";
+import {
+  DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+  DEFAULT_ROUTING_WEIGHTS,
+  LoadLedger,
+  PackedHashes,
+  PeerLoads,
+  Placer,
+  Roster,
+  hashChain,
+  matchForCodec,
+  namespaceHash,
+} from "@kvtier/kv-router";
 import type { Benchmark } from "./benchmark.js";
 import { EVENTS_PER_BATCH, makeEventStream, timeDecodeOnly, timeIngest } from "./router-bench-ingest.js";
 import { indexPair, indexTrickAb, ingestAb, matchPerCodec, placerTrickAb, routeAb, routeWith, type RouteAb } from "./router-bench-ab.js";
@@ -96,7 +107,11 @@ function spin(n: number): number {
 function jitterControl(queries: number, targetUs: number, loopNs: number): Float64Array {
   const n = Math.max(1, Math.round((targetUs * 1e3) / loopNs));
   let sink = 0;
-  const out = latencies(queries, () => n, (k) => void (sink += spin(k)));
+  const out = latencies(
+    queries,
+    () => n,
+    (k) => void (sink += spin(k)),
+  );
   if (sink < 0) throw new Error("unreachable");
   return out;
 }
@@ -128,7 +143,9 @@ export const routerBench: Benchmark = async (args) => {
   const index = buildIndex(dep);
   const bytesPerBlock = (usedBytes() - before) / index.blockCount();
   const indexedBlocks = index.blockCount();
-  line(`index: ${index.blockCount()} blocks, ${index.locationCount()} locations (${BENCH_WORKERS} worker pools + kvstores), ${bytesPerBlock.toFixed(1)} B/block (heap + array buffers after GC), table ${(index.tableBytes() / index.blockCount()).toFixed(1)} B/block`);
+  line(
+    `index: ${index.blockCount()} blocks, ${index.locationCount()} locations (${BENCH_WORKERS} worker pools + kvstores), ${bytesPerBlock.toFixed(1)} B/block (heap + array buffers after GC), table ${(index.tableBytes() / index.blockCount()).toFixed(1)} B/block`,
+  );
 
   // (2) lookup and score, per request, as the router does it
   const ledger = new LoadLedger(60_000);
@@ -140,14 +157,31 @@ export const routerBench: Benchmark = async (args) => {
     ledger.addPrefill(w.info.workerId, 512 + ((k * 389) % 6000));
     ledger.addDecode(w.info.workerId, 16 + ((k * 53) % 400));
   }
-  peers.update("bench-peer-router", dep.workers.map((w, k) => ({ workerId: w.info.workerId, prefillTokens: (k * 131) % 4000, decodeBlocks: (k * 17) % 300, recentWorkTokens: (k * 977) % 20000, prefillTokensSinceReport: (k * 61) % 2000 })));
+  peers.update(
+    "bench-peer-router",
+    dep.workers.map((w, k) => ({
+      workerId: w.info.workerId,
+      prefillTokens: (k * 131) % 4000,
+      decodeBlocks: (k * 17) % 300,
+      recentWorkTokens: (k * 977) % 20000,
+      prefillTokensSinceReport: (k * 61) % 2000,
+    })),
+  );
   // as the router does: one clock reading per placement, a little after the work was charged (the
   // bench's clock does not move, so the peer's share stays live and the recent work decays to the
   // same value every time)
   const loads = { ledger, peers, nowMs: ledger.nowMs() + CHARGED_AGO_MS };
   const roster = new Roster(dep.workers);
-  const placer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: BENCH_BLOCK_TOKENS });
-  const bigBlockPlacer = new Placer({ weights: DEFAULT_ROUTING_WEIGHTS, localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS, blockSize: 4 * BENCH_BLOCK_TOKENS });
+  const placer = new Placer({
+    weights: DEFAULT_ROUTING_WEIGHTS,
+    localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+    blockSize: BENCH_BLOCK_TOKENS,
+  });
+  const bigBlockPlacer = new Placer({
+    weights: DEFAULT_ROUTING_WEIGHTS,
+    localPrefillMaxTokens: DEFAULT_LOCAL_PREFILL_MAX_TOKENS,
+    blockSize: 4 * BENCH_BLOCK_TOKENS,
+  });
   const promptTokens = PROMPT_BLOCKS * BENCH_BLOCK_TOKENS;
   const docOf = (i: number): number => (i * 7919) % dep.documents.length;
   const docHashes = (i: number): PackedHashes => freshChain(dep.documents[docOf(i)].hashes);
@@ -166,25 +200,42 @@ export const routerBench: Benchmark = async (args) => {
   let placed = 0;
   const routeTimes = queryTimes(queries);
   const gcWatch = watchGc();
-  const route = latencies(queries, docHashes, (hashes) => {
-    const p = placer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
-    if (p !== null) placed += p.chosenCachedTokens > 0 ? 1 : 0;
-  }, routeTimes);
+  const route = latencies(
+    queries,
+    docHashes,
+    (hashes) => {
+      const p = placer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
+      if (p !== null) placed += p.chosenCachedTokens > 0 ? 1 : 0;
+    },
+    routeTimes,
+  );
   await gcWatch.stop();
   const routeTail = tailDuringGc(routeTimes, percentile(route, 0.99), gcWatch.pauses);
   // a prompt no one holds beyond its system prompt (the common cold case)
   const routeMiss = latencies(queries, coldHashes, (hashes) => {
     placer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS, loads });
   });
-  line(`route (8K-token prompt, 512 blocks, held up to all 512 blocks by its worker + kvstore): p50 ${percentile(route, 0.5).toFixed(1)} us, p99 ${percentile(route, 0.99).toFixed(1)} us; ${placed} of ${queries + WARMUP_QUERIES} found the cache`);
+  line(
+    `route (8K-token prompt, 512 blocks, held up to all 512 blocks by its worker + kvstore): p50 ${percentile(route, 0.5).toFixed(1)} us, p99 ${percentile(route, 0.99).toFixed(1)} us; ${placed} of ${queries + WARMUP_QUERIES} found the cache`,
+  );
   // where the time goes: the same queries, the index walk and the placement timed apart
   const matchOnly = latencies(queries, docHashes, (hashes) => void matchForCodec(index, hashes, "fp16"));
-  const placeOnly = latencies(queries, (i) => matchForCodec(index, docHashes(i), "fp16"), (matches) => void placer.place({ roster, matches, promptTokens, reusableBlocks: PROMPT_BLOCKS, loads }));
+  const placeOnly = latencies(
+    queries,
+    (i) => matchForCodec(index, docHashes(i), "fp16"),
+    (matches) => void placer.place({ roster, matches, promptTokens, reusableBlocks: PROMPT_BLOCKS, loads }),
+  );
   const control = jitterControl(queries, percentile(route, 0.5), loopNs);
   const spread = (a: Float64Array): number => percentile(a, 0.99) / percentile(a, 0.5);
-  line(`  machine jitter control (a fixed loop taking the route's p50, allocating nothing): p50 ${percentile(control, 0.5).toFixed(1)} us, p99 ${percentile(control, 0.99).toFixed(1)} us; p99/p50 ${spread(control).toFixed(2)} vs the route's ${spread(route).toFixed(2)}; ${routeTail.duringGc} of the route's ${routeTail.tail} queries at or above its p99 overlapped one of ${gcWatch.pauses.length} garbage collections`);
-  line(`  of which the index walk (matchForCodec) p50 ${percentile(matchOnly, 0.5).toFixed(1)} us, p99 ${percentile(matchOnly, 0.99).toFixed(1)} us; placement over ${BENCH_WORKERS} workers (place) p50 ${percentile(placeOnly, 0.5).toFixed(1)} us, p99 ${percentile(placeOnly, 0.99).toFixed(1)} us`);
-  line(`route (a prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`);
+  line(
+    `  machine jitter control (a fixed loop taking the route's p50, allocating nothing): p50 ${percentile(control, 0.5).toFixed(1)} us, p99 ${percentile(control, 0.99).toFixed(1)} us; p99/p50 ${spread(control).toFixed(2)} vs the route's ${spread(route).toFixed(2)}; ${routeTail.duringGc} of the route's ${routeTail.tail} queries at or above its p99 overlapped one of ${gcWatch.pauses.length} garbage collections`,
+  );
+  line(
+    `  of which the index walk (matchForCodec) p50 ${percentile(matchOnly, 0.5).toFixed(1)} us, p99 ${percentile(matchOnly, 0.99).toFixed(1)} us; placement over ${BENCH_WORKERS} workers (place) p50 ${percentile(placeOnly, 0.5).toFixed(1)} us, p99 ${percentile(placeOnly, 0.99).toFixed(1)} us`,
+  );
+  line(
+    `route (a prompt sharing only its 32-block system prompt): p50 ${percentile(routeMiss, 0.5).toFixed(1)} us, p99 ${percentile(routeMiss, 0.99).toFixed(1)} us`,
+  );
   const beforeNaive = usedBytes();
   const naive = new NaiveIndex(dep);
   const naiveBytesPerBlock = (usedBytes() - beforeNaive) / indexedBlocks;
@@ -196,8 +247,12 @@ export const routerBench: Benchmark = async (args) => {
   const route64 = latencies(queries, shortHashes, (hashes) => {
     bigBlockPlacer.place({ roster, matches: matchForCodec(index, hashes, "fp16"), promptTokens, reusableBlocks: PROMPT_BLOCKS / 4, loads });
   });
-  line(`route, same 8K-token prompt at 64 tokens per block (128 lookups): p50 ${percentile(route64, 0.5).toFixed(1)} us, p99 ${percentile(route64, 0.99).toFixed(1)} us`);
-  line(`route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us; ${naiveBytesPerBlock.toFixed(1)} B/block`);
+  line(
+    `route, same 8K-token prompt at 64 tokens per block (128 lookups): p50 ${percentile(route64, 0.5).toFixed(1)} us, p99 ${percentile(route64, 0.99).toFixed(1)} us`,
+  );
+  line(
+    `route with the naive index (hex-keyed Map, holder objects): p50 ${percentile(naiveRoute, 0.5).toFixed(1)} us, p99 ${percentile(naiveRoute, 0.99).toFixed(1)} us; ${naiveBytesPerBlock.toFixed(1)} B/block`,
+  );
 
   // (1) ingest: decode + convert + apply, against decode alone
   const stream = makeEventStream(ingestOps);
@@ -209,8 +264,12 @@ export const routerBench: Benchmark = async (args) => {
   const ingestS = passS[INGEST_PASSES >> 1];
   const eventsPerS = stream.blockOps / ingestS;
   const mops = (s: number): string => `${(stream.blockOps / s / 1e6).toFixed(2)}M/s`;
-  line(`ingest: ${stream.messages.length} batches, ${stream.blockOps} block ops (1-16 blocks per event, ${EVENTS_PER_BATCH} events per batch): ${(eventsPerS / 1e6).toFixed(2)}M block ops/s decoded and applied (median of ${INGEST_PASSES} passes: ${passS.map(mops).join(", ")})`);
-  line(`  decoding alone (the generated decoder + batchFromWire) ${mops(decodeS)} (${((100 * decodeS) / ingestS).toFixed(0)}% of the ingest time)`);
+  line(
+    `ingest: ${stream.messages.length} batches, ${stream.blockOps} block ops (1-16 blocks per event, ${EVENTS_PER_BATCH} events per batch): ${(eventsPerS / 1e6).toFixed(2)}M block ops/s decoded and applied (median of ${INGEST_PASSES} passes: ${passS.map(mops).join(", ")})`,
+  );
+  line(
+    `  decoding alone (the generated decoder + batchFromWire) ${mops(decodeS)} (${((100 * decodeS) / ingestS).toFixed(0)}% of the ingest time)`,
+  );
 
   // (3) hashing: hashChain (hashes and their packed words, as the router hashes) against one createHash per block
   const ns = namespaceHash({ modelId: "bench", layoutVersion: 1, blockSize: BENCH_BLOCK_TOKENS, tenantSalt: "s" });
@@ -229,7 +288,9 @@ export const routerBench: Benchmark = async (args) => {
   const naiveHashS = Number(process.hrtime.bigint() - t0) / 1e9;
   const tokenBytes = HASH_PROMPTS * promptTokens * 4;
   const hashMbPerS = tokenBytes / hashS / 1e6;
-  line(`hashing: ${hashMbPerS.toFixed(1)} MB/s of token ids (${((HASH_PROMPTS * PROMPT_BLOCKS) / hashS / 1e6).toFixed(2)}M blocks/s, ${((hashS / HASH_PROMPTS) * 1e3).toFixed(2)} ms per 8K-token prompt); createHash per block ${(tokenBytes / naiveHashS / 1e6).toFixed(1)} MB/s`);
+  line(
+    `hashing: ${hashMbPerS.toFixed(1)} MB/s of token ids (${((HASH_PROMPTS * PROMPT_BLOCKS) / hashS / 1e6).toFixed(2)}M blocks/s, ${((hashS / HASH_PROMPTS) * 1e3).toFixed(2)} ms per 8K-token prompt); createHash per block ${(tokenBytes / naiveHashS / 1e6).toFixed(1)} MB/s`,
+  );
 
   // (5) each hot-path trick against its plain form, alternating passes (plain / trick: > 1 = the trick is faster)
   line("A/B, plain form / trick (route p50, p99; ingest):");
@@ -243,19 +304,50 @@ export const routerBench: Benchmark = async (args) => {
     ab[`ab_${name}_ingest_ratio`] = ratio;
     line(`  ${name} (${what}): ingest x${ratio}`);
   };
-  noteRoute("run_skip", indexTrickAb(dep, { links: false }, placer, roster, loads, docHashes), "plain: every key compared, an index stored without links");
-  noteRoute("same_holder_runs", indexTrickAb(dep, { plainForms: ["same-holder-runs"] }, placer, roster, loads, docHashes), "plain: every block's holders visited");
-  noteRoute("fork_bits", indexTrickAb(dep, { plainForms: ["fork-bits"] }, placer, roster, loads, docHashes), "plain: every passed record's signature read");
-  noteRoute("walk_scratch", indexTrickAb(dep, { plainForms: ["walk-scratch"] }, placer, roster, loads, docHashes), "plain: fresh scratch arrays per walk");
-  noteRoute("codec_lanes", routeAb(routeWith(index, placer, roster, loads), routeWith(index, placer, roster, loads, matchPerCodec), docHashes), "plain: one walk per codec, merged");
+  noteRoute(
+    "run_skip",
+    indexTrickAb(dep, { links: false }, placer, roster, loads, docHashes),
+    "plain: every key compared, an index stored without links",
+  );
+  noteRoute(
+    "same_holder_runs",
+    indexTrickAb(dep, { plainForms: ["same-holder-runs"] }, placer, roster, loads, docHashes),
+    "plain: every block's holders visited",
+  );
+  noteRoute(
+    "fork_bits",
+    indexTrickAb(dep, { plainForms: ["fork-bits"] }, placer, roster, loads, docHashes),
+    "plain: every passed record's signature read",
+  );
+  noteRoute(
+    "walk_scratch",
+    indexTrickAb(dep, { plainForms: ["walk-scratch"] }, placer, roster, loads, docHashes),
+    "plain: fresh scratch arrays per walk",
+  );
+  noteRoute(
+    "codec_lanes",
+    routeAb(routeWith(index, placer, roster, loads), routeWith(index, placer, roster, loads, matchPerCodec), docHashes),
+    "plain: one walk per codec, merged",
+  );
   noteRoute("roster_sets", placerTrickAb(index, ["roster-sets"], roster, loads, docHashes), "plain: new candidate sets per placement");
   noteRoute("load_lookups", placerTrickAb(index, ["load-lookups"], roster, loads, docHashes), "plain: ledger and peer lookups per worker");
   noteRoute("served_by", placerTrickAb(index, ["served-by"], roster, loads, docHashes), "plain: each worker looks up its two locations");
   noteRoute("load_checks", placerTrickAb(index, ["load-checks"], roster, loads, docHashes), "plain: every load check names its field");
-  noteRoute("next_record", indexTrickAb(dep, { plainForms: ["next-record"] }, placer, roster, loads, docHashes), "plain: the table probed for every block");
+  noteRoute(
+    "next_record",
+    indexTrickAb(dep, { plainForms: ["next-record"] }, placer, roster, loads, docHashes),
+    "plain: the table probed for every block",
+  );
   {
     const [trickIndex, touchPlain] = indexPair(dep, { plainForms: ["touch-ahead"] });
-    noteIngest("touch_ahead", ingestAb(() => timeIngest(trickIndex, stream), () => timeIngest(touchPlain, stream)), "plain: no slots touched ahead");
+    noteIngest(
+      "touch_ahead",
+      ingestAb(
+        () => timeIngest(trickIndex, stream),
+        () => timeIngest(touchPlain, stream),
+      ),
+      "plain: no slots touched ahead",
+    );
   }
 
   return {

@@ -49,7 +49,15 @@ export class TcpPeer {
     const control = connect(this.port, "127.0.0.1");
     control.on("error", () => control.destroy());
     await once(control, "connect");
-    control.write(JSON.stringify({ mode: "sink", bytes: total, blockBytes: blocks[0].length, workingSetBytes: 0, connectTo: (server.address() as AddressInfo).port }) + "\n");
+    control.write(
+      JSON.stringify({
+        mode: "sink",
+        bytes: total,
+        blockBytes: blocks[0].length,
+        workingSetBytes: 0,
+        connectTo: (server.address() as AddressInfo).port,
+      }) + "\n",
+    );
     const [s] = (await once(server, "connection")) as [Socket];
     s.setNoDelay(true);
     s.on("error", () => s.destroy());
@@ -145,7 +153,12 @@ export function memcpy(blocks: Uint8Array[], bytes: number): Figure {
  * One file per block of the working set, written and fdatasync'ed (a write counts once synced),
  * in rounds over the working set (its files removed between rounds, untimed), then read back.
  */
-export async function plainFiles(dir: string, blocks: Uint8Array[], bytes: number, depth: number): Promise<{ write: Figure; read: Figure }> {
+export async function plainFiles(
+  dir: string,
+  blocks: Uint8Array[],
+  bytes: number,
+  depth: number,
+): Promise<{ write: Figure; read: Figure }> {
   await fsp.mkdir(dir, { recursive: true });
   const path = (i: number): string => join(dir, `b${i % blocks.length}`);
   const write = await measureOps({

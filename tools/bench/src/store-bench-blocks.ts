@@ -30,7 +30,16 @@ export function makeWorkingSet(payloadBytes: number, count: number): WorkingSet 
   // Random bits include NaN patterns; fp32 stores them as is, which is all the store needs.
   const blocks: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
-    const shape = { modelId: "bench", codec: "fp32", nLayers: layers, nKvHeads: 16, headDim: 128, tokens: BENCH_BLOCK_TOKENS, blockSize: BENCH_BLOCK_TOKENS, blockHash: new Uint8Array(randomBytes(16)) };
+    const shape = {
+      modelId: "bench",
+      codec: "fp32",
+      nLayers: layers,
+      nKvHeads: 16,
+      headDim: 128,
+      tokens: BENCH_BLOCK_TOKENS,
+      blockSize: BENCH_BLOCK_TOKENS,
+      blockHash: new Uint8Array(randomBytes(16)),
+    };
     blocks.push(encodeKvBlock(shape, k, v));
   }
   return { blocks, hashes: blocks.map((b) => readKvBlockHeader(b).blockHash), blockBytes: blocks[0].length };

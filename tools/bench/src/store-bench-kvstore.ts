@@ -28,7 +28,15 @@ export class BenchKvStore {
   static async start(env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchKvStore> {
     const token = ServiceToken.generate();
     const child = spawn(process.execPath, [...nodeArgs, KVSTORE_MAIN], {
-      env: { ...process.env, KVTIER_SERVICE_TOKEN: token.value, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", KVTIER_LOG_LEVEL: "warn", ...env },
+      env: {
+        ...process.env,
+        KVTIER_SERVICE_TOKEN: token.value,
+        KVTIER_KVSTORE_PORT: "0",
+        KVTIER_KVSTORE_FAST_PORT: "0",
+        KVTIER_METRICS_PORT: "0",
+        KVTIER_LOG_LEVEL: "warn",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     process.once("exit", () => child.kill("SIGKILL")); // never leave a store behind a crashed bench
@@ -56,7 +64,14 @@ export class BenchKvStore {
 export type PathFigures = { put: Figure; get: Figure } | { unavailable: string };
 
 /** Put then get the working set over `path` until `totalBytes` each, `depth` runs of `runBlocks` in flight. */
-export async function measurePath(store: BenchKvStore, path: DataPathName, ws: WorkingSet, totalBytes: number, runBlocks: number, depth: number): Promise<PathFigures> {
+export async function measurePath(
+  store: BenchKvStore,
+  path: DataPathName,
+  ws: WorkingSet,
+  totalBytes: number,
+  runBlocks: number,
+  depth: number,
+): Promise<PathFigures> {
   const cpu = new CpuMeter(store.pid);
   const client = new KvStoreClient(store.endpoint, { serviceToken: store.serviceToken, dataPaths: [path] });
   try {
@@ -92,7 +107,8 @@ export async function measurePath(store: BenchKvStore, path: DataPathName, ws: W
       op: async (i) => {
         const [a, b] = runOf(i);
         const run = await client.getRun(ws.hashes.slice(a, b), "fp32");
-        if (run.blocks.length !== b - a) throw new Error(`get over ${path} returned ${run.blocks.length} of ${b - a} blocks (corrupt ${run.corrupt})`);
+        if (run.blocks.length !== b - a)
+          throw new Error(`get over ${path} returned ${run.blocks.length} of ${b - a} blocks (corrupt ${run.corrupt})`);
       },
     });
     for (let i = 0; i < ws.hashes.length; i += DELETE_BATCH) await client.delete(ws.hashes.slice(i, i + DELETE_BATCH), "fp32");

@@ -71,7 +71,15 @@ export async function measureOps(opts: {
   const gib = bytes / 2 ** 30;
   const perGib = (x: number | null): number | null => (x === null ? null : Math.round((x / gib) * 1000) / 1000);
   const cpuFigure = opts.cpu ? { client: perGib(cpu.client), server: perGib(cpu.server) } : undefined;
-  return { gbps: bytes / 1e9 / seconds, bytes, seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), opBytes: opts.opBytes, cpu: cpuFigure };
+  return {
+    gbps: bytes / 1e9 / seconds,
+    bytes,
+    seconds,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    opBytes: opts.opBytes,
+    cpu: cpuFigure,
+  };
 }
 
 /** A figure measured as one stream (no per-op latency). */
@@ -89,6 +97,9 @@ export function ratio(a: Figure | null | undefined, b: Figure | null | undefined
 export function describe(name: string, f: Figure | null, note = ""): string {
   if (!f) return `${name.padEnd(28)} n/a ${note}`;
   const cpu = f.cpu ? `  cpu s/GiB client ${f.cpu.client ?? "?"} server ${f.cpu.server ?? "?"}` : "";
-  const lat = f.p50Ms === null ? "" : `  p50 ${f.p50Ms.toFixed(2)} ms  p99 ${f.p99Ms!.toFixed(2)} ms per ${(f.opBytes / 2 ** 20).toFixed(2)} MiB call`;
+  const lat =
+    f.p50Ms === null
+      ? ""
+      : `  p50 ${f.p50Ms.toFixed(2)} ms  p99 ${f.p99Ms!.toFixed(2)} ms per ${(f.opBytes / 2 ** 20).toFixed(2)} MiB call`;
   return `${name.padEnd(28)} ${f.gbps.toFixed(3).padStart(7)} GB/s  (${(f.bytes / 2 ** 30).toFixed(2)} GiB in ${f.seconds.toFixed(2)} s)${lat}${cpu} ${note}`;
 }

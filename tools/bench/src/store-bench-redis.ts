@@ -7,7 +7,12 @@ import { CpuMeter } from "./store-bench-cpu.js";
 import { measureOps, type Figure } from "./store-bench-measure.js";
 
 /** SET then GET every block of the working set, in rounds, until `totalBytes` each; keys removed after. */
-export async function measureRedis(url: string, ws: WorkingSet, totalBytes: number, depth: number): Promise<{ set: Figure; get: Figure } | { unavailable: string }> {
+export async function measureRedis(
+  url: string,
+  ws: WorkingSet,
+  totalBytes: number,
+  depth: number,
+): Promise<{ set: Figure; get: Figure } | { unavailable: string }> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   try {
     await redis.connect();
@@ -27,7 +32,10 @@ export async function measureRedis(url: string, ws: WorkingSet, totalBytes: numb
       depth,
       cpu,
       op: async (i) => {
-        await redis.set(key(i), Buffer.from(ws.blocks[i % ws.blocks.length].buffer, ws.blocks[i % ws.blocks.length].byteOffset, ws.blockBytes));
+        await redis.set(
+          key(i),
+          Buffer.from(ws.blocks[i % ws.blocks.length].buffer, ws.blocks[i % ws.blocks.length].byteOffset, ws.blockBytes),
+        );
       },
     });
     const get = await measureOps({
@@ -42,7 +50,8 @@ export async function measureRedis(url: string, ws: WorkingSet, totalBytes: numb
     });
     return { set, get };
   } finally {
-    for (let i = 0; i < ws.blocks.length; i += 1000) await redis.del(...Array.from({ length: Math.min(1000, ws.blocks.length - i) }, (_v, j) => key(i + j)));
+    for (let i = 0; i < ws.blocks.length; i += 1000)
+      await redis.del(...Array.from({ length: Math.min(1000, ws.blocks.length - i) }, (_v, j) => key(i + j)));
     redis.disconnect();
   }
 }

@@ -16,7 +16,12 @@ const roundParent = (r: number): Uint8Array => {
 };
 
 /** SSD tier write (durable) in rounds over the working set, then verified reads, until `totalBytes` each. */
-export async function measureSsdTier(dir: string, ws: WorkingSet, totalBytes: number, depth: number): Promise<{ write: Figure; read: Figure }> {
+export async function measureSsdTier(
+  dir: string,
+  ws: WorkingSet,
+  totalBytes: number,
+  depth: number,
+): Promise<{ write: Figure; read: Figure }> {
   await fsp.rm(dir, { recursive: true, force: true });
   const tier = await SsdTier.open({ dir, capacityBytes: 4 * ws.blocks.length * ws.blockBytes });
   const keys = ws.hashes.map((h) => blockKey(h, "fp32"));

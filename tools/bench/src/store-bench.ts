@@ -53,7 +53,16 @@ const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** `pnpm bench store [args]`: prints every figure, returns the JSON summary (ratios for 1 MiB, figures per size). */
 export const storeBench: Benchmark = async (args) => {
-  const { values } = parseArgs({ args, options: { sizes: { type: "string" }, only: { type: "string" }, "moved-mib": { type: "string" }, "in-flight-mib": { type: "string" }, profile: { type: "string" } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      sizes: { type: "string" },
+      only: { type: "string" },
+      "moved-mib": { type: "string" },
+      "in-flight-mib": { type: "string" },
+      profile: { type: "string" },
+    },
+  });
   const sizes = values.sizes ? values.sizes.split(",").map(Number) : BLOCK_SIZES;
   const parts = new Set((values.only?.split(",") ?? ALL_PARTS) as Part[]);
   const moved = values["moved-mib"] ? Number(values["moved-mib"]) * 2 ** 20 : MOVED_BYTES;
@@ -64,11 +73,21 @@ export const storeBench: Benchmark = async (args) => {
     process.stderr.write(`store bench: still running after ${WATCHDOG_MS / 60_000} min; giving up\n`);
     process.exit(1);
   }, WATCHDOG_MS).unref();
-  say(`store bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ${(moved / 2 ** 30).toFixed(2)} GiB per figure, working set ${WORKING_SET_BYTES / 2 ** 20} MiB, calls of ${RUN_BYTES / 2 ** 20} MiB, ${inFlight / 2 ** 20} MiB in flight`);
+  say(
+    `store bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(
+        " ",
+      )}; ${(moved / 2 ** 30).toFixed(2)} GiB per figure, working set ${WORKING_SET_BYTES / 2 ** 20} MiB, calls of ${RUN_BYTES / 2 ** 20} MiB, ${inFlight / 2 ** 20} MiB in flight`,
+  );
 
   const peer = parts.has("baselines") ? await TcpPeer.start() : undefined;
   const store = await BenchKvStore.start(
-    { KVTIER_NAMESPACE: `bench${randomUUID().slice(0, 8)}`, KVTIER_KVSTORE_ID: "kvstore-bench", KVTIER_HOST_CAPACITY_BYTES: String(4 * WORKING_SET_BYTES) },
+    {
+      KVTIER_NAMESPACE: `bench${randomUUID().slice(0, 8)}`,
+      KVTIER_KVSTORE_ID: "kvstore-bench",
+      KVTIER_HOST_CAPACITY_BYTES: String(4 * WORKING_SET_BYTES),
+    },
     values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [],
   );
   const figures: Record<string, Record<string, unknown>> = {};
@@ -80,7 +99,9 @@ export const storeBench: Benchmark = async (args) => {
       const depth = Math.max(1, Math.round(inFlight / RUN_BYTES));
       const blockDepth = Math.max(1, Math.round(inFlight / ws.blockBytes));
       const f: Record<string, Figure | null> = {};
-      say(`\n== ${size / 1024} KiB blocks (${ws.blockBytes} bytes with header), ${ws.blocks.length} in the working set, runs of ${runBlocks}`);
+      say(
+        `\n== ${size / 1024} KiB blocks (${ws.blockBytes} bytes with header), ${ws.blocks.length} in the working set, runs of ${runBlocks}`,
+      );
       if (peer) {
         f.tcp_put = await peer.put(ws.blocks, moved);
         f.tcp_get = await peer.get(ws.blockBytes, WORKING_SET_BYTES, moved);

@@ -56,7 +56,9 @@ function sink(port: number, bytes: number): void {
 }
 
 function source(socket: Socket, cmd: Command): void {
-  const blocks = Array.from({ length: Math.max(1, Math.floor(cmd.workingSetBytes / cmd.blockBytes)) }, () => randomFillSync(Buffer.allocUnsafeSlow(cmd.blockBytes)));
+  const blocks = Array.from({ length: Math.max(1, Math.floor(cmd.workingSetBytes / cmd.blockBytes)) }, () =>
+    randomFillSync(Buffer.allocUnsafeSlow(cmd.blockBytes)),
+  );
   socket.write("R"); // ready: the working set is built, timing may start
   let sent = 0;
   let i = 0;

@@ -66,7 +66,9 @@ function timeEncode(tok: Tokenizer, text: string): number {
   return median(runs);
 }
 
-/** Start timing the gaps between event-loop turns (a setImmediate chain); the returned function stops it and gives the longest gap, in ms. */
+/**
+ * Start timing the gaps between event-loop turns (a setImmediate chain); the returned function stops it and gives the longest gap, in ms.
+ */
 function watchLoopTurns(): () => number {
   let running = true;
   let longestMs = 0;
@@ -128,7 +130,10 @@ export const tokenizerBench: Benchmark = async () => {
   const ratios: number[] = [];
   let maxHoldMs = 0;
   let idleMaxGapMs = 0;
-  for (const [name, unit] of [["story", STORY], ["mixed", MIXED]] as const) {
+  for (const [name, unit] of [
+    ["story", STORY],
+    ["mixed", MIXED],
+  ] as const) {
     process.stdout.write(`\n${name} text, encode with BOS, median of ${BENCH_RUNS} runs\n`);
     process.stdout.write("    size          ms     ms/KB  ms/KB vs 1 KB   tokens\n");
     let perKb1k = 0;

@@ -12,7 +12,10 @@ describe("tailDuringGc", () => {
     // query 2 (fast) overlaps it but is not in the tail; query 4 ends exactly where the pause begins
     t.startMs.set([0, 10, 10.5, 30, 19.9]);
     t.us.set([5, 900, 5, 800, 100]);
-    const pauses: Array<[number, number]> = [[10.4, 10.6], [20, 21]];
+    const pauses: Array<[number, number]> = [
+      [10.4, 10.6],
+      [20, 21],
+    ];
     expect(tailDuringGc(t, 100, pauses)).toEqual({ tail: 3, duringGc: 1 });
     expect(tailDuringGc(t, 850, pauses)).toEqual({ tail: 1, duringGc: 1 });
     expect(tailDuringGc(t, 100, [])).toEqual({ tail: 3, duringGc: 0 });

@@ -52,7 +52,12 @@ export function flagString(values: FlagValues, name: string): string | undefined
 export function intFlag(flag: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const what = min === 1 && max === Number.MAX_SAFE_INTEGER ? "a positive integer" : min === 0 && max === Number.MAX_SAFE_INTEGER ? "a non-negative integer" : `an integer in [${min}, ${max}]`;
+    const what =
+      min === 1 && max === Number.MAX_SAFE_INTEGER
+        ? "a positive integer"
+        : min === 0 && max === Number.MAX_SAFE_INTEGER
+          ? "a non-negative integer"
+          : `an integer in [${min}, ${max}]`;
     throw new UsageError(flag, `expected ${what}, got "${raw}"`);
   }
   return n;

@@ -35,8 +35,10 @@ async function run(argv: string[], env: Record<string, string | undefined>): Pro
     }
     case "tokenize":
       return runTokenize(parseTokenizeArgs(rest, env));
-    case "eval-quality": return (await import("./commands/eval-quality.js")).runEvalQualityCommand(rest, env);
-    case "replay": return (await import("./commands/replay.js")).runReplayCommand(rest, env);
+    case "eval-quality":
+      return (await import("./commands/eval-quality.js")).runEvalQualityCommand(rest, env);
+    case "replay":
+      return (await import("./commands/replay.js")).runReplayCommand(rest, env);
     default:
       throw new UsageError(command, "unknown command (up, generate, tokenize; see --help)");
   }

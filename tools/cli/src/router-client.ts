@@ -34,7 +34,10 @@ export function routerTarget(values: FlagValues, env: Record<string, string | un
  * fails UNAVAILABLE before the router answered anything (`reached` not called) moves on to the
  * next replica; any other outcome is final. Each client is closed after its attempt.
  */
-export async function onFirstReachableRouter<T>(target: RouterTarget, attempt: (client: KvTierServiceClient, reached: () => void) => Promise<T>): Promise<T> {
+export async function onFirstReachableRouter<T>(
+  target: RouterTarget,
+  attempt: (client: KvTierServiceClient, reached: () => void) => Promise<T>,
+): Promise<T> {
   let lastErr: unknown;
   for (const address of target.addresses) {
     const client = connectRouter(address);

@@ -56,7 +56,17 @@ describe("kvtier generate", () => {
     expect(out.text).toBe(run.stdout.replace(/\n$/, ""));
     expect(out).toMatchObject({ prompt_tokens: 5, completion_tokens: 12, finish_reason: "length", decode_worker: "decode-1" });
     expect(out.computed_prompt_tokens).toBe(5 - (out.cached_tokens as number));
-    for (const k of ["tokens", "cached_by_tier", "loaded_bytes_by_tier", "transferred_bytes", "ttft_ms", "request_id", "prefill_worker", "disaggregated"]) expect(out).toHaveProperty(k);
+    for (const k of [
+      "tokens",
+      "cached_by_tier",
+      "loaded_bytes_by_tier",
+      "transferred_bytes",
+      "ttft_ms",
+      "request_id",
+      "prefill_worker",
+      "disaggregated",
+    ])
+      expect(out).toHaveProperty(k);
     expect((out.tokens as number[]).length).toBe(12);
     const lp = out.logprobs as { token_id: number; top: unknown[] }[];
     expect(lp.map((x) => x.token_id)).toEqual(out.tokens);
@@ -85,7 +95,10 @@ describe("kvtier generate", () => {
   });
 
   it("given several routers, goes to the first one that can be reached", async () => {
-    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--json"], { ...env, KVTIER_ROUTER: `127.0.0.1:1,${stack.routerAddress}` });
+    const run = await kvtier(["generate", "Once upon a time", "--max-tokens", "3", "--json"], {
+      ...env,
+      KVTIER_ROUTER: `127.0.0.1:1,${stack.routerAddress}`,
+    });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout.trim()).completion_tokens).toBe(3);
     const tok = await kvtier(["tokenize", "Once upon", "--router", `127.0.0.1:1,${stack.routerAddress}`], env);

@@ -18,7 +18,27 @@ function usageError(parse: () => unknown): UsageError {
 describe("generate", () => {
   it("builds the request with add_bos and the sampling flags", () => {
     const cmd = parseGenerateArgs(
-      ["Once upon a time", "--max-tokens", "32", "--temperature", "0.7", "--top-p=0.9", "--seed", "42", "--stop", ".", "--stop", "The end", "--logprobs", "5", "--codec", "fp16", "--policy", "snapkv@25", "--json"],
+      [
+        "Once upon a time",
+        "--max-tokens",
+        "32",
+        "--temperature",
+        "0.7",
+        "--top-p=0.9",
+        "--seed",
+        "42",
+        "--stop",
+        ".",
+        "--stop",
+        "The end",
+        "--logprobs",
+        "5",
+        "--codec",
+        "fp16",
+        "--policy",
+        "snapkv@25",
+        "--json",
+      ],
       {},
     );
     expect(cmd.json).toBe(true);
@@ -41,10 +61,18 @@ describe("generate", () => {
     const cmd = parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "10.0.0.1:7000", KVTIER_API_KEY: "k1" });
     expect(cmd.request.sampling).toEqual({ temperature: 0, topP: 0, seed: 0 });
     expect(cmd.target).toEqual({ addresses: ["10.0.0.1:7000"], apiKey: "k1" });
-    expect(parseGenerateArgs(["hi", "--max-tokens", "1", "--router", "h:1", "--api-key", "k2"], { KVTIER_ROUTER: "x:2", KVTIER_API_KEY: "k1" }).target).toEqual({ addresses: ["h:1"], apiKey: "k2" });
-    expect(parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "  ", KVTIER_API_KEY: "" }).target).toEqual({ addresses: ["127.0.0.1:50051"], apiKey: undefined });
+    expect(
+      parseGenerateArgs(["hi", "--max-tokens", "1", "--router", "h:1", "--api-key", "k2"], { KVTIER_ROUTER: "x:2", KVTIER_API_KEY: "k1" })
+        .target,
+    ).toEqual({ addresses: ["h:1"], apiKey: "k2" });
+    expect(parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "  ", KVTIER_API_KEY: "" }).target).toEqual({
+      addresses: ["127.0.0.1:50051"],
+      apiKey: undefined,
+    });
     expect(parseGenerateArgs(["hi", "--max-tokens", "1", "--router", "a:1, b:2"], {}).target.addresses).toEqual(["a:1", "b:2"]);
-    expect(() => parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "a:1,nope" })).toThrow(/KVTIER_ROUTER: expected HOST:PORT, got "nope"/);
+    expect(() => parseGenerateArgs(["hi", "--max-tokens", "1"], { KVTIER_ROUTER: "a:1,nope" })).toThrow(
+      /KVTIER_ROUTER: expected HOST:PORT, got "nope"/,
+    );
   });
 
   it.each([
@@ -86,7 +114,15 @@ describe("tokenize", () => {
 describe("up", () => {
   it("has defaults and reads REDIS_URL / NATS_URL", () => {
     const cmd = parseUpArgs([], { REDIS_URL: "redis://127.0.0.1:6379", NATS_URL: "" });
-    expect(cmd).toMatchObject({ prefillWorkers: 1, decodeWorkers: 1, blockSize: undefined, demo: undefined, exitAfterDemo: false, routerPort: 0, verbose: false });
+    expect(cmd).toMatchObject({
+      prefillWorkers: 1,
+      decodeWorkers: 1,
+      blockSize: undefined,
+      demo: undefined,
+      exitAfterDemo: false,
+      routerPort: 0,
+      verbose: false,
+    });
     expect(cmd.redisUrl).toBe("redis://127.0.0.1:6379");
     expect(cmd.natsUrl).toBeUndefined();
     expect(cmd.apiKey).toMatch(/^dev-[0-9a-f]{16}$/);
@@ -94,8 +130,18 @@ describe("up", () => {
   });
 
   it("takes its flags", () => {
-    const cmd = parseUpArgs(["--prefill", "0", "--decode", "2", "--block-size", "32", "--demo", "Once upon a time", "--exit-after-demo", "--api-key", "k"], {});
-    expect(cmd).toMatchObject({ prefillWorkers: 0, decodeWorkers: 2, blockSize: 32, demo: "Once upon a time", exitAfterDemo: true, apiKey: "k" });
+    const cmd = parseUpArgs(
+      ["--prefill", "0", "--decode", "2", "--block-size", "32", "--demo", "Once upon a time", "--exit-after-demo", "--api-key", "k"],
+      {},
+    );
+    expect(cmd).toMatchObject({
+      prefillWorkers: 0,
+      decodeWorkers: 2,
+      blockSize: 32,
+      demo: "Once upon a time",
+      exitAfterDemo: true,
+      apiKey: "k",
+    });
   });
 
   it.each([

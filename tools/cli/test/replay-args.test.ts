@@ -17,18 +17,37 @@ const flagOf = (argv: string[], parse: (argv: string[]) => unknown = parseReplay
 describe("parseReplayArgs", () => {
   it("applies the documented defaults", () => {
     expect(parseReplayArgs(["--trace", "t.jsonl", "--capacity-tokens", "1250000"])).toEqual({
-      source: { file: "t.jsonl" }, workers: 8, capacityTokens: 1_250_000, policy: "kv", prefillTokensPerS: "auto", seed: 1,
-      kv: { weights: undefined, recentWorkTauS: undefined }, json: false,
+      source: { file: "t.jsonl" },
+      workers: 8,
+      capacityTokens: 1_250_000,
+      policy: "kv",
+      prefillTokensPerS: "auto",
+      seed: 1,
+      kv: { weights: undefined, recentWorkTauS: undefined },
+      json: false,
     });
-    expect(parseReplayArgs(["--synthetic", "chat", "--trace-seed", "9", "--capacity-tokens", "5", "--prefill-tokens-per-s", "1500.5"])).toMatchObject({
-      source: { shape: "chat", seed: 9, saveTo: undefined }, prefillTokensPerS: 1500.5,
+    expect(
+      parseReplayArgs(["--synthetic", "chat", "--trace-seed", "9", "--capacity-tokens", "5", "--prefill-tokens-per-s", "1500.5"]),
+    ).toMatchObject({
+      source: { shape: "chat", seed: 9, saveTo: undefined },
+      prefillTokensPerS: 1500.5,
     });
   });
 
   it("sets kv weights over the defaults and the recent-work time constant", () => {
-    const cmd = parseReplayArgs(["--trace", "t", "--capacity-tokens", "5", "--weights", "overload=2, overloadPenalty=0", "--recent-work-tau-s", "30"]);
+    const cmd = parseReplayArgs([
+      "--trace",
+      "t",
+      "--capacity-tokens",
+      "5",
+      "--weights",
+      "overload=2, overloadPenalty=0",
+      "--recent-work-tau-s",
+      "30",
+    ]);
     expect(cmd.kv).toEqual({ weights: { ...DEFAULT_ROUTING_WEIGHTS, overload: 2, overloadPenalty: 0 }, recentWorkTauS: 30 });
-    for (const bad of ["overload", "overload=x", "overload=-1", "bogus=1", "overload=1,"]) expect(flagOf(["--trace", "t", "--capacity-tokens", "5", "--weights", bad]), bad).toMatch(/^--weights/);
+    for (const bad of ["overload", "overload=x", "overload=-1", "bogus=1", "overload=1,"])
+      expect(flagOf(["--trace", "t", "--capacity-tokens", "5", "--weights", bad]), bad).toMatch(/^--weights/);
     expect(flagOf(["--trace", "t", "--capacity-tokens", "5", "--recent-work-tau-s", "0"])).toBe("--recent-work-tau-s");
     expect(parseReplaySweepArgs(["--sweep", "--weights", "temperature=0.5"]).kv.weights?.temperature).toBe(0.5);
   });
@@ -49,19 +68,33 @@ describe("parseReplayArgs", () => {
 describe("parseReplaySweepArgs", () => {
   it("applies the documented defaults and parses the lists", () => {
     expect(parseReplaySweepArgs(["--sweep"])).toEqual({
-      file: undefined, shapes: ["docqa", "chat", "sysprompt", "agent", "tenants"], seeds: [1, 2],
+      file: undefined,
+      shapes: ["docqa", "chat", "sysprompt", "agent", "tenants"],
+      seeds: [1, 2],
       settings: [
-        { workers: 8, capacityTokens: 1_250_000 }, { workers: 16, capacityTokens: 625_000 },
-        { workers: 4, capacityTokens: 2_500_000 }, { workers: 8, capacityTokens: 625_000 },
+        { workers: 8, capacityTokens: 1_250_000 },
+        { workers: 16, capacityTokens: 625_000 },
+        { workers: 4, capacityTokens: 2_500_000 },
+        { workers: 8, capacityTokens: 625_000 },
       ],
       kv: { weights: undefined, recentWorkTauS: undefined },
       json: false,
     });
     expect(parseReplaySweepArgs(["--sweep", "--trace", "t.jsonl", "--shapes", "none", "--settings", "2x100,32x312500", "--json"])).toEqual({
-      file: "t.jsonl", shapes: [], seeds: [1, 2], settings: [{ workers: 2, capacityTokens: 100 }, { workers: 32, capacityTokens: 312_500 }],
-      kv: { weights: undefined, recentWorkTauS: undefined }, json: true,
+      file: "t.jsonl",
+      shapes: [],
+      seeds: [1, 2],
+      settings: [
+        { workers: 2, capacityTokens: 100 },
+        { workers: 32, capacityTokens: 312_500 },
+      ],
+      kv: { weights: undefined, recentWorkTauS: undefined },
+      json: true,
     });
-    expect(parseReplaySweepArgs(["--sweep", "--shapes", "agent,tenants", "--trace-seeds", "3,4"])).toMatchObject({ shapes: ["agent", "tenants"], seeds: [3, 4] });
+    expect(parseReplaySweepArgs(["--sweep", "--shapes", "agent,tenants", "--trace-seeds", "3,4"])).toMatchObject({
+      shapes: ["agent", "tenants"],
+      seeds: [3, 4],
+    });
   });
 
   it("names the bad flag", () => {

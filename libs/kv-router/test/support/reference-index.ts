@@ -37,7 +37,8 @@ export class ReferenceIndex {
   }
 
   private heldAnywhere(hex: string): boolean {
-    for (const byTier of this.held.values()) for (const set of byTier.values()) for (const e of set) if (e.startsWith(`${hex}|`)) return true;
+    for (const byTier of this.held.values())
+      for (const set of byTier.values()) for (const e of set) if (e.startsWith(`${hex}|`)) return true;
     return false;
   }
 
@@ -133,7 +134,9 @@ export class ReferenceIndex {
     }
     return out.sort(
       (a, b) =>
-        a.hashHex.localeCompare(b.hashHex) || TIERS.indexOf(a.tier) - TIERS.indexOf(b.tier) || (a.codec < b.codec ? -1 : a.codec > b.codec ? 1 : 0),
+        a.hashHex.localeCompare(b.hashHex) ||
+        TIERS.indexOf(a.tier) - TIERS.indexOf(b.tier) ||
+        (a.codec < b.codec ? -1 : a.codec > b.codec ? 1 : 0),
     );
   }
 }

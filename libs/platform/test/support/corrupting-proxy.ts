@@ -16,7 +16,11 @@ export interface CorruptingProxy {
 }
 
 /** Proxy to `target`, flipping the byte at `offset` of `direction` on the first connection. */
-export async function startCorruptingProxy(target: { host: string; port: number }, direction: Direction, offset: number): Promise<CorruptingProxy> {
+export async function startCorruptingProxy(
+  target: { host: string; port: number },
+  direction: Direction,
+  offset: number,
+): Promise<CorruptingProxy> {
   let flipped = false;
   let first = true;
   const sockets = new Set<Socket>();

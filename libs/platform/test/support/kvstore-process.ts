@@ -26,7 +26,14 @@ export interface KvStore {
 export async function startKvStore(env: Record<string, string>): Promise<KvStore> {
   const token = ServiceToken.generate();
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, KVTIER_SERVICE_TOKEN: token.value, KVTIER_KVSTORE_PORT: "0", KVTIER_KVSTORE_FAST_PORT: "0", KVTIER_METRICS_PORT: "0", ...env },
+    env: {
+      ...process.env,
+      KVTIER_SERVICE_TOKEN: token.value,
+      KVTIER_KVSTORE_PORT: "0",
+      KVTIER_KVSTORE_FAST_PORT: "0",
+      KVTIER_METRICS_PORT: "0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

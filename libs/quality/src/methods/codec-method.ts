@@ -1,7 +1,7 @@
 // A codec as a harness row: the engine runs the window with the codec applied as each position is
 // written (per token, or per full block for codecs whose groups span tokens); bytes are the
 // window's full blocks encoded for real; attention error and speed come from the same blocks.
-import { BLOCK_HASH_BYTES } from '@kvtier/core';
+import { BLOCK_HASH_BYTES } from "@kvtier/core";
 import {
   LlamaEngine,
   codecWriteTransform,
@@ -11,10 +11,10 @@ import {
   type KvCodec,
   type KvSegmentShape,
   type ModelConfig,
-} from '@kvtier/tensor';
-import { attentionOutputError } from '../attention-error.js';
-import type { EvalWindow, MethodTiming, QualityMethod, WindowOutcome } from '../quality-method.js';
-import { rotateKeys } from '../reference-forward.js';
+} from "@kvtier/tensor";
+import { attentionOutputError } from "../attention-error.js";
+import type { EvalWindow, MethodTiming, QualityMethod, WindowOutcome } from "../quality-method.js";
+import { rotateKeys } from "../reference-forward.js";
 
 /** Timed repetitions of a window's encode and decode; the fastest counts. */
 const CODEC_TIMING_REPEATS = 3;
@@ -33,7 +33,16 @@ interface CodedCache {
 }
 
 /** Encode then decode one segment of `tokens` positions starting at `first`, in place into `out`. */
-function roundTrip(codec: KvCodec, src: Float32Array, out: Float32Array, first: number, tokens: number, kind: 'k' | 'v', c: ModelConfig, scratch: Uint8Array): void {
+function roundTrip(
+  codec: KvCodec,
+  src: Float32Array,
+  out: Float32Array,
+  first: number,
+  tokens: number,
+  kind: "k" | "v",
+  c: ModelConfig,
+  scratch: Uint8Array,
+): void {
   const kvd = c.nKvHeads * c.headDim;
   const seg: KvSegmentShape = { kind, tokens, nKvHeads: c.nKvHeads, headDim: c.headDim };
   const values = src.subarray(first * kvd, (first + tokens) * kvd);
@@ -56,8 +65,8 @@ function codedCache(codec: KvCodec, w: EvalWindow): CodedCache {
     const v = layer.v.slice();
     for (let first = 0; first < coded; first += bs) {
       const tokens = Math.min(bs, coded - first);
-      roundTrip(codec, layer.kPre, k, first, tokens, 'k', c, scratch);
-      roundTrip(codec, layer.v, v, first, tokens, 'v', c, scratch);
+      roundTrip(codec, layer.kPre, k, first, tokens, "k", c, scratch);
+      roundTrip(codec, layer.v, v, first, tokens, "v", c, scratch);
     }
     keysRot.push(rotateKeys(c, k));
     values.push(v);
@@ -80,9 +89,17 @@ function blockBytes(codecId: string, w: EvalWindow): { stored: number; fp16: num
       k.set(layer.kPre.subarray(b * bs * kvd, (b + 1) * bs * kvd), l * bs * kvd);
       v.set(layer.v.subarray(b * bs * kvd, (b + 1) * bs * kvd), l * bs * kvd);
     });
-    const shape = { modelId: w.model.modelId, nLayers: c.nLayers, nKvHeads: c.nKvHeads, headDim: c.headDim, tokens: bs, blockSize: bs, blockHash: NO_HASH };
+    const shape = {
+      modelId: w.model.modelId,
+      nLayers: c.nLayers,
+      nKvHeads: c.nKvHeads,
+      headDim: c.headDim,
+      tokens: bs,
+      blockSize: bs,
+      blockHash: NO_HASH,
+    };
     stored += encodeKvBlock({ ...shape, codec: codecId }, k, v).length;
-    fp16 += encodeKvBlock({ ...shape, codec: 'fp16' }, k, v).length;
+    fp16 += encodeKvBlock({ ...shape, codec: "fp16" }, k, v).length;
   }
   return { stored, fp16, blocks };
 }
@@ -96,7 +113,10 @@ function timeCodec(codec: KvCodec, w: EvalWindow): MethodTiming {
   const segs: { values: Float32Array; seg: KvSegmentShape; bytes: Uint8Array; out: Float32Array }[] = [];
   for (const layer of w.reference.layers) {
     for (let b = 0; b < blocks; b++) {
-      for (const [kind, src] of [['k', layer.kPre], ['v', layer.v]] as const) {
+      for (const [kind, src] of [
+        ["k", layer.kPre],
+        ["v", layer.v],
+      ] as const) {
         const seg: KvSegmentShape = { kind, tokens: bs, nKvHeads: c.nKvHeads, headDim: c.headDim };
         const values = src.subarray(b * bs * kvd, (b + 1) * bs * kvd);
         segs.push({ values, seg, bytes: new Uint8Array(codec.bytesFor(values.length, seg)), out: new Float32Array(values.length) });
@@ -135,7 +155,7 @@ export function codecMethod(id: string, codecName: string, description?: string,
   const residualTokens = opts?.residualTokens ?? codec.residualTokens ?? 0;
   return {
     id,
-    kind: 'codec',
+    kind: "codec",
     description: description ?? `codec ${codecId}`,
     evaluate(w: EvalWindow): WindowOutcome {
       const c = w.model.config;
@@ -144,8 +164,8 @@ export function codecMethod(id: string, codecName: string, description?: string,
         capacityBlocks: Math.ceil(w.tokens.length / w.blockSize) + 1,
         kvTransform: codecWriteTransform(codecId, c, { residualTokens }),
       });
-      engine.openSequence('window');
-      const logits = engine.prefillWithLogits('window', [...w.tokens]).slice(w.scoreFrom, w.scoreTo + 1);
+      engine.openSequence("window");
+      const logits = engine.prefillWithLogits("window", [...w.tokens]).slice(w.scoreFrom, w.scoreTo + 1);
       const cache = codedCache(codec, w);
       const attentionRelError = attentionOutputError(c, w.reference, {
         from: w.scoreFrom,
@@ -208,4 +228,3 @@ function progressiveCache(
     return { keysRot: keys, values };
   };
 }
-

@@ -5,12 +5,12 @@
 // `v >= top ? top : v > 0 ? v | 0 : 0`: v | 0 equals floor(v) on [0, 2^31) and every v outside
 // [0, top] clamps anyway (Math.floor was the slowest step of the loop). The exported Fast functions
 // run the WebAssembly SIMD kernels (wasm/affine-wasm.ts) when they take the shape, else this code.
-import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
-import { affineLsqEncodeFast } from './affine-lsq-fast.js';
-import { halfToFloatBitsTable } from './half-float.js';
-import type { KvSegmentShape } from './kv-codec.js';
-import { affineParams, symmetricParams } from './quant-params.js';
-import { affineDecodeWasm, affineEncodeWasm } from './wasm/affine-wasm.js';
+import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from "./affine-spec.js";
+import { affineLsqEncodeFast } from "./affine-lsq-fast.js";
+import { halfToFloatBitsTable } from "./half-float.js";
+import type { KvSegmentShape } from "./kv-codec.js";
+import { affineParams, symmetricParams } from "./quant-params.js";
+import { affineDecodeWasm, affineEncodeWasm } from "./wasm/affine-wasm.js";
 
 /** Per group: [lo, hi, min, inv] (asymmetric) or [-absMax, absMax, 0, inv] (symmetric) when encoding; [scale, min] when decoding. */
 const PARAM_SLOTS = 4;
@@ -29,7 +29,18 @@ function halves(): Float32Array {
 }
 
 /** Range of [from, to) with stride `step` over finite values, then the group's parameters into p[4g..]. */
-function groupParams(spec: AffineCodecSpec, levels: number, src: Float32Array, from: number, to: number, step: number, p: Float64Array, g: number, dst: Uint8Array, at: number): void {
+function groupParams(
+  spec: AffineCodecSpec,
+  levels: number,
+  src: Float32Array,
+  from: number,
+  to: number,
+  step: number,
+  p: Float64Array,
+  g: number,
+  dst: Uint8Array,
+  at: number,
+): void {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = from; i < to; i += step) {
@@ -43,7 +54,16 @@ function groupParams(spec: AffineCodecSpec, levels: number, src: Float32Array, f
 }
 
 /** Parameters of one group from its finite range: written as halves at `at`, kept as floats in p. */
-function setParams(spec: AffineCodecSpec, levels: number, lo: number, hi: number, p: Float64Array, g: number, dst: Uint8Array, at: number): void {
+function setParams(
+  spec: AffineCodecSpec,
+  levels: number,
+  lo: number,
+  hi: number,
+  p: Float64Array,
+  g: number,
+  dst: Uint8Array,
+  at: number,
+): void {
   const o = g * PARAM_SLOTS;
   if (spec.symmetric) {
     const s = symmetricParams(lo, hi, levels);
@@ -71,9 +91,10 @@ function allParams(spec: AffineCodecSpec, geo: SegmentGeometry, levels: number, 
   const p = params(geo.groups);
   const C = geo.channels;
   const gs = geo.groupSize;
-  if (geo.axis === 'token') {
+  if (geo.axis === "token") {
     for (let t = 0, g = 0; t < geo.tokens; t++) {
-      for (let c0 = 0; c0 < C; c0 += gs, g++) groupParams(spec, levels, src, t * C + c0, t * C + Math.min(C, c0 + gs), 1, p, g, dst, geo.codeBytes + g * geo.paramBytes);
+      for (let c0 = 0; c0 < C; c0 += gs, g++)
+        groupParams(spec, levels, src, t * C + c0, t * C + Math.min(C, c0 + gs), 1, p, g, dst, geo.codeBytes + g * geo.paramBytes);
     }
     return p;
   }
@@ -106,14 +127,14 @@ function allParams(spec: AffineCodecSpec, geo: SegmentGeometry, levels: number, 
  * else JS; a least-squares spec (`fit: 'lsq'`) goes to its own encoder (affine-lsq-fast.ts).
  */
 export function affineEncodeFast(spec: AffineCodecSpec, src: Float32Array, dst: Uint8Array, segment: KvSegmentShape): void {
-  if (spec.fit === 'lsq') return affineLsqEncodeFast(spec, src, dst, segment);
+  if (spec.fit === "lsq") return affineLsqEncodeFast(spec, src, dst, segment);
   const geo = segmentGeometry(spec, src.length, segment);
   if (!affineEncodeWasm(spec, geo, src, dst)) encodeJs(spec, geo, src, dst);
 }
 
 /** affineEncodeFast without WebAssembly: the JS fast path (and fallback). */
 export function affineEncodeJs(spec: AffineCodecSpec, src: Float32Array, dst: Uint8Array, segment: KvSegmentShape): void {
-  if (spec.fit === 'lsq') return affineLsqEncodeFast(spec, src, dst, segment);
+  if (spec.fit === "lsq") return affineLsqEncodeFast(spec, src, dst, segment);
   encodeJs(spec, segmentGeometry(spec, src.length, segment), src, dst);
 }
 
@@ -128,7 +149,7 @@ function encodeJs(spec: AffineCodecSpec, geo: SegmentGeometry, src: Float32Array
 /** True when every group run (token axis) or token row (channel axis) starts on a byte boundary. */
 function byteAligned(geo: SegmentGeometry, bits: number): boolean {
   const perByte = 8 / bits;
-  return geo.channels % perByte === 0 && (geo.axis === 'channel' || geo.groupSize % perByte === 0);
+  return geo.channels % perByte === 0 && (geo.axis === "channel" || geo.groupSize % perByte === 0);
 }
 
 /** The asymmetric code of x (the inner step of the packing loops; small enough to be inlined). */
@@ -141,19 +162,30 @@ function code(x: number, lo: number, hi: number, min: number, inv: number, level
 }
 
 /** packAsymmetric when runs are byte-aligned: whole bytes of 1, 2 or 4 codes per step. */
-function packAsymmetricAligned(geo: SegmentGeometry, bits: number, levels: number, src: Float32Array, p: Float64Array, dst: Uint8Array): void {
+function packAsymmetricAligned(
+  geo: SegmentGeometry,
+  bits: number,
+  levels: number,
+  src: Float32Array,
+  p: Float64Array,
+  dst: Uint8Array,
+): void {
   const C = geo.channels;
   const gs = geo.groupSize;
   let k = 0;
-  if (geo.axis === 'token') {
+  if (geo.axis === "token") {
     for (let t = 0, g = 0; t < geo.tokens; t++) {
       for (let c0 = 0; c0 < C; c0 += gs, g++) {
         const o = g * PARAM_SLOTS;
-        const lo = p[o], hi = p[o + 1], min = p[o + 2], inv = p[o + 3];
+        const lo = p[o],
+          hi = p[o + 1],
+          min = p[o + 2],
+          inv = p[o + 3];
         const end = t * C + Math.min(C, c0 + gs);
         let i = t * C + c0;
         if (bits === 8) for (; i < end; i++) dst[k++] = code(src[i], lo, hi, min, inv, levels);
-        else if (bits === 4) for (; i < end; i += 2) dst[k++] = code(src[i], lo, hi, min, inv, levels) | (code(src[i + 1], lo, hi, min, inv, levels) << 4);
+        else if (bits === 4)
+          for (; i < end; i += 2) dst[k++] = code(src[i], lo, hi, min, inv, levels) | (code(src[i + 1], lo, hi, min, inv, levels) << 4);
         else {
           for (; i < end; i += 4) {
             dst[k++] =
@@ -184,7 +216,7 @@ function packAsymmetricAligned(geo: SegmentGeometry, bits: number, levels: numbe
 function packAsymmetric(geo: SegmentGeometry, bits: number, levels: number, src: Float32Array, p: Float64Array, dst: Uint8Array): void {
   const C = geo.channels;
   const gs = geo.groupSize;
-  const byToken = geo.axis === 'token';
+  const byToken = geo.axis === "token";
   let k = 0;
   let acc = 0;
   let nb = 0;
@@ -214,7 +246,7 @@ function packAsymmetric(geo: SegmentGeometry, bits: number, levels: number, src:
 function packSymmetric(geo: SegmentGeometry, bits: number, levels: number, src: Float32Array, p: Float64Array, dst: Uint8Array): void {
   const C = geo.channels;
   const gs = geo.groupSize;
-  const byToken = geo.axis === 'token';
+  const byToken = geo.axis === "token";
   const top = 2 * levels;
   const mask = (1 << bits) - 1;
   let k = 0;
@@ -260,13 +292,13 @@ function decodeJs(spec: AffineCodecSpec, geo: SegmentGeometry, src: Uint8Array, 
     p[g * PARAM_SLOTS] = h[src[at] | (src[at + 1] << 8)];
     p[g * PARAM_SLOTS + 1] = spec.symmetric ? 0 : h[src[at + 2] | (src[at + 3] << 8)];
   }
-  if (!spec.symmetric && geo.axis === 'token' && byteAligned(geo, spec.bits)) {
+  if (!spec.symmetric && geo.axis === "token" && byteAligned(geo, spec.bits)) {
     decodeTokenGroupsAligned(geo, spec.bits, src, p, dst);
     return;
   }
   const C = geo.channels;
   const gs = geo.groupSize;
-  const byToken = geo.axis === 'token';
+  const byToken = geo.axis === "token";
   const bits = spec.bits;
   const mask = (1 << bits) - 1;
   const shift = 32 - bits;

@@ -5,9 +5,9 @@
 // error of a grid and the sums for the next come from the same codes), and packs whole bytes.
 // affineEncodeFast sends such specs here; decoding is the affine fast decoder (the layout is
 // the min/max codecs').
-import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
-import type { KvSegmentShape } from './kv-codec.js';
-import { affineParams, finiteRange, LSQ_FIT_ITERATIONS, lsqRefit, type AffineParams } from './quant-params.js';
+import { codeLevels, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from "./affine-spec.js";
+import type { KvSegmentShape } from "./kv-codec.js";
+import { affineParams, finiteRange, LSQ_FIT_ITERATIONS, lsqRefit, type AffineParams } from "./quant-params.js";
 
 /** Scratch sizes before the first segment (KIVI's group). */
 const INITIAL_GROUP = 32;
@@ -18,7 +18,7 @@ let codes = new Uint8Array(0);
 
 /** Byte-identical to affineEncodeReference for an asymmetric `lsq` spec whose bits divide 8. */
 export function affineLsqEncodeFast(spec: AffineCodecSpec, src: Float32Array, dst: Uint8Array, segment: KvSegmentShape): void {
-  if (spec.symmetric || spec.fit !== 'lsq') throw new Error(`affineLsqEncodeFast: ${spec.id} is not an asymmetric least-squares spec`);
+  if (spec.symmetric || spec.fit !== "lsq") throw new Error(`affineLsqEncodeFast: ${spec.id} is not an asymmetric least-squares spec`);
   const geo = segmentGeometry(spec, src.length, segment);
   const levels = codeLevels(spec);
   if (codes.length < src.length) codes = new Uint8Array(src.length);
@@ -102,7 +102,7 @@ function lsqParamsFast(values: Float32Array, count: number, levels: number): Aff
 function gather(geo: SegmentGeometry, g: number, src: Float32Array): number {
   const C = geo.channels;
   let n = 0;
-  if (geo.axis === 'token') {
+  if (geo.axis === "token") {
     const t = Math.floor(g / geo.groupsPerLine);
     const c0 = (g % geo.groupsPerLine) * geo.groupSize;
     for (let c = c0; c < Math.min(C, c0 + geo.groupSize); c++, n++) {

@@ -1,10 +1,10 @@
 // Reference encoder/decoder of the affine integer codecs, written for clarity: groups are listed
 // as index sets, codes are written bit by bit. The fast codec (affine-fast.ts) must match it
 // byte for byte (encode) and bit for bit (decode).
-import { codeLevels, groupIndex, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
-import { halfBitsToFloatReference } from './half-float.js';
-import type { KvSegmentShape } from './kv-codec.js';
-import { affineCode, affineParams, affineValue, finiteRange, lsqAffineParams, symmetricCode, symmetricParams } from './quant-params.js';
+import { codeLevels, groupIndex, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from "./affine-spec.js";
+import { halfBitsToFloatReference } from "./half-float.js";
+import type { KvSegmentShape } from "./kv-codec.js";
+import { affineCode, affineParams, affineValue, finiteRange, lsqAffineParams, symmetricCode, symmetricParams } from "./quant-params.js";
 
 /** Element indices ([token][channel] order) of every group, in parameter-entry order. */
 function groupMembers(geo: SegmentGeometry): number[][] {
@@ -54,7 +54,14 @@ export function affineEncodeReference(spec: AffineCodecSpec, src: Float32Array, 
       const mask = (1 << spec.bits) - 1;
       for (const i of members) writeBits(dst, i, spec.bits, symmetricCode(src[i], p, levels) & mask);
     } else {
-      const p = spec.fit === 'lsq' ? lsqAffineParams(Float32Array.from(members, (i) => src[i]), members.length, levels) : affineParams(lo, hi, levels);
+      const p =
+        spec.fit === "lsq"
+          ? lsqAffineParams(
+              Float32Array.from(members, (i) => src[i]),
+              members.length,
+              levels,
+            )
+          : affineParams(lo, hi, levels);
       writeHalf(dst, at, p.scaleBits);
       writeHalf(dst, at + 2, p.minBits);
       for (const i of members) writeBits(dst, i, spec.bits, affineCode(src[i], p, levels));

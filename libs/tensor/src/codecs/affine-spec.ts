@@ -2,8 +2,8 @@
 // keys and for values, and the exact payload size that follows. One segment's payload is its codes
 // (bit-packed in [token][channel] order, element 0 in the low bits) followed by one parameter entry
 // per group (fp16 scale, then fp16 minimum unless symmetric), little-endian.
-import { KvBlockError } from '../kv-block-error.js';
-import type { KvSegmentShape } from './kv-codec.js';
+import { KvBlockError } from "../kv-block-error.js";
+import type { KvSegmentShape } from "./kv-codec.js";
 
 /**
  * How values are grouped along one axis.
@@ -11,8 +11,7 @@ import type { KvSegmentShape } from './kv-codec.js';
  * - `channel`: a group is `size` consecutive tokens of one channel (`'segment'`: all the segment's tokens).
  */
 export type GroupAxis =
-  | { readonly axis: 'token'; readonly size: number | 'head' }
-  | { readonly axis: 'channel'; readonly size: number | 'segment' };
+  { readonly axis: "token"; readonly size: number | "head" } | { readonly axis: "channel"; readonly size: number | "segment" };
 
 /** A complete affine codec: every parameter is in the id. */
 export interface AffineCodecSpec {
@@ -30,7 +29,7 @@ export interface AffineCodecSpec {
    * `minmax`, the grid spans the group's range; `lsq`, the grid is then refitted to the values by
    * alternating least squares (quant-params.ts lsqAffineParams). @default 'minmax'
    */
-  readonly fit?: 'minmax' | 'lsq';
+  readonly fit?: "minmax" | "lsq";
   /**
    * KIVI's full-precision residual window: the most recent tokens of a live request stay
    * unquantized (KvCodec.residualTokens). Not part of the stored format. @default 0
@@ -49,7 +48,7 @@ export interface SegmentGeometry {
   readonly tokens: number;
   /** Channels per token: nKvHeads * headDim. */
   readonly channels: number;
-  readonly axis: 'token' | 'channel';
+  readonly axis: "token" | "channel";
   /** Channels per group (token axis) or tokens per group (channel axis). */
   readonly groupSize: number;
   /** Groups along the grouped axis: per token (token axis) or per channel (channel axis). */
@@ -63,24 +62,34 @@ export interface SegmentGeometry {
 
 /** Resolve a spec for one segment; throws KvBlockError SIZE_MISMATCH when the shape is missing or inconsistent. */
 export function segmentGeometry(spec: AffineCodecSpec, values: number, segment: KvSegmentShape | undefined): SegmentGeometry {
-  if (segment === undefined) throw new KvBlockError('SIZE_MISMATCH', `codec ${spec.id} groups values and needs the segment shape`);
+  if (segment === undefined) throw new KvBlockError("SIZE_MISMATCH", `codec ${spec.id} groups values and needs the segment shape`);
   const channels = segment.nKvHeads * segment.headDim;
   const tokens = segment.tokens;
   if (tokens * channels !== values) {
-    throw new KvBlockError('SIZE_MISMATCH', `codec ${spec.id}: ${values} values do not match ${tokens} tokens x ${channels} channels`);
+    throw new KvBlockError("SIZE_MISMATCH", `codec ${spec.id}: ${values} values do not match ${tokens} tokens x ${channels} channels`);
   }
-  const g = segment.kind === 'k' ? spec.keys : spec.values;
+  const g = segment.kind === "k" ? spec.keys : spec.values;
   let groupSize: number;
-  if (g.axis === 'token') groupSize = g.size === 'head' ? segment.headDim : g.size;
-  else groupSize = g.size === 'segment' ? tokens : g.size;
+  if (g.axis === "token") groupSize = g.size === "head" ? segment.headDim : g.size;
+  else groupSize = g.size === "segment" ? tokens : g.size;
   groupSize = Math.max(1, groupSize);
-  const lineLength = g.axis === 'token' ? channels : tokens;
-  const lines = g.axis === 'token' ? tokens : channels;
+  const lineLength = g.axis === "token" ? channels : tokens;
+  const lines = g.axis === "token" ? tokens : channels;
   const groupsPerLine = Math.ceil(lineLength / groupSize);
   const groups = groupsPerLine * lines;
   const codeBytes = Math.ceil((values * spec.bits) / 8);
   const paramBytes = spec.symmetric ? PARAM_HALF_BYTES : 2 * PARAM_HALF_BYTES;
-  return { tokens, channels, axis: g.axis, groupSize, groupsPerLine, groups, codeBytes, paramBytes, totalBytes: codeBytes + groups * paramBytes };
+  return {
+    tokens,
+    channels,
+    axis: g.axis,
+    groupSize,
+    groupsPerLine,
+    groups,
+    codeBytes,
+    paramBytes,
+    totalBytes: codeBytes + groups * paramBytes,
+  };
 }
 
 /** Largest code magnitude: 2^bits - 1 (asymmetric) or 2^(bits-1) - 1 (symmetric). */
@@ -93,6 +102,6 @@ export function codeLevels(spec: AffineCodecSpec): number {
  * channel group. Channel axis: token group first, then channel (so a block streams token groups).
  */
 export function groupIndex(geo: SegmentGeometry, t: number, c: number): number {
-  if (geo.axis === 'token') return t * geo.groupsPerLine + Math.floor(c / geo.groupSize);
+  if (geo.axis === "token") return t * geo.groupsPerLine + Math.floor(c / geo.groupSize);
   return Math.floor(t / geo.groupSize) * geo.channels + c;
 }

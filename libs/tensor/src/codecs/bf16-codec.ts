@@ -1,9 +1,9 @@
 // bfloat16 codec: the top 16 bits of a float32, rounded to nearest even; the fp32 exponent range
 // with 8 significant bits. NaN becomes the quiet NaN of its sign; overflow rounds to ±Inf as IEEE.
 // The codec runs the WebAssembly SIMD kernels when available, else bf16EncodeJs/bf16DecodeJs.
-import { HOST_IS_LITTLE_ENDIAN } from './endianness.js';
-import type { KvCodec } from './kv-codec.js';
-import { halfWidthDecodeWasm, halfWidthEncodeWasm } from './wasm/half-width-wasm.js';
+import { HOST_IS_LITTLE_ENDIAN } from "./endianness.js";
+import type { KvCodec } from "./kv-codec.js";
+import { halfWidthDecodeWasm, halfWidthEncodeWasm } from "./wasm/half-width-wasm.js";
 
 const BF16_BYTES = 2;
 const F32_ABS_MASK = 0x7fffffff;
@@ -47,15 +47,15 @@ export function bf16BitsToFloat(h: number): number {
 
 /** bfloat16 codec, id "bf16". */
 export const bf16Codec: KvCodec = {
-  id: 'bf16',
+  id: "bf16",
   bytesFor(values: number): number {
     return values * BF16_BYTES;
   },
   encode(src: Float32Array, dst: Uint8Array): void {
-    if (!halfWidthEncodeWasm('bf16', src, dst)) bf16EncodeJs(src, dst);
+    if (!halfWidthEncodeWasm("bf16", src, dst)) bf16EncodeJs(src, dst);
   },
   decode(src: Uint8Array, dst: Float32Array): void {
-    if (!halfWidthDecodeWasm('bf16', src, dst)) bf16DecodeJs(src, dst);
+    if (!halfWidthDecodeWasm("bf16", src, dst)) bf16DecodeJs(src, dst);
   },
 };
 

@@ -1,23 +1,23 @@
 // fp16 codec: IEEE half precision, round-to-nearest-even: the WebAssembly SIMD kernels when
 // available, else the fast conversions in half-float.ts (fp16EncodeJs/fp16DecodeJs).
-import { HOST_IS_LITTLE_ENDIAN } from './endianness.js';
-import { floatBitsToHalfBits, halfToFloatBitsTable } from './half-float.js';
-import type { KvCodec } from './kv-codec.js';
-import { halfWidthDecodeWasm, halfWidthEncodeWasm } from './wasm/half-width-wasm.js';
+import { HOST_IS_LITTLE_ENDIAN } from "./endianness.js";
+import { floatBitsToHalfBits, halfToFloatBitsTable } from "./half-float.js";
+import type { KvCodec } from "./kv-codec.js";
+import { halfWidthDecodeWasm, halfWidthEncodeWasm } from "./wasm/half-width-wasm.js";
 
 const FP16_BYTES = 2;
 
 /** IEEE binary16 codec, id "fp16": half the bytes of fp32, ~3 significant decimal digits. */
 export const fp16Codec: KvCodec = {
-  id: 'fp16',
+  id: "fp16",
   bytesFor(values: number): number {
     return values * FP16_BYTES;
   },
   encode(src: Float32Array, dst: Uint8Array): void {
-    if (!halfWidthEncodeWasm('fp16', src, dst)) fp16EncodeJs(src, dst);
+    if (!halfWidthEncodeWasm("fp16", src, dst)) fp16EncodeJs(src, dst);
   },
   decode(src: Uint8Array, dst: Float32Array): void {
-    if (!halfWidthDecodeWasm('fp16', src, dst)) fp16DecodeJs(src, dst);
+    if (!halfWidthDecodeWasm("fp16", src, dst)) fp16DecodeJs(src, dst);
   },
 };
 

@@ -1,12 +1,12 @@
 // fp32 codec: raw little-endian float32, lossless; the reference every lossy codec is measured against.
-import { HOST_IS_LITTLE_ENDIAN } from './endianness.js';
-import type { KvCodec } from './kv-codec.js';
+import { HOST_IS_LITTLE_ENDIAN } from "./endianness.js";
+import type { KvCodec } from "./kv-codec.js";
 
 const FP32_BYTES = 4;
 
 /** Lossless raw little-endian float32 codec, id "fp32". */
 export const fp32Codec: KvCodec = {
-  id: 'fp32',
+  id: "fp32",
   lossless: true,
   bytesFor(values: number): number {
     return values * FP32_BYTES;

@@ -3,7 +3,7 @@
 // variant fp8-e4m3-th-f16 is what the "fp8" alias names). Rounding is to
 // nearest even; magnitudes >= 464 (halfway to the next binade step) and ±Inf saturate to ±448
 // (SATFINITE); NaN encodes as 0x7f.
-import type { KvCodec } from './kv-codec.js';
+import type { KvCodec } from "./kv-codec.js";
 
 /** Largest finite E4M3 value. */
 export const E4M3_MAX = 448;
@@ -89,8 +89,8 @@ export function e4m3DecodeTable(): Float32Array {
  * significant digits; values below 2^-6 lose precision in E4M3's subnormals.
  */
 export const fp8E4m3Codec: KvCodec = {
-  id: 'fp8-e4m3',
-  aliases: ['fp8-unscaled'],
+  id: "fp8-e4m3",
+  aliases: ["fp8-unscaled"],
   bytesFor(values: number): number {
     return values;
   },

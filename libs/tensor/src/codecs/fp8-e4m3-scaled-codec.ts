@@ -6,22 +6,22 @@
 // dominates q.k, so comes back to within the fp16 rounding of the scale; nothing falls into E4M3's
 // subnormals unless it is 2^-14 of its head's maximum. Payload layout as int8-sym-th-f16: codes in
 // [token][channel] order, then one little-endian fp16 scale per (token, head), token-major.
-import { groupIndex, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from './affine-spec.js';
-import { e4m3DecodeTable, E4M3_MAX, floatBitsToE4m3Bits, floatToE4m3BitsReference } from './fp8-e4m3-codec.js';
-import { halfBitsToFloat, halfBitsToFloatReference } from './half-float.js';
-import type { KvCodec, KvSegmentShape } from './kv-codec.js';
-import { finiteRange, halfCeilBits, symmetricParams, type SymmetricParams } from './quant-params.js';
+import { groupIndex, segmentGeometry, type AffineCodecSpec, type SegmentGeometry } from "./affine-spec.js";
+import { e4m3DecodeTable, E4M3_MAX, floatBitsToE4m3Bits, floatToE4m3BitsReference } from "./fp8-e4m3-codec.js";
+import { halfBitsToFloat, halfBitsToFloatReference } from "./half-float.js";
+import type { KvCodec, KvSegmentShape } from "./kv-codec.js";
+import { finiteRange, halfCeilBits, symmetricParams, type SymmetricParams } from "./quant-params.js";
 
 /**
  * Geometry of the scaled codec: one byte per value and one fp16 scale per token and KV head, the
  * same grouping and parameter layout as int8-sym-th-f16 (so the affine geometry describes it).
  */
 export const FP8_E4M3_TH_SPEC: AffineCodecSpec = {
-  id: 'fp8-e4m3-th-f16',
+  id: "fp8-e4m3-th-f16",
   bits: 8,
   symmetric: true,
-  keys: { axis: 'token', size: 'head' },
-  values: { axis: 'token', size: 'head' },
+  keys: { axis: "token", size: "head" },
+  values: { axis: "token", size: "head" },
 };
 
 /** A group's scale: absMax / 448 rounded up to an fp16 (symmetric parameters with 448 "levels"). */
@@ -162,7 +162,7 @@ function decodeFast(src: Uint8Array, dst: Float32Array, segment: KvSegmentShape)
  */
 export const fp8E4m3ScaledCodec: KvCodec = {
   id: FP8_E4M3_TH_SPEC.id,
-  aliases: ['fp8'],
+  aliases: ["fp8"],
   bytesFor(values: number, segment?: KvSegmentShape): number {
     return geometry(values, segment).totalBytes;
   },

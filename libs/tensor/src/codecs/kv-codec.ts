@@ -6,7 +6,7 @@
  * their groups; element-wise codecs ignore it.
  */
 export interface KvSegmentShape {
-  readonly kind: 'k' | 'v';
+  readonly kind: "k" | "v";
   readonly tokens: number;
   readonly nKvHeads: number;
   readonly headDim: number;

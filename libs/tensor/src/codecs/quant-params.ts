@@ -2,7 +2,7 @@
 // group parameters (fp16 scale and minimum, rounded so the grid covers the data), the quantizer,
 // and what happens to NaN, ±Inf and values beyond the fp16 range. Half conversions use the fast
 // functions of half-float.ts, which are tested bit-exact against their references.
-import { floatBitsToHalfBits, halfToFloatBitsTable } from './half-float.js';
+import { floatBitsToHalfBits, halfToFloatBitsTable } from "./half-float.js";
 
 /** Largest finite half-precision value; group parameters are clamped to ±this. */
 const HALF_MAX = 65504;

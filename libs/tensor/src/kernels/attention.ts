@@ -1,8 +1,8 @@
 // Causal grouped-query attention of one query row over a sequence's paged keys/values, float64 softmax.
 // The arithmetic lives in attendHeads (head-attention.ts); a dense row is the case where every KV
 // head reads the same token list.
-import type { AttentionScratch } from './attention-scratch.js';
-import { attendHeads, type AttentionShape } from './head-attention.js';
+import type { AttentionScratch } from "./attention-scratch.js";
+import { attendHeads, type AttentionShape } from "./head-attention.js";
 
 /**
  * Receives one head's attention probabilities over positions 0..position (valid only during the

@@ -1,7 +1,7 @@
 // Grouped-query attention of one query row where each KV head attends its own list of token
 // slots (selected caches: per-head slot maps). The one attention kernel: attendRow (dense rows)
 // calls it with the same list for every head, so dense and selected rows share their arithmetic.
-import type { AttentionScratch } from './attention-scratch.js';
+import type { AttentionScratch } from "./attention-scratch.js";
 
 /** Geometry of one attention call. */
 export interface AttentionShape {
@@ -44,7 +44,10 @@ export function attendHeads(
     let max = -Infinity;
     for (let t = 0; t < count; t++) {
       const ko = tokenOffsets[t] + kvo;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       let i = 0;
       for (; i < hd4; i += 4) {
         s0 += q[qo + i] * keys[ko + i];

@@ -37,12 +37,28 @@ export function matmulRows(out: Float32Array, x: Float32Array, w: Float32Array, 
     for (; r + 1 < rows; r += 2) {
       const xa = r * n;
       const xb = xa + n;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        b0 = 0,
+        b1 = 0,
+        b2 = 0,
+        b3 = 0;
       let j = 0;
       for (; j < n4; j += 4) {
-        const w0 = w[wo + j], w1 = w[wo + j + 1], w2 = w[wo + j + 2], w3 = w[wo + j + 3];
-        a0 += w0 * x[xa + j]; a1 += w1 * x[xa + j + 1]; a2 += w2 * x[xa + j + 2]; a3 += w3 * x[xa + j + 3];
-        b0 += w0 * x[xb + j]; b1 += w1 * x[xb + j + 1]; b2 += w2 * x[xb + j + 2]; b3 += w3 * x[xb + j + 3];
+        const w0 = w[wo + j],
+          w1 = w[wo + j + 1],
+          w2 = w[wo + j + 2],
+          w3 = w[wo + j + 3];
+        a0 += w0 * x[xa + j];
+        a1 += w1 * x[xa + j + 1];
+        a2 += w2 * x[xa + j + 2];
+        a3 += w3 * x[xa + j + 3];
+        b0 += w0 * x[xb + j];
+        b1 += w1 * x[xb + j + 1];
+        b2 += w2 * x[xb + j + 2];
+        b3 += w3 * x[xb + j + 3];
       }
       for (; j < n; j++) {
         a0 += w[wo + j] * x[xa + j];
@@ -62,12 +78,28 @@ function matvecPairs(out: Float32Array, x: Float32Array, w: Float32Array, n: num
   for (; i + 1 < d; i += 2) {
     const wa = i * n;
     const wb = wa + n;
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    let a0 = 0,
+      a1 = 0,
+      a2 = 0,
+      a3 = 0,
+      b0 = 0,
+      b1 = 0,
+      b2 = 0,
+      b3 = 0;
     let j = 0;
     for (; j < n4; j += 4) {
-      const x0 = x[j], x1 = x[j + 1], x2 = x[j + 2], x3 = x[j + 3];
-      a0 += w[wa + j] * x0; a1 += w[wa + j + 1] * x1; a2 += w[wa + j + 2] * x2; a3 += w[wa + j + 3] * x3;
-      b0 += w[wb + j] * x0; b1 += w[wb + j + 1] * x1; b2 += w[wb + j + 2] * x2; b3 += w[wb + j + 3] * x3;
+      const x0 = x[j],
+        x1 = x[j + 1],
+        x2 = x[j + 2],
+        x3 = x[j + 3];
+      a0 += w[wa + j] * x0;
+      a1 += w[wa + j + 1] * x1;
+      a2 += w[wa + j + 2] * x2;
+      a3 += w[wa + j + 3] * x3;
+      b0 += w[wb + j] * x0;
+      b1 += w[wb + j + 1] * x1;
+      b2 += w[wb + j + 2] * x2;
+      b3 += w[wb + j + 3] * x3;
     }
     for (; j < n; j++) {
       a0 += w[wa + j] * x[j];
@@ -82,7 +114,10 @@ function matvecPairs(out: Float32Array, x: Float32Array, w: Float32Array, n: num
 /** One output in the reference lane order. */
 function dot4(w: Float32Array, wo: number, x: Float32Array, xo: number, n: number): number {
   const n4 = n - (n % 4);
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let j = 0;
   for (; j < n4; j += 4) {
     s0 += w[wo + j] * x[xo + j];

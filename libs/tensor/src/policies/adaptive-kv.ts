@@ -3,14 +3,22 @@
 // the observation window's attention they hold (mean over KV heads); the total budget goes to
 // the highest shares across all layers, so a sharp layer is served by few positions and a
 // broad one gets many. Within a layer SnapKV's window and pooled votes select.
-import { ADAPTIVE_MIN_LAYER_SHARE } from './policy-defaults.js';
+import { ADAPTIVE_MIN_LAYER_SHARE } from "./policy-defaults.js";
 
 /**
  * Kept positions per KV head for each layer, window included, summing to nLayers * keep
  * (or every position when that is less). `votes[l * nKvHeads + g]` are the window's votes.
  * Every layer keeps at least ADAPTIVE_MIN_LAYER_SHARE of the uniform voted budget.
  */
-export function adaptiveBudgets(votes: readonly ArrayLike<number>[], nLayers: number, nKvHeads: number, promptTokens: number, keep: number, window: number, minShare = ADAPTIVE_MIN_LAYER_SHARE): number[] {
+export function adaptiveBudgets(
+  votes: readonly ArrayLike<number>[],
+  nLayers: number,
+  nKvHeads: number,
+  promptTokens: number,
+  keep: number,
+  window: number,
+  minShare = ADAPTIVE_MIN_LAYER_SHARE,
+): number[] {
   const w = Math.min(window, keep);
   const prefix = promptTokens - w;
   const c = keep - w;
@@ -22,7 +30,9 @@ export function adaptiveBudgets(votes: readonly ArrayLike<number>[], nLayers: nu
       const v = votes[l * nKvHeads + g];
       let total = 0;
       for (let t = 0; t < promptTokens; t++) total += v[t];
-      const shares = Float64Array.from({ length: prefix }, (_, t) => (total > 0 ? v[t] / total : 0)).sort().reverse();
+      const shares = Float64Array.from({ length: prefix }, (_, t) => (total > 0 ? v[t] / total : 0))
+        .sort()
+        .reverse();
       for (let r = 0; r < prefix; r++) mean[r] += shares[r] / nKvHeads;
     }
     return mean;

@@ -1,9 +1,9 @@
 // Attention statistics a selection policy decides from, collected while the prompt is prefilled:
 // observation-window votes (SnapKV family), per query head and summed per KV head over the query
 // heads that share it (GQA), and accumulated attention (H2O), summed per KV head.
-import { PolicyError } from './policy-error.js';
-import { SNAPKV_WINDOW_TOKENS } from './policy-defaults.js';
-import type { PolicySpec } from './policy-spec.js';
+import { PolicyError } from "./policy-error.js";
+import { SNAPKV_WINDOW_TOKENS } from "./policy-defaults.js";
+import type { PolicySpec } from "./policy-spec.js";
 
 /** Shape of the attention being observed. */
 export interface AttentionGeometry {
@@ -44,15 +44,15 @@ export interface AttentionStats {
 /** What `spec` needs observed. */
 export function statsNeeds(spec: PolicySpec): StatsNeeds {
   switch (spec.method) {
-    case 'snapkv':
-    case 'pyramidkv':
-    case 'chunkkv':
-    case 'adaptivekv':
+    case "snapkv":
+    case "pyramidkv":
+    case "chunkkv":
+    case "adaptivekv":
       return { windowRows: SNAPKV_WINDOW_TOKENS, cumulative: false };
-    case 'h2o':
+    case "h2o":
       return { windowRows: 0, cumulative: true };
-    case 'streamingllm':
-    case 'quest':
+    case "streamingllm":
+    case "quest":
       return { windowRows: 0, cumulative: false };
   }
 }
@@ -78,7 +78,8 @@ export class AttentionStatsCollector {
   private cumulativeRows = 0;
 
   constructor(geometry: AttentionGeometry, promptTokens: number, needs: StatsNeeds) {
-    if (geometry.nHeads % geometry.nKvHeads !== 0) throw new PolicyError('BAD_STATS', `${geometry.nHeads} heads do not group into ${geometry.nKvHeads} KV heads`);
+    if (geometry.nHeads % geometry.nKvHeads !== 0)
+      throw new PolicyError("BAD_STATS", `${geometry.nHeads} heads do not group into ${geometry.nKvHeads} KV heads`);
     this.geometry = geometry;
     this.promptTokens = promptTokens;
     this.windowStart = Math.max(0, promptTokens - needs.windowRows);
@@ -123,8 +124,14 @@ export class AttentionStatsCollector {
   get stats(): AttentionStats {
     const { nLayers, nKvHeads } = this.geometry;
     return {
-      nLayers, nKvHeads, promptTokens: this.promptTokens,
-      votes: this.votes, headVotes: this.headVotes, voteRows: this.voteRows, cumulative: this.cumulative, cumulativeRows: this.cumulativeRows,
+      nLayers,
+      nKvHeads,
+      promptTokens: this.promptTokens,
+      votes: this.votes,
+      headVotes: this.headVotes,
+      voteRows: this.voteRows,
+      cumulative: this.cumulative,
+      cumulativeRows: this.cumulativeRows,
     };
   }
 }

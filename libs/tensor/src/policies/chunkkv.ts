@@ -1,8 +1,8 @@
 // ChunkKV (Liu et al., 2025): the observation window's votes are summed over fixed chunks of
 // consecutive tokens and whole chunks are kept, preserving phrases; layers share selections
 // (layer-wise index reuse).
-import { CHUNKKV_CHUNK_TOKENS, CHUNKKV_REUSE_LAYERS } from './policy-defaults.js';
-import { topKPositions } from './selection-math.js';
+import { CHUNKKV_CHUNK_TOKENS, CHUNKKV_REUSE_LAYERS } from "./policy-defaults.js";
+import { topKPositions } from "./selection-math.js";
 
 /** The layer whose selection `layer` reuses: the first of its group of `reuse` layers. */
 export function chunkSourceLayer(layer: number, reuse = CHUNKKV_REUSE_LAYERS): number {
@@ -14,7 +14,13 @@ export function chunkSourceLayer(layer: number, reuse = CHUNKKV_REUSE_LAYERS): n
  * positions in order of summed votes while they fit; the first chunk that does not fit gives
  * its best-voted positions, so exactly `keep` positions are kept.
  */
-export function selectChunkKvHead(votes: ArrayLike<number>, promptTokens: number, keep: number, window: number, chunk = CHUNKKV_CHUNK_TOKENS): Int32Array {
+export function selectChunkKvHead(
+  votes: ArrayLike<number>,
+  promptTokens: number,
+  keep: number,
+  window: number,
+  chunk = CHUNKKV_CHUNK_TOKENS,
+): Int32Array {
   if (keep >= promptTokens) return Int32Array.from({ length: promptTokens }, (_, i) => i);
   const w = Math.min(window, keep);
   const prefix = promptTokens - w;

@@ -1,8 +1,8 @@
 // H2O (Zhang et al., 2023): keep the heavy hitters (highest accumulated attention) and a
 // recent window; during decode each new token enters, every kept position accumulates the
 // attention it gets, and the lightest position outside the recent window is evicted.
-import { H2O_RECENT_SHARE } from './policy-defaults.js';
-import { topKPositions } from './selection-math.js';
+import { H2O_RECENT_SHARE } from "./policy-defaults.js";
+import { topKPositions } from "./selection-math.js";
 
 /** Recent positions protected from eviction for a budget of `keep` (at least 1). */
 export function h2oRecent(keep: number): number {

@@ -1,7 +1,7 @@
 // PyramidKV (Cai et al., 2024): per-layer budgets in a pyramid (many positions low, few high)
 // that sum to the uniform total; within a layer, SnapKV's window and pooled votes select.
-import { PYRAMID_BETA } from './policy-defaults.js';
-import { distributeBudget } from './selection-math.js';
+import { PYRAMID_BETA } from "./policy-defaults.js";
+import { distributeBudget } from "./selection-math.js";
 
 /**
  * Kept positions per KV head for each layer, window included. The voted part follows the

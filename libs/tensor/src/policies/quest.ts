@@ -2,10 +2,17 @@
 // per-channel min and max of its rotated keys; for a query q the page's upper bound is
 // sum_i max(q_i * min_i, q_i * max_i) >= max over the page's keys of q.k. The top pages by
 // bound are attended; nothing is evicted.
-import { topKPositions } from './selection-math.js';
+import { topKPositions } from "./selection-math.js";
 
 /** Upper bound of q.k over a page: q at q[qOff..qOff+d), channel bounds at min/max[off..off+d). */
-export function questPageBound(q: ArrayLike<number>, qOff: number, min: ArrayLike<number>, max: ArrayLike<number>, off: number, d: number): number {
+export function questPageBound(
+  q: ArrayLike<number>,
+  qOff: number,
+  min: ArrayLike<number>,
+  max: ArrayLike<number>,
+  off: number,
+  d: number,
+): number {
   let s = 0;
   for (let i = 0; i < d; i++) {
     const qi = q[qOff + i];

@@ -2,9 +2,9 @@
 // attention; each query head's votes are max-pooled so neighbours of a hit survive with it, the
 // pooled votes of the query heads sharing a KV head are averaged (GQA, as kvpress's SnapKVPress
 // does), and the top positions plus the window itself are kept.
-import { SNAPKV_KERNEL_SIZE, SNAPKV_MIN_KERNEL_SIZE, SNAPKV_PAPER_VOTED_TOKENS, SNAPKV_WINDOW_TOKENS } from './policy-defaults.js';
-import { PolicyError } from './policy-error.js';
-import { maxPool1d, topKPositions } from './selection-math.js';
+import { SNAPKV_KERNEL_SIZE, SNAPKV_MIN_KERNEL_SIZE, SNAPKV_PAPER_VOTED_TOKENS, SNAPKV_WINDOW_TOKENS } from "./policy-defaults.js";
+import { PolicyError } from "./policy-error.js";
+import { maxPool1d, topKPositions } from "./selection-math.js";
 
 /**
  * Positions always kept at the end of the prompt for a budget of `keep`: the paper's window,
@@ -32,7 +32,7 @@ export function snapKvKernel(voted: number): number {
  * max-pooled with `kernel`, then averaged over the query heads.
  */
 export function snapKvScores(headVotes: readonly ArrayLike<number>[], prefix: number, kernel: number): Float64Array {
-  if (headVotes.length === 0) throw new PolicyError('BAD_STATS', 'SnapKV needs the votes of at least one query head');
+  if (headVotes.length === 0) throw new PolicyError("BAD_STATS", "SnapKV needs the votes of at least one query head");
   const scores = new Float64Array(prefix);
   for (const votes of headVotes) {
     const pooled = maxPool1d(votes, prefix, kernel);
@@ -46,7 +46,13 @@ export function snapKvScores(headVotes: readonly ArrayLike<number>[], prefix: nu
  * best of the earlier ones by {@link snapKvScores} of its query heads' votes (`headVotes`, one
  * array per query head of the group). Keeps everything when `keep >= promptTokens`.
  */
-export function selectSnapKvHead(headVotes: readonly ArrayLike<number>[], promptTokens: number, keep: number, window: number, kernel: number): Int32Array {
+export function selectSnapKvHead(
+  headVotes: readonly ArrayLike<number>[],
+  promptTokens: number,
+  keep: number,
+  window: number,
+  kernel: number,
+): Int32Array {
   if (keep >= promptTokens) return Int32Array.from({ length: promptTokens }, (_, i) => i);
   const w = Math.min(window, keep);
   const prefix = promptTokens - w;

@@ -1,5 +1,5 @@
 // StreamingLLM (Xiao et al., 2023): attention sinks (the first tokens) plus a recent window.
-import { STREAMING_SINK_TOKENS } from './policy-defaults.js';
+import { STREAMING_SINK_TOKENS } from "./policy-defaults.js";
 
 /** Sinks kept for a budget of `keep`: the paper's 4, but always leaving at least one recent token. */
 export function streamingSinks(keep: number): number {

@@ -2,7 +2,7 @@
 // f32. Bit-identical to the JS decoders, which compute in f64 and store float32: q * scale is exact
 // in f32 (at most 8 + 11 significant bits) and min + q * scale is exact in f64, so the single f32
 // rounding of the sum is the same rounding. Same shape limits as affine-encode.ts.
-import { halfToF32 } from './half';
+import { halfToF32 } from "./half";
 
 const F32_BYTES: usize = 4;
 
@@ -17,11 +17,17 @@ function unpack8(p: usize, bits: i32, symmetric: bool): v128 {
   if (bits == 4) {
     const b = v128.load32_zero(p);
     // lane j holds its byte shifted so the code sits in the top 4 bits
-    lanes = i16x8.mul(i8x16.shuffle(b, zero, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16), i16x8(4096, 256, 4096, 256, 4096, 256, 4096, 256));
+    lanes = i16x8.mul(
+      i8x16.shuffle(b, zero, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16),
+      i16x8(4096, 256, 4096, 256, 4096, 256, 4096, 256),
+    );
     return symmetric ? i16x8.shr_s(lanes, 12) : i16x8.shr_u(lanes, 12);
   }
   const b = v128.load16_lane(p, zero, 0);
-  lanes = i16x8.mul(i8x16.shuffle(b, zero, 0, 16, 0, 16, 0, 16, 0, 16, 1, 16, 1, 16, 1, 16, 1, 16), i16x8(16384, 4096, 1024, 256, 16384, 4096, 1024, 256));
+  lanes = i16x8.mul(
+    i8x16.shuffle(b, zero, 0, 16, 0, 16, 0, 16, 0, 16, 1, 16, 1, 16, 1, 16, 1, 16),
+    i16x8(16384, 4096, 1024, 256, 16384, 4096, 1024, 256),
+  );
   return symmetric ? i16x8.shr_s(lanes, 14) : i16x8.shr_u(lanes, 14);
 }
 
@@ -38,7 +44,17 @@ function store8(out: usize, codes: v128, scaleA: v128, scaleB: v128, minA: v128,
 }
 
 /** Decode one segment; `scratch` holds 8 * channels bytes. */
-export function affineDecode(src: usize, dst: usize, tokens: i32, channels: i32, channelAxis: bool, groupSize: i32, bits: i32, symmetric: bool, scratch: usize): void {
+export function affineDecode(
+  src: usize,
+  dst: usize,
+  tokens: i32,
+  channels: i32,
+  channelAxis: bool,
+  groupSize: i32,
+  bits: i32,
+  symmetric: bool,
+  scratch: usize,
+): void {
   const C = <usize>channels;
   const codeBytes = (<usize>tokens * C * <usize>bits + 7) >> 3;
   const paramBytes: usize = symmetric ? 2 : 4;
@@ -54,7 +70,8 @@ export function affineDecode(src: usize, dst: usize, tokens: i32, channels: i32,
         const first = <usize>t * C + <usize>c0;
         let p = src + ((first * <usize>bits) >> 3);
         const out = dst + first * F32_BYTES;
-        for (let j = 0; j < len; j += 8, p += step) store8(out + <usize>j * F32_BYTES, unpack8(p, bits, symmetric), scale, scale, mn, mn, symmetric);
+        for (let j = 0; j < len; j += 8, p += step)
+          store8(out + <usize>j * F32_BYTES, unpack8(p, bits, symmetric), scale, scale, mn, mn, symmetric);
       }
     }
     return;
@@ -73,7 +90,15 @@ export function affineDecode(src: usize, dst: usize, tokens: i32, channels: i32,
       const out = dst + <usize>t * C * F32_BYTES;
       for (let c: usize = 0; c < C; c += 8, p += step) {
         const f = c * F32_BYTES;
-        store8(out + f, unpack8(p, bits, symmetric), v128.load(qScale + f), v128.load(qScale + f, 16), v128.load(qMin + f), v128.load(qMin + f, 16), symmetric);
+        store8(
+          out + f,
+          unpack8(p, bits, symmetric),
+          v128.load(qScale + f),
+          v128.load(qScale + f, 16),
+          v128.load(qMin + f),
+          v128.load(qMin + f, 16),
+          symmetric,
+        );
       }
     }
   }

@@ -4,7 +4,7 @@
 // computed in f32 and a run is redone in f64 when any value lands near an integer (Step.value4).
 // Supports rows of channels % 8 == 0 and, on the token axis, groups % 8 == 0 (the JS encoder
 // handles every other shape).
-import { groupParamsRun, slotsBytes, slotsHi, slotsInv, slotsInv32, slotsLo, slotsMin, slotsMin32 } from './affine-params';
+import { groupParamsRun, slotsBytes, slotsHi, slotsInv, slotsInv32, slotsLo, slotsMin, slotsMin32 } from "./affine-params";
 
 const F32_BYTES: usize = 4;
 
@@ -28,7 +28,6 @@ function quantize4Exact(y: v128, q: usize, i: usize, cap: usize, channelAxis: bo
   vh = f64x2.add(vh, f64x2.splat(0.5));
   return v128.shuffle<u32>(i32x4.trunc_sat_f64x2_s_zero(vl), i32x4.trunc_sat_f64x2_s_zero(vh), 0, 1, 4, 5);
 }
-
 
 /** The per-step kernels, as static methods so that they can carry @inline (AssemblyScript). */
 class Step {
@@ -76,7 +75,18 @@ class Step {
    * f32 offset `f` of the slots (channel axis: one per lane, advancing) or splat (token axis).
    * Returns true when some value came within the f32 margin of an integer: the caller redoes the run.
    */
-  @inline static run(p: usize, len: i32, out: usize, slots: usize, cap: usize, f0: usize, perLane: bool, symmetric: bool, bits: i32, levels: i32): bool {
+  @inline static run(
+    p: usize,
+    len: i32,
+    out: usize,
+    slots: usize,
+    cap: usize,
+    f0: usize,
+    perLane: bool,
+    symmetric: bool,
+    bits: i32,
+    levels: i32,
+  ): bool {
     const top = i16x8.splat(<i16>(symmetric ? 2 * levels : levels));
     const lv = i16x8.splat(<i16>levels);
     const mask = i16x8.splat(<i16>(((<i32>1) << bits) - 1));
@@ -86,7 +96,10 @@ class Step {
     let hi = v128.load32_splat(slotsHi(slots, cap) + f0);
     let mn = v128.load32_splat(slotsMin32(slots, cap) + f0);
     let inv = v128.load32_splat(slotsInv32(slots, cap) + f0);
-    let lo2 = lo, hi2 = hi, mn2 = mn, inv2 = inv;
+    let lo2 = lo,
+      hi2 = hi,
+      mn2 = mn,
+      inv2 = inv;
     for (let j = 0, f = f0; j < len; j += 8, f += 32, out += <usize>bits) {
       if (perLane) {
         lo = v128.load(slotsLo(slots) + f);
@@ -108,7 +121,18 @@ class Step {
 }
 
 /** Step.run without the f32 shortcut: every value through quantize4Exact. */
-function runExact(p: usize, len: i32, out: usize, slots: usize, cap: usize, g0: usize, perLane: bool, symmetric: bool, bits: i32, levels: i32): void {
+function runExact(
+  p: usize,
+  len: i32,
+  out: usize,
+  slots: usize,
+  cap: usize,
+  g0: usize,
+  perLane: bool,
+  symmetric: bool,
+  bits: i32,
+  levels: i32,
+): void {
   const top = i16x8.splat(<i16>(symmetric ? 2 * levels : levels));
   const lv = i16x8.splat(<i16>levels);
   const mask = i16x8.splat(<i16>(((<i32>1) << bits) - 1));
@@ -117,7 +141,13 @@ function runExact(p: usize, len: i32, out: usize, slots: usize, cap: usize, g0: 
     const hi = perLane ? v128.load(slotsHi(slots, cap) + (g << 2)) : v128.load32_splat(slotsHi(slots, cap) + (g << 2));
     const lo2 = perLane ? v128.load(slotsLo(slots) + (g << 2), 16) : lo;
     const hi2 = perLane ? v128.load(slotsHi(slots, cap) + (g << 2), 16) : hi;
-    const ya = f32x4.pmin(f32x4.pmax(v128.and(v128.load(p + <usize>j * F32_BYTES), f32x4.eq(v128.load(p + <usize>j * F32_BYTES), v128.load(p + <usize>j * F32_BYTES))), lo), hi);
+    const ya = f32x4.pmin(
+      f32x4.pmax(
+        v128.and(v128.load(p + <usize>j * F32_BYTES), f32x4.eq(v128.load(p + <usize>j * F32_BYTES), v128.load(p + <usize>j * F32_BYTES))),
+        lo,
+      ),
+      hi,
+    );
     const xb = v128.load(p + <usize>j * F32_BYTES, 16);
     const yb = f32x4.pmin(f32x4.pmax(v128.and(xb, f32x4.eq(xb, xb)), lo2), hi2);
     const a = quantize4Exact(ya, slots, g, cap, perLane, symmetric, <f32>levels);
@@ -128,7 +158,18 @@ function runExact(p: usize, len: i32, out: usize, slots: usize, cap: usize, g0: 
 }
 
 /** Quantize and pack one run (a token-axis group, or a row of channel groups), redoing it exactly when needed. */
-function quantizeRun(p: usize, len: i32, out: usize, slots: usize, cap: usize, g0: usize, perLane: bool, symmetric: bool, bits: i32, levels: i32): void {
+function quantizeRun(
+  p: usize,
+  len: i32,
+  out: usize,
+  slots: usize,
+  cap: usize,
+  g0: usize,
+  perLane: bool,
+  symmetric: bool,
+  bits: i32,
+  levels: i32,
+): void {
   let near: bool;
   if (symmetric) near = Step.run(p, len, out, slots, cap, g0 << 2, perLane, true, bits, levels);
   else near = Step.run(p, len, out, slots, cap, g0 << 2, perLane, false, bits, levels);
@@ -157,7 +198,17 @@ export function encodeScratchBytes(tokens: i32, channels: i32, channelAxis: bool
 }
 
 /** Encode one segment; `scratch` holds encodeScratchBytes(...) bytes, 16-aligned. */
-export function affineEncode(src: usize, dst: usize, tokens: i32, channels: i32, channelAxis: bool, groupSize: i32, bits: i32, symmetric: bool, scratch: usize): void {
+export function affineEncode(
+  src: usize,
+  dst: usize,
+  tokens: i32,
+  channels: i32,
+  channelAxis: bool,
+  groupSize: i32,
+  bits: i32,
+  symmetric: bool,
+  scratch: usize,
+): void {
   const levels = symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
   const codeBytes = (<usize>tokens * <usize>channels * <usize>bits + 7) >> 3;
   const paramBytes: usize = symmetric ? 2 : 4;
@@ -200,7 +251,19 @@ function tokenGroupRange(p: usize, len: i32, qLo: usize, qHi: usize, g: usize, r
   store<f32>(qHi + (g << 2), hi);
 }
 
-function encodeTokenGroups(src: usize, dst: usize, tokens: i32, channels: i32, gs: i32, bits: i32, symmetric: bool, levels: i32, codeBytes: usize, paramBytes: usize, q: usize): void {
+function encodeTokenGroups(
+  src: usize,
+  dst: usize,
+  tokens: i32,
+  channels: i32,
+  gs: i32,
+  bits: i32,
+  symmetric: bool,
+  levels: i32,
+  codeBytes: usize,
+  paramBytes: usize,
+  q: usize,
+): void {
   const groups = <usize>tokens * <usize>((channels + gs - 1) / gs);
   const qLo = slotsLo(q);
   const qHi = slotsHi(q, groups);
@@ -223,7 +286,19 @@ function encodeTokenGroups(src: usize, dst: usize, tokens: i32, channels: i32, g
   }
 }
 
-function encodeChannelGroups(src: usize, dst: usize, tokens: i32, channels: i32, gs: i32, bits: i32, symmetric: bool, levels: i32, codeBytes: usize, paramBytes: usize, q: usize): void {
+function encodeChannelGroups(
+  src: usize,
+  dst: usize,
+  tokens: i32,
+  channels: i32,
+  gs: i32,
+  bits: i32,
+  symmetric: bool,
+  levels: i32,
+  codeBytes: usize,
+  paramBytes: usize,
+  q: usize,
+): void {
   const C = <usize>channels;
   const row = C * F32_BYTES;
   const qLo = slotsLo(q);

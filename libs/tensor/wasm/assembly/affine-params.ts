@@ -1,6 +1,6 @@
 // Group parameters of the affine integer codecs, scalar f64 exactly as src/codecs/quant-params.ts
 // computes them (fp16 minimum rounded down, fp16 scale rounded up, inverse scale in f64).
-import { f32BitsToHalf, f32x4ToHalf, halfStep4, halfToF32, halfToF32x4 } from './half';
+import { f32BitsToHalf, f32x4ToHalf, halfStep4, halfToF32, halfToF32x4 } from "./half";
 
 const HALF_MAX: f64 = 65504;
 
@@ -68,7 +68,7 @@ export function groupParams(lo: f32, hi: f32, levels: i32, symmetric: bool, out:
   const f = i << 2;
   const d = i << 3;
   if (symmetric) {
-    const absMax = max(max(-<f64>lo, <f64>hi), 0.0);
+    const absMax = max(max(-(<f64>lo), <f64>hi), 0.0);
     const scaleBits = halfCeilBits(absMax / <f64>levels);
     const scale = <f64>halfToF32(scaleBits);
     store<u16>(out, <u16>scaleBits);
@@ -111,7 +111,14 @@ function halfCeilBits4(lo: v128, hi: v128): v128 {
   const ch = f64x2.pmin(f64x2.pmax(hi, f64x2.neg(bound)), bound);
   const h = f32x4ToHalf(v128.shuffle<u32>(f32x4.demote_f64x2_zero(cl), f32x4.demote_f64x2_zero(ch), 0, 1, 4, 5));
   const v = halfToF32x4(h);
-  const below = v128.shuffle<u32>(f64x2.lt(f64x2.promote_low_f32x4(v), cl), f64x2.lt(f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 2, 3)), ch), 0, 2, 4, 6);
+  const below = v128.shuffle<u32>(
+    f64x2.lt(f64x2.promote_low_f32x4(v), cl),
+    f64x2.lt(f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 2, 3)), ch),
+    0,
+    2,
+    4,
+    6,
+  );
   return v128.bitselect(halfStep4(h, false), h, below);
 }
 
@@ -132,7 +139,10 @@ export function groupParams4(levels: i32, symmetric: bool, out: usize, q: usize,
   const lv = f64x2.splat(<f64>levels);
   if (symmetric) {
     const absMax = f32x4.max(f32x4.max(f32x4.neg(lo), hi), f32x4.splat(0));
-    const scaleBits = halfCeilBits4(f64x2.div(f64x2.promote_low_f32x4(absMax), lv), f64x2.div(f64x2.promote_low_f32x4(v128.shuffle<u32>(absMax, absMax, 2, 3, 2, 3)), lv));
+    const scaleBits = halfCeilBits4(
+      f64x2.div(f64x2.promote_low_f32x4(absMax), lv),
+      f64x2.div(f64x2.promote_low_f32x4(v128.shuffle<u32>(absMax, absMax, 2, 3, 2, 3)), lv),
+    );
     const scale = halfToF32x4(scaleBits);
     v128.store64_lane(out, i16x8.narrow_i32x4_u(scaleBits, scaleBits), 0);
     v128.store(slotsLo(q) + f, f32x4.neg(absMax));
@@ -170,9 +180,28 @@ function storeInverse(q: usize, cap: usize, i: usize, scale: v128): void {
 }
 
 /** groupParams for `count` consecutive groups from element `first` of the slots (lo, hi set). */
-export function groupParamsRun(levels: i32, symmetric: bool, out: usize, paramBytes: usize, q: usize, cap: usize, first: usize, count: usize): void {
+export function groupParamsRun(
+  levels: i32,
+  symmetric: bool,
+  out: usize,
+  paramBytes: usize,
+  q: usize,
+  cap: usize,
+  first: usize,
+  count: usize,
+): void {
   let i = first;
   const end = first + count;
   for (; i + 4 <= end; i += 4) groupParams4(levels, symmetric, out + (i - first) * paramBytes, q, cap, i);
-  for (; i < end; i++) groupParams(load<f32>(slotsLo(q) + (i << 2)), load<f32>(slotsHi(q, cap) + (i << 2)), levels, symmetric, out + (i - first) * paramBytes, q, cap, i);
+  for (; i < end; i++)
+    groupParams(
+      load<f32>(slotsLo(q) + (i << 2)),
+      load<f32>(slotsHi(q, cap) + (i << 2)),
+      levels,
+      symmetric,
+      out + (i - first) * paramBytes,
+      q,
+      cap,
+      i,
+    );
 }

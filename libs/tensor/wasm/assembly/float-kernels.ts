@@ -1,5 +1,5 @@
 // fp16 and bf16 encode/decode over arrays in linear memory, eight values per step.
-import { f32BitsToHalf, f32x4ToHalf, halfToF32, halfToF32x4 } from './half';
+import { f32BitsToHalf, f32x4ToHalf, halfToF32, halfToF32x4 } from "./half";
 
 const F32_BYTES: usize = 4;
 const HALF_BYTES: usize = 2;

@@ -9,8 +9,20 @@ import { expect } from "vitest";
 import { Registry, type Counter, type Gauge } from "prom-client";
 import { hashChain, namespaceHash } from "@kvtier/kv-router";
 import {
-  KvStoreClient, KvtierError, closeNats, closeRedis, connectNats, connectRedis, createLogger, kvReadySubject, redisReady, requestKey, type Logger,
-  type NatsConnection, type PlannedRequest, type Redis,
+  KvStoreClient,
+  KvtierError,
+  closeNats,
+  closeRedis,
+  connectNats,
+  connectRedis,
+  createLogger,
+  kvReadySubject,
+  redisReady,
+  requestKey,
+  type Logger,
+  type NatsConnection,
+  type PlannedRequest,
+  type Redis,
 } from "@kvtier/platform";
 import { KvReady, KvReadyAck } from "@kvtier/proto";
 import { cachedPrefill, openReserved, writeHandoff } from "@kvtier/serving";
@@ -82,16 +94,33 @@ export class DecodeScenario {
     readonly worker: DecodeWorker,
     private readonly subscription: { unsubscribe(): void },
   ) {
-    this.prefix = namespaceHash({ modelId: h.engine.modelInfo.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: BLOCK_SIZE, tenantSalt: ns });
+    this.prefix = namespaceHash({
+      modelId: h.engine.modelInfo.modelId,
+      layoutVersion: KV_BLOCK_LAYOUT_VERSION,
+      blockSize: BLOCK_SIZE,
+      tenantSalt: ns,
+    });
   }
 
   /** A routed, disaggregated request as the router plans it: the story prompt, hashed in this scenario's namespace, greedy. */
   plan(requestId: string, opts: { attempt?: number; maxTokens?: number; prefillWorker?: string } = {}): PlannedRequest {
     const tokens = this.h.prompt;
     return {
-      requestId, attempt: opts.attempt ?? 1, tenant: "tenant-a", tokens, blockHashes: [...hashChain(this.prefix, tokens, BLOCK_SIZE).hashes],
-      namespaceHash: this.prefix, maxTokens: opts.maxTokens ?? SHORT_MAX_TOKENS, sampling: { temperature: 0, topP: 1, seed: 1 }, stop: [],
-      logprobs: 0, codec: CODEC, policy: "none", decodeWorker: DECODE_WORKER, prefillWorker: opts.prefillWorker ?? PREFILL_WORKER, traceParent: "",
+      requestId,
+      attempt: opts.attempt ?? 1,
+      tenant: "tenant-a",
+      tokens,
+      blockHashes: [...hashChain(this.prefix, tokens, BLOCK_SIZE).hashes],
+      namespaceHash: this.prefix,
+      maxTokens: opts.maxTokens ?? SHORT_MAX_TOKENS,
+      sampling: { temperature: 0, topP: 1, seed: 1 },
+      stop: [],
+      logprobs: 0,
+      codec: CODEC,
+      policy: "none",
+      decodeWorker: DECODE_WORKER,
+      prefillWorker: opts.prefillWorker ?? PREFILL_WORKER,
+      traceParent: "",
       deadlineUnixMs: 0,
     };
   }
@@ -126,7 +155,9 @@ export class DecodeScenario {
     return KvReadyAck.decode(reply.data);
   }
 
-  /** The hand-off a prefill worker running `plan` sends: its prompt computed on the prefill engine, blocks and tail written to the kvstore. */
+  /**
+   * The hand-off a prefill worker running `plan` sends: its prompt computed on the prefill engine, blocks and tail written to the kvstore.
+   */
   async handOff(plan: PlannedRequest): Promise<KvReady> {
     const { prefillEngine: engine, store, log } = this.h;
     const seqId = await openReserved(engine, plan, plan.tokens.length);
@@ -134,10 +165,20 @@ export class DecodeScenario {
       const out = await cachedPrefill(engine, store, plan, BLOCK_SIZE, log);
       const handoff = await writeHandoff(engine, store, plan, out, BLOCK_SIZE, log);
       return KvReady.fromPartial({
-        requestId: plan.requestId, attempt: plan.attempt, prefillWorker: plan.prefillWorker, blockHashes: handoff.blockHashes, tailHash: handoff.tailHash,
-        tailTokens: handoff.tailTokens, kvstoreEndpoint: this.h.kvstore.endpoint, codec: plan.codec, firstToken: out.first.token,
-        firstLogprobs: { chosen: { tokenId: out.first.token, logprob: out.first.logprob }, top: [] }, sampler: { rng: [...out.samplerState] },
-        cachedTokens: out.cachedTokens, cachedByTier: out.cachedByTier, loadedBytesByTier: out.loadedBytesByTier,
+        requestId: plan.requestId,
+        attempt: plan.attempt,
+        prefillWorker: plan.prefillWorker,
+        blockHashes: handoff.blockHashes,
+        tailHash: handoff.tailHash,
+        tailTokens: handoff.tailTokens,
+        kvstoreEndpoint: this.h.kvstore.endpoint,
+        codec: plan.codec,
+        firstToken: out.first.token,
+        firstLogprobs: { chosen: { tokenId: out.first.token, logprob: out.first.logprob }, top: [] },
+        sampler: { rng: [...out.samplerState] },
+        cachedTokens: out.cachedTokens,
+        cachedByTier: out.cachedByTier,
+        loadedBytesByTier: out.loadedBytesByTier,
       });
     } finally {
       await engine.closeSequence(seqId);
@@ -146,7 +187,14 @@ export class DecodeScenario {
 
   /** The notice a prefill worker sends when `plan`'s prefill failed for good. */
   failureNotice(plan: PlannedRequest, errorCode: string, error: string, retryAfterMs = 0): KvReady {
-    return KvReady.fromPartial({ requestId: plan.requestId, attempt: plan.attempt, prefillWorker: plan.prefillWorker, error, errorCode, retryAfterMs });
+    return KvReady.fromPartial({
+      requestId: plan.requestId,
+      attempt: plan.attempt,
+      prefillWorker: plan.prefillWorker,
+      error,
+      errorCode,
+      retryAfterMs,
+    });
   }
 
   /** Nothing admitted, nothing in flight, every block of the pool free again. */
@@ -161,7 +209,10 @@ export class DecodeScenario {
     // bounded, so a worker that never lets go of a session fails the test instead of hanging it
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`decode worker still holds ${this.worker.load().runningRequests} sessions after abortAll`)), DRAIN_WITHIN_MS);
+      timer = setTimeout(
+        () => reject(new Error(`decode worker still holds ${this.worker.load().runningRequests} sessions after abortAll`)),
+        DRAIN_WITHIN_MS,
+      );
     });
     await Promise.race([this.worker.drain(), stuck]).finally(() => clearTimeout(timer));
     this.subscription.unsubscribe();
@@ -211,7 +262,18 @@ export class DecodeHarness {
     const store = new KvStoreClient(kvstore.endpoint, { serviceToken: kvstore.token });
     const tokenizer = Tokenizer.fromFile(base.tokenizerPath, engine.modelInfo.config.vocabSize);
     const prompt = tokenizer.encode(STORY, { bos: true }).slice(0, PROMPT_TOKENS);
-    return new DecodeHarness(engine, prefillEngine, kvstore, store, nc, prefillNc, redis, tokenizer, prompt, createLogger("decode-test", "error"));
+    return new DecodeHarness(
+      engine,
+      prefillEngine,
+      kvstore,
+      store,
+      nc,
+      prefillNc,
+      redis,
+      tokenizer,
+      prompt,
+      createLogger("decode-test", "error"),
+    );
   }
 
   /** A fresh decode worker in a fresh namespace, taking KvReady notices over NATS. */
@@ -220,8 +282,15 @@ export class DecodeHarness {
     const cfg = readDecodeConfig(decodeEnv(ns, this.kvstore, opts));
     const metrics = new DecodeMetrics(new Registry());
     const worker = new DecodeWorker({
-      cfg, engine: this.engine, store: this.store, tokenizer: this.tokenizer, redis: this.redis, metrics, log: this.log,
-      seqLen: this.engine.modelInfo.config.seqLen, tracer: trace.getTracer("decode-test"),
+      cfg,
+      engine: this.engine,
+      store: this.store,
+      tokenizer: this.tokenizer,
+      redis: this.redis,
+      metrics,
+      log: this.log,
+      seqLen: this.engine.modelInfo.config.seqLen,
+      tracer: trace.getTracer("decode-test"),
     });
     const subscription = subscribeKvReady(this.nc, ns, cfg.workerId, worker, this.log);
     await this.nc.flush(); // subscribed before anyone sends

@@ -8,12 +8,26 @@ import { BlockConflictError, PutRefusedError } from "../put-refusal.js";
 /** The error body for any thrown value; unknown errors are INTERNAL with their message. */
 export function errorBodyOf(err: unknown): ErrorBody {
   if (err instanceof PutRefusedError) {
-    return { code: transportCodeOf(err.code), reason: err.reason, field: err.field ?? "", message: err.message, retryAfterMs: err.retryAfterMs ?? 0 };
+    return {
+      code: transportCodeOf(err.code),
+      reason: err.reason,
+      field: err.field ?? "",
+      message: err.message,
+      retryAfterMs: err.retryAfterMs ?? 0,
+    };
   }
-  if (err instanceof BlockConflictError) return { code: "ALREADY_EXISTS", reason: err.reason, field: err.field, message: err.message, retryAfterMs: 0 };
-  if (err instanceof TransportError) return { code: err.code, reason: err.reason, field: err.field, message: err.message, retryAfterMs: err.retryAfterMs ?? 0 };
+  if (err instanceof BlockConflictError)
+    return { code: "ALREADY_EXISTS", reason: err.reason, field: err.field, message: err.message, retryAfterMs: 0 };
+  if (err instanceof TransportError)
+    return { code: err.code, reason: err.reason, field: err.field, message: err.message, retryAfterMs: err.retryAfterMs ?? 0 };
   if (err instanceof KvtierError) {
-    return { code: transportCodeOf(err.code), reason: "invalid", field: err.field ?? "", message: err.message, retryAfterMs: err.retryAfterMs ?? 0 };
+    return {
+      code: transportCodeOf(err.code),
+      reason: "invalid",
+      field: err.field ?? "",
+      message: err.message,
+      retryAfterMs: err.retryAfterMs ?? 0,
+    };
   }
   return { code: "INTERNAL", reason: "internal", field: "", message: messageOf(err), retryAfterMs: 0 };
 }

@@ -8,7 +8,15 @@
 // with nothing in flight and nothing received for IDLE_CONNECTION_TIMEOUT_MS is ended.
 import type { OnReadOpts, Socket } from "node:net";
 import type { ServiceToken } from "@kvtier/platform";
-import { FrameKind, FrameReader, SCRATCH_READ_BYTES, encodeError, writeFrame, type FrameHeader, type ParsedFrame } from "@kvtier/kv-transport";
+import {
+  FrameKind,
+  FrameReader,
+  SCRATCH_READ_BYTES,
+  encodeError,
+  writeFrame,
+  type FrameHeader,
+  type ParsedFrame,
+} from "@kvtier/kv-transport";
 import type { DataPath } from "../kvstore-metrics.js";
 import { errorBodyOf } from "./error-frames.js";
 import { pathOfKind, prepareRequest, type ConnectionState, type PreparedRequest, type Reply } from "./request-handlers.js";
@@ -69,7 +77,8 @@ export class FastConnection {
     const activity = setInterval(() => this.checkActivity(Date.now()), ACTIVITY_CHECK_MS);
     activity.unref();
     const authTimer = setTimeout(() => {
-      if (!this.authenticated) this.refuseStream("auth_timeout", `no authentication within ${AUTH_TIMEOUT_MS} ms`, "frame.kind", "UNAUTHENTICATED");
+      if (!this.authenticated)
+        this.refuseStream("auth_timeout", `no authentication within ${AUTH_TIMEOUT_MS} ms`, "frame.kind", "UNAUTHENTICATED");
     }, AUTH_TIMEOUT_MS);
     authTimer.unref();
     socket.once("close", () => {
@@ -205,7 +214,12 @@ export class FastConnection {
   }
 
   /** An unparsable stream: say why (request id 0), stop reading, close once the client had time to read it. */
-  private refuseStream(reason: string, message: string, field = "frame", code: "INVALID_ARGUMENT" | "UNAUTHENTICATED" = "INVALID_ARGUMENT"): void {
+  private refuseStream(
+    reason: string,
+    message: string,
+    field = "frame",
+    code: "INVALID_ARGUMENT" | "UNAUTHENTICATED" = "INVALID_ARGUMENT",
+  ): void {
     if (this.ending) return;
     this.ending = true;
     this.state.deps.metrics?.dataError("tcp", reason);

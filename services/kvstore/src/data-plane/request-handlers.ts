@@ -3,8 +3,18 @@
 // store and answer. Every handler resolves to the response frame; errors become ERROR frames in
 // fast-connection.ts.
 import {
-  FrameFlag, FrameKind, MAX_FRAME_PAYLOAD_BYTES, decodeAttach, decodeGetRun, decodePutRun, encodeGetResult, encodePutResult, frameError,
-  type FrameHeader, type GetRunMeta, type PutRunMeta,
+  FrameFlag,
+  FrameKind,
+  MAX_FRAME_PAYLOAD_BYTES,
+  decodeAttach,
+  decodeGetRun,
+  decodePutRun,
+  encodeGetResult,
+  encodePutResult,
+  frameError,
+  type FrameHeader,
+  type GetRunMeta,
+  type PutRunMeta,
 } from "@kvtier/kv-transport";
 import type { BlockKey } from "@kvtier/kv-tiers";
 import type { DataOp, DataPath } from "../kvstore-metrics.js";
@@ -42,21 +52,36 @@ export interface ConnectionState {
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function putReply(deps: DataPlaneDeps, path: DataPath, req: PutRunMeta, keys: BlockKey[], blocks: Uint8Array[]): Promise<Reply> {
-  return putRun(deps, path, req, keys, blocks).then((outcomes) => ({ kind: FrameKind.PUT_RESULT, flags: 0, count: outcomes.length, meta: encodePutResult(outcomes), payload: [] }));
+  return putRun(deps, path, req, keys, blocks).then((outcomes) => ({
+    kind: FrameKind.PUT_RESULT,
+    flags: 0,
+    count: outcomes.length,
+    meta: encodePutResult(outcomes),
+    payload: [],
+  }));
 }
 
 function getTcp(state: ConnectionState, req: GetRunMeta, keys: BlockKey[]): Promise<Reply> {
   return getRun(state.deps, keys, req.maxBytes || MAX_FRAME_PAYLOAD_BYTES).then(({ blocks, limited }) => {
     countRead(state.deps, "tcp", blocks);
     const meta = encodeGetResult({ tiers: blocks.map((b) => b.tier), sizes: blocks.map((b) => b.bytes.length), limited });
-    return { kind: FrameKind.GET_RESULT, flags: limited ? FrameFlag.LIMITED : 0, count: blocks.length, meta, payload: blocks.map((b) => b.bytes) };
+    return {
+      kind: FrameKind.GET_RESULT,
+      flags: limited ? FrameFlag.LIMITED : 0,
+      count: blocks.length,
+      meta,
+      payload: blocks.map((b) => b.bytes),
+    };
   });
 }
 
 async function getShm(state: ConnectionState, att: ShmAttachment, req: GetRunMeta, keys: BlockKey[]): Promise<Reply> {
   const window = req.window!;
   const { blocks, limited } = await getRun(state.deps, keys, Math.min(window.bytes, req.maxBytes || Number.MAX_SAFE_INTEGER));
-  await att.writeBlocks(window.offset, blocks.map((b) => b.bytes));
+  await att.writeBlocks(
+    window.offset,
+    blocks.map((b) => b.bytes),
+  );
   countRead(state.deps, "shm", blocks);
   const meta = encodeGetResult({ tiers: blocks.map((b) => b.tier), sizes: blocks.map((b) => b.bytes.length), limited });
   return { kind: FrameKind.GET_RESULT, flags: limited ? FrameFlag.LIMITED : 0, count: blocks.length, meta, payload: [] };
@@ -122,4 +147,5 @@ export function prepareRequest(state: ConnectionState, h: FrameHeader, meta: Uin
 }
 
 /** Whether a frame kind is served over shared memory (for the `path` label of refusals). */
-export const pathOfKind = (kind: number): DataPath => (kind === FrameKind.PUT_RUN_SHM || kind === FrameKind.GET_RUN_SHM || kind === FrameKind.SHM_ATTACH ? "shm" : "tcp");
+export const pathOfKind = (kind: number): DataPath =>
+  kind === FrameKind.PUT_RUN_SHM || kind === FrameKind.GET_RUN_SHM || kind === FrameKind.SHM_ATTACH ? "shm" : "tcp";

@@ -25,7 +25,13 @@ export const runKeys = (codec: string, hashes: Uint8Array[]): BlockKey[] => pars
 /** Reserve `bytes` of the put budget or refuse with RESOURCE_EXHAUSTED and a retry hint. */
 export function reservePut(deps: DataPlaneDeps, bytes: number): void {
   if (deps.budget.tryAcquire(bytes)) return;
-  throw new TransportError("RESOURCE_EXHAUSTED", "busy", "frame.payload_bytes", `too many bytes of puts in flight (limit ${deps.budget.limitBytes}); retry`, { retryAfterMs: PUT_RETRY_AFTER_MS });
+  throw new TransportError(
+    "RESOURCE_EXHAUSTED",
+    "busy",
+    "frame.payload_bytes",
+    `too many bytes of puts in flight (limit ${deps.budget.limitBytes}); retry`,
+    { retryAfterMs: PUT_RETRY_AFTER_MS },
+  );
 }
 
 /**
@@ -33,13 +39,22 @@ export function reservePut(deps: DataPlaneDeps, bytes: number): void {
  * block i-1, which lets eviction take leaves first). One outcome per block; a refused block does
  * not stop the others. Counts bytes written per tier on `path`.
  */
-export async function putRun(deps: DataPlaneDeps, path: DataPath, req: PutRunMeta, keys: BlockKey[], blocks: Uint8Array[]): Promise<BlockPutOutcome[]> {
+export async function putRun(
+  deps: DataPlaneDeps,
+  path: DataPath,
+  req: PutRunMeta,
+  keys: BlockKey[],
+  blocks: Uint8Array[],
+): Promise<BlockPutOutcome[]> {
   const out: BlockPutOutcome[] = [];
   const ack = req.durable ? "durable" : "memory";
   for (let i = 0; i < blocks.length; i++) {
     try {
       const parent = i > 0 ? keys[i - 1].hash : undefined;
-      const r = await deps.store.put({ key: keys[i], totalBytes: blocks[i].length, ack, parent, requestScoped: req.requestScoped }, blocks[i]);
+      const r = await deps.store.put(
+        { key: keys[i], totalBytes: blocks[i].length, ack, parent, requestScoped: req.requestScoped },
+        blocks[i],
+      );
       deps.metrics?.putAccepted(r.created);
       if (r.created) deps.metrics?.written(r.tier, path, blocks[i].length);
       out.push({ outcome: r.created ? "created" : "existing", tier: r.tier });
@@ -54,7 +69,11 @@ export async function putRun(deps: DataPlaneDeps, path: DataPath, req: PutRunMet
 }
 
 /** The leading run held, cut to at most `limitBytes` of blocks (`limited` says a cut was made). */
-export async function getRun(deps: DataPlaneDeps, keys: BlockKey[], limitBytes: number): Promise<{ blocks: HeldBlock[]; limited: boolean }> {
+export async function getRun(
+  deps: DataPlaneDeps,
+  keys: BlockKey[],
+  limitBytes: number,
+): Promise<{ blocks: HeldBlock[]; limited: boolean }> {
   const held = await deps.store.getRun(keys);
   const limit = Math.min(limitBytes, MAX_FRAME_PAYLOAD_BYTES);
   let bytes = 0;

@@ -9,7 +9,8 @@ import { ARENA_NAME_PATTERN, TransportError, readAllAt, writeAllAt, type AttachM
 /** Largest arena a client may attach. */
 const MAX_ARENA_BYTES = 4 * 1024 * 1024 * 1024;
 
-const refuse = (reason: string, field: string, message: string): TransportError => new TransportError("INVALID_ARGUMENT", reason, field, message);
+const refuse = (reason: string, field: string, message: string): TransportError =>
+  new TransportError("INVALID_ARGUMENT", reason, field, message);
 
 /** One attached arena. */
 export class ShmAttachment {
@@ -26,13 +27,20 @@ export class ShmAttachment {
     if (!meta.name.startsWith(prefix) || !ARENA_NAME_PATTERN.test(meta.name)) {
       throw refuse("invalid", "arena.name", `"${meta.name}" is not an arena name of this store (want ${prefix}<id>)`);
     }
-    if (meta.arenaBytes < 1 || meta.arenaBytes > MAX_ARENA_BYTES) throw refuse("oversized", "arena.bytes", `${meta.arenaBytes} bytes is not an allowed arena size (1..${MAX_ARENA_BYTES})`);
+    if (meta.arenaBytes < 1 || meta.arenaBytes > MAX_ARENA_BYTES)
+      throw refuse("oversized", "arena.bytes", `${meta.arenaBytes} bytes is not an allowed arena size (1..${MAX_ARENA_BYTES})`);
     const path = join(dir, meta.name);
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(path, fsc.O_RDWR | fsc.O_NOFOLLOW);
     } catch (err) {
-      throw new TransportError("FAILED_PRECONDITION", "shm_unreachable", "arena.name", `cannot open ${path}: ${(err as Error).message} (not on this machine?)`, { cause: err });
+      throw new TransportError(
+        "FAILED_PRECONDITION",
+        "shm_unreachable",
+        "arena.name",
+        `cannot open ${path}: ${(err as Error).message} (not on this machine?)`,
+        { cause: err },
+      );
     }
     const st = await fh.stat();
     if (!st.isFile() || st.size < meta.arenaBytes) {
@@ -44,7 +52,8 @@ export class ShmAttachment {
 
   /** Throw unless [offset, offset + bytes) lies inside the arena. */
   checkWindow(offset: number, bytes: number, field: string): void {
-    if (offset + bytes > this.arenaBytes) throw refuse("out_of_range", field, `[${offset}, ${offset + bytes}) is outside the ${this.arenaBytes}-byte arena`);
+    if (offset + bytes > this.arenaBytes)
+      throw refuse("out_of_range", field, `[${offset}, ${offset + bytes}) is outside the ${this.arenaBytes}-byte arena`);
   }
 
   /** Blocks of `sizes` laid out from `offset`, each in a buffer of its own (the store keeps them). */

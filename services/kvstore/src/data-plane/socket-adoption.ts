@@ -19,7 +19,9 @@ export function adoptWithOnread(accepted: Socket, onread: OnReadOpts, allowHalfO
   const handle = carrier._handle;
   if (!handle || typeof handle.readStart !== "function") return undefined;
   carrier._handle = null;
-  const adopted = new Socket({ handle, onread, allowHalfOpen, readable: true, writable: true } as unknown as ConstructorParameters<typeof Socket>[0]);
+  const adopted = new Socket({ handle, onread, allowHalfOpen, readable: true, writable: true } as unknown as ConstructorParameters<
+    typeof Socket
+  >[0]);
   accepted.destroy(); // no handle left: only the server's connection count and listeners are released
   return adopted;
 }

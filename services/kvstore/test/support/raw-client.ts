@@ -17,7 +17,11 @@ export interface CallOutcome {
   created?: boolean;
 }
 
-const outcomeOf = (err: ServiceError): CallOutcome => ({ code: err.code, details: err.details, field: err.metadata?.get("kvtier-field")[0]?.toString() });
+const outcomeOf = (err: ServiceError): CallOutcome => ({
+  code: err.code,
+  details: err.details,
+  field: err.metadata?.get("kvtier-field")[0]?.toString(),
+});
 
 /** Send `msgs` as one Put stream and report its status (code OK with `created` on success). */
 export function rawPut(client: KvStoreServiceClient, msgs: PutRequest[]): Promise<CallOutcome> {
@@ -31,7 +35,13 @@ export function rawPut(client: KvStoreServiceClient, msgs: PutRequest[]): Promis
 }
 
 /** Every message of a Get stream, or its error status. */
-export function rawGet(client: KvStoreServiceClient, hashes: Uint8Array[], codec: string, leaseId = "", leaseTtlMs?: number): Promise<{ msgs: GetResponse[]; error?: CallOutcome }> {
+export function rawGet(
+  client: KvStoreServiceClient,
+  hashes: Uint8Array[],
+  codec: string,
+  leaseId = "",
+  leaseTtlMs?: number,
+): Promise<{ msgs: GetResponse[]; error?: CallOutcome }> {
   return new Promise((resolve) => {
     const msgs: GetResponse[] = [];
     const call = client.get({ blockHashes: hashes, codec, leaseId, leaseTtlMs }, { deadline: Date.now() + 20_000 });

@@ -23,8 +23,17 @@ export function makeChain(n: number, seed: number, spec: BlockSpec = {}): Uint8A
 }
 
 /** Put one block with its parent's hash and an ack level over raw gRPC. */
-export function putBlock(raw: KvStoreServiceClient, block: Uint8Array, opts: { parent?: Uint8Array; durable?: boolean } = {}): Promise<CallOutcome> {
-  const header = { blockHash: hashOf(block), codec: "fp32", ack: opts.durable ? AckLevel.ACK_LEVEL_DURABLE : AckLevel.ACK_LEVEL_MEMORY, parentHash: opts.parent };
+export function putBlock(
+  raw: KvStoreServiceClient,
+  block: Uint8Array,
+  opts: { parent?: Uint8Array; durable?: boolean } = {},
+): Promise<CallOutcome> {
+  const header = {
+    blockHash: hashOf(block),
+    codec: "fp32",
+    ack: opts.durable ? AckLevel.ACK_LEVEL_DURABLE : AckLevel.ACK_LEVEL_MEMORY,
+    parentHash: opts.parent,
+  };
   return rawPut(raw, putMessages(block, header));
 }
 
@@ -37,7 +46,11 @@ export async function putChain(raw: KvStoreServiceClient, chain: Uint8Array[], d
 }
 
 /** A Get's served blocks: the tier each came from and its bytes reassembled. */
-export async function getTiers(raw: KvStoreServiceClient, blocks: Uint8Array[], lease?: { id: string; ttlMs?: number }): Promise<{ tier: Tier; bytes: Buffer }[]> {
+export async function getTiers(
+  raw: KvStoreServiceClient,
+  blocks: Uint8Array[],
+  lease?: { id: string; ttlMs?: number },
+): Promise<{ tier: Tier; bytes: Buffer }[]> {
   const r = await rawGet(raw, blocks.map(hashOf), "fp32", lease?.id ?? "", lease?.ttlMs);
   if (r.error) throw new Error(`get failed: ${r.error.code} ${r.error.details}`);
   const out: { tier: Tier; parts: Uint8Array[] }[] = [];
@@ -61,7 +74,8 @@ export class EventLog {
     const out: string[] = [];
     for (const b of this.batches) {
       if (incarnation !== undefined && b.incarnation !== incarnation) continue;
-      for (const e of b.events) if (e.event?.$case === kind && e.event.value.medium === tier) out.push(...e.event.value.blockHashes.map(hex));
+      for (const e of b.events)
+        if (e.event?.$case === kind && e.event.value.medium === tier) out.push(...e.event.value.blockHashes.map(hex));
     }
     return out;
   }
@@ -84,14 +98,19 @@ export function lookupTiers(raw: KvStoreServiceClient, blocks: Uint8Array[]): Pr
 }
 
 /** Used and capacity bytes per tier, over raw gRPC Info. */
-export function tierInfo(raw: KvStoreServiceClient): Promise<{ host: { used: number; capacity: number; blocks: number }; ssd: { used: number; capacity: number; blocks: number } }> {
+export function tierInfo(
+  raw: KvStoreServiceClient,
+): Promise<{ host: { used: number; capacity: number; blocks: number }; ssd: { used: number; capacity: number; blocks: number } }> {
   return new Promise((resolve, reject) =>
     raw.info({}, (err, res) => {
       if (err) return reject(err);
       const used = res.usedBytesByTier!;
       const cap = res.capacityBytesByTier!;
       const blocks = res.blocksByTier!;
-      resolve({ host: { used: used.host, capacity: cap.host, blocks: blocks.host }, ssd: { used: used.ssd, capacity: cap.ssd, blocks: blocks.ssd } });
+      resolve({
+        host: { used: used.host, capacity: cap.host, blocks: blocks.host },
+        ssd: { used: used.ssd, capacity: cap.ssd, blocks: blocks.ssd },
+      });
     }),
   );
 }

@@ -9,8 +9,23 @@ import { trace } from "@opentelemetry/api";
 import { Registry, type Counter, type Gauge } from "prom-client";
 import { hashChain, namespaceHash } from "@kvtier/kv-router";
 import {
-  KvStoreClient, bullPrefix, closeNats, closeRedis, connectNats, connectRedis, createLogger, kvReadySubject, planToWire, prefillJobId,
-  prefillQueueName, redisReady, requestKey, type Logger, type NatsConnection, type PlannedRequest, type Redis,
+  KvStoreClient,
+  bullPrefix,
+  closeNats,
+  closeRedis,
+  connectNats,
+  connectRedis,
+  createLogger,
+  kvReadySubject,
+  planToWire,
+  prefillJobId,
+  prefillQueueName,
+  redisReady,
+  requestKey,
+  type Logger,
+  type NatsConnection,
+  type PlannedRequest,
+  type Redis,
 } from "@kvtier/platform";
 import { PrefillJob } from "@kvtier/proto";
 import { EngineHost, KV_BLOCK_LAYOUT_VERSION, Tokenizer } from "@kvtier/tensor";
@@ -94,15 +109,33 @@ export class PrefillScenario {
     readonly queue: Queue,
     readonly decode: DecodeStandIn | null,
   ) {
-    this.prefix = namespaceHash({ modelId: h.engine.modelInfo.modelId, layoutVersion: KV_BLOCK_LAYOUT_VERSION, blockSize: BLOCK_SIZE, tenantSalt: ns });
+    this.prefix = namespaceHash({
+      modelId: h.engine.modelInfo.modelId,
+      layoutVersion: KV_BLOCK_LAYOUT_VERSION,
+      blockSize: BLOCK_SIZE,
+      tenantSalt: ns,
+    });
   }
 
   /** A routed request as the router plans it: the story prompt, hashed in this scenario's namespace. */
   plan(requestId: string, attempt = 1, tokens = this.h.prompt): PlannedRequest {
     return {
-      requestId, attempt, tenant: "tenant-a", tokens, blockHashes: [...hashChain(this.prefix, tokens, BLOCK_SIZE).hashes], namespaceHash: this.prefix,
-      maxTokens: PLAN_MAX_TOKENS, sampling: { temperature: 0, topP: 1, seed: 1 }, stop: [], logprobs: 0, codec: CODEC, policy: "none",
-      decodeWorker: DECODE_WORKER, prefillWorker: PREFILL_WORKER, traceParent: "", deadlineUnixMs: 0,
+      requestId,
+      attempt,
+      tenant: "tenant-a",
+      tokens,
+      blockHashes: [...hashChain(this.prefix, tokens, BLOCK_SIZE).hashes],
+      namespaceHash: this.prefix,
+      maxTokens: PLAN_MAX_TOKENS,
+      sampling: { temperature: 0, topP: 1, seed: 1 },
+      stop: [],
+      logprobs: 0,
+      codec: CODEC,
+      policy: "none",
+      decodeWorker: DECODE_WORKER,
+      prefillWorker: PREFILL_WORKER,
+      traceParent: "",
+      deadlineUnixMs: 0,
     };
   }
 
@@ -178,7 +211,13 @@ export class PrefillHarness {
     const cfg = readPrefillConfig(prefillEnv(ns, this.kvstore, opts.kvReadyTimeoutMs ?? KV_READY_TIMEOUT_MS));
     const metrics = new PrefillMetrics(new Registry());
     const processor = new PrefillProcessor({
-      cfg, engine: opts.engine ?? this.engine, store: opts.store ?? this.store, nc: this.nc, redis: this.redis, metrics, log: this.log,
+      cfg,
+      engine: opts.engine ?? this.engine,
+      store: opts.store ?? this.store,
+      nc: this.nc,
+      redis: this.redis,
+      metrics,
+      log: this.log,
       tracer: trace.getTracer("prefill-test"),
     });
     const queue = new Queue(prefillQueueName(cfg.workerId), { connection: this.redis, prefix: bullPrefix(ns) });

@@ -43,7 +43,10 @@ export async function runEvalQualityCommand(argv: string[], env: Record<string, 
   }
   if (positionals.length > 0) throw new UsageError(positionals[0], "unexpected argument (see --help)");
   const registry = defaultMethodRegistry();
-  const methods = flagString(values, "methods")?.split(",").map((m) => m.trim()).filter((m) => m !== "");
+  const methods = flagString(values, "methods")
+    ?.split(",")
+    .map((m) => m.trim())
+    .filter((m) => m !== "");
   const unknown = methods?.filter((m) => !registry.ids().includes(m)) ?? [];
   if (unknown.length > 0) throw new UsageError("--methods", `unknown method ${unknown.join(", ")} (known: ${registry.ids().join(", ")})`);
   const windows = flagString(values, "windows");

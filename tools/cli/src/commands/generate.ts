@@ -70,7 +70,12 @@ export function parseGenerateArgs(argv: string[], env: Record<string, string | u
  * Call Generate and gather the stream; `onText` gets each piece of text as it arrives. Aborting
  * `signal` cancels the call. Rejects with the grpc-js error when the call fails.
  */
-export async function callGenerate(target: RouterTarget, request: GenerateRequest, onText: (text: string) => void, signal?: AbortSignal): Promise<GenerateSummary> {
+export async function callGenerate(
+  target: RouterTarget,
+  request: GenerateRequest,
+  onText: (text: string) => void,
+  signal?: AbortSignal,
+): Promise<GenerateSummary> {
   return onFirstReachableRouter(target, async (client, reached) => {
     const transcript = new GenerateTranscript(request.logprobs > 0);
     const call = client.generate(request, authMetadata(target.apiKey));

@@ -4,8 +4,25 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import {
-  DEFAULT_ROUTING_WEIGHTS, DEFAULT_SWEEP_SETTINGS, ROUTING_POLICIES, ReplayError, TRACE_SHAPE_NAMES, formatMooncakeTrace, generateTrace, parseMooncakeTrace, replayLines,
-  replaySummary, runReplay, sweepLines, sweepReplay, sweepSummary, type NamedTrace, type PoolSetting, type RoutingPolicy, type RoutingWeights, type TraceRequest,
+  DEFAULT_ROUTING_WEIGHTS,
+  DEFAULT_SWEEP_SETTINGS,
+  ROUTING_POLICIES,
+  ReplayError,
+  TRACE_SHAPE_NAMES,
+  formatMooncakeTrace,
+  generateTrace,
+  parseMooncakeTrace,
+  replayLines,
+  replaySummary,
+  runReplay,
+  sweepLines,
+  sweepReplay,
+  sweepSummary,
+  type NamedTrace,
+  type PoolSetting,
+  type RoutingPolicy,
+  type RoutingWeights,
+  type TraceRequest,
   type TraceShapeName,
 } from "@kvtier/trace-replay";
 import { flagString, intFlag, numberFlag, parseCommandLine, type FlagSpec, type FlagValues } from "../args.js";
@@ -86,7 +103,8 @@ function parseKvPolicyFlags(values: FlagValues): KvPolicyFlags {
     for (const item of commaList("--weights", raw)) {
       const m = /^([A-Za-z]+)=(.*)$/.exec(item);
       if (m === null) throw new UsageError("--weights", `expected NAME=VALUE, got "${item}"`);
-      if (!(m[1] in DEFAULT_ROUTING_WEIGHTS)) throw new UsageError("--weights", `unknown weight "${m[1]}" (names: ${Object.keys(DEFAULT_ROUTING_WEIGHTS).join(", ")})`);
+      if (!(m[1] in DEFAULT_ROUTING_WEIGHTS))
+        throw new UsageError("--weights", `unknown weight "${m[1]}" (names: ${Object.keys(DEFAULT_ROUTING_WEIGHTS).join(", ")})`);
       w[m[1]] = numberFlag(`--weights ${m[1]}`, m[2], 0, Number.MAX_SAFE_INTEGER);
     }
     weights = w as unknown as RoutingWeights;
@@ -131,10 +149,12 @@ export function parseReplaySweepArgs(argv: string[]): ReplaySweepCommand {
   const shapesRaw = flagString(values, "shapes");
   const shapes = shapesRaw === undefined ? [...TRACE_SHAPE_NAMES] : shapesRaw === "none" ? [] : commaList("--shapes", shapesRaw);
   for (const s of shapes) {
-    if (!(TRACE_SHAPE_NAMES as string[]).includes(s)) throw new UsageError("--shapes", `expected names among ${TRACE_SHAPE_NAMES.join(", ")}, got "${s}"`);
+    if (!(TRACE_SHAPE_NAMES as string[]).includes(s))
+      throw new UsageError("--shapes", `expected names among ${TRACE_SHAPE_NAMES.join(", ")}, got "${s}"`);
   }
   const file = flagString(values, "trace");
-  if (file === undefined && shapes.length === 0) throw new UsageError("--shapes", "nothing to sweep: give --trace FILE or at least one shape");
+  if (file === undefined && shapes.length === 0)
+    throw new UsageError("--shapes", "nothing to sweep: give --trace FILE or at least one shape");
   const seedsRaw = flagString(values, "trace-seeds");
   const settingsRaw = flagString(values, "settings");
   return {
@@ -166,19 +186,25 @@ export function parseReplayArgs(argv: string[]): ReplayCommand {
   for (const f of SWEEP_ONLY_FLAGS) if (values[f] !== undefined) throw new UsageError(`--${f}`, "only used with --sweep");
   const file = flagString(values, "trace");
   const shape = flagString(values, "synthetic");
-  if ((file === undefined) === (shape === undefined)) throw new UsageError("--trace", "give exactly one of --trace FILE or --synthetic SHAPE");
-  if (shape !== undefined && !(TRACE_SHAPE_NAMES as string[]).includes(shape)) throw new UsageError("--synthetic", `expected one of ${TRACE_SHAPE_NAMES.join(", ")}, got "${shape}"`);
+  if ((file === undefined) === (shape === undefined))
+    throw new UsageError("--trace", "give exactly one of --trace FILE or --synthetic SHAPE");
+  if (shape !== undefined && !(TRACE_SHAPE_NAMES as string[]).includes(shape))
+    throw new UsageError("--synthetic", `expected one of ${TRACE_SHAPE_NAMES.join(", ")}, got "${shape}"`);
   const capacity = flagString(values, "capacity-tokens");
   if (capacity === undefined) throw new UsageError("--capacity-tokens", "required");
   const policy = flagString(values, "policy") ?? "kv";
-  if (!(ROUTING_POLICIES as readonly string[]).includes(policy)) throw new UsageError("--policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got "${policy}"`);
+  if (!(ROUTING_POLICIES as readonly string[]).includes(policy))
+    throw new UsageError("--policy", `expected one of ${ROUTING_POLICIES.join(", ")}, got "${policy}"`);
   const rate = flagString(values, "prefill-tokens-per-s") ?? "auto";
   const opt = (name: string, fallback: number, min: number, max?: number): number => {
     const raw = flagString(values, name);
     return raw === undefined ? fallback : intFlag(`--${name}`, raw, min, max);
   };
   return {
-    source: file !== undefined ? { file } : { shape: shape as TraceShapeName, seed: opt("trace-seed", 1, 0), saveTo: flagString(values, "save-trace") },
+    source:
+      file !== undefined
+        ? { file }
+        : { shape: shape as TraceShapeName, seed: opt("trace-seed", 1, 0), saveTo: flagString(values, "save-trace") },
     workers: opt("workers", 8, 1, 4096),
     capacityTokens: intFlag("--capacity-tokens", capacity, 0),
     policy: policy as RoutingPolicy,
@@ -223,7 +249,11 @@ export async function runReplayCommand(argv: string[], _env: Record<string, stri
     throw err;
   }
   const report = runReplay(trace, cmd.policy, {
-    workers: cmd.workers, capacityTokens: cmd.capacityTokens, prefillTokensPerS: cmd.prefillTokensPerS, seed: cmd.seed, ...cmd.kv,
+    workers: cmd.workers,
+    capacityTokens: cmd.capacityTokens,
+    prefillTokensPerS: cmd.prefillTokensPerS,
+    seed: cmd.seed,
+    ...cmd.kv,
   });
   if (!cmd.json) process.stdout.write(replayLines(report).join("\n") + "\n");
   process.stdout.write(JSON.stringify(replaySummary(report)) + "\n");
@@ -238,7 +268,8 @@ function runSweep(cmd: ReplaySweepCommand): number {
     if (err instanceof ReplayError) throw new UsageError("--trace", err.message);
     throw err;
   }
-  for (const shape of cmd.shapes) for (const seed of cmd.seeds) traces.push({ name: `${shape}/seed${seed}`, trace: generateTrace(shape, seed) });
+  for (const shape of cmd.shapes)
+    for (const seed of cmd.seeds) traces.push({ name: `${shape}/seed${seed}`, trace: generateTrace(shape, seed) });
   const rows = sweepReplay(traces, cmd.settings, cmd.kv);
   if (!cmd.json) process.stdout.write(sweepLines(rows).join("\n") + "\n");
   process.stdout.write(JSON.stringify(sweepSummary(rows)) + "\n");

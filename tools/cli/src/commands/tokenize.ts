@@ -30,11 +30,13 @@ export function parseTokenizeArgs(argv: string[], env: Record<string, string | u
 /** Run `tokenize`; resolves with the exit status. */
 export async function runTokenize(cmd: TokenizeCommand): Promise<number> {
   try {
-    const response = await onFirstReachableRouter(cmd.target, (client, reached) =>
-      new Promise<TokenizeResponse>((resolve, reject) => {
-        const call = client.tokenize(cmd.request, authMetadata(cmd.target.apiKey), (err, res) => (err ? reject(err) : resolve(res)));
-        call.on("metadata", reached);
-      }),
+    const response = await onFirstReachableRouter(
+      cmd.target,
+      (client, reached) =>
+        new Promise<TokenizeResponse>((resolve, reject) => {
+          const call = client.tokenize(cmd.request, authMetadata(cmd.target.apiKey), (err, res) => (err ? reject(err) : resolve(res)));
+          call.on("metadata", reached);
+        }),
     );
     const line = cmd.json ? JSON.stringify({ token_ids: response.tokenIds, pieces: response.pieces }) : response.tokenIds.join(" ");
     process.stdout.write(`${line}\n`);

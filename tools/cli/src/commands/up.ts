@@ -85,7 +85,10 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
 function serviceTokenFromEnv(env: Record<string, string | undefined>): string | undefined {
   const token = envValue(env, "KVTIER_SERVICE_TOKEN");
   if (token !== undefined && token.length < MIN_SERVICE_TOKEN_CHARS) {
-    throw new UsageError("KVTIER_SERVICE_TOKEN", `must have at least ${MIN_SERVICE_TOKEN_CHARS} characters (or leave it unset: up generates one)`);
+    throw new UsageError(
+      "KVTIER_SERVICE_TOKEN",
+      `must have at least ${MIN_SERVICE_TOKEN_CHARS} characters (or leave it unset: up generates one)`,
+    );
   }
   return token;
 }
@@ -128,7 +131,8 @@ export async function runUp(cmd: UpCommand): Promise<number> {
   }
 
   let stopping = false;
-  for (const p of stack.processes) void p.exited.then((code) => stopping || process.stderr.write(`warning: ${p.name} exited (code ${code}); log: ${p.logFile}\n`));
+  for (const p of stack.processes)
+    void p.exited.then((code) => stopping || process.stderr.write(`warning: ${p.name} exited (code ${code}); log: ${p.logFile}\n`));
   try {
     printStack(stack, cmd);
     if (cmd.demo !== undefined && !interrupted.signal.aborted) {
@@ -175,9 +179,25 @@ async function runDemo(stack: Stack, apiKey: string, prompt: string, signal: Abo
   say();
   say(`demo: generate ${JSON.stringify(prompt)} --max-tokens ${DEMO_MAX_TOKENS}`);
   try {
-    const request = { prompt, maxTokens: DEMO_MAX_TOKENS, sampling: { temperature: 0, topP: 0, seed: 0 }, stop: [], logprobs: 0, requestId: "", addBos: true, codec: "", policy: "", sessionId: "" };
+    const request = {
+      prompt,
+      maxTokens: DEMO_MAX_TOKENS,
+      sampling: { temperature: 0, topP: 0, seed: 0 },
+      stop: [],
+      logprobs: 0,
+      requestId: "",
+      addBos: true,
+      codec: "",
+      policy: "",
+      sessionId: "",
+    };
     process.stdout.write(prompt);
-    const { text: _text, ...usage } = await callGenerate({ addresses: [stack.routerAddress], apiKey }, request, (t) => process.stdout.write(t), signal);
+    const { text: _text, ...usage } = await callGenerate(
+      { addresses: [stack.routerAddress], apiKey },
+      request,
+      (t) => process.stdout.write(t),
+      signal,
+    );
     say();
     say(`usage: ${JSON.stringify(usage)}`);
     return true;

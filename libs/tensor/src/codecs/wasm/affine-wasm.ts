@@ -1,8 +1,8 @@
 // The affine integer codecs (int8, int4, KIVI) through the WebAssembly SIMD kernels, for segments
 // whose rows are a multiple of 8 channels (and, grouping by token, groups of a multiple of 8):
 // every shipped codec on models with headDim % 8 == 0. Other shapes run the JS encoder.
-import type { AffineCodecSpec, SegmentGeometry } from '../affine-spec.js';
-import { alignRegion, codecKernels } from './codec-kernels.js';
+import type { AffineCodecSpec, SegmentGeometry } from "../affine-spec.js";
+import { alignRegion, codecKernels } from "./codec-kernels.js";
 
 const F32_BYTES = 4;
 /** Codes the kernels handle per step: rows and token-axis groups must be multiples of it. */
@@ -16,12 +16,12 @@ const DECODE_SCRATCH_PER_CHANNEL = 8;
 
 /** Scratch the encoder needs: slots for every group of the segment (token axis) or of one token group (channel axis). */
 function encodeScratchBytes(geo: SegmentGeometry): number {
-  return (geo.axis === 'channel' ? geo.channels : geo.groups) * ENCODE_SCRATCH_PER_GROUP + ENCODE_SCRATCH_EXTRA;
+  return (geo.axis === "channel" ? geo.channels : geo.groups) * ENCODE_SCRATCH_PER_GROUP + ENCODE_SCRATCH_EXTRA;
 }
 
 /** True when the kernels take this segment geometry. */
 export function wasmTakesGeometry(geo: SegmentGeometry): boolean {
-  return geo.channels % KERNEL_CODES_PER_STEP === 0 && (geo.axis === 'channel' || geo.groupSize % KERNEL_CODES_PER_STEP === 0);
+  return geo.channels % KERNEL_CODES_PER_STEP === 0 && (geo.axis === "channel" || geo.groupSize % KERNEL_CODES_PER_STEP === 0);
 }
 
 /** Encode one segment (already resolved to `geo`); false when the JS path must run. */
@@ -34,7 +34,17 @@ export function affineEncodeWasm(spec: AffineCodecSpec, geo: SegmentGeometry, sr
   const at = k.base;
   const out = at + inBytes;
   k.f32.set(src, at / F32_BYTES);
-  k.fn.affineEncode(at, out, geo.tokens, geo.channels, geo.axis === 'channel' ? 1 : 0, geo.groupSize, spec.bits, spec.symmetric ? 1 : 0, out + outBytes);
+  k.fn.affineEncode(
+    at,
+    out,
+    geo.tokens,
+    geo.channels,
+    geo.axis === "channel" ? 1 : 0,
+    geo.groupSize,
+    spec.bits,
+    spec.symmetric ? 1 : 0,
+    out + outBytes,
+  );
   dst.set(k.u8.subarray(out, out + geo.totalBytes));
   return true;
 }
@@ -49,7 +59,17 @@ export function affineDecodeWasm(spec: AffineCodecSpec, geo: SegmentGeometry, sr
   const at = k.base;
   const out = at + inBytes;
   k.u8.set(src.subarray(0, geo.totalBytes), at);
-  k.fn.affineDecode(at, out, geo.tokens, geo.channels, geo.axis === 'channel' ? 1 : 0, geo.groupSize, spec.bits, spec.symmetric ? 1 : 0, out + outBytes);
+  k.fn.affineDecode(
+    at,
+    out,
+    geo.tokens,
+    geo.channels,
+    geo.axis === "channel" ? 1 : 0,
+    geo.groupSize,
+    spec.bits,
+    spec.symmetric ? 1 : 0,
+    out + outBytes,
+  );
   dst.set(k.f32.subarray(out / F32_BYTES, out / F32_BYTES + dst.length));
   return true;
 }

@@ -2,11 +2,11 @@
 // their linear memory. One instance per thread, created on first use; when the module is missing
 // or the runtime lacks WebAssembly SIMD (WebAssembly.validate fails), every codec keeps its
 // JavaScript fast path. Data crosses the boundary by one typed-array copy each way.
-import { readFileSync } from 'node:fs';
-import { HOST_IS_LITTLE_ENDIAN } from '../endianness.js';
+import { readFileSync } from "node:fs";
+import { HOST_IS_LITTLE_ENDIAN } from "../endianness.js";
 
 /** The compiled kernels, relative to this file in src/ and in dist/ alike. */
-const WASM_URL = new URL('../../../wasm/build/kv-codecs.wasm', import.meta.url);
+const WASM_URL = new URL("../../../wasm/build/kv-codecs.wasm", import.meta.url);
 const WASM_PAGE_BYTES = 64 * 1024;
 /** Alignment of every region handed out (one v128). */
 const REGION_ALIGN = 16;
@@ -24,7 +24,7 @@ interface WasmApi {
 const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** Which implementation the codecs run. */
-export type CodecBackend = 'wasm-simd' | 'js';
+export type CodecBackend = "wasm-simd" | "js";
 
 /** The exports of kv-codecs.wasm (offsets are byte offsets into its memory). */
 interface KernelExports {
@@ -34,8 +34,28 @@ interface KernelExports {
   fp16Decode(src: number, dst: number, n: number): void;
   bf16Encode(src: number, dst: number, n: number): void;
   bf16Decode(src: number, dst: number, n: number): void;
-  affineEncode(src: number, dst: number, tokens: number, channels: number, channelAxis: number, groupSize: number, bits: number, symmetric: number, scratch: number): void;
-  affineDecode(src: number, dst: number, tokens: number, channels: number, channelAxis: number, groupSize: number, bits: number, symmetric: number, scratch: number): void;
+  affineEncode(
+    src: number,
+    dst: number,
+    tokens: number,
+    channels: number,
+    channelAxis: number,
+    groupSize: number,
+    bits: number,
+    symmetric: number,
+    scratch: number,
+  ): void;
+  affineDecode(
+    src: number,
+    dst: number,
+    tokens: number,
+    channels: number,
+    channelAxis: number,
+    groupSize: number,
+    bits: number,
+    symmetric: number,
+    scratch: number,
+  ): void;
 }
 
 /** The loaded kernels with views on their memory (renewed whenever the memory grows). */
@@ -48,13 +68,13 @@ export interface CodecKernels {
 }
 
 let loaded: CodecKernels | null | undefined;
-let unavailableReason = '';
-let preferred: CodecBackend = 'wasm-simd';
+let unavailableReason = "";
+let preferred: CodecBackend = "wasm-simd";
 
 function load(): CodecKernels | null {
   if (!HOST_IS_LITTLE_ENDIAN) {
     // typed-array views of the (little-endian) module memory would read host-order values
-    unavailableReason = 'big-endian host';
+    unavailableReason = "big-endian host";
     return null;
   }
   let bytes: Buffer;
@@ -65,11 +85,11 @@ function load(): CodecKernels | null {
     return null;
   }
   if (wasmApi === undefined) {
-    unavailableReason = 'no WebAssembly in this runtime';
+    unavailableReason = "no WebAssembly in this runtime";
     return null;
   }
   if (!wasmApi.validate(bytes)) {
-    unavailableReason = 'this runtime does not validate the module (no WebAssembly SIMD)';
+    unavailableReason = "this runtime does not validate the module (no WebAssembly SIMD)";
     return null;
   }
   const fn = new wasmApi.Instance(new wasmApi.Module(bytes), {}).exports as unknown as KernelExports;
@@ -82,7 +102,7 @@ function load(): CodecKernels | null {
  * available, or the JS backend was chosen).
  */
 export function codecKernels(bytes: number): CodecKernels | null {
-  if (preferred === 'js') return null;
+  if (preferred === "js") return null;
   if (loaded === undefined) loaded = load();
   if (loaded === null) return null;
   const k = loaded;
@@ -107,13 +127,13 @@ export function alignRegion(bytes: number): number {
  * `js` when unavailable) or `js`. For benchmarks and tests that compare the two.
  */
 export function setCodecBackend(backend: CodecBackend): void {
-  if (backend !== 'wasm-simd' && backend !== 'js') throw new Error(`backend must be "wasm-simd" or "js", got "${String(backend)}"`);
+  if (backend !== "wasm-simd" && backend !== "js") throw new Error(`backend must be "wasm-simd" or "js", got "${String(backend)}"`);
   preferred = backend;
 }
 
 /** The implementation the codecs run now, and why WebAssembly is not used when it is not. */
 export function codecBackend(): { backend: CodecBackend; reason?: string } {
-  if (preferred === 'js') return { backend: 'js', reason: 'chosen by setCodecBackend' };
+  if (preferred === "js") return { backend: "js", reason: "chosen by setCodecBackend" };
   if (loaded === undefined) loaded = load();
-  return loaded === null ? { backend: 'js', reason: unavailableReason } : { backend: 'wasm-simd' };
+  return loaded === null ? { backend: "js", reason: unavailableReason } : { backend: "wasm-simd" };
 }

@@ -1,19 +1,19 @@
 // fp16 and bf16 through the WebAssembly SIMD kernels: copy the input into the module's memory,
 // convert eight values per step, copy the result out.
-import { alignRegion, codecKernels, type CodecKernels } from './codec-kernels.js';
+import { alignRegion, codecKernels, type CodecKernels } from "./codec-kernels.js";
 
 const F32_BYTES = 4;
 const HALF_BYTES = 2;
 
 /** The 16-bit float formats with SIMD kernels. */
-export type HalfWidthFormat = 'fp16' | 'bf16';
+export type HalfWidthFormat = "fp16" | "bf16";
 
 function encodeKernel(k: CodecKernels, format: HalfWidthFormat): (src: number, dst: number, n: number) => void {
-  return format === 'fp16' ? k.fn.fp16Encode : k.fn.bf16Encode;
+  return format === "fp16" ? k.fn.fp16Encode : k.fn.bf16Encode;
 }
 
 function decodeKernel(k: CodecKernels, format: HalfWidthFormat): (src: number, dst: number, n: number) => void {
-  return format === 'fp16' ? k.fn.fp16Decode : k.fn.bf16Decode;
+  return format === "fp16" ? k.fn.fp16Decode : k.fn.bf16Decode;
 }
 
 /** Encode src as `format` into dst's first 2 * src.length bytes; false when the JS path must run. */
