@@ -14,9 +14,9 @@ import {
   LONG_MAX_TOKENS,
   PROMPT_TOKENS,
   SHORT_MAX_TOKENS,
-  metricValue,
   type DecodeScenario,
 } from "./support/decode-harness.js";
+import { metricValue } from "../../../tests/support/worker-test-kit.js";
 
 /** Blocks a long request reserves (prompt + LONG_MAX_TOKENS). */
 const LONG_BLOCKS = Math.ceil((PROMPT_TOKENS + LONG_MAX_TOKENS) / BLOCK_SIZE);

@@ -5,7 +5,8 @@
 // attempt's KvReady is then accepted and the request decodes to its end. A second KvReady of that
 // attempt (a retried prefill job), unknown requests and undecodable notices are refused too.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DecodeHarness, LONG_MAX_TOKENS, SHORT_MAX_TOKENS, metricValue } from "./support/decode-harness.js";
+import { DecodeHarness, LONG_MAX_TOKENS, SHORT_MAX_TOKENS } from "./support/decode-harness.js";
+import { metricValue } from "../../../tests/support/worker-test-kit.js";
 
 let h: DecodeHarness;
 beforeAll(async () => {

@@ -5,7 +5,8 @@
 import { QueueEvents, Worker, type Job } from "bullmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bullPrefix, closeRedis, connectRedis, prefillQueueName } from "@kvtier/platform";
-import { PrefillHarness, metricValue, type PrefillScenario } from "./support/prefill-harness.js";
+import { PrefillHarness, type PrefillScenario } from "./support/prefill-harness.js";
+import { metricValue } from "../../../tests/support/worker-test-kit.js";
 
 /** Attempts the job is given when the decode worker does not answer. */
 const ATTEMPTS_WHEN_SILENT = 2;

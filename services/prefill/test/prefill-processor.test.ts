@@ -9,16 +9,8 @@ import type { PlannedRequest } from "@kvtier/platform";
 import { loadHandoff, openReserved, tailHashOf } from "@kvtier/serving";
 import type { EngineHost } from "@kvtier/tensor";
 import { startKvStore } from "../../kvstore/test/support/kvstore-process.js";
-import {
-  BLOCK_SIZE,
-  CODEC,
-  ENGINE_BLOCKS,
-  PREFILL_WORKER,
-  PROMPT_TOKENS,
-  PrefillHarness,
-  metricValue,
-  randomNamespace,
-} from "./support/prefill-harness.js";
+import { BLOCK_SIZE, CODEC, ENGINE_BLOCKS, PREFILL_WORKER, PROMPT_TOKENS, PrefillHarness } from "./support/prefill-harness.js";
+import { metricValue, randomNamespace } from "../../../tests/support/worker-test-kit.js";
 
 /** Full blocks of the scenarios' prompt. */
 const FULL_BLOCKS = Math.floor(PROMPT_TOKENS / BLOCK_SIZE);

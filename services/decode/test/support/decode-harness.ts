@@ -3,10 +3,9 @@
 // prefill worker (it computes real hand-offs into the kvstore), a kvstore process, NATS and Redis.
 // Each scenario has its own DecodeWorker, Redis key and NATS subject namespace, prompt namespace
 // hash and metrics registry; its KvReady notices go over NATS to the worker's real subscription.
-import { randomUUID } from "node:crypto";
 import { trace } from "@opentelemetry/api";
 import { expect } from "vitest";
-import { Registry, type Counter, type Gauge } from "prom-client";
+import { Registry } from "prom-client";
 import { hashChain, namespaceHash } from "@kvtier/kv-router";
 import {
   KvStoreClient,
@@ -28,6 +27,7 @@ import { KvReady, KvReadyAck } from "@kvtier/proto";
 import { cachedPrefill, openReserved, writeHandoff } from "@kvtier/serving";
 import { EngineHost, KV_BLOCK_LAYOUT_VERSION, Tokenizer } from "@kvtier/tensor";
 import { startKvStore, type KvStoreProcess } from "../../../kvstore/test/support/kvstore-process.js";
+import { STORY, deleteNamespace, metricValue, randomNamespace } from "../../../../tests/support/worker-test-kit.js";
 import { readDecodeConfig, type DecodeConfig } from "../../src/config.js";
 import { DecodeMetrics } from "../../src/decode-metrics.js";
 import type { DecodeSession } from "../../src/decode-session.js";
@@ -59,20 +59,6 @@ const DEFAULT_KV_READY_TIMEOUT_MS = 60_000;
 const DRAIN_WITHIN_MS = 5_000;
 /** How long the prefill side waits for the decode worker's KvReadyAck, in ms. */
 const KV_READY_REPLY_TIMEOUT_MS = 5_000;
-
-const STORY =
-  "Once upon a time, there was a little dog named Max. Max liked to run in the park with his friend Sam. " +
-  "One day, Sam found a big red ball under a tree. They played with the ball all day long.";
-
-/** A namespace no other test uses: Redis keys, NATS subjects and block hashes. */
-const randomNamespace = (): string => `t${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-
-/** A metric's value (0 when never set), for the label set given. */
-export async function metricValue(m: Counter<string> | Gauge<string>, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
-  return match?.value ?? 0;
-}
 
 /** What a scenario may change. */
 export interface ScenarioOptions {
@@ -218,16 +204,6 @@ export class DecodeScenario {
     this.subscription.unsubscribe();
     await deleteNamespace(this.h.redis, this.ns);
   }
-}
-
-/** Delete every Redis key of namespace `ns`. */
-async function deleteNamespace(redis: Redis, ns: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${ns}:*`, "COUNT", 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== "0");
 }
 
 export class DecodeHarness {

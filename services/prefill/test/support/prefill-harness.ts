@@ -3,10 +3,9 @@
 // kvstore and reads hand-offs back), a kvstore process, NATS and Redis. Each scenario has its own
 // Redis key and NATS subject namespace, prompt namespace hash, metrics registry and BullMQ queue,
 // and, unless told otherwise, a stand-in listening where the decode worker takes KvReady notices.
-import { randomUUID } from "node:crypto";
 import { Queue, type Job, type JobsOptions } from "bullmq";
 import { trace } from "@opentelemetry/api";
-import { Registry, type Counter, type Gauge } from "prom-client";
+import { Registry } from "prom-client";
 import { hashChain, namespaceHash } from "@kvtier/kv-router";
 import {
   KvStoreClient,
@@ -30,6 +29,7 @@ import {
 import { PrefillJob } from "@kvtier/proto";
 import { EngineHost, KV_BLOCK_LAYOUT_VERSION, Tokenizer } from "@kvtier/tensor";
 import { startKvStore, type KvStoreProcess } from "../../../kvstore/test/support/kvstore-process.js";
+import { STORY, deleteNamespace, randomNamespace } from "../../../../tests/support/worker-test-kit.js";
 import { readPrefillConfig, type PrefillConfig } from "../../src/config.js";
 import { PrefillMetrics } from "../../src/prefill-metrics.js";
 import { PrefillProcessor } from "../../src/prefill-processor.js";
@@ -54,13 +54,6 @@ const KV_READY_TIMEOUT_MS = 200;
 /** How long a kvstore call may take before it counts as failed, in ms (a dead store refuses at once; this bounds a hang). */
 const KVSTORE_DEADLINE_MS = 3_000;
 
-const STORY =
-  "Once upon a time, there was a little dog named Max. Max liked to run in the park with his friend Sam. " +
-  "One day, Sam found a big red ball under a tree. They played with the ball all day long.";
-
-/** A namespace no other test uses: Redis keys, NATS subjects, BullMQ queues and block hashes. */
-export const randomNamespace = (): string => `t${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-
 /** The environment a prefill worker of namespace `ns` would read (NATS_URL and REDIS_URL taken from this process's). */
 function prefillEnv(ns: string, kvstore: KvStoreProcess, kvReadyTimeoutMs: number): Record<string, string | undefined> {
   return {
@@ -75,13 +68,6 @@ function prefillEnv(ns: string, kvstore: KvStoreProcess, kvReadyTimeoutMs: numbe
     KVTIER_KV_READY_TIMEOUT_MS: String(kvReadyTimeoutMs),
     KVTIER_LOG_LEVEL: "error",
   };
-}
-
-/** A metric's value (0 when never set), for the label set given. */
-export async function metricValue(m: Counter<string> | Gauge<string>, labels: Record<string, string> = {}): Promise<number> {
-  const { values } = await m.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
-  return match?.value ?? 0;
 }
 
 /** What a scenario may change. */
@@ -156,16 +142,6 @@ export class PrefillScenario {
     await this.queue.close();
     await deleteNamespace(this.h.redis, this.ns);
   }
-}
-
-/** Delete every Redis key of namespace `ns`. */
-async function deleteNamespace(redis: Redis, ns: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${ns}:*`, "COUNT", 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== "0");
 }
 
 export class PrefillHarness {
