@@ -7,7 +7,7 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { FrameKind, encodeAttach, encodeGetRun, decodeError } from "@kvtier/kv-transport";
 import { GRPC_OPTIONS, KvStoreClient, SERVICE_TOKEN_HEADER, ServiceToken, type KvtierError } from "@kvtier/platform";
-import { DecodeWorkerServiceClient, KvStoreServiceClient } from "@kvtier/proto";
+import { DecodeWorkerServiceClient, KvStoreServiceClient, PutHeader } from "@kvtier/proto";
 import { decodeKvBlock, encodeKvBlock } from "@kvtier/tensor";
 import { describe, expect, it } from "vitest";
 import { generate, request } from "./client.js";
@@ -49,7 +49,8 @@ describe("internal endpoints serve only the deployment's services", () => {
     const routerMetrics = stack.process("router").metricsPort!;
 
     // 1. the debug page: nothing without the credential, nothing for an API key
-    for (const headers of [{}, { [SERVICE_TOKEN_HEADER]: "key-alpha" }, { authorization: "Bearer key-alpha" }]) {
+    const outsiderHeaders: Record<string, string>[] = [{}, { [SERVICE_TOKEN_HEADER]: "key-alpha" }, { authorization: "Bearer key-alpha" }];
+    for (const headers of outsiderHeaders) {
       const res = await fetch(`http://127.0.0.1:${routerMetrics}/debug/index?location=kvstore-1`, { headers });
       expect(res.status).toBe(401);
     }
@@ -73,7 +74,7 @@ describe("internal endpoints serve only the deployment's services", () => {
       expect(await unaryCode((cb) => outsider.info({}, cb))).toBe(status.UNAUTHENTICATED);
       const put = await new Promise<number>((resolve) => {
         const call = outsider.put((err) => resolve(err ? err.code : status.OK));
-        call.write({ part: { $case: "header", value: { blockHash: hashes[0], codec: "fp32", totalBytes: 200, ack: 0 } } });
+        call.write({ part: { $case: "header", value: PutHeader.fromPartial({ blockHash: hashes[0], codec: "fp32", totalBytes: 200 }) } });
         call.end();
       });
       expect(put).toBe(status.UNAUTHENTICATED);

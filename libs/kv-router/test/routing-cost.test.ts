@@ -313,7 +313,7 @@ describe("CandidateSet.again / setLoad", () => {
   it("chooses among the same candidates with new loads as a set built afresh would", () => {
     const rng = mulberry32(21);
     const kept = new CandidateSet();
-    const roles = Array.from({ length: 12 }, (_, k) => (k % 3 === 0 ? "prefill" : "decode") as const);
+    const roles = Array.from({ length: 12 }, (_, k): WorkerLoad["role"] => (k % 3 === 0 ? "prefill" : "decode"));
     roles.forEach((role, k) => kept.add(`w${k}`, role, 0, 0, 50 + k, 0));
     for (let round = 0; round < 200; round++) {
       const loads = roles.map(() => [Math.floor(rng() * 4000), Math.floor(rng() * 40), Math.floor(rng() * 9000)]);

@@ -3,7 +3,7 @@
 // the same logits whatever the prefill chunking or decode steps.
 import { describe, expect, it } from "vitest";
 import { codecWriteTransform } from "../src/codecs/codec-transform.js";
-import { decodeKvBlock, encodeKvBlock } from "../src/kv-block.js";
+import { decodeKvBlock, encodeKvBlock, type KvBlockHeader } from "../src/kv-block.js";
 import { LlamaEngine } from "../src/engine.js";
 import type { KvWriteTransform } from "../src/kv-write-transform.js";
 import { fakeHash, stories, storyTokens } from "./engine-fixtures.js";
@@ -108,7 +108,7 @@ describe("KIVI residual window", () => {
     const R = 40;
     const n = 100; // positions >= 60 in the window; blocks 0 (0..31) left it, block 1 (32..63) has not
     const seqTokens = storyTokens(n);
-    const dump = (t?: KvWriteTransform): { k: Float32Array; v: Float32Array }[] => {
+    const dump = (t?: KvWriteTransform): { header: KvBlockHeader; k: Float32Array; v: Float32Array }[] => {
       const e = engine(t);
       e.openSequence("s");
       e.prefill("s", seqTokens);

@@ -93,7 +93,10 @@ describe("selection building blocks", () => {
           caps.reduce((a, b) => a + b, 0),
         ),
       );
-      parts.forEach((p, i) => expect(p).toBeGreaterThanOrEqual(0) && expect(p).toBeLessThanOrEqual(caps[i]));
+      parts.forEach((p, i) => {
+        expect(p).toBeGreaterThanOrEqual(0);
+        expect(p, `part ${i}`).toBeLessThanOrEqual(caps[i]);
+      });
     }
     expect(distributeBudget([1, 3], 8, [100, 100])).toEqual([2, 6]);
   });

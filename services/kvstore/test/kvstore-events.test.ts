@@ -53,7 +53,11 @@ async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Prom
 
 beforeAll(async () => {
   nc = await connectNats(NATS_URL, "kvstore-events-test");
-  nc.subscribe(kvEventsSubject(NS, STORE_ID), { callback: (_err, msg) => batches.push(KvEventBatch.decode(msg.data)) });
+  nc.subscribe(kvEventsSubject(NS, STORE_ID), {
+    callback: (_err, msg) => {
+      batches.push(KvEventBatch.decode(msg.data));
+    },
+  });
   await nc.flush();
   // plain LRU and no watermark slack, so which block goes is obvious; the default policy is tested in kvstore-tiers
   store = await startKvStore({

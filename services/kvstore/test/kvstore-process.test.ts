@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { MAX_CHUNK_BYTES } from "@kvtier/kv-transport";
 import { KvStoreClient, KvtierError } from "@kvtier/platform";
-import { AckLevel } from "@kvtier/proto";
+import { AckLevel, PutHeader } from "@kvtier/proto";
 import { MAX_KV_BLOCK_BYTES, readKvBlockHeader, verifyKvBlock } from "@kvtier/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashOf, makeBlock, makeLargeBlock, randomHash } from "../../../libs/kv-tiers/test/support/blocks.js";
@@ -110,7 +110,9 @@ describe("kvstore process", () => {
     const cases: { name: string; msgs: Parameters<typeof rawPut>[1]; code: number; field: string }[] = [
       {
         name: "oversized",
-        msgs: [{ part: { $case: "header", value: { blockHash: h, codec: "fp32", totalBytes: MAX_KV_BLOCK_BYTES + 1, ack: 0 } } }],
+        msgs: [
+          { part: { $case: "header", value: PutHeader.fromPartial({ blockHash: h, codec: "fp32", totalBytes: MAX_KV_BLOCK_BYTES + 1 }) } },
+        ],
         code: status.INVALID_ARGUMENT,
         field: "header.total_bytes",
       },

@@ -1,6 +1,6 @@
 // PutAssembler and parsePutHeader: the limits a put must respect before its block is verified.
 import { MAX_CHUNK_BYTES } from "@kvtier/kv-transport";
-import { AckLevel } from "@kvtier/proto";
+import { AckLevel, PutHeader } from "@kvtier/proto";
 import { MAX_KV_BLOCK_BYTES } from "@kvtier/tensor";
 import { describe, expect, it } from "vitest";
 import { blockKey } from "@kvtier/kv-tiers";
@@ -44,11 +44,13 @@ describe("PutAssembler", () => {
 });
 
 describe("parsePutHeader / parseBlockKeys", () => {
-  const header = { blockHash: hash, codec: "fp32", totalBytes: 4208, ack: AckLevel.ACK_LEVEL_UNSPECIFIED };
+  const header = PutHeader.fromPartial({ blockHash: hash, codec: "fp32", totalBytes: 4208, ack: AckLevel.ACK_LEVEL_UNSPECIFIED });
 
   it("parses a good header; unspecified ack means memory", () => {
     expect(parsePutHeader(header)).toMatchObject({ totalBytes: 4208, ack: "memory", key: { codec: "fp32" } });
     expect(parsePutHeader({ ...header, ack: AckLevel.ACK_LEVEL_DURABLE }).ack).toBe("durable");
+    expect(parsePutHeader(header).requestScoped).toBe(false);
+    expect(parsePutHeader({ ...header, requestScoped: true }).requestScoped).toBe(true);
   });
 
   it("names the field of every bad header", () => {

@@ -2,7 +2,7 @@
 // 32-token groups are refused naming the field, a bad KVTIER_DEFAULT_CODEC stops the router; and
 // prefix matches count store blocks only in the request's codec, device blocks for any codec.
 import { describe, expect, it } from "vitest";
-import type { GenerateRequest } from "@kvtier/proto";
+import { GenerateRequest } from "@kvtier/proto";
 import { ConfigError, KvtierError } from "@kvtier/platform";
 import { PrefixIndex, matchForCodec } from "@kvtier/kv-router";
 import { KNOWN_CODECS } from "@kvtier/tensor";
@@ -12,17 +12,8 @@ import { parseGenerateRequest } from "../src/generate-params.js";
 /** Every service needs the deployment's service credential. */
 const TOKEN_ENV = { KVTIER_SERVICE_TOKEN: "t".repeat(32) };
 
-const req = (codec: string): GenerateRequest => ({
-  prompt: "Once upon a time",
-  maxTokens: 4,
-  sampling: undefined,
-  stop: [],
-  logprobs: 0,
-  requestId: "",
-  addBos: true,
-  codec,
-  policy: "",
-});
+const req = (codec: string): GenerateRequest =>
+  GenerateRequest.fromPartial({ prompt: "Once upon a time", maxTokens: 4, addBos: true, codec });
 
 function refusal(fn: () => unknown): KvtierError {
   try {

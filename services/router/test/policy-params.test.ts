@@ -1,7 +1,7 @@
 // A request's selection policy: blank takes the deployment default, a malformed one is refused
 // with INVALID_ARGUMENT naming the field, and a bad KVTIER_DEFAULT_POLICY stops the router at start.
 import { describe, expect, it } from "vitest";
-import type { GenerateRequest } from "@kvtier/proto";
+import { GenerateRequest } from "@kvtier/proto";
 import { ConfigError, KvtierError } from "@kvtier/platform";
 import { readRouterConfig } from "../src/config.js";
 import { parseGenerateRequest } from "../src/generate-params.js";
@@ -9,17 +9,8 @@ import { parseGenerateRequest } from "../src/generate-params.js";
 /** Every service needs the deployment's service credential. */
 const TOKEN_ENV = { KVTIER_SERVICE_TOKEN: "t".repeat(32) };
 
-const req = (policy: string): GenerateRequest => ({
-  prompt: "Once upon a time",
-  maxTokens: 4,
-  sampling: undefined,
-  stop: [],
-  logprobs: 0,
-  requestId: "",
-  addBos: true,
-  codec: "",
-  policy,
-});
+const req = (policy: string): GenerateRequest =>
+  GenerateRequest.fromPartial({ prompt: "Once upon a time", maxTokens: 4, addBos: true, policy });
 
 describe("policy parameter", () => {
   it("canonicalises a policy and applies the default when blank", () => {

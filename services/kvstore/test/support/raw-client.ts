@@ -1,7 +1,7 @@
 // A bare generated gRPC client, to send what KvStoreClient never would (bad headers, odd chunks).
 import { Metadata, credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { internalClientOptions, type ServiceToken } from "@kvtier/platform";
-import { KvStoreServiceClient, type GetResponse, type PutRequest } from "@kvtier/proto";
+import { KvStoreServiceClient, PutHeader, type GetResponse, type PutRequest } from "@kvtier/proto";
 
 export { KvStoreServiceClient };
 
@@ -57,7 +57,7 @@ export function putMessages(
   header: { blockHash: Uint8Array; codec: string; totalBytes?: number; ack?: number; parentHash?: Uint8Array },
   chunkBytes = 1024 * 1024,
 ): PutRequest[] {
-  const msgs: PutRequest[] = [{ part: { $case: "header", value: { totalBytes: block.length, ack: 0, ...header } } }];
+  const msgs: PutRequest[] = [{ part: { $case: "header", value: PutHeader.fromPartial({ totalBytes: block.length, ...header }) } }];
   for (let at = 0; at < block.length; at += chunkBytes) msgs.push({ part: { $case: "chunk", value: block.subarray(at, at + chunkBytes) } });
   return msgs;
 }

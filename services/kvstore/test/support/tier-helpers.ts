@@ -66,7 +66,11 @@ export class EventLog {
   readonly batches: KvEventBatch[] = [];
 
   constructor(nc: NatsConnection, ns: string, storeId: string) {
-    nc.subscribe(kvEventsSubject(ns, storeId), { callback: (_err, msg) => this.batches.push(KvEventBatch.decode(msg.data)) });
+    nc.subscribe(kvEventsSubject(ns, storeId), {
+      callback: (_err, msg) => {
+        this.batches.push(KvEventBatch.decode(msg.data));
+      },
+    });
   }
 
   /** Hashes (hex) of `kind` events in `tier`, optionally of one incarnation, in arrival order. */
