@@ -2,10 +2,10 @@
 // Cruises the TypeScript of every package (`depcruise libs services tools tests`). src/ has every
 // rule; libs/*/bench and all of tools/ (their tests too) also no-service-in-tools; other test/
 // folders and tests/ only no-circular and the two resolution guards, since tests may start and
-// call services. Workspace packages (@kvtier/*) resolve to their src/ through
-// tsconfig.depcruise.json, so every rule sees imports through them, not their dist/. Type-only
-// imports count everywhere (tsPreCompilationDeps): a wire or client type in a pure library's API
-// ties it to that transport as much as a value import does.
+// call services. Workspace packages (@kvtier/*) resolve to their src/ through tsconfig.check.json
+// (which `pnpm typecheck` also uses), so every rule sees imports through them, not their dist/.
+// Type-only imports count everywhere (tsPreCompilationDeps): a wire or client type in a pure
+// library's API ties it to that transport as much as a value import does.
 
 /** The pure libraries: algorithms and formats with no networking, by path (libs/core and libs/serving included). */
 const PURE_LIBS = "^libs/(tensor|kv-router|kv-tiers|trace-replay|quality|core|serving)/src/";
@@ -65,7 +65,7 @@ export default {
       name: "workspace-imports-resolve-to-src",
       severity: "error",
       comment:
-        "Guard for this check itself: a workspace package must resolve to its src/ (tsconfig.depcruise.json), not dist/, or rules would see compiled code with type-only imports erased.",
+        "Guard for this check itself: a workspace package must resolve to its src/ (tsconfig.check.json), not dist/, or rules would see compiled code with type-only imports erased.",
       from: {},
       to: { path: "^(libs|services|tools)/[^/]+/dist/" },
     },
@@ -84,7 +84,7 @@ export default {
     // AssemblyScript kernels, compiled to .wasm and loaded from disk: not Node TypeScript.
     exclude: { path: "^libs/tensor/wasm/" },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: "tsconfig.depcruise.json" },
+    tsConfig: { fileName: "tsconfig.check.json" },
     // Resolve third-party packages as Node does (package.json "exports", e.g. @bufbuild/protobuf/wire).
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
     // combinedDependencies stays off: no rule looks at npm dependency types (npm, npm-dev, ...).

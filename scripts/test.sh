@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (`bash scripts/test.sh`), usable on a fresh machine: installs what is
-# missing (pnpm, redis-server, nats-server), the packages, builds, lints, checks the formatting
-# (prettier, `pnpm format:check`) and the layering (dependency-cruiser, `pnpm depcheck`), runs
-# every vitest test, and ends with the plain line "N passed, N failed" (from vitest's JSON report;
-# a failed lint, format or layering check counts as 1 failed).
+# missing (pnpm, redis-server, nats-server), the packages, builds, type-checks every package's
+# sources, benches and tests (`pnpm typecheck`; the build compiles src/ only and vitest strips
+# types), lints, checks the formatting (prettier, `pnpm format:check`) and the layering
+# (dependency-cruiser, `pnpm depcheck`), runs every vitest test, and ends with the plain line
+# "N passed, N failed" (from vitest's JSON report; a failed type check, lint, format or layering
+# check counts as 1 failed).
 # Tests use REDIS_URL / NATS_URL when set; otherwise they start their own servers (local-stack).
 #   --setup-only   stop after the build (scripts/quickstart.sh uses this)
 set -uo pipefail
@@ -51,6 +53,10 @@ echo "== pnpm build"
 pnpm build || fail_setup "build failed"
 if [ "$SETUP_ONLY" = true ]; then exit 0; fi
 
+echo "== pnpm typecheck"
+typecheck_ok=true
+pnpm typecheck || typecheck_ok=false
+
 echo "== pnpm lint"
 lint_ok=true
 pnpm lint || lint_ok=false
@@ -85,6 +91,10 @@ elif [ "$vitest_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   echo "vitest failed (exit $vitest_status) outside any test (e.g. a test file that does not load): counted as 1 failed"
   failed=1
 fi
+if [ "$typecheck_ok" = false ]; then
+  echo "type check failed (see above): counted as 1 failed"
+  failed=$((failed + 1))
+fi
 if [ "$lint_ok" = false ]; then
   echo "lint failed (see above): counted as 1 failed"
   failed=$((failed + 1))
@@ -99,5 +109,5 @@ if [ "$depcheck_ok" = false ]; then
 fi
 
 echo "$passed passed, $failed failed"
-if [ "$failed" -ne 0 ] || [ "$vitest_status" -ne 0 ] || [ "$lint_ok" = false ] || [ "$format_ok" = false ] || [ "$depcheck_ok" = false ]; then exit 1; fi
+if [ "$failed" -ne 0 ] || [ "$vitest_status" -ne 0 ] || [ "$typecheck_ok" = false ] || [ "$lint_ok" = false ] || [ "$format_ok" = false ] || [ "$depcheck_ok" = false ]; then exit 1; fi
 exit 0
