@@ -102,6 +102,7 @@ export class DecodeWorker {
     }
     if (!stillAdmitting() || !this.accepting) {
       // a newer attempt arrived (or shutdown began) while the room was reserved
+      if (stillAdmitting()) this.admitting.delete(plan.requestId);
       void engine.closeSequence(seqId).catch((e: unknown) => this.d.log.warn("close sequence failed", { err: messageOf(e) }));
       if (!this.accepting)
         throw new KvtierError("UNAVAILABLE", `decode worker ${cfg.workerId} is shutting down`, { retryAfterMs: RETRY_AFTER_SHUTDOWN_MS });
