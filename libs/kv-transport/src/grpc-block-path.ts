@@ -23,26 +23,26 @@ interface Incoming {
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 
+/** The field and retry hint a kvstore sent in a failed call's metadata (`kvtier-field`, `retry-after-ms`). */
+export function grpcStatusHints(err: unknown): { field?: string; retryAfterMs?: number } {
+  const md = (err as Partial<ServiceError>).metadata;
+  const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
+  const retry = first("retry-after-ms");
+  return { field: first("kvtier-field"), retryAfterMs: retry === undefined ? undefined : Number(retry) };
+}
+
 /** The TransportError of a failed call: the status's code, and the field and retry hint the store sent. */
 function callError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   const code = (err as { code?: unknown }).code;
   if (!(err instanceof Error) || typeof code !== "number")
     return new TransportError("INTERNAL", "grpc", "", messageOf(err), { cause: err });
-  const md = (err as Partial<ServiceError>).metadata;
-  const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
-  const retry = first("retry-after-ms");
+  const { field, retryAfterMs } = grpcStatusHints(err);
   const name = (status[code] as string | undefined) ?? "INTERNAL";
-  return new TransportError(
-    transportCodeOf(name),
-    "grpc",
-    first("kvtier-field") ?? "",
-    (err as Partial<ServiceError>).details ?? err.message,
-    {
-      retryAfterMs: retry === undefined ? undefined : Number(retry),
-      cause: err,
-    },
-  );
+  return new TransportError(transportCodeOf(name), "grpc", field ?? "", (err as Partial<ServiceError>).details ?? err.message, {
+    retryAfterMs,
+    cause: err,
+  });
 }
 
 /** Block bytes over the KvStoreService streams of a client the caller owns. */

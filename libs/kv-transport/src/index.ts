@@ -39,4 +39,4 @@ export { ShmBlockPath } from "./shm-block-path.js";
 export type { ShmPathOptions } from "./shm-block-path.js";
 export { TransportError, frameError, transportCodeOf } from "./transport-error.js";
 export type { TransportErrorCode } from "./transport-error.js";
-export { GrpcBlockPath, MAX_CHUNK_BYTES } from "./grpc-block-path.js";
+export { GrpcBlockPath, grpcStatusHints, MAX_CHUNK_BYTES } from "./grpc-block-path.js";

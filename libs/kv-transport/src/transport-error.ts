@@ -17,7 +17,8 @@ export class TransportError extends Error {
     message: string,
     readonly opts: { retryAfterMs?: number; cause?: unknown } = {},
   ) {
-    super(field ? `${field}: ${message}` : message, { cause: opts.cause });
+    // a message from the store already names its field ("field: problem"); a local one gets it here, once
+    super(field && !message.startsWith(`${field}: `) ? `${field}: ${message}` : message, { cause: opts.cause });
     this.name = "TransportError";
   }
 

@@ -126,3 +126,12 @@ describe("run splitting", () => {
     ]);
   });
 });
+
+describe("TransportError", () => {
+  it("names its field once: a local problem gets the field, a store's message that already names it is kept", () => {
+    expect(new TransportError("INVALID_ARGUMENT", "invalid", "codec", "must be 1..64 bytes").message).toBe("codec: must be 1..64 bytes");
+    const fromStore = new TransportError("INVALID_ARGUMENT", "oversized", "chunk", "chunk: 5 bytes exceed the chunk limit");
+    expect([fromStore.message, fromStore.field]).toEqual(["chunk: 5 bytes exceed the chunk limit", "chunk"]);
+    expect(new TransportError("UNAVAILABLE", "closed", "", "connection closed").message).toBe("connection closed");
+  });
+});

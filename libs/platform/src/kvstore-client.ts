@@ -7,6 +7,7 @@ import { Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
 import {
   GrpcBlockPath,
   TransportError,
+  grpcStatusHints,
   type BlockPath,
   type BlockRun,
   type DataPathName,
@@ -101,12 +102,8 @@ export interface KvStoreClientStats {
 function callError(err: unknown, endpoint: string, op: string): KvtierError {
   if (err instanceof KvtierError) return err;
   if (!isGrpcError(err)) return new KvtierError("INTERNAL", `kvstore ${endpoint} ${op}: ${messageOf(err)}`, { cause: err });
-  const md = (err as Partial<ServiceError>).metadata;
-  const first = (key: string): string | undefined => (md instanceof Metadata ? md.get(key)[0]?.toString() : undefined);
-  const retry = first("retry-after-ms");
   return new KvtierError(codeNameOf(err.code), `kvstore ${endpoint} ${op}: ${err.details ?? err.message}`, {
-    field: first("kvtier-field"),
-    retryAfterMs: retry === undefined ? undefined : Number(retry),
+    ...grpcStatusHints(err),
     cause: err,
   });
 }
