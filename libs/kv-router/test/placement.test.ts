@@ -50,6 +50,18 @@ function place(
   return placer.place(req);
 }
 
+/** What a placement decided, in the reference's terms (null: none). */
+function shownOf(got: ReturnType<Placer["place"]>): unknown {
+  if (got === null) return null;
+  return {
+    decode: got.decode.info.workerId,
+    prefill: got.prefill.info.workerId,
+    disaggregated: got.disaggregated,
+    bestCachedTokens: got.bestCachedTokens,
+    chosenCachedTokens: got.chosenCachedTokens,
+  };
+}
+
 describe("LoadLedger and PeerLoads", () => {
   it("tracks in-flight work, decays recent work, and forgets silent peers", () => {
     const c = clock();
@@ -297,16 +309,7 @@ describe("place against a reference (each worker's own and kvstore matches merge
       const src = { ledger, peers, nowMs: c.now() };
       const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, exclude, session);
       const got = place(new Roster(ws), matches, promptTokens, reusable, src, opts, exclude, session);
-      const shown =
-        got === null
-          ? null
-          : {
-              decode: got.decode.info.workerId,
-              prefill: got.prefill.info.workerId,
-              disaggregated: got.disaggregated,
-              bestCachedTokens: got.bestCachedTokens,
-              chosenCachedTokens: got.chosenCachedTokens,
-            };
+      const shown = shownOf(got);
       expect(shown, `round ${round}`).toEqual(want);
       // each trick's plain form (PlacerOptions.plainForms, for A/B figures) places the same
       for (const trick of PLACER_TRICKS) {
@@ -415,16 +418,7 @@ describe("place against a reference (each worker's own and kvstore matches merge
       // placement first: the reference's own lookups would bring the peers' sums up to date for it
       const got = place(roster, matches, promptTokens, reusable, src, opts, exclude, session);
       const want = referencePlace(ws, matches, promptTokens, reusable, src, opts, exclude, session);
-      const shown =
-        got === null
-          ? null
-          : {
-              decode: got.decode.info.workerId,
-              prefill: got.prefill.info.workerId,
-              disaggregated: got.disaggregated,
-              bestCachedTokens: got.bestCachedTokens,
-              chosenCachedTokens: got.chosenCachedTokens,
-            };
+      const shown = shownOf(got);
       expect(shown, `step ${step} after ${kind}`).toEqual(want);
     }
     for (const k of ["add", "release", "shares", "forget", "peer", "expire", "roster"]) expect(kinds.get(k), k).toBeGreaterThan(50);
